@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "SNNKit",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "snntrain", targets: ["snntrain"]),
+    .executable(name: "snnconv", targets: ["snnconv"]),
+    .executable(name: "snnsim", targets: ["snnsim"]),
+    .library(name: "HDF5", targets: ["HDF5"]),
+    .library(name: "Tensor", targets: ["Tensor"]),
+    .library(name: "Datasets", targets: ["Datasets"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CHDF5", pkgConfig: "hdf5",
+      providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
+      name: "CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .target(name: "HDF5", dependencies: ["CHDF5"]),
+    .target(name: "Tensor", dependencies: ["CBLAS"]),
+    .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
+    .target(
+      name: "ToolSupport",
+      dependencies: [
+        "Datasets",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "snntrain",
+      dependencies: [
+        "ToolSupport", "Datasets",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "snnconv",
+      dependencies: [
+        "ToolSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "snnsim",
+      dependencies: [
+        "ToolSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+    .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+  ]
+)

@@ -1,0 +1,4 @@
+#ifndef SNNKIT_CZLIB_SHIM_H
+#define SNNKIT_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,43 @@
+internal import CHDF5
+import Foundation
+
+/// Process-wide access to libhdf5.
+///
+/// libhdf5 may be built without thread safety, so every call into the library from this module
+/// runs under one recursive lock. Each entry also turns off HDF5's own printing of error stacks to
+/// stderr (in thread-safe builds that setting is per thread): failures are reported as
+/// ``HDF5Error`` values instead.
+enum HDF5Library {
+  private static let lock: NSRecursiveLock = {
+    let lock = NSRecursiveLock()
+    lock.name = "HDF5Library"
+    return lock
+  }()
+
+  private static let initialized: Bool = {
+    H5open()
+    return true
+  }()
+
+  /// Runs `body` with exclusive access to libhdf5.
+  static func locked<R>(_ body: () throws -> R) rethrows -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    _ = initialized
+    H5Eset_auto2(snn_H5E_DEFAULT(), nil, nil)
+    return try body()
+  }
+
+  /// HDF5's most specific message for the failure that just happened; clears the error stack.
+  static func lastError() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    snn_last_error(&buffer)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+}
+
+/// Joins an HDF5 path and a relative name the way HDF5 resolves them.
+func joinPath(_ base: String, _ name: String) -> String {
+  if name.hasPrefix("/") { return name }
+  return base.hasSuffix("/") ? base + name : base + "/" + name
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// A small, fast, repeatable random number generator (SplitMix64) so that tests see the same
+/// numbers on every machine and every run.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+  private var state: UInt64
+
+  public init(seed: UInt64) { state = seed }
+
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// `count` values uniform in `range`.
+  public mutating func uniform<T: BinaryFloatingPoint>(
+    _ count: Int, in range: ClosedRange<T> = -1...1
+  ) -> [T] where T.RawSignificand: FixedWidthInteger {
+    (0..<count).map { _ in T.random(in: range, using: &self) }
+  }
+}
+
+/// Checks `|actual - expected| <= atol + rtol * |expected|` elementwise and reports the first
+/// offending index with both values.
+public func assertClose<T: BinaryFloatingPoint>(
+  _ actual: [T], _ expected: [T], rtol: T = 1e-5, atol: T = 1e-6,
+  _ message: String = "", sourceLocation: SourceLocation = #_sourceLocation
+) {
+  guard actual.count == expected.count else {
+    Issue.record(
+      "count \(actual.count) != expected \(expected.count) \(message)", sourceLocation: sourceLocation)
+    return
+  }
+  for index in actual.indices {
+    let a = actual[index]
+    let e = expected[index]
+    if a.isNaN && e.isNaN { continue }
+    if a == e { continue }
+    if !(abs(a - e) <= atol + rtol * abs(e)) {
+      Issue.record(
+        "element \(index): \(a) vs expected \(e) (|diff| \(abs(a - e)), rtol \(rtol), atol \(atol)) \(message)",
+        sourceLocation: sourceLocation)
+      return
+    }
+  }
+}
+
+/// A fresh, empty directory under the system temporary directory.
+public func makeTemporaryDirectory(_ label: String = "snnkit-test") throws -> URL {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// The repository root, found from this source file's location.
+public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+  .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs a program and returns its exit status and combined output.
+@discardableResult
+public func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = [executable] + arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Whether `python3` can import every module named (used to skip interoperability tests cleanly
+/// on machines without the Python side; CI installs it).
+public func pythonHas(_ modules: String...) -> Bool {
+  let probe = "import " + modules.joined(separator: ", ")
+  return (try? runProcess("python3", ["-c", probe]).status) == 0
+}
