@@ -13,7 +13,8 @@ let package = Package(
     .library(name: "Datasets", targets: ["Datasets"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
   ],
   targets: [
     .systemLibrary(
@@ -24,7 +25,9 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
-    .target(name: "Tensor", dependencies: ["CBLAS"]),
+    .target(
+      name: "Tensor",
+      dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
     .target(
       name: "ToolSupport",

@@ -1,0 +1,98 @@
+extension Tensor {
+  /// Copies the receptive fields of images `first..<first+count` of a channels-last batch into
+  /// rows of `columns`: row `(n, oh, ow)` holds the window in `(kh, kw, c)` order, zeros where it
+  /// overhangs the padded border. With a kernel laid out `(kH, kW, Cin, Cout)` the convolution is
+  /// then one GEMM.
+  /// - Complexity: O(count · outH · outW · kH · kW · C).
+  static func im2col(
+    _ input: UnsafeBufferPointer<Scalar>, channels: Int, window: Window2D, first: Int, count: Int,
+    into columns: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let c = channels
+    let rowLength = window.kernelHeight * window.kernelWidth * c
+    let imageSize = window.inputHeight * window.inputWidth * c
+    var row = 0
+    for n in first..<(first + count) {
+      let image = n &* imageSize
+      for oh in 0..<window.outputHeight {
+        for ow in 0..<window.outputWidth {
+          var target = row &* rowLength
+          for kh in 0..<window.kernelHeight {
+            let ih = oh &* window.strideHeight &- window.padTop &+ kh
+            for kw in 0..<window.kernelWidth {
+              let iw = ow &* window.strideWidth &- window.padLeft &+ kw
+              if ih >= 0 && ih < window.inputHeight && iw >= 0 && iw < window.inputWidth {
+                let source = image &+ (ih &* window.inputWidth &+ iw) &* c
+                for j in 0..<c { columns[target &+ j] = input[source &+ j] }
+              } else {
+                for j in 0..<c { columns[target &+ j] = 0 }
+              }
+              target &+= c
+            }
+          }
+          row &+= 1
+        }
+      }
+    }
+  }
+
+  /// 2-D convolution (cross-correlation, as in Keras) of a channels-last batch.
+  ///
+  /// Implemented as im2col + one GEMM per chunk of images (chunks keep the column buffer near
+  /// 16 MiB); a 1×1 kernel with unit strides skips im2col entirely.
+  /// - Parameters:
+  ///   - input: `(N, H, W, Cin)`.
+  ///   - kernel: `(kH, kW, Cin, Cout)`, Keras's layout.
+  ///   - bias: `(Cout)` or nil.
+  /// - Returns: `(N, outH, outW, Cout)` per ``Window2D``.
+  /// - Complexity: O(N · outH · outW · kH · kW · Cin · Cout).
+  public static func conv2d(
+    _ input: Tensor, kernel: Tensor, bias: Tensor? = nil,
+    strides: (height: Int, width: Int) = (1, 1), padding: Padding = .valid
+  ) -> Tensor {
+    precondition(input.rank == 4 && kernel.rank == 4, "conv2d: input \(input.shape), kernel \(kernel.shape)")
+    precondition(input.shape[3] == kernel.shape[2], "conv2d: input channels \(input.shape[3]) ≠ kernel \(kernel.shape)")
+    guard
+      let window = Window2D(
+        input: (input.shape[1], input.shape[2]), kernel: (kernel.shape[0], kernel.shape[1]),
+        strides: strides, padding: padding)
+    else { preconditionFailure("conv2d: kernel \(kernel.shape) does not fit input \(input.shape)") }
+    let batch = input.shape[0]
+    let outChannels = kernel.shape[3]
+    let positions = window.outputHeight * window.outputWidth
+    let rowLength = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+    var output = Tensor(zeros: [batch, window.outputHeight, window.outputWidth, outChannels])
+
+    let pointwise = kernel.shape[0] == 1 && kernel.shape[1] == 1 && strides == (1, 1)
+    output.scalars.withUnsafeMutableBufferPointer { out in
+      input.scalars.withUnsafeBufferPointer { x in
+        kernel.scalars.withUnsafeBufferPointer { k in
+          if pointwise {
+            gemm(
+              transposeA: false, transposeB: false, m: batch * positions, n: outChannels, k: rowLength,
+              alpha: 1, a: x, lda: rowLength, b: k, ldb: outChannels, beta: 0, c: out, ldc: outChannels)
+            return
+          }
+          let imagesPerChunk = max(1, min(batch, (4 << 20) / max(positions * rowLength, 1)))
+          var columns = [Scalar](repeating: 0, count: imagesPerChunk * positions * rowLength)
+          columns.withUnsafeMutableBufferPointer { cols in
+            var first = 0
+            while first < batch {
+              let count = min(imagesPerChunk, batch - first)
+              im2col(x, channels: input.shape[3], window: window, first: first, count: count, into: cols)
+              let target = UnsafeMutableBufferPointer(
+                rebasing: out[(first * positions * outChannels)..<((first + count) * positions * outChannels)])
+              gemm(
+                transposeA: false, transposeB: false, m: count * positions, n: outChannels, k: rowLength,
+                alpha: 1, a: UnsafeBufferPointer(cols), lda: rowLength, b: k, ldb: outChannels, beta: 0,
+                c: target, ldc: outChannels)
+              first += count
+            }
+          }
+        }
+      }
+    }
+    if let bias { output.addRowVector(bias) }
+    return output
+  }
+}

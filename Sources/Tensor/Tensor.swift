@@ -1,0 +1,80 @@
+/// An n-dimensional array of `Float` or `Double` in row-major (C) order.
+///
+/// A value type with copy-on-write storage. Shapes are checked when a tensor is made: a count
+/// that does not match the shape is a programmer error (`precondition`); data from files is
+/// validated by the readers before it gets here.
+public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
+  /// The extent of each dimension; `[]` is a scalar holding one value.
+  public private(set) var shape: [Int]
+  /// The elements in row-major order; `scalars.count == shape.reduce(1, *)`.
+  public var scalars: [Scalar] {
+    didSet { precondition(scalars.count == oldValue.count, "scalars may not change count") }
+  }
+
+  /// A tensor of `shape` holding `scalars` in row-major order.
+  public init(shape: [Int], scalars: [Scalar]) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    precondition(
+      shape.reduce(1, *) == scalars.count,
+      "shape \(shape) needs \(shape.reduce(1, *)) values, got \(scalars.count)")
+    self.shape = shape
+    self.scalars = scalars
+  }
+
+  /// A tensor of `shape` filled with `value`.
+  public init(repeating value: Scalar, shape: [Int]) {
+    self.init(shape: shape, scalars: [Scalar](repeating: value, count: shape.reduce(1, *)))
+  }
+
+  /// A tensor of zeros.
+  public init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
+
+  /// The number of dimensions.
+  public var rank: Int { shape.count }
+  /// The number of elements.
+  public var count: Int { scalars.count }
+
+  /// The same elements viewed with another shape of equal element count.
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    Tensor(shape: newShape, scalars: scalars)
+  }
+
+  /// The row-major strides of `shape` (elements, not bytes).
+  public static func strides(of shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    var running = 1
+    for axis in shape.indices.reversed() {
+      strides[axis] = running
+      running *= shape[axis]
+    }
+    return strides
+  }
+
+  /// The element at a multi-index.
+  public subscript(index: Int...) -> Scalar {
+    get { scalars[flatIndex(index)] }
+    set { scalars[flatIndex(index)] = newValue }
+  }
+
+  private func flatIndex(_ index: [Int]) -> Int {
+    precondition(index.count == rank, "index \(index) for shape \(shape)")
+    var flat = 0
+    for axis in 0..<rank {
+      precondition(index[axis] >= 0 && index[axis] < shape[axis], "index \(index) out of \(shape)")
+      flat = flat * shape[axis] + index[axis]
+    }
+    return flat
+  }
+
+  /// The elements converted to another scalar type.
+  public func converted<Other: TensorScalar>(to: Other.Type = Other.self) -> Tensor<Other> {
+    Tensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
+  }
+}
+
+extension Tensor: CustomStringConvertible {
+  public var description: String {
+    let preview = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
+    return "Tensor\(shape)[\(preview)\(count > 8 ? ", …" : "")]"
+  }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Tensor
+import Testing
+import TestSupport
+
+@Suite struct PoolingAndReductionTests {
+  @Test(arguments: [
+    (2, 6, 6, 3, 2, 2, 2, false), (1, 7, 5, 2, 2, 2, 2, true), (2, 7, 7, 1, 3, 3, 2, true),
+    (1, 5, 8, 2, 3, 2, 1, false), (1, 3, 3, 1, 3, 3, 3, true),
+  ])
+  func poolingMatchesReference(n: Int, h: Int, w: Int, c: Int, kh: Int, kw: Int, stride: Int, same: Bool) {
+    var rng = SeededRandom(seed: UInt64(h * 100 + w))
+    let x: [Float] = rng.uniform(n * h * w * c, in: -3...1)
+    for max in [true, false] {
+      let y = Tensor.pool2d(
+        Tensor(shape: [n, h, w, c], scalars: x), mode: max ? .max : .average, size: (kh, kw),
+        strides: (stride, stride), padding: same ? .same : .valid)
+      let expected = Reference.pool(
+        x.map(Double.init), n: n, h: h, w: w, c: c, k: (kh, kw), stride: (stride, stride), same: same, max: max)
+      assertClose(y.scalars, expected.map { Float($0) }, rtol: 1e-6, atol: 1e-6, "max \(max)")
+    }
+  }
+
+  @Test func poolingStridesDefaultToTheWindowAndNaNPropagates() {
+    let x = Tensor<Float>(shape: [1, 2, 4, 1], scalars: [1, 2, 3, .nan, 5, 6, 7, 8])
+    let y = Tensor.pool2d(x, mode: .max, size: (2, 2))
+    #expect(y.shape == [1, 1, 2, 1])
+    #expect(y.scalars[0] == 6)
+    #expect(y.scalars[1].isNaN)
+  }
+
+  @Test func globalAveragePoolAveragesEachChannel() {
+    let x = Tensor<Double>(shape: [1, 2, 2, 2], scalars: [1, 10, 2, 20, 3, 30, 4, 40])
+    #expect(Tensor.globalAveragePool2d(x).scalars == [2.5, 25])
+  }
+
+  @Test func reductionsAlongEveryAxis() {
+    var rng = SeededRandom(seed: 3)
+    let shape = [3, 4, 5]
+    let x = Tensor<Double>(shape: shape, scalars: rng.uniform(60))
+    for axis in 0..<3 {
+      let strides = Tensor<Double>.strides(of: shape)
+      let outShape = shape.enumerated().filter { $0.offset != axis }.map(\.element)
+      var sums = [Double](repeating: 0, count: 60 / shape[axis])
+      var maxima = [Double](repeating: -.infinity, count: sums.count)
+      for flat in 0..<60 {
+        let index = (0..<3).map { (flat / strides[$0]) % shape[$0] }
+        let kept = index.enumerated().filter { $0.offset != axis }.map(\.element)
+        let slot = kept[0] * outShape[1] + kept[1]
+        sums[slot] += x.scalars[flat]
+        maxima[slot] = Swift.max(maxima[slot], x.scalars[flat])
+      }
+      assertClose(x.reduce(.sum, axis: axis).scalars, sums, rtol: 1e-12)
+      assertClose(x.reduce(.mean, axis: axis).scalars, sums.map { $0 / Double(shape[axis]) }, rtol: 1e-12)
+      #expect(x.reduce(.max, axis: axis).scalars == maxima)
+      #expect(x.reduce(.min, axis: axis - 3, keepingDimension: true).shape[axis] == 1)
+    }
+  }
+
+  @Test func reductionEdgeCases() {
+    let empty = Tensor<Float>(zeros: [2, 0])
+    #expect(empty.reduce(.sum, axis: 1).scalars == [0, 0])
+    #expect(empty.reduce(.mean, axis: 1).scalars.allSatisfy { $0.isNaN })
+    #expect(empty.reduce(.max, axis: 1).scalars == [-.infinity, -.infinity])
+    let withNaN = Tensor<Float>(shape: [3], scalars: [1, .nan, 2])
+    #expect(withNaN.reduce(.max, axis: 0).scalars[0].isNaN)
+    #expect(withNaN.reduce(.min, axis: 0).scalars[0].isNaN)
+  }
+
+  @Test func argmaxTakesTheFirstOfTies() {
+    let x = Tensor<Float>(shape: [3, 3], scalars: [1, 3, 3, .nan, 0, -1, -5, -5, -5])
+    #expect(x.argmaxLastAxis() == [1, 1, 0])
+  }
+
+  @Test func softmaxIsStableAndNormalized() {
+    let x = Tensor<Float>(shape: [2, 3], scalars: [1000, 1001, 1002, -1, 0, 1])
+    let y = x.softmaxLastAxis()
+    let e = [exp(-2.0), exp(-1.0), 1.0]
+    let total = e.reduce(0, +)
+    assertClose(y.scalars, (e + e).map { Float($0 / total) }, rtol: 1e-6)
+  }
+
+  @Test func permuteAndConcatenate() {
+    let x = Tensor<Float>(shape: [1, 2, 3, 2], scalars: (0..<12).map(Float.init))
+    let nchw = x.permuted([0, 3, 1, 2])
+    #expect(nchw.shape == [1, 2, 2, 3])
+    #expect(nchw.scalars == [0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11])
+    #expect(nchw.permuted([0, 2, 3, 1]) == x)
+    let a = Tensor<Float>(shape: [2, 1], scalars: [1, 2])
+    let b = Tensor<Float>(shape: [2, 2], scalars: [3, 4, 5, 6])
+    #expect(Tensor.concatenate([a, b], axis: 1).scalars == [1, 3, 4, 2, 5, 6])
+    #expect(Tensor.concatenate([b, b], axis: 0).shape == [4, 2])
+    #expect(b.rows(1..<2).scalars == [5, 6])
+    #expect(b.gatherRows([1, 0, 1]).scalars == [5, 6, 3, 4, 5, 6])
+  }
+}
