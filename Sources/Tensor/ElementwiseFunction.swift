@@ -40,7 +40,7 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
   public func callAsFunction<T: TensorScalar>(_ x: T) -> T {
     switch self {
     case .identity: return x
-    case .relu: return x > 0 ? x : 0
+    case .relu: return x < 0 ? 0 : x
     case .leakyRelu(let slope): return x >= 0 ? x : T(slope) * x
     case .gelu(let form):
       switch form {

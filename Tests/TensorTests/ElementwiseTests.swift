@@ -41,7 +41,7 @@ import TestSupport
     #expect(UnaryFunction.sigmoid(Float(-200)) == 0)
     #expect(UnaryFunction.sigmoid(Float(200)) == 1)
     #expect(UnaryFunction.softplus(Float(200)) == 200)
-    for function: UnaryFunction in [.gelu(.exact), .silu, .tanh, .sigmoid, .softplus, .exp, .abs] {
+    for function: UnaryFunction in [.relu, .leakyRelu(slope: 0.1), .elu(alpha: 1), .gelu(.exact), .silu, .tanh, .sigmoid, .softplus, .exp, .abs] {
       #expect(function(Double.nan).isNaN, "\(function)(NaN)")
     }
     #expect(UnaryFunction.exp(Double.infinity) == .infinity)

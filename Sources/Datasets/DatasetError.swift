@@ -1,0 +1,45 @@
+/// Why a data set could not be loaded. Each case names the file involved.
+public enum DatasetError: Error, Equatable, Sendable {
+  /// A file the data set needs is absent; `hint` says how to get it.
+  case missingFile(path: String, hint: String)
+  /// The file could not be read or decompressed.
+  case unreadable(path: String, reason: String)
+  /// The first four bytes are not the IDX magic number expected for this kind of file.
+  case badMagic(path: String, expected: UInt32, actual: UInt32)
+  /// The file holds fewer bytes than its header promises (or more, which means a wrong file).
+  case wrongSize(path: String, expectedBytes: Int, actualBytes: Int)
+  /// Images and labels disagree in count.
+  case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
+  /// A label outside `0..<classCount`.
+  case badLabel(path: String, index: Int, value: Int, classCount: Int)
+  /// A data source name that is neither a known data set nor an existing directory.
+  case unknownSource(String)
+}
+
+extension DatasetError: CustomStringConvertible {
+  public var description: String {
+    switch self {
+    case .missingFile(let path, let hint):
+      return "data file '\(path)' not found. \(hint)"
+    case .unreadable(let path, let reason):
+      return "cannot read '\(path)': \(reason)"
+    case .badMagic(let path, let expected, let actual):
+      return "'\(path)' is not the expected IDX file: magic number 0x\(hex(actual)), expected 0x\(hex(expected))"
+    case .wrongSize(let path, let expectedBytes, let actualBytes):
+      let what = actualBytes < expectedBytes ? "truncated" : "has trailing data"
+      return "'\(path)' is \(what): header promises \(expectedBytes) bytes, file has \(actualBytes)"
+    case .countMismatch(let images, let imageCount, let labels, let labelCount):
+      return "'\(images)' holds \(imageCount) images but '\(labels)' holds \(labelCount) labels"
+    case .badLabel(let path, let index, let value, let classCount):
+      return "'\(path)': label \(value) at index \(index) is outside 0..<\(classCount)"
+    case .unknownSource(let name):
+      return "unknown data source '\(name)': use 'fashion-mnist' or a directory holding IDX files "
+        + "named like train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…"
+    }
+  }
+}
+
+private func hex(_ value: UInt32) -> String {
+  let digits = String(value, radix: 16)
+  return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}

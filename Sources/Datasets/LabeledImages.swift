@@ -1,0 +1,39 @@
+import Tensor
+
+/// A set of images with integer class labels, ready for a network.
+public struct LabeledImages: Sendable {
+  /// `(N, H, W, 1)`, channels last, pixel values scaled from `0…255` to `0…1`.
+  public let images: Tensor<Float>
+  /// One label per image, each in `0..<classNames.count`.
+  public let labels: [Int]
+  /// Human-readable class names, indexed by label.
+  public let classNames: [String]
+  /// Where the data came from, e.g. `fashion-mnist/test`.
+  public let name: String
+
+  public init(images: Tensor<Float>, labels: [Int], classNames: [String], name: String) {
+    precondition(images.rank >= 1 && images.shape[0] == labels.count, "images \(images.shape) vs \(labels.count) labels")
+    self.images = images
+    self.labels = labels
+    self.classNames = classNames
+    self.name = name
+  }
+
+  /// The number of images.
+  public var count: Int { labels.count }
+
+  /// The first `limit` images (all of them when `limit` is nil or larger than the set).
+  public func prefix(_ limit: Int?) -> LabeledImages {
+    guard let limit, limit < count else { return self }
+    return LabeledImages(
+      images: images.rows(0..<max(limit, 0)), labels: Array(labels.prefix(max(limit, 0))),
+      classNames: classNames, name: name)
+  }
+
+  /// How many images carry each label.
+  public var classCounts: [Int] {
+    var counts = [Int](repeating: 0, count: classNames.count)
+    for label in labels { counts[label] += 1 }
+    return counts
+  }
+}
