@@ -37,7 +37,8 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
       return
     }
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue else {
+    guard FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue
+    else {
       throw DatasetError.unknownSource(text)
     }
     self = .directory(text)
@@ -101,7 +102,8 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
   /// `base.gz` if it exists, else `base` (reported as `base.gz` when neither exists).
   private static func locate(_ directory: String, _ base: String) -> String {
     let plain = (directory as NSString).appendingPathComponent(base)
-    if FileManager.default.fileExists(atPath: plain + ".gz") || !FileManager.default.fileExists(atPath: plain) {
+    if FileManager.default.fileExists(atPath: plain + ".gz") || !FileManager.default.fileExists(atPath: plain)
+    {
       return plain + ".gz"
     }
     return plain

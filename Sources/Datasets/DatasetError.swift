@@ -24,7 +24,8 @@ extension DatasetError: CustomStringConvertible {
     case .unreadable(let path, let reason):
       return "cannot read '\(path)': \(reason)"
     case .badMagic(let path, let expected, let actual):
-      return "'\(path)' is not the expected IDX file: magic number 0x\(hex(actual)), expected 0x\(hex(expected))"
+      return
+        "'\(path)' is not the expected IDX file: magic number 0x\(hex(actual)), expected 0x\(hex(expected))"
     case .wrongSize(let path, let expectedBytes, let actualBytes):
       let what = actualBytes < expectedBytes ? "truncated" : "has trailing data"
       return "'\(path)' is \(what): header promises \(expectedBytes) bytes, file has \(actualBytes)"

@@ -12,7 +12,8 @@ public struct LabeledImages: Sendable {
   public let name: String
 
   public init(images: Tensor<Float>, labels: [Int], classNames: [String], name: String) {
-    precondition(images.rank >= 1 && images.shape[0] == labels.count, "images \(images.shape) vs \(labels.count) labels")
+    precondition(
+      images.rank >= 1 && images.shape[0] == labels.count, "images \(images.shape) vs \(labels.count) labels")
     self.images = images
     self.labels = labels
     self.classNames = classNames

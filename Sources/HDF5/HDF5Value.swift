@@ -133,14 +133,16 @@ func makeStringType(_ encoding: HDF5StringEncoding, longest: Int) -> hid_t {
   return type
 }
 
-/// Writes `strings` through `write` in the layout `type` describes.
+/// Lays `strings` out in memory as HDF5 expects for `encoding` (an array of C-string pointers,
+/// or fixed-width null-padded bytes) and passes the buffer to `body`. `strings` is not empty.
 func withStringBuffer(
   _ strings: [String], encoding: HDF5StringEncoding, _ body: (UnsafeRawPointer) throws -> Void
 ) throws {
   switch encoding {
   case .variableUTF8, .variableASCII:
+    precondition(!strings.isEmpty, "no strings to lay out")
     var cStrings = strings.map { strdup($0) }
-    defer { cStrings.forEach { free($0) } }
+    defer { for pointer in cStrings { free(pointer) } }
     try cStrings.withUnsafeMutableBytes { try body($0.baseAddress!) }
   case .fixedASCII:
     let width = max(strings.map { $0.utf8.count }.max() ?? 1, 1)

@@ -99,6 +99,8 @@ public enum BinaryFunction: Sendable, Hashable, Codable {
 extension Tensor {
   /// `f` applied to every element.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func map(_ function: UnaryFunction) -> Tensor {
     var result = self
     result.apply(function)
@@ -106,6 +108,8 @@ extension Tensor {
   }
 
   /// `f` applied to every element, in place.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func apply(_ function: UnaryFunction) {
     scalars.withUnsafeMutableBufferPointer { buffer in
       for index in buffer.indices { buffer[index] = function(buffer[index]) }
@@ -114,6 +118,8 @@ extension Tensor {
 
   /// `f(a, b)` elementwise for two tensors of the same shape.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func zip(_ a: Tensor, _ b: Tensor, _ function: BinaryFunction) -> Tensor {
     precondition(a.shape == b.shape, "elementwise \(function) of \(a.shape) and \(b.shape)")
     var result = a
@@ -130,6 +136,8 @@ extension Tensor {
   public static func * (a: Tensor, b: Tensor) -> Tensor { zip(a, b, .product) }
 
   /// Every element multiplied by `factor`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func * (factor: Scalar, a: Tensor) -> Tensor {
     var result = a
     result.scalars.withUnsafeMutableBufferPointer { r in
@@ -147,6 +155,8 @@ extension Tensor {
   }
 
   /// In-place form of ``roundedToHalf()``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func roundToHalf() {
     scalars.withUnsafeMutableBufferPointer { buffer in
       for index in buffer.indices { buffer[index] = Scalar.roundedToHalf(buffer[index]) }

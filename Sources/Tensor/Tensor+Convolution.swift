@@ -11,24 +11,36 @@ extension Tensor {
     let c = channels
     let rowLength = window.kernelHeight * window.kernelWidth * c
     let imageSize = window.inputHeight * window.inputWidth * c
+    let spanLength = window.kernelWidth &* c
     var row = 0
     for n in first..<(first + count) {
       let image = n &* imageSize
       for oh in 0..<window.outputHeight {
         for ow in 0..<window.outputWidth {
           var target = row &* rowLength
+          let left = ow &* window.strideWidth &- window.padLeft
+          let spanInside = left >= 0 && left &+ window.kernelWidth <= window.inputWidth
           for kh in 0..<window.kernelHeight {
             let ih = oh &* window.strideHeight &- window.padTop &+ kh
-            for kw in 0..<window.kernelWidth {
-              let iw = ow &* window.strideWidth &- window.padLeft &+ kw
-              if ih >= 0 && ih < window.inputHeight && iw >= 0 && iw < window.inputWidth {
-                let source = image &+ (ih &* window.inputWidth &+ iw) &* c
-                for j in 0..<c { columns[target &+ j] = input[source &+ j] }
-              } else {
-                for j in 0..<c { columns[target &+ j] = 0 }
+            if ih < 0 || ih >= window.inputHeight {
+              (columns.baseAddress! + target).update(repeating: 0, count: spanLength)
+            } else if spanInside {
+              // For one kernel row the window covers kW consecutive pixels: one contiguous copy.
+              let source = image &+ (ih &* window.inputWidth &+ left) &* c
+              (columns.baseAddress! + target).update(from: input.baseAddress! + source, count: spanLength)
+            } else {
+              for kw in 0..<window.kernelWidth {
+                let iw = left &+ kw
+                let slot = columns.baseAddress! + (target &+ kw &* c)
+                if iw >= 0 && iw < window.inputWidth {
+                  slot.update(
+                    from: input.baseAddress! + (image &+ (ih &* window.inputWidth &+ iw) &* c), count: c)
+                } else {
+                  slot.update(repeating: 0, count: c)
+                }
               }
-              target &+= c
             }
+            target &+= spanLength
           }
           row &+= 1
         }
@@ -46,12 +58,15 @@ extension Tensor {
   ///   - bias: `(Cout)` or nil.
   /// - Returns: `(N, outH, outW, Cout)` per ``Window2D``.
   /// - Complexity: O(N · outH · outW · kH · kW · Cin · Cout).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func conv2d(
     _ input: Tensor, kernel: Tensor, bias: Tensor? = nil,
     strides: (height: Int, width: Int) = (1, 1), padding: Padding = .valid
   ) -> Tensor {
     precondition(input.rank == 4 && kernel.rank == 4, "conv2d: input \(input.shape), kernel \(kernel.shape)")
-    precondition(input.shape[3] == kernel.shape[2], "conv2d: input channels \(input.shape[3]) ≠ kernel \(kernel.shape)")
+    precondition(
+      input.shape[3] == kernel.shape[2], "conv2d: input channels \(input.shape[3]) ≠ kernel \(kernel.shape)")
     guard
       let window = Window2D(
         input: (input.shape[1], input.shape[2]), kernel: (kernel.shape[0], kernel.shape[1]),
@@ -61,7 +76,7 @@ extension Tensor {
     let outChannels = kernel.shape[3]
     let positions = window.outputHeight * window.outputWidth
     let rowLength = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
-    var output = Tensor(zeros: [batch, window.outputHeight, window.outputWidth, outChannels])
+    var output = Tensor(uninitialized: [batch, window.outputHeight, window.outputWidth, outChannels])
 
     let pointwise = kernel.shape[0] == 1 && kernel.shape[1] == 1 && strides == (1, 1)
     output.scalars.withUnsafeMutableBufferPointer { out in
@@ -73,15 +88,18 @@ extension Tensor {
               alpha: 1, a: x, lda: rowLength, b: k, ldb: outChannels, beta: 0, c: out, ldc: outChannels)
             return
           }
-          let imagesPerChunk = max(1, min(batch, (4 << 20) / max(positions * rowLength, 1)))
-          var columns = [Scalar](repeating: 0, count: imagesPerChunk * positions * rowLength)
+          let imagesPerChunk = max(1, min(batch, (1 << 18) / max(positions * rowLength, 1)))
+          var columns = [Scalar](unsafeUninitializedCapacity: imagesPerChunk * positions * rowLength) {
+            $1 = $0.count
+          }
           columns.withUnsafeMutableBufferPointer { cols in
             var first = 0
             while first < batch {
               let count = min(imagesPerChunk, batch - first)
               im2col(x, channels: input.shape[3], window: window, first: first, count: count, into: cols)
               let target = UnsafeMutableBufferPointer(
-                rebasing: out[(first * positions * outChannels)..<((first + count) * positions * outChannels)])
+                rebasing: out[(first * positions * outChannels)..<((first + count) * positions * outChannels)]
+              )
               gemm(
                 transposeA: false, transposeB: false, m: count * positions, n: outChannels, k: rowLength,
                 alpha: 1, a: UnsafeBufferPointer(cols), lda: rowLength, b: k, ldb: outChannels, beta: 0,

@@ -1,8 +1,11 @@
 extension Tensor {
   /// The elements `range` of the first axis (a batch of rows, images, …).
   /// - Complexity: O(elements copied).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func rows(_ range: Range<Int>) -> Tensor {
-    precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
+    precondition(
+      rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
     let width = shape.dropFirst().reduce(1, *)
     return Tensor(
       shape: [range.count] + shape.dropFirst(),
@@ -10,6 +13,8 @@ extension Tensor {
   }
 
   /// The listed elements of the first axis, in the order given (a shuffled mini-batch).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func gatherRows(_ indices: [Int]) -> Tensor {
     precondition(rank >= 1, "gatherRows needs rank ≥ 1")
     let width = shape.dropFirst().reduce(1, *)
@@ -24,6 +29,8 @@ extension Tensor {
 
   /// Axes reordered: result axis `i` is this tensor's axis `axes[i]` (NHWC → NCHW is `[0, 3, 1, 2]`).
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func permuted(_ axes: [Int]) -> Tensor {
     precondition(axes.sorted() == Array(0..<rank), "axes \(axes) are not a permutation of 0..<\(rank)")
     let newShape = axes.map { shape[$0] }
@@ -49,6 +56,8 @@ extension Tensor {
   }
 
   /// Joins tensors along `axis`; every other dimension must agree.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func concatenate(_ parts: [Tensor], axis: Int) -> Tensor {
     precondition(!parts.isEmpty, "nothing to concatenate")
     let rank = parts[0].rank

@@ -7,6 +7,8 @@ extension Tensor {
   ///   - transposeB: use `bᵀ` (so `b` is `n×k`).
   /// - Returns: an `m×n` tensor.
   /// - Complexity: O(m·n·k).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func matmul(
     _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false
   ) -> Tensor {
@@ -16,7 +18,7 @@ extension Tensor {
     let kB = transposeB ? b.shape[1] : b.shape[0]
     let n = transposeB ? b.shape[0] : b.shape[1]
     precondition(k == kB, "matmul inner dimensions differ: \(a.shape) · \(b.shape)")
-    var result = Tensor(zeros: [m, n])
+    var result = k == 0 ? Tensor(zeros: [m, n]) : Tensor(uninitialized: [m, n])
     result.scalars.withUnsafeMutableBufferPointer { c in
       a.scalars.withUnsafeBufferPointer { pa in
         b.scalars.withUnsafeBufferPointer { pb in
@@ -52,6 +54,8 @@ extension Tensor {
 
   /// A dense layer: `x · W + b` for `x` of shape `(…, in)`, `W` `(in, out)` and `b` `(out)`.
   /// - Complexity: O(rows·in·out).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func dense(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     precondition(weight.rank == 2 && x.shape.last == weight.shape[0], "dense: \(x.shape) · \(weight.shape)")
     let rows = x.count / max(weight.shape[0], 1)
@@ -62,6 +66,8 @@ extension Tensor {
 
   /// Adds `vector` (shape `(last)`) to every row along the last axis, in place (a bias add).
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public mutating func addRowVector(_ vector: Tensor) {
     let width = vector.count
     precondition(shape.last == width, "cannot add \(vector.shape) to rows of \(shape)")

@@ -12,6 +12,8 @@ extension Tensor {
   ///   - size: the window; `strides` defaults to it (Keras's default).
   /// - Returns: `(N, outH, outW, C)` per ``Window2D``.
   /// - Complexity: O(N · outH · outW · kH · kW · C).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func pool2d(
     _ input: Tensor, mode: PoolingMode, size: (height: Int, width: Int),
     strides: (height: Int, width: Int)? = nil, padding: Padding = .valid
@@ -59,6 +61,8 @@ extension Tensor {
 
   /// The mean over height and width of a channels-last batch: `(N, H, W, C)` → `(N, C)`.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func globalAveragePool2d(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4, "globalAveragePool2d needs (N, H, W, C), got \(input.shape)")
     let (batch, positions, channels) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])

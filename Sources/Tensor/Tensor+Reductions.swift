@@ -13,6 +13,8 @@ extension Tensor {
   /// Sums accumulate in the tensor's own precision, in index order. Reducing an axis of extent 0
   /// gives 0 for `sum`, NaN for `mean`, −∞/+∞ for `max`/`min`.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func reduce(_ reduction: Reduction, axis: Int, keepingDimension: Bool = false) -> Tensor {
     let axis = axis < 0 ? axis + rank : axis
     precondition(axis >= 0 && axis < rank, "axis \(axis) for shape \(shape)")
@@ -58,6 +60,8 @@ extension Tensor {
   /// The index of the largest element of each row along the last axis (the first on ties; NaN
   /// never wins): shape `(…, K)` → `(…)` as `[Int]` in row-major order.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func argmaxLastAxis() -> [Int] {
     precondition(rank >= 1 && shape[rank - 1] > 0, "argmax over an empty last axis of \(shape)")
     let width = shape[rank - 1]
@@ -77,6 +81,8 @@ extension Tensor {
   /// The softmax over the last axis, `e^{x_i − max x} / Σ_j e^{x_j − max x}` (shifted so it never
   /// overflows). A row containing NaN becomes all NaN; a row of −∞ becomes NaN.
   /// - Complexity: O(count).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public func softmaxLastAxis() -> Tensor {
     precondition(rank >= 1, "softmax of a scalar")
     let width = shape[rank - 1]

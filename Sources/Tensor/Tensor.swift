@@ -6,10 +6,9 @@
 public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
   /// The extent of each dimension; `[]` is a scalar holding one value.
   public private(set) var shape: [Int]
-  /// The elements in row-major order; `scalars.count == shape.reduce(1, *)`.
-  public var scalars: [Scalar] {
-    didSet { precondition(scalars.count == oldValue.count, "scalars may not change count") }
-  }
+  /// The elements in row-major order; `scalars.count == shape.reduce(1, *)`. Change them in place
+  /// with ``withUnsafeMutableScalars(_:)`` or the subscript, which cannot change their count.
+  public internal(set) var scalars: [Scalar]
 
   /// A tensor of `shape` holding `scalars` in row-major order.
   public init(shape: [Int], scalars: [Scalar]) {
@@ -24,6 +23,12 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
   /// A tensor of `shape` filled with `value`.
   public init(repeating value: Scalar, shape: [Int]) {
     self.init(shape: shape, scalars: [Scalar](repeating: value, count: shape.reduce(1, *)))
+  }
+
+  /// A tensor whose elements the caller overwrites before reading (skips the zero fill).
+  init(uninitialized shape: [Int]) {
+    let count = shape.reduce(1, *)
+    self.init(shape: shape, scalars: [Scalar](unsafeUninitializedCapacity: count) { $1 = count })
   }
 
   /// A tensor of zeros.
@@ -48,6 +53,14 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
       running *= shape[axis]
     }
     return strides
+  }
+
+  /// Calls `body` with the elements' storage for in-place updates (no copy unless shared).
+  /// - Complexity: O(1), plus O(count) when the storage is shared with another tensor.
+  public mutating func withUnsafeMutableScalars<R>(
+    _ body: (inout UnsafeMutableBufferPointer<Scalar>) throws -> R
+  ) rethrows -> R {
+    try scalars.withUnsafeMutableBufferPointer(body)
   }
 
   /// The element at a multi-index.

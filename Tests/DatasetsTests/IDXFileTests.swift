@@ -1,7 +1,7 @@
 import Datasets
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Small IDX files written by the test itself, plain and gzip-compressed, good and damaged.
 @Suite struct IDXFileTests {
@@ -10,7 +10,9 @@ import TestSupport
 
   func header(rank: Int, _ dimensions: [Int]) -> [UInt8] {
     var bytes: [UInt8] = [0, 0, 8, UInt8(rank)]
-    for d in dimensions { bytes += [UInt8(d >> 24 & 0xFF), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)] }
+    for d in dimensions {
+      bytes += [UInt8(d >> 24 & 0xFF), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)]
+    }
     return bytes
   }
 
@@ -53,7 +55,8 @@ import TestSupport
     }
     #expect(path.hasSuffix("t10k-images-idx3-ubyte.gz"))
     let hinted = #expect(throws: DatasetError.self) {
-      try IDXFile.read("/nonexistent/file", rank: 1, hint: "Install with: sudo apt-get install dataset-fashion-mnist")
+      try IDXFile.read(
+        "/nonexistent/file", rank: 1, hint: "Install with: sudo apt-get install dataset-fashion-mnist")
     }
     #expect(hinted?.description.contains("sudo apt-get install dataset-fashion-mnist") == true)
   }

@@ -1,7 +1,7 @@
 import Foundation
 import HDF5
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ErrorTests {
   let directory: URL
@@ -66,10 +66,13 @@ import TestSupport
       try root.group("g/data")
     }
     #expect(throws: HDF5Error.notFound(file: file, path: "/@absent")) { try root.readString("absent") }
-    #expect(throws: HDF5Error.typeMismatch(file: file, path: "/@text", expected: "float32", actual: "string")) {
+    #expect(throws: HDF5Error.typeMismatch(file: file, path: "/@text", expected: "float32", actual: "string"))
+    {
       try root.readAttribute("text", as: Float.self)
     }
-    #expect(throws: HDF5Error.typeMismatch(file: file, path: "/g/data", expected: "strings", actual: "float32")) {
+    #expect(
+      throws: HDF5Error.typeMismatch(file: file, path: "/g/data", expected: "strings", actual: "float32")
+    ) {
       try root.dataset("g/data").readStrings()
     }
   }

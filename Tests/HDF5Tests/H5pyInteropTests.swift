@@ -1,7 +1,7 @@
 import Foundation
 import HDF5
-import Testing
 import TestSupport
+import Testing
 
 /// Files crossing between this module and h5py, the reference HDF5 library for Python.
 @Suite struct H5pyInteropTests {

@@ -1,7 +1,7 @@
 import Foundation
 import HDF5
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct RoundTripTests {
   let directory: URL
@@ -119,7 +119,8 @@ import TestSupport
     #expect(weights.kind(of: "dense/dense/kernel:0") == .dataset)
     #expect(weights.kind(of: "missing/deeper") == nil)
     #expect(weights.path == "/model_weights")
-    #expect(try weights.group("dense/dense").dataset("kernel:0").path == "/model_weights/dense/dense/kernel:0")
+    #expect(
+      try weights.group("dense/dense").dataset("kernel:0").path == "/model_weights/dense/dense/kernel:0")
   }
 
   @Test func objectsOutliveTheirFileHandle() throws {

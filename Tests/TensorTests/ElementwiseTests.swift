@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ElementwiseTests {
   /// Reference values computed with Python's `math` module in double precision
@@ -13,7 +13,8 @@ import TestSupport
     (.gelu(.tanh), 1, 0.8411919906082768), (.gelu(.sigmoid), 1, 0.8457957659328212),
     (.silu, 1, 0.7310585786300049), (.silu, -2, -0.2384058440442351),
     (.tanh, 0.5, 0.46211715726000974), (.sigmoid, -1, 0.2689414213699951),
-    (.softplus, 0, 0.6931471805599453), (.softplus, 2, 2.1269280110429727), (.softplus, -30, 9.357622968840175e-14),
+    (.softplus, 0, 0.6931471805599453), (.softplus, 2, 2.1269280110429727),
+    (.softplus, -30, 9.357622968840175e-14),
     (.elu(alpha: 1), -1, -0.6321205588285577), (.elu(alpha: 0.5), 2, 2),
     (.abs, -3, 3), (.square, -3, 9), (.exp, 1, 2.718281828459045), (.identity, 7, 7),
   ]
@@ -21,14 +22,16 @@ import TestSupport
   @Test func unaryFunctionsMatchReferenceValuesInDouble() {
     for (function, x, expected) in Self.table {
       let y = function(x)
-      #expect(abs(y - expected) <= 1e-14 * max(1, abs(expected)), "\(function)(\(x)) = \(y), expected \(expected)")
+      #expect(
+        abs(y - expected) <= 1e-14 * max(1, abs(expected)), "\(function)(\(x)) = \(y), expected \(expected)")
     }
   }
 
   @Test func unaryFunctionsMatchInFloatToAFewUlps() {
     for (function, x, expected) in Self.table {
       let y = function(Float(x))
-      #expect(abs(Double(y) - expected) <= 4 * Double(Float.ulpOfOne) * max(1, abs(expected)), "\(function)(\(x))")
+      #expect(
+        abs(Double(y) - expected) <= 4 * Double(Float.ulpOfOne) * max(1, abs(expected)), "\(function)(\(x))")
     }
   }
 
@@ -41,7 +44,10 @@ import TestSupport
     #expect(UnaryFunction.sigmoid(Float(-200)) == 0)
     #expect(UnaryFunction.sigmoid(Float(200)) == 1)
     #expect(UnaryFunction.softplus(Float(200)) == 200)
-    for function: UnaryFunction in [.relu, .leakyRelu(slope: 0.1), .elu(alpha: 1), .gelu(.exact), .silu, .tanh, .sigmoid, .softplus, .exp, .abs] {
+    for function: UnaryFunction in [
+      .relu, .leakyRelu(slope: 0.1), .elu(alpha: 1), .gelu(.exact), .silu, .tanh, .sigmoid, .softplus, .exp,
+      .abs,
+    ] {
       #expect(function(Double.nan).isNaN, "\(function)(NaN)")
     }
     #expect(UnaryFunction.exp(Double.infinity) == .infinity)

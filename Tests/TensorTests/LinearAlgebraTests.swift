@@ -1,6 +1,6 @@
 import Tensor
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct LinearAlgebraTests {
   @Test(arguments: [(1, 1, 1), (3, 5, 7), (17, 1, 33), (64, 65, 63), (2, 9, 0), (0, 4, 3)])

@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct PoolingAndReductionTests {
   @Test(arguments: [
@@ -16,7 +16,8 @@ import TestSupport
         Tensor(shape: [n, h, w, c], scalars: x), mode: max ? .max : .average, size: (kh, kw),
         strides: (stride, stride), padding: same ? .same : .valid)
       let expected = Reference.pool(
-        x.map(Double.init), n: n, h: h, w: w, c: c, k: (kh, kw), stride: (stride, stride), same: same, max: max)
+        x.map(Double.init), n: n, h: h, w: w, c: c, k: (kh, kw), stride: (stride, stride), same: same,
+        max: max)
       assertClose(y.scalars, expected.map { Float($0) }, rtol: 1e-6, atol: 1e-6, "max \(max)")
     }
   }

@@ -63,7 +63,8 @@ public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
 
 /// Runs a program and returns its exit status and combined output.
 @discardableResult
-public func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+public func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String)
+{
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments = [executable] + arguments

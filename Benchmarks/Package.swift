@@ -1,0 +1,22 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+// Benchmarks live in their own package so the main build and CI never compile them.
+// Run with tools/bench from the repository root.
+
+// A path dependency is identified by its directory name, which depends on where the repository
+// was cloned; derive it rather than hard-coding it.
+let toolkit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .lastPathComponent.lowercased()
+
+let package = Package(
+  name: "SNNKitBenchmarks",
+  dependencies: [.package(path: "..")],
+  targets: [
+    .systemLibrary(name: "CBLASRaw", pkgConfig: "openblas"),
+    .executableTarget(
+      name: "tensor-bench",
+      dependencies: ["CBLASRaw", .product(name: "Tensor", package: toolkit)]),
+  ]
+)

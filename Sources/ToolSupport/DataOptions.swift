@@ -1,0 +1,33 @@
+import ArgumentParser
+import Datasets
+
+extension Split: ExpressibleByArgument {}
+
+/// The options that name a data set, shared by every command that reads images.
+public struct DataOptions: ParsableArguments, Sendable {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Data source: 'fashion-mnist' or a directory of MNIST-style IDX files.", valueName: "source"),
+    transform: { text in
+      do { return try DataSource(parsing: text) } catch { throw ValidationError("\(error)") }
+    })
+  public var data: DataSource = .fashionMNIST
+
+  @Option(help: "Which split to use.")
+  public var split: Split = .test
+
+  @Option(help: ArgumentHelp("Use only the first N images.", valueName: "N"))
+  public var limit: Int?
+
+  public init() {}
+
+  public func validate() throws {
+    if let limit, limit <= 0 {
+      throw ValidationError("--limit must be a positive number of images, got \(limit)")
+    }
+  }
+
+  /// Loads the selected images.
+  public func load() throws -> LabeledImages { try data.load(split, limit: limit) }
+}
