@@ -11,6 +11,8 @@ let package = Package(
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "Datasets", targets: ["Datasets"]),
+    .library(name: "Graph", targets: ["Graph"]),
+    .library(name: "ModelIO", targets: ["ModelIO"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +31,8 @@ let package = Package(
       name: "Tensor",
       dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
+    .target(name: "Graph", dependencies: ["Tensor"]),
+    .target(name: "ModelIO", dependencies: ["HDF5", "Graph"]),
     .target(
       name: "ToolSupport",
       dependencies: [
@@ -57,5 +61,8 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+    .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
+    .testTarget(
+      name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]
 )

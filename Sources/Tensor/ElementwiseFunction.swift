@@ -21,6 +21,9 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
   case relu
   /// `x` for `x ≥ 0`, else `slope·x`.
   case leakyRelu(slope: Double)
+  /// Keras's general `ReLU` layer: `maxValue` for `x ≥ maxValue`, `x` for
+  /// `threshold ≤ x < maxValue`, else `negativeSlope·(x − threshold)`. `maxValue` nil is +∞.
+  case clippedRelu(maxValue: Double?, negativeSlope: Double, threshold: Double)
   case gelu(GELUForm)
   /// `x·σ(x)` (swish).
   case silu
@@ -42,6 +45,9 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
     case .identity: return x
     case .relu: return x < 0 ? 0 : x
     case .leakyRelu(let slope): return x >= 0 ? x : T(slope) * x
+    case .clippedRelu(let maxValue, let negativeSlope, let threshold):
+      if let maxValue, x >= T(maxValue) { return T(maxValue) }
+      return x >= T(threshold) ? x : T(negativeSlope) * (x - T(threshold))
     case .gelu(let form):
       switch form {
       case .exact: return x * (1 + T.erf(x / T.sqrt(2))) / 2

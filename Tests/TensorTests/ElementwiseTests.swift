@@ -9,6 +9,10 @@ import Testing
   static let table: [(UnaryFunction, Double, Double)] = [
     (.relu, -2, 0), (.relu, 0, 0), (.relu, 1.5, 1.5),
     (.leakyRelu(slope: 0.2), -2, -0.4), (.leakyRelu(slope: 0.2), 3, 3),
+    (.clippedRelu(maxValue: 6, negativeSlope: 0, threshold: 0), 7, 6),
+    (.clippedRelu(maxValue: 6, negativeSlope: 0.5, threshold: 1), 0, -0.5),
+    (.clippedRelu(maxValue: nil, negativeSlope: 0.5, threshold: 1), 1, 1),
+    (.clippedRelu(maxValue: nil, negativeSlope: 0.5, threshold: 1), 100, 100),
     (.gelu(.exact), 1, 0.8413447460685429), (.gelu(.exact), -1, -0.15865525393145707),
     (.gelu(.tanh), 1, 0.8411919906082768), (.gelu(.sigmoid), 1, 0.8457957659328212),
     (.silu, 1, 0.7310585786300049), (.silu, -2, -0.2384058440442351),

@@ -1,0 +1,101 @@
+import Tensor
+
+extension Graph {
+  /// Runs the network on a batch and returns every node's output (`[batch] + node.shape`).
+  ///
+  /// Inference semantics: BatchNorm uses its moving statistics, Dropout is the identity.
+  /// - Parameter inputs: one tensor per input node, in ``inputNodes`` order, each
+  ///   `[batch] + shape`.
+  /// - Complexity: one pass over the nodes; memory holds every intermediate (use
+  ///   ``predict(_:)`` when only the outputs are needed).
+  public func activations(_ inputs: [Tensor<Float>]) -> [String: Tensor<Float>] {
+    var values = [String: Tensor<Float>]()
+    evaluate(inputs) { name, value in values[name] = value }
+    return values
+  }
+
+  /// Runs the network on a batch and returns its outputs, freeing each intermediate as soon as
+  /// no later node reads it.
+  public func predict(_ inputs: [Tensor<Float>]) -> [Tensor<Float>] {
+    var results = [String: Tensor<Float>]()
+    let wanted = Set(outputs)
+    evaluate(inputs) { name, value in if wanted.contains(name) { results[name] = value } }
+    return outputs.map { results[$0]! }
+  }
+
+  /// Evaluates every node in order, passing each output to `visit`.
+  func evaluate(_ inputs: [Tensor<Float>], visit: (String, Tensor<Float>) -> Void) {
+    let inputNodes = inputNodes
+    precondition(inputs.count == inputNodes.count, "graph has \(inputNodes.count) inputs, got \(inputs.count)")
+    var lastUse = [String: Int]()
+    for (position, node) in nodes.enumerated() {
+      for input in node.inputs { lastUse[input] = position }
+    }
+    for output in outputs { lastUse[output] = nodes.count }
+    var live = [String: Tensor<Float>]()
+    var nextInput = 0
+    for (position, node) in nodes.enumerated() {
+      let value: Tensor<Float>
+      if case .input = node.op {
+        value = inputs[nextInput]
+        precondition(Array(value.shape.dropFirst()) == node.shape, "input '\(node.name)' needs \(node.shape) per sample, got \(value.shape)")
+        nextInput += 1
+      } else {
+        value = node.op.apply(node.inputs.map { live[$0]! }, parameters: node.parameters)
+      }
+      visit(node.name, value)
+      live[node.name] = value
+      for input in node.inputs where lastUse[input] == position { live[input] = nil }
+    }
+  }
+}
+
+extension Op {
+  /// The op's inference-time output for a batch of inputs (`[batch] + shape` each).
+  public func apply(_ inputs: [Tensor<Float>], parameters: [String: Tensor<Float>]) -> Tensor<Float> {
+    let x = inputs.first!
+    let batch = x.shape[0]
+    switch self {
+    case .input: return x
+    case .dense:
+      return Tensor.dense(x, weight: parameters["kernel"]!, bias: parameters["bias"])
+    case .conv2d(let a):
+      return Tensor.conv2d(
+        x, kernel: parameters["kernel"]!, bias: parameters["bias"], strides: (a.strides[0], a.strides[1]),
+        padding: a.padding)
+    case .pool2d(let a):
+      return Tensor.pool2d(
+        x, mode: a.mode, size: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]), padding: a.padding)
+    case .globalAveragePool2d:
+      return Tensor.globalAveragePool2d(x)
+    case .flatten:
+      return x.reshaped([batch, x.count / max(batch, 1)])
+    case .reshape(let target):
+      let perSample = x.count / max(batch, 1)
+      let known = target.filter { $0 != -1 }.reduce(1, *)
+      return x.reshaped([batch] + target.map { $0 == -1 ? perSample / known : $0 })
+    case .batchNorm(let epsilon, _, _):
+      let mean = parameters["moving_mean"]!.scalars
+      let variance = parameters["moving_variance"]!.scalars
+      let gamma = parameters["gamma"]?.scalars
+      let beta = parameters["beta"]?.scalars
+      // y = x·a + b per channel, a = γ/sqrt(var + ε), b = β − mean·a.
+      let a = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Float(epsilon)).squareRoot() }
+      let b = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * a[$0] }
+      return x.affinePerChannel(scale: a, shift: b)
+    case .layerNorm(let epsilon, _, _):
+      return x.layerNormalized(
+        epsilon: Float(epsilon), gamma: parameters["gamma"]?.scalars, beta: parameters["beta"]?.scalars)
+    case .dropout:
+      return x
+    case .add:
+      return inputs.dropFirst().reduce(x) { $0 + $1 }
+    case .concatenate(let axis):
+      return Tensor.concatenate(inputs, axis: axis < 0 ? axis + x.rank : axis + 1)
+    case .activation(let function):
+      return x.map(function)
+    case .softmax:
+      return x.softmaxLastAxis()
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import Tensor
+
+/// A network as data: nodes in topological order, each with an op, its inputs, its parameters
+/// and its inferred per-sample output shape.
+///
+/// The one model representation of the toolkit: file readers produce it, the trainer
+/// differentiates it, the converter rewrites it. A `Graph` value is always valid: the
+/// initializer orders the nodes, infers every shape and checks every parameter, and reports the
+/// first problem with both ends of the offending edge named.
+public struct Graph: Sendable, Equatable, Codable {
+  public var name: String
+  /// All nodes, in an order where every node comes after its inputs.
+  public private(set) var nodes: [Node]
+  /// The names of the nodes whose outputs are the network's outputs.
+  public private(set) var outputs: [String]
+
+  /// Builds and validates a graph.
+  /// - Parameters:
+  ///   - nodes: in any order; input nodes have op ``Op/input(shape:)``.
+  ///   - outputs: the output node names; nil means the nodes nobody reads, in the given order.
+  /// - Throws: ``GraphError`` for the first problem found.
+  /// - Complexity: O(nodes + edges + parameter values).
+  public init(name: String, nodes: [Node], outputs: [String]? = nil) throws {
+    self.name = name
+    self.nodes = try Graph.topologicallySorted(nodes)
+    let read = Set(nodes.flatMap(\.inputs))
+    self.outputs = outputs ?? nodes.map(\.name).filter { !read.contains($0) }
+    for output in self.outputs where !nodes.contains(where: { $0.name == output }) {
+      throw GraphError.unknownOutput(output)
+    }
+    guard self.nodes.contains(where: { if case .input = $0.op { true } else { false } }) else {
+      throw GraphError.noInputs
+    }
+    var shapes = [String: [Int]]()
+    for index in self.nodes.indices {
+      let node = self.nodes[index]
+      let inputShapes = node.inputs.map { shapes[$0]! }
+      let shape = try ShapeInference.outputShape(of: node, inputShapes: inputShapes)
+      try Graph.checkParameters(of: node, inputShape: inputShapes.first ?? shape)
+      self.nodes[index].shape = shape
+      shapes[node.name] = shape
+    }
+  }
+
+  /// The input nodes, in order.
+  public var inputNodes: [Node] {
+    nodes.filter { if case .input = $0.op { true } else { false } }
+  }
+
+  /// The node called `name`.
+  public func node(_ name: String) -> Node? { nodes.first { $0.name == name } }
+
+  /// The total number of parameter values.
+  public var parameterCount: Int { nodes.reduce(0) { $0 + $1.parameterCount } }
+
+  /// Kahn's algorithm, stable with respect to the given order; iterative, so deep graphs are fine.
+  static func topologicallySorted(_ nodes: [Node]) throws -> [Node] {
+    var index = [String: Int]()
+    for (position, node) in nodes.enumerated() {
+      guard index.updateValue(position, forKey: node.name) == nil else { throw GraphError.duplicateName(node.name) }
+    }
+    var pending = [Int](repeating: 0, count: nodes.count)
+    var readers = [[Int]](repeating: [], count: nodes.count)
+    for (position, node) in nodes.enumerated() {
+      guard node.op.arity.contains(node.inputs.count) else {
+        let range = node.op.arity
+        let expected = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound)"
+        throw GraphError.arity(node: node.name, op: node.op.kind, expected: expected, actual: node.inputs.count)
+      }
+      for input in node.inputs {
+        guard let source = index[input] else { throw GraphError.unknownInput(node: node.name, input: input) }
+        pending[position] += 1
+        readers[source].append(position)
+      }
+    }
+    var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+    var order = [Node]()
+    order.reserveCapacity(nodes.count)
+    var cursor = 0
+    while cursor < ready.count {
+      let position = ready[cursor]
+      cursor += 1
+      order.append(nodes[position])
+      for reader in readers[position] {
+        pending[reader] -= 1
+        if pending[reader] == 0 { ready.append(reader) }
+      }
+    }
+    guard order.count == nodes.count else {
+      throw GraphError.cycle(nodes.indices.filter { pending[$0] > 0 }.map { nodes[$0].name })
+    }
+    return order
+  }
+
+  static func checkParameters(of node: Node, inputShape: [Int]) throws {
+    let expected = node.op.parameterShapes(input: inputShape)
+    for (name, shape) in expected {
+      guard let tensor = node.parameters[name] else {
+        throw GraphError.missingParameter(node: node.name, parameter: name, expectedShape: shape)
+      }
+      guard tensor.shape == shape else {
+        throw GraphError.parameterShape(node: node.name, parameter: name, expected: shape, actual: tensor.shape)
+      }
+      if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+        throw GraphError.nonFiniteParameter(node: node.name, parameter: name, index: bad)
+      }
+    }
+    for name in node.parameters.keys where !expected.contains(where: { $0.name == name }) {
+      throw GraphError.unexpectedParameter(node: node.name, parameter: name)
+    }
+  }
+}

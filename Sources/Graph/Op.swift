@@ -1,0 +1,147 @@
+import Tensor
+
+/// The attributes of a 2-D convolution (Keras `Conv2D`, channels last, no dilation or groups).
+public struct Conv2DAttributes: Sendable, Hashable, Codable {
+  public var filters: Int
+  public var kernelSize: [Int]
+  public var strides: [Int]
+  public var padding: Padding
+  public var useBias: Bool
+
+  public init(filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid, useBias: Bool = true) {
+    self.filters = filters
+    self.kernelSize = kernelSize
+    self.strides = strides
+    self.padding = padding
+    self.useBias = useBias
+  }
+}
+
+/// The attributes of a 2-D pooling window (Keras `MaxPooling2D` / `AveragePooling2D`).
+public struct Pool2DAttributes: Sendable, Hashable, Codable {
+  public var mode: Tensor<Float>.PoolingMode
+  public var size: [Int]
+  public var strides: [Int]
+  public var padding: Padding
+
+  public init(mode: Tensor<Float>.PoolingMode, size: [Int], strides: [Int]? = nil, padding: Padding = .valid) {
+    self.mode = mode
+    self.size = size
+    self.strides = strides ?? size
+    self.padding = padding
+  }
+}
+
+/// What a node computes. Shapes are per sample (the batch axis is implicit and first);
+/// channels are last. Parameters live in ``Node/parameters`` under the names
+/// ``parameterShapes(input:)`` lists.
+public enum Op: Sendable, Hashable, Codable {
+  /// A network input of the given per-sample shape.
+  case input(shape: [Int])
+  /// `y = x·kernel + bias` on the last axis (`kernel` is `(in, units)`).
+  case dense(units: Int, useBias: Bool)
+  case conv2d(Conv2DAttributes)
+  case pool2d(Pool2DAttributes)
+  /// Mean over height and width: `(H, W, C)` → `(C)`.
+  case globalAveragePool2d
+  /// Row-major flattening of the per-sample shape (H, W, C order for images).
+  case flatten
+  /// A new per-sample shape with the same element count.
+  case reshape([Int])
+  /// Inference-time batch normalization on the last axis:
+  /// `y = γ (x − moving_mean) / sqrt(moving_variance + ε) + β`.
+  case batchNorm(epsilon: Double, center: Bool, scale: Bool)
+  /// Layer normalization over the last axis: `y = γ (x − mean) / sqrt(var + ε) + β`.
+  case layerNorm(epsilon: Double, center: Bool, scale: Bool)
+  /// Identity at inference; `rate` is used only in training.
+  case dropout(rate: Double)
+  /// The elementwise sum of two or more inputs of equal shape.
+  case add
+  /// Joins inputs along a per-sample axis (0 is the first axis after the batch; negative
+  /// values count from the end, −1 being the channels).
+  case concatenate(axis: Int)
+  /// An elementwise function.
+  case activation(UnaryFunction)
+  /// Softmax over the last axis.
+  case softmax
+
+  /// The name used in tables and errors.
+  public var kind: String {
+    switch self {
+    case .input: return "Input"
+    case .dense: return "Dense"
+    case .conv2d: return "Conv2D"
+    case .pool2d(let attributes): return attributes.mode == .max ? "MaxPooling2D" : "AveragePooling2D"
+    case .globalAveragePool2d: return "GlobalAveragePooling2D"
+    case .flatten: return "Flatten"
+    case .reshape: return "Reshape"
+    case .batchNorm: return "BatchNormalization"
+    case .layerNorm: return "LayerNormalization"
+    case .dropout: return "Dropout"
+    case .add: return "Add"
+    case .concatenate: return "Concatenate"
+    case .activation(let function): return "Activation(\(function.name))"
+    case .softmax: return "Softmax"
+    }
+  }
+
+  /// How many inputs the op takes: an exact count, or at least two for `add`/`concatenate`.
+  var arity: ClosedRange<Int> {
+    switch self {
+    case .input: return 0...0
+    case .add, .concatenate: return 2...Int.max
+    default: return 1...1
+    }
+  }
+
+  /// Whether the op is affine in its inputs (stays affine in a spiking network).
+  public var isAffine: Bool {
+    switch self {
+    case .input, .dense, .conv2d, .globalAveragePool2d, .flatten, .reshape, .batchNorm, .dropout, .add,
+      .concatenate:
+      return true
+    case .pool2d(let attributes): return attributes.mode == .average
+    case .activation(let function): return function == .identity
+    case .layerNorm, .softmax: return false
+    }
+  }
+
+  /// The parameters the op needs, with their shapes, for a first input of per-sample shape `input`.
+  public func parameterShapes(input: [Int]) -> [(name: String, shape: [Int])] {
+    let channels = input.last ?? 0
+    switch self {
+    case .dense(let units, let useBias):
+      return [("kernel", [channels, units])] + (useBias ? [("bias", [units])] : [])
+    case .conv2d(let a):
+      return [("kernel", a.kernelSize + [channels, a.filters])] + (a.useBias ? [("bias", [a.filters])] : [])
+    case .batchNorm(_, let center, let scale):
+      return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
+        + [("moving_mean", [channels]), ("moving_variance", [channels])]
+    case .layerNorm(_, let center, let scale):
+      return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
+    default:
+      return []
+    }
+  }
+}
+
+extension UnaryFunction {
+  /// The Keras-style name of the function (`relu`, `gelu`, `leaky_relu` …).
+  public var name: String {
+    switch self {
+    case .identity: return "linear"
+    case .relu: return "relu"
+    case .leakyRelu: return "leaky_relu"
+    case .gelu(let form): return form == .exact ? "gelu" : "gelu_\(form.rawValue)"
+    case .silu: return "silu"
+    case .tanh: return "tanh"
+    case .sigmoid: return "sigmoid"
+    case .softplus: return "softplus"
+    case .elu: return "elu"
+    case .abs: return "abs"
+    case .square: return "square"
+    case .exp: return "exp"
+    case .clippedRelu: return "relu_clipped"
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import Tensor
+
+/// Per-sample output shapes of each op, with errors that say what does not fit.
+enum ShapeInference {
+  static func outputShape(of node: Node, inputShapes: [[Int]]) throws -> [Int] {
+    func mismatch(_ detail: String) -> GraphError {
+      .shapeMismatch(node: node.name, op: node.op.kind, detail: detail)
+    }
+    func bad(_ detail: String) -> GraphError { .badAttribute(node: node.name, detail: detail) }
+    let input = inputShapes.first ?? []
+    switch node.op {
+    case .input(let shape):
+      guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw bad("input shape \(shape) must be positive") }
+      return shape
+    case .dense(let units, _):
+      guard units > 0 else { throw bad("Dense needs at least one unit, got \(units)") }
+      guard !input.isEmpty else { throw mismatch("needs an input with a feature axis, got shape \(input)") }
+      return input.dropLast() + [units]
+    case .conv2d(let a):
+      guard a.filters > 0, a.kernelSize.count == 2, a.strides.count == 2 else {
+        throw bad("Conv2D needs filters > 0 and 2-D kernel and strides, got \(a)")
+      }
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard
+        let window = Window2D(
+          input: (input[0], input[1]), kernel: (a.kernelSize[0], a.kernelSize[1]),
+          strides: (a.strides[0], a.strides[1]), padding: a.padding)
+      else { throw mismatch("kernel \(a.kernelSize) with strides \(a.strides) does not fit input \(input)") }
+      return [window.outputHeight, window.outputWidth, a.filters]
+    case .pool2d(let a):
+      guard a.size.count == 2, a.strides.count == 2 else { throw bad("pooling needs 2-D size and strides") }
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard
+        let window = Window2D(
+          input: (input[0], input[1]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
+          padding: a.padding)
+      else { throw mismatch("window \(a.size) with strides \(a.strides) does not fit input \(input)") }
+      return [window.outputHeight, window.outputWidth, input[2]]
+    case .globalAveragePool2d:
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      return [input[2]]
+    case .flatten:
+      return [input.reduce(1, *)]
+    case .reshape(let target):
+      let known = target.filter { $0 != -1 }
+      let wildcards = target.count - known.count
+      guard wildcards <= 1, known.allSatisfy({ $0 > 0 }), !target.isEmpty else {
+        throw bad("reshape target \(target) may hold one -1 and otherwise positive sizes")
+      }
+      let total = input.reduce(1, *)
+      let product = known.reduce(1, *)
+      if wildcards == 1 {
+        guard total % product == 0 else { throw mismatch("cannot reshape \(input) to \(target)") }
+        return target.map { $0 == -1 ? total / product : $0 }
+      }
+      guard product == total else { throw mismatch("cannot reshape \(input) (\(total) values) to \(target)") }
+      return target
+    case .batchNorm(let epsilon, _, _), .layerNorm(let epsilon, _, _):
+      guard epsilon >= 0 else { throw bad("epsilon must be ≥ 0, got \(epsilon)") }
+      guard !input.isEmpty else { throw mismatch("needs a feature axis") }
+      return input
+    case .dropout(let rate):
+      guard rate >= 0 && rate < 1 else { throw bad("dropout rate must be in [0, 1), got \(rate)") }
+      return input
+    case .activation, .softmax:
+      return input
+    case .add:
+      for (position, shape) in inputShapes.enumerated() where shape != input {
+        throw mismatch("input \(position) '\(node.inputs[position])' has shape \(shape), input 0 '\(node.inputs[0])' has \(input)")
+      }
+      return input
+    case .concatenate(let given):
+      let axis = given < 0 ? given + input.count : given
+      guard axis >= 0 && axis < input.count else { throw bad("axis \(given) is outside the per-sample rank \(input.count)") }
+      var result = input
+      for (position, shape) in inputShapes.enumerated().dropFirst() {
+        var expected = input
+        if shape.count == input.count { expected[axis] = shape[axis] }
+        guard shape == expected else {
+          throw mismatch("input \(position) '\(node.inputs[position])' has shape \(shape), incompatible with \(input) on axis \(axis)")
+        }
+        result[axis] += shape[axis]
+      }
+      return result
+    }
+  }
+}

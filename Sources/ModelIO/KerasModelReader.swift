@@ -1,0 +1,228 @@
+import Foundation
+import Graph
+import HDF5
+import Tensor
+
+/// Reads Keras legacy HDF5 model files (`model.save("x.h5")`) into a ``Graph``.
+///
+/// Accepts what Keras 2 (tf.keras) and Keras 3 write: Sequential and Functional models; layer
+/// and weight names split over several attributes; strings in any HDF5 layout; weights found
+/// through each layer's `weight_names`, resolved relative to the layer's group.
+public enum KerasModelReader {
+  /// Reads the model at `path`.
+  /// - Throws: ``ModelIOError`` naming the file, the layer and the HDF5 path at fault.
+  public static func read(_ path: String) throws -> Graph {
+    if isZipArchive(path) { throw ModelIOError.kerasArchive(file: path) }
+    do {
+      let root = try HDF5File.open(path).root
+      guard root.hasAttribute("model_config") else {
+        let reason =
+          root.contains("layer_names") || root.hasAttribute("layer_names")
+          ? "it holds weights only (no 'model_config' attribute); save the whole model with model.save('x.h5')"
+          : "no 'model_config' attribute at '/'"
+        throw ModelIOError.notAKerasModel(file: path, reason: reason)
+      }
+      let text = try root.readString("model_config")
+      guard let config = JSONValue(parsing: text) else {
+        throw ModelIOError.badConfig(file: path, detail: "model_config is not valid JSON")
+      }
+      let weights = root.contains("model_weights") ? try root.group("model_weights") : root
+      return try build(config: config, weights: weights, file: path)
+    } catch let error as HDF5Error {
+      throw ModelIOError.hdf5(error)
+    }
+  }
+
+  static func isZipArchive(_ path: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    return (try? handle.read(upToCount: 4)) == Data([0x50, 0x4B, 0x03, 0x04])
+  }
+
+  static func build(config: JSONValue, weights: HDF5Group, file: String) throws -> Graph {
+    let translator = KerasLayerTranslator(file: file)
+    guard let className = config["class_name"]?.string else {
+      throw ModelIOError.badConfig(file: file, detail: "no 'class_name' at the top level")
+    }
+    let body = config["config"]
+    let modelName = body?["name"]?.string ?? "model"
+    let layerList = body?["layers"]?.array ?? body?.array
+    guard let layerList else { throw ModelIOError.badConfig(file: file, detail: "no 'layers' list") }
+    var layers = try layerList.enumerated().map { index, entry in
+      guard let layerClass = entry["class_name"]?.string, let layerConfig = entry["config"] else {
+        throw ModelIOError.badConfig(file: file, detail: "layer \(index) has no 'class_name' or 'config'")
+      }
+      guard let name = entry["name"]?.string ?? layerConfig["name"]?.string else {
+        throw ModelIOError.badConfig(file: file, detail: "layer \(index) (\(layerClass)) has no name")
+      }
+      return KerasLayer(name: name, className: layerClass, config: layerConfig, inbound: [])
+    }
+    var outputs: [String]?
+    switch className {
+    case "Sequential":
+      layers = try chainSequential(layers, translator: translator)
+    case "Functional", "Model":
+      for index in layers.indices {
+        layers[index].inbound = try inboundLayers(layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
+      }
+      outputs = layerReferences(body?["output_layers"])
+    default:
+      throw ModelIOError.badConfig(file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
+    }
+
+    var nodes = [Node]()
+    var producedBy = [String: String]()  // Keras layer name → name of the node holding its output
+    var axisChecks = [(node: String, axis: Int)]()
+    for layer in layers {
+      let (op, activation) = try translator.translate(layer)
+      let inputs = try layer.inbound.map { source -> String in
+        guard let node = producedBy[source] else {
+          throw ModelIOError.badConfig(file: file, detail: "layer '\(layer.name)' reads unknown layer '\(source)'")
+        }
+        return node
+      }
+      var node = Node(name: layer.name, op: op, inputs: inputs)
+      node.parameters = try readParameters(for: layer, op: op, weights: weights, file: file)
+      nodes.append(node)
+      producedBy[layer.name] = layer.name
+      if let axis = layer.config["axis"]?.ints?.first, axis > 0, layer.className.hasSuffix("Normalization") {
+        axisChecks.append((layer.name, axis))
+      }
+      if let activation {
+        let name = "\(layer.name)/\(activation.kind.lowercased())"
+        nodes.append(Node(name: name, op: activation, inputs: [layer.name]))
+        producedBy[layer.name] = name
+      }
+    }
+    let graph: Graph
+    do {
+      graph = try Graph(name: modelName, nodes: nodes, outputs: try outputs.map { try $0.map { name in
+        guard let node = producedBy[name] else { throw GraphError.unknownOutput(name) }
+        return node
+      } })
+    } catch let error as GraphError {
+      throw ModelIOError.invalidGraph(file: file, error: error)
+    }
+    for (name, axis) in axisChecks where axis != graph.node(name)!.shape.count {
+      throw ModelIOError.unsupportedSetting(
+        file: file, layer: name, setting: "axis", value: "\(axis) (only the last axis is supported)")
+    }
+    return graph
+  }
+
+  /// Links Sequential layers in order, adding the input layer Keras 2 leaves implicit.
+  static func chainSequential(_ layers: [KerasLayer], translator: KerasLayerTranslator) throws -> [KerasLayer] {
+    guard let first = layers.first else {
+      throw ModelIOError.badConfig(file: translator.file, detail: "the Sequential model has no layers")
+    }
+    var chained = layers
+    if first.className != "InputLayer" {
+      guard let shape = translator.declaredInputShape(first) else {
+        throw ModelIOError.badConfig(
+          file: translator.file, detail: "the Sequential model declares no input shape (build it before saving)")
+      }
+      let input = KerasLayer(
+        name: "input", className: "InputLayer", config: ["batch_shape": .array([nil] + shape.map { .number(Double($0)) })],
+        inbound: [])
+      chained.insert(input, at: 0)
+    }
+    for index in chained.indices.dropFirst() { chained[index].inbound = [chained[index - 1].name] }
+    return chained
+  }
+
+  /// The layer names a Functional layer's `inbound_nodes` refer to (Keras 2 and Keras 3 forms).
+  static func inboundLayers(_ value: JSONValue?, layer: String, file: String) throws -> [String] {
+    guard let calls = value?.array, !calls.isEmpty else { return [] }
+    guard calls.count == 1 else {
+      throw ModelIOError.unsupportedSetting(
+        file: file, layer: layer, setting: "shared layer", value: "called \(calls.count) times")
+    }
+    var names = [String]()
+    func collect(_ value: JSONValue) throws {
+      if let history = value["config"]?["keras_history"]?.array, value["class_name"]?.string == "__keras_tensor__" {
+        try append(history)
+      } else if let items = value.array, let name = items.first?.string, items.count >= 3 {
+        try append(items)  // Keras 2: [name, node_index, tensor_index, kwargs]
+        _ = name
+      } else if let items = value.array {
+        for item in items { try collect(item) }
+      } else if let args = value["args"] {
+        try collect(args)
+      }
+    }
+    func append(_ history: [JSONValue]) throws {
+      guard let name = history.first?.string else { return }
+      if (history.count > 1 ? history[1].int : 0) != 0 || (history.count > 2 ? history[2].int : 0) != 0 {
+        throw ModelIOError.unsupportedSetting(
+          file: file, layer: layer, setting: "input", value: "output \(history.dropFirst().prefix(2).map(\.text)) of '\(name)' (shared or multi-output layers are not supported)")
+      }
+      names.append(name)
+    }
+    try collect(calls[0])
+    return names
+  }
+
+  /// `[["d1", 0, 0]]`, `["d1", 0, 0]` or `[["a",0,0],["b",0,0]]` → layer names.
+  static func layerReferences(_ value: JSONValue?) -> [String]? {
+    guard let items = value?.array, !items.isEmpty else { return nil }
+    if let name = items.first?.string { return [name] }
+    let names = items.compactMap { $0.array?.first?.string }
+    return names.isEmpty ? nil : names
+  }
+
+  /// Reads the parameters an op needs from `model_weights/<layer>`, matching each expected name
+  /// (`kernel`, `bias`, `gamma` …) to a `weight_names` entry by its last path component, or by
+  /// position when names do not tell.
+  static func readParameters(for layer: KerasLayer, op: Op, weights: HDF5Group, file: String) throws -> [String: Tensor<Float>] {
+    let expected = op.parameterShapes(input: [0]).map(\.name)
+    guard !expected.isEmpty else { return [:] }
+    let groupPath = joinedPath(weights.path, layer.name)
+    guard weights.kind(of: layer.name) == .group else {
+      throw ModelIOError.missingWeight(file: file, layer: layer.name, weight: expected[0], path: groupPath)
+    }
+    let group = try weights.group(layer.name)
+    let names = try splitStringAttribute(group, "weight_names")
+    var parameters = [String: Tensor<Float>]()
+    for (position, parameter) in expected.enumerated() {
+      let match =
+        names.first { baseName($0) == parameter }
+        ?? (names.count == expected.count ? names[position] : nil)
+      guard let weightName = match, group.kind(of: weightName) == .dataset else {
+        throw ModelIOError.missingWeight(
+          file: file, layer: layer.name, weight: parameter,
+          path: joinedPath(groupPath, match ?? "\(layer.name)/\(parameter)"))
+      }
+      let dataset = try group.dataset(weightName)
+      let shape = try dataset.shape
+      parameters[parameter] = Tensor(shape: shape, scalars: try dataset.read(as: Float.self))
+    }
+    return parameters
+  }
+
+  /// `kernel` from `dense/kernel:0` or `sequential/dense/kernel`.
+  static func baseName(_ weightName: String) -> String {
+    let last = weightName.split(separator: "/").last.map(String.init) ?? weightName
+    if let colon = last.lastIndex(of: ":") { return String(last[..<colon]) }
+    return last
+  }
+
+  /// A string-list attribute that Keras may have split into `name0`, `name1`, … when it exceeded
+  /// HDF5's 64 KiB attribute limit. An empty float array (what Keras writes for no names) is `[]`.
+  static func splitStringAttribute(_ object: HDF5Object, _ name: String) throws -> [String] {
+    if object.hasAttribute(name) {
+      let info = try object.attributeInfo(name)
+      return info.type == .string ? try object.readStringAttribute(name) : []
+    }
+    var values = [String]()
+    var chunk = 0
+    while object.hasAttribute("\(name)\(chunk)") {
+      values += try object.readStringAttribute("\(name)\(chunk)")
+      chunk += 1
+    }
+    return values
+  }
+
+  static func joinedPath(_ base: String, _ name: String) -> String {
+    base.hasSuffix("/") ? base + name : base + "/" + name
+  }
+}

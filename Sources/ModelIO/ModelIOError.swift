@@ -1,0 +1,51 @@
+import Graph
+import HDF5
+
+/// Why a model file could not be read or written. Each case names the file and, where it
+/// applies, the layer and the HDF5 path.
+public enum ModelIOError: Error, Equatable, Sendable {
+  /// The file is a Keras 3 `.keras` zip archive, not an HDF5 model.
+  case kerasArchive(file: String)
+  /// The file is HDF5 but not a whole Keras model (no `model_config`).
+  case notAKerasModel(file: String, reason: String)
+  /// `model_config` is not valid JSON or lacks what every Keras model config has.
+  case badConfig(file: String, detail: String)
+  case unsupportedLayer(file: String, layer: String, className: String, supported: [String])
+  /// A supported layer uses a setting the toolkit does not implement.
+  case unsupportedSetting(file: String, layer: String, setting: String, value: String)
+  case missingWeight(file: String, layer: String, weight: String, path: String)
+  case weightShape(file: String, layer: String, weight: String, expected: [Int], actual: [Int])
+  /// The layers read fine but do not form a valid network.
+  case invalidGraph(file: String, error: GraphError)
+  case hdf5(HDF5Error)
+  /// Writing failed; nothing was left at the destination.
+  case cannotWrite(file: String, reason: String)
+}
+
+extension ModelIOError: CustomStringConvertible {
+  public var description: String {
+    switch self {
+    case .kerasArchive(let file):
+      return "\(file): this is a Keras 3 '.keras' zip archive, not an HDF5 model. In Python, load it and "
+        + "save it as HDF5: keras.models.load_model('model.keras').save('model.h5')"
+    case .notAKerasModel(let file, let reason):
+      return "\(file): not a Keras HDF5 model: \(reason)"
+    case .badConfig(let file, let detail):
+      return "\(file): bad model_config: \(detail)"
+    case .unsupportedLayer(let file, let layer, let className, let supported):
+      return "\(file): layer '\(layer)' has unsupported class \(className); supported: \(supported.joined(separator: ", "))"
+    case .unsupportedSetting(let file, let layer, let setting, let value):
+      return "\(file): layer '\(layer)': \(setting) = \(value) is not supported"
+    case .missingWeight(let file, let layer, let weight, let path):
+      return "\(file): layer '\(layer)' is missing its '\(weight)' weight (looked for \(path))"
+    case .weightShape(let file, let layer, let weight, let expected, let actual):
+      return "\(file): layer '\(layer)': weight '\(weight)' has shape \(actual), expected \(expected)"
+    case .invalidGraph(let file, let error):
+      return "\(file): \(error)"
+    case .hdf5(let error):
+      return "\(error)"
+    case .cannotWrite(let file, let reason):
+      return "cannot write \(file): \(reason)"
+    }
+  }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Writes the Keras model fixtures the ModelIO tests read, with real Keras.
+
+    python3 tools/make_keras_fixtures.py keras3   # Keras 3 (KERAS_BACKEND=jax): keras3_*.h5
+    python3 tools/make_keras_fixtures.py keras2   # tf.keras 2 (tensorflow-cpu + tf-keras): keras2_*.h5
+
+Each model NAME.h5 comes with NAME.expected.h5 holding `inputs` (a small random batch) and
+`outputs` (what model.predict returns for it, float32), and attributes recording the library
+versions. Weights are set to seeded random values (moving variances positive) so that every
+parameter matters. Run from the repository root; outputs go to Tests/ModelIOTests/Fixtures/.
+"""
+import os
+import sys
+
+OUT = "Tests/ModelIOTests/Fixtures"
+
+
+def models(keras, layers):
+    """The fixture networks, as (name, model). Together they use every supported layer."""
+    result = []
+
+    m = keras.Sequential(name="mlp")
+    m.add(keras.Input((12,)))
+    for units, act in [(16, "relu"), (12, "gelu"), (10, "silu"), (10, "swish"), (9, "tanh"), (9, "sigmoid"),
+                       (8, "softplus"), (8, "elu"), (7, "linear")]:
+        m.add(layers.Dense(units, activation=act))
+    m.add(layers.Dropout(0.3))
+    m.add(layers.Dense(4, activation="softmax"))
+    result.append(("seq_mlp", m))
+
+    m = keras.Sequential(name="cnn")
+    m.add(keras.Input((10, 9, 2)))
+    m.add(layers.Conv2D(4, 3, padding="same", activation="relu"))
+    m.add(layers.MaxPooling2D(2))
+    m.add(layers.Conv2D(6, (2, 3), strides=(1, 2), padding="valid", use_bias=False))
+    m.add(layers.BatchNormalization())
+    m.add(layers.ReLU())
+    m.add(layers.AveragePooling2D(pool_size=2, strides=1, padding="same"))
+    m.add(layers.MaxPooling2D(pool_size=(2, 2), strides=(1, 1), padding="same"))
+    m.add(layers.Flatten())
+    m.add(layers.Dense(5))
+    m.add(layers.Softmax())
+    result.append(("seq_cnn", m))
+
+    x = keras.Input((8, 8, 3), name="image")
+    a = layers.Conv2D(4, 3, padding="same", name="conv_a")(x)
+    a = layers.ReLU(max_value=6.0, name="relu6")(a)
+    b = layers.Conv2D(4, 1, name="conv_b")(x)
+    b = layers.LeakyReLU(name="leaky")(b)
+    s = layers.Add(name="sum")([a, b])
+    s = layers.BatchNormalization(name="bn")(s)
+    c = layers.Concatenate(name="cat")([s, layers.ELU(alpha=0.7, name="elu")(b)])
+    c = layers.ReLU(negative_slope=0.1, threshold=0.2, name="relu_thr")(c)
+    g = layers.GlobalAveragePooling2D(name="gap")(c)
+    r = layers.Reshape((2, 4), name="reshape")(g)
+    r = layers.LayerNormalization(name="ln")(r)
+    f = layers.Flatten(name="flat")(r)
+    y = layers.Dense(6, activation="tanh", name="head")(f)
+    y = layers.Activation("sigmoid", name="act")(y)
+    result.append(("func_res", keras.Model(x, y, name="resnet_like")))
+
+    x = keras.Input((10,), name="features")
+    h = layers.Dense(16, name="fc1")(x)
+    h = layers.LayerNormalization(epsilon=1e-5, name="norm1")(h)
+    h = layers.Activation("gelu", name="gelu1")(h)
+    h2 = layers.Dense(16, activation="silu", name="fc2")(h)
+    h = layers.Add(name="residual")([h, h2])
+    slope = {"negative_slope": 0.05} if keras.__version__.startswith("3") else {"alpha": 0.05}
+    h = layers.LeakyReLU(name="leaky", **slope)(h)
+    h = layers.Dropout(0.2, name="drop")(h)
+    y = layers.Dense(3, name="logits")(h)
+    result.append(("func_mlp", keras.Model(x, y, name="res_mlp")))
+    return result
+
+
+def randomize(model, rng):
+    import numpy as np
+    weights = []
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "moving_variance" in w.name or w.name.endswith("variance:0"):
+            weights.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        else:
+            weights.append((rng.standard_normal(shape) * 0.5).astype("float32"))
+    model.set_weights(weights)
+
+
+def main(flavour):
+    import numpy as np
+    import h5py
+    if flavour == "keras3":
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras
+        from keras import layers
+        version = f"keras {keras.__version__}, backend {keras.backend.backend()}"
+    elif flavour == "keras2":
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import tf_keras as keras
+        from tf_keras import layers
+        import tensorflow as tf
+        version = f"tf-keras {keras.__version__}, tensorflow {tf.__version__}"
+    else:
+        sys.exit("usage: make_keras_fixtures.py keras3|keras2")
+    rng = np.random.default_rng(2024)
+    for name, model in models(keras, layers):
+        randomize(model, rng)
+        shape = (4,) + tuple(model.input_shape[1:])
+        inputs = rng.standard_normal(shape).astype("float32")
+        outputs = np.asarray(model.predict(inputs, verbose=0), dtype="float32")
+        path = f"{OUT}/{flavour}_{name}.h5"
+        model.save(path)
+        with h5py.File(f"{OUT}/{flavour}_{name}.expected.h5", "w") as f:
+            f["inputs"] = inputs
+            f["outputs"] = outputs
+            f.attrs["made_with"] = version
+            f.attrs["numpy"] = np.__version__
+        print(f"wrote {path} ({version})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "")
