@@ -85,6 +85,15 @@ public enum Op: Sendable, Hashable, Codable {
     }
   }
 
+  /// The function's name for elementwise ops (`relu`, `softmax` …), else the op kind.
+  public var functionName: String {
+    switch self {
+    case .activation(let function): return function.name
+    case .softmax: return "softmax"
+    default: return kind
+    }
+  }
+
   /// How many inputs the op takes: an exact count, or at least two for `add`/`concatenate`.
   var arity: ClosedRange<Int> {
     switch self {

@@ -19,7 +19,8 @@ let supportedKerasLayers = [
 
 /// The activation names accepted in `activation` fields and `Activation` layers.
 let supportedKerasActivations = [
-  "linear", "relu", "relu6", "gelu", "silu", "swish", "tanh", "sigmoid", "softplus", "elu", "leaky_relu", "softmax",
+  "linear", "relu", "relu6", "gelu", "silu", "swish", "tanh", "sigmoid", "softplus", "exponential", "elu",
+  "leaky_relu", "softmax",
 ]
 
 /// Translates Keras layer configs into graph nodes.
@@ -95,6 +96,7 @@ struct KerasLayerTranslator {
     case "tanh": return .activation(.tanh)
     case "sigmoid": return .activation(.sigmoid)
     case "softplus": return .activation(.softplus)
+    case "exponential": return .activation(.exp)
     case "elu": return .activation(.elu(alpha: 1))
     case "leaky_relu": return .activation(.leakyRelu(slope: 0.2))
     case "softmax": return .softmax

@@ -70,6 +70,7 @@ public enum KerasModelReader {
       throw ModelIOError.badConfig(file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
     }
 
+    var usedNames = Set(layers.map(\.name))
     var nodes = [Node]()
     var producedBy = [String: String]()  // Keras layer name → name of the node holding its output
     var axisChecks = [(node: String, axis: Int)]()
@@ -89,7 +90,9 @@ public enum KerasModelReader {
         axisChecks.append((layer.name, axis))
       }
       if let activation {
-        let name = "\(layer.name)/\(activation.kind.lowercased())"
+        var name = "\(layer.name)_\(activation.functionName)"
+        while usedNames.contains(name) { name += "_" }
+        usedNames.insert(name)
         nodes.append(Node(name: name, op: activation, inputs: [layer.name]))
         producedBy[layer.name] = name
       }
