@@ -48,7 +48,7 @@ let package = Package(
     .executableTarget(
       name: "snnconv",
       dependencies: [
-        "ToolSupport",
+        "ToolSupport", "ModelIO", "Graph", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -62,6 +62,7 @@ let package = Package(
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

@@ -6,7 +6,7 @@
 
 Each model NAME.h5 comes with NAME.expected.h5 holding `inputs` (a small random batch) and
 `outputs` (what model.predict returns for it, float32), and attributes recording the library
-versions. Weights are set to seeded random values (moving variances positive) so that every
+versions. The Keras 3 run also writes keras3_tiny.keras, a native zip archive. Weights are set to seeded random values (moving variances positive) so that every
 parameter matters. Run from the repository root; outputs go to Tests/ModelIOTests/Fixtures/.
 """
 import os
@@ -115,6 +115,10 @@ def main(flavour):
             f.attrs["made_with"] = version
             f.attrs["numpy"] = np.__version__
         print(f"wrote {path} ({version})", file=sys.stderr)
+    if flavour == "keras3":
+        # A native .keras archive (a zip), to check that the reader names it instead of failing.
+        tiny = keras.Sequential([keras.Input((2,)), layers.Dense(1)], name="tiny")
+        tiny.save(f"{OUT}/keras3_tiny.keras")
 
 
 if __name__ == "__main__":

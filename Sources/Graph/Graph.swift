@@ -53,7 +53,9 @@ public struct Graph: Sendable, Equatable, Codable {
   /// The total number of parameter values.
   public var parameterCount: Int { nodes.reduce(0) { $0 + $1.parameterCount } }
 
-  /// Kahn's algorithm, stable with respect to the given order; iterative, so deep graphs are fine.
+  /// Kahn's algorithm taking the earliest-listed ready node first, so the given order is kept
+  /// wherever it is already valid; iterative, so deep graphs are fine.
+  /// - Complexity: O(nodes · ready + edges).
   static func topologicallySorted(_ nodes: [Node]) throws -> [Node] {
     var index = [String: Int]()
     for (position, node) in nodes.enumerated() {
@@ -73,17 +75,19 @@ public struct Graph: Sendable, Equatable, Codable {
         readers[source].append(position)
       }
     }
-    var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+    // Ready nodes wait in descending index order, so the smallest index is taken first and an
+    // order that is already topological is kept as it is.
+    var ready = (0..<nodes.count).filter { pending[$0] == 0 }.reversed() as [Int]
     var order = [Node]()
     order.reserveCapacity(nodes.count)
-    var cursor = 0
-    while cursor < ready.count {
-      let position = ready[cursor]
-      cursor += 1
+    while let position = ready.popLast() {
       order.append(nodes[position])
       for reader in readers[position] {
         pending[reader] -= 1
-        if pending[reader] == 0 { ready.append(reader) }
+        if pending[reader] == 0 {
+          let slot = ready.partitioningIndex { $0 < reader }
+          ready.insert(reader, at: slot)
+        }
       }
     }
     guard order.count == nodes.count else {
@@ -108,5 +112,19 @@ public struct Graph: Sendable, Equatable, Codable {
     for name in node.parameters.keys where !expected.contains(where: { $0.name == name }) {
       throw GraphError.unexpectedParameter(node: node.name, parameter: name)
     }
+  }
+}
+
+extension Array where Element == Int {
+  /// The first index whose element satisfies `belongs`, for an array partitioned so that all
+  /// elements failing it come first (binary search).
+  fileprivate func partitioningIndex(where belongs: (Int) -> Bool) -> Int {
+    var low = 0
+    var high = count
+    while low < high {
+      let middle = (low + high) / 2
+      if belongs(self[middle]) { high = middle } else { low = middle + 1 }
+    }
+    return low
   }
 }

@@ -113,6 +113,18 @@ public class HDF5Object: @unchecked Sendable {
     }
   }
 
+  /// Removes the attribute `name`.
+  /// - Throws: ``HDF5Error/notFound(file:path:)`` when there is none.
+  public func deleteAttribute(_ name: String) throws {
+    try HDF5Library.locked {
+      guard H5Aexists(id, name) > 0 else { throw HDF5Error.notFound(file: fileName, path: path + "@" + name) }
+      guard H5Adelete(id, name) >= 0 else {
+        throw HDF5Error.operationFailed(
+          file: fileName, path: path + "@" + name, operation: "deleting attribute", reason: HDF5Library.lastError())
+      }
+    }
+  }
+
   /// Writes (or replaces) a scalar string attribute.
   public func writeAttribute(
     _ name: String, string: String, encoding: HDF5StringEncoding = .variableUTF8

@@ -14,7 +14,6 @@ public enum ModelIOError: Error, Equatable, Sendable {
   /// A supported layer uses a setting the toolkit does not implement.
   case unsupportedSetting(file: String, layer: String, setting: String, value: String)
   case missingWeight(file: String, layer: String, weight: String, path: String)
-  case weightShape(file: String, layer: String, weight: String, expected: [Int], actual: [Int])
   /// The layers read fine but do not form a valid network.
   case invalidGraph(file: String, error: GraphError)
   case hdf5(HDF5Error)
@@ -38,8 +37,6 @@ extension ModelIOError: CustomStringConvertible {
       return "\(file): layer '\(layer)': \(setting) = \(value) is not supported"
     case .missingWeight(let file, let layer, let weight, let path):
       return "\(file): layer '\(layer)' is missing its '\(weight)' weight (looked for \(path))"
-    case .weightShape(let file, let layer, let weight, let expected, let actual):
-      return "\(file): layer '\(layer)': weight '\(weight)' has shape \(actual), expected \(expected)"
     case .invalidGraph(let file, let error):
       return "\(file): \(error)"
     case .hdf5(let error):

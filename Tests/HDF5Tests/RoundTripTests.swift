@@ -146,3 +146,14 @@ import Testing
     }
   }
 }
+
+@Suite struct AttributeDeletionTests {
+  @Test func deletedAttributesAreGone() throws {
+    let file = try makeTemporaryDirectory("hdf5-delete").appendingPathComponent("d.h5").path
+    let root = try HDF5File.create(file).root
+    try root.writeAttribute("a", string: "x")
+    try root.deleteAttribute("a")
+    #expect(!root.hasAttribute("a"))
+    #expect(throws: HDF5Error.notFound(file: file, path: "/@a")) { try root.deleteAttribute("a") }
+  }
+}

@@ -83,3 +83,31 @@ public func pythonHas(_ modules: String...) -> Bool {
   let probe = "import " + modules.joined(separator: ", ")
   return (try? runProcess("python3", ["-c", probe]).status) == 0
 }
+
+/// The directory holding the built tools (`snntrain`, `snnconv`, `snnsim`): the one the test
+/// runner itself was built into.
+public let productsDirectory: URL = {
+  var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+  while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("snnconv").path) {
+    url.deleteLastPathComponent()
+  }
+  return url
+}()
+
+/// Runs one of the built tools with `arguments` from the repository root; returns its exit
+/// status, standard output and standard error separately.
+public func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+  let process = Process()
+  process.executableURL = productsDirectory.appendingPathComponent(tool)
+  process.arguments = arguments
+  process.currentDirectoryURL = repositoryRoot
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  let stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}

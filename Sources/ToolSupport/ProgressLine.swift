@@ -1,0 +1,34 @@
+import Foundation
+
+/// A one-line progress bar on standard error, drawn only when standard error is a terminal
+/// (so logs and pipes stay clean). Redraws at most ten times a second.
+public final class ProgressLine: @unchecked Sendable {
+  private let label: String
+  private let enabled: Bool
+  private var lastDraw = Date.distantPast
+  private let width = 30
+
+  public init(_ label: String, enabled: Bool = isatty(STDERR_FILENO) == 1) {
+    self.label = label
+    self.enabled = enabled
+  }
+
+  /// Shows `done` of `total`; the last call (done == total) always draws.
+  public func update(_ done: Int, of total: Int, detail: String = "") {
+    guard enabled else { return }
+    let now = Date()
+    guard done >= total || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+    lastDraw = now
+    let fraction = total == 0 ? 1 : Double(done) / Double(total)
+    let filled = Int(fraction * Double(width))
+    let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+    let text = "\r\(label) \(bar) \(done)/\(total)" + (detail.isEmpty ? "" : "  \(detail)")
+    FileHandle.standardError.write(Data(text.utf8))
+  }
+
+  /// Clears the line.
+  public func finish() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+  }
+}

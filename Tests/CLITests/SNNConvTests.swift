@@ -1,0 +1,78 @@
+import Foundation
+import HDF5
+import Testing
+import TestSupport
+
+/// The `snnconv` tool run as a user runs it, on the shipped Keras-trained Fashion-MNIST MLP
+/// (tools/make_keras_fashion_model.py; Keras's own results in the reference file beside the
+/// ModelIO fixtures).
+@Suite struct SNNConvTests {
+  let model = "models/keras_fashion_mlp.h5"
+  let reference = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/keras_fashion_mlp.reference.h5").path
+
+  @Test func evalMatchesKerasAccuracyOnTheFullTestSet() throws {
+    let result = try runTool("snnconv", ["eval", model, "--data", "fashion-mnist", "--split", "test"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let kerasAccuracy = try HDF5File.open(reference).root.readAttribute("test_accuracy", as: Double.self)[0]
+    let correct = Int((kerasAccuracy * 10_000).rounded())
+    // Summation order differs from Keras's, so a near-tie may flip: allow two images of 10,000.
+    let printed = try #require(result.stdout.firstMatch(of: /\((\d+)\/10000\)/)).1
+    #expect(abs(Int(printed)! - correct) <= 2, "\(result.stdout)")
+  }
+
+  @Test func evalWritesRawOutputsAsCSV() throws {
+    let csv = try makeTemporaryDirectory("eval").appendingPathComponent("out.csv").path
+    let result = try runTool("snnconv", ["eval", model, "--limit", "100", "--outputs", csv])
+    #expect(result.status == 0, "\(result.stderr)")
+    let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 101)
+    #expect(lines[0] == "y0,y1,y2,y3,y4,y5,y6,y7,y8,y9")
+    let ours = lines.dropFirst().flatMap { $0.split(separator: ",").map { Float($0)! } }
+    let keras = try HDF5File.open(reference).root.dataset("outputs").read(as: Float.self)
+    assertClose(ours, keras, rtol: 0, atol: 1e-4)
+  }
+
+  @Test func inspectPrintsTableAndJSON() throws {
+    let table = try runTool("snnconv", ["inspect", model])
+    #expect(table.status == 0)
+    #expect(table.stdout.contains("keras_fashion_mlp: 7 nodes, 109386 parameters"))
+    let json = try runTool("snnconv", ["inspect", model, "--json"])
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    #expect(object?["totalParameters"] as? Int == 109_386)
+    #expect((object?["rows"] as? [Any])?.count == 7)
+  }
+
+  @Test(arguments: [
+    (["eval", "models/absent.h5"], "cannot open HDF5 file 'models/absent.h5': no such file"),
+    (["inspect", "Tests/ModelIOTests/Fixtures/keras3_tiny.keras"], "'.keras' zip archive"),
+    (["eval", "models/keras_fashion_mlp.h5", "--limit", "0"], "--limit must be a positive number"),
+    (["eval", "models/keras_fashion_mlp.h5", "--split", "validation"], "validation"),
+    (["eval", "models/keras_fashion_mlp.h5", "--data", "nowhere"], "unknown data source 'nowhere'"),
+    (["eval", "Tests/ModelIOTests/Fixtures/keras3_seq_cnn.h5", "--limit", "5"], "the network expects inputs of shape [10, 9, 2]"),
+    (["convert-everything"], "Unexpected argument"),
+  ])
+  func badInputFailsWithAClearMessage(arguments: [String], expected: String) throws {
+    let result = try runTool("snnconv", arguments)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains(expected), "\(result.stderr)")
+    #expect(!result.stderr.contains("Fatal error"))
+  }
+
+  @Test func failedEvalLeavesNoOutputFile() throws {
+    let directory = try makeTemporaryDirectory("eval-fail")
+    let csv = directory.appendingPathComponent("out.csv").path
+    let result = try runTool(
+      "snnconv", ["eval", "Tests/ModelIOTests/Fixtures/keras3_seq_cnn.h5", "--limit", "5", "--outputs", csv])
+    #expect(result.status != 0)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+  }
+
+  @Test func everyToolAnswersVersionAndHelp() throws {
+    for tool in ["snntrain", "snnconv", "snnsim"] {
+      let version = try runTool(tool, ["--version"])
+      #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+      let help = try runTool(tool, ["--help"])
+      #expect(help.status == 0 && help.stdout.contains("USAGE: \(tool)"))
+    }
+  }
+}

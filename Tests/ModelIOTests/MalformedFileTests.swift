@@ -1,0 +1,116 @@
+import Foundation
+import Graph
+import HDF5
+import ModelIO
+import Testing
+import TestSupport
+
+/// Damaged copies of a real Keras 3 fixture: each must give one clear error naming the problem.
+@Suite struct MalformedFileTests {
+  let directory: URL
+  init() throws { directory = try makeTemporaryDirectory("malformed") }
+
+  /// A writable copy of the Keras 3 MLP fixture (layers dense … dense_9, all with weights).
+  func copy(_ fixture: String = "keras3_seq_mlp.h5", as name: String = "model.h5") throws -> String {
+    let target = directory.appendingPathComponent(name).path
+    try FileManager.default.copyItem(atPath: KerasFixtureTests.fixtures.appendingPathComponent(fixture).path, toPath: target)
+    return target
+  }
+
+  func message(_ path: String) -> String {
+    do {
+      _ = try KerasModelReader.read(path)
+      return "no error"
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  func editConfig(_ path: String, _ edit: (String) -> String) throws {
+    let root = try HDF5File.open(path, mode: .readWrite).root
+    try root.writeAttribute("model_config", string: edit(try root.readString("model_config")))
+  }
+
+  @Test func missingModelConfig() throws {
+    let path = try copy()
+    try HDF5File.open(path, mode: .readWrite).root.deleteAttribute("model_config")
+    #expect(message(path) == "\(path): not a Keras HDF5 model: no 'model_config' attribute at '/'")
+  }
+
+  @Test func badJSON() throws {
+    let path = try copy()
+    try editConfig(path) { String($0.dropLast(7)) }
+    #expect(message(path) == "\(path): bad model_config: model_config is not valid JSON")
+  }
+
+  @Test func unsupportedLayerIsNamedWithTheSupportedList() throws {
+    let path = try copy()
+    try editConfig(path) { $0.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"GaussianNoise\"") }
+    let text = message(path)
+    #expect(text.hasPrefix("\(path): layer 'dropout' has unsupported class GaussianNoise; supported: InputLayer, Dense"))
+  }
+
+  @Test func unsupportedSettingIsNamed() throws {
+    let path = try copy("keras3_seq_cnn.h5")
+    try editConfig(path) { $0.replacingOccurrences(of: "\"dilation_rate\": [1, 1]", with: "\"dilation_rate\": [2, 2]") }
+    #expect(message(path).contains("layer 'conv2d': dilation_rate = [2, 2] is not supported"))
+  }
+
+  @Test func weightOfTheWrongShape() throws {
+    let path = try copy()
+    let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
+    let name = try group.readStringAttribute("weight_names")[0]
+    try group.writeDataset(name, values: [Float](repeating: 0, count: 6), shape: [2, 3])
+    #expect(message(path) == "\(path): 'dense': parameter 'kernel' has shape [2, 3], expected [12, 16]")
+  }
+
+  @Test func missingWeightDataset() throws {
+    let path = try copy()
+    let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
+    try group.writeAttribute("weight_names", strings: ["mlp/dense/kernel", "mlp/dense/nothing_here"])
+    #expect(message(path) == "\(path): layer 'dense' is missing its 'bias' weight (looked for /model_weights/dense/mlp/dense/nothing_here)")
+  }
+
+  @Test func nonFiniteWeights() throws {
+    let path = try copy()
+    let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
+    let name = try group.readStringAttribute("weight_names")[1]
+    var bias = [Float](repeating: 0, count: 16)
+    bias[5] = .nan
+    try group.writeDataset(name, values: bias, shape: [16])
+    #expect(message(path) == "\(path): 'dense': parameter 'bias' holds a non-finite value (NaN or ∞) at index 5")
+  }
+
+  @Test func kerasArchiveGivenAsH5() throws {
+    let path = try copy("keras3_tiny.keras", as: "tiny.h5")
+    #expect(message(path).hasPrefix("\(path): this is a Keras 3 '.keras' zip archive, not an HDF5 model."))
+  }
+
+  @Test func notHDF5AtAllAndTruncated() throws {
+    let text = directory.appendingPathComponent("text.h5").path
+    try "hello".write(toFile: text, atomically: true, encoding: .utf8)
+    #expect(message(text).contains("not an HDF5 file"))
+    let path = try copy()
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: path))
+    #expect(message(path).contains(path))
+    #expect(message(path) != "no error")
+  }
+
+  /// Keras splits attributes over 64 KiB into `name0`, `name1`, …, and older h5py wrote
+  /// fixed-length strings; both must read the same.
+  @Test func splitAndFixedLengthAttributesRead() throws {
+    let path = try copy()
+    let original = try KerasModelReader.read(path)
+    do {
+      let root = try HDF5File.open(path, mode: .readWrite).root
+      try root.writeAttribute("model_config", string: try root.readString("model_config"), encoding: .fixedASCII)
+      let group = try root.group("model_weights/dense")
+      let names = try group.readStringAttribute("weight_names")
+      try group.deleteAttribute("weight_names")
+      try group.writeAttribute("weight_names0", strings: [names[0]], encoding: .fixedASCII)
+      try group.writeAttribute("weight_names1", strings: [names[1]], encoding: .variableASCII)
+    }
+    #expect(try KerasModelReader.read(path) == original)
+  }
+}
