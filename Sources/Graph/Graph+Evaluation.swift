@@ -19,7 +19,8 @@ extension Graph {
   public func adaptInput(_ images: Tensor<Float>) throws -> Tensor<Float> {
     guard let input = inputNodes.first, inputNodes.count == 1 else {
       throw GraphError.shapeMismatch(
-        node: name, op: "Graph", detail: "evaluation needs a single-input network, this one has \(inputNodes.count)")
+        node: name, op: "Graph",
+        detail: "evaluation needs a single-input network, this one has \(inputNodes.count)")
     }
     let perSample = Array(images.shape.dropFirst())
     if perSample == input.shape { return images }
@@ -42,11 +43,14 @@ extension Graph {
     images: Tensor<Float>, labels: [Int], batchSize: Int = 256, keepOutputs: Bool = false,
     progress: ((Int, Int) -> Void)? = nil
   ) throws -> Evaluation {
-    precondition(batchSize > 0 && images.shape.first == labels.count, "evaluate: \(images.shape) vs \(labels.count) labels")
+    precondition(
+      batchSize > 0 && images.shape.first == labels.count,
+      "evaluate: \(images.shape) vs \(labels.count) labels")
     let adapted = try adaptInput(images)
     guard let output = node(outputs[0]), output.shape.count == 1 else {
       throw GraphError.shapeMismatch(
-        node: outputs[0], op: "output", detail: "scoring needs a vector output per image, got \(node(outputs[0])?.shape ?? [])")
+        node: outputs[0], op: "output",
+        detail: "scoring needs a vector output per image, got \(node(outputs[0])?.shape ?? [])")
     }
     var correct = 0
     var kept = [Float]()

@@ -26,7 +26,8 @@ extension Graph {
   /// Evaluates every node in order, passing each output to `visit`.
   func evaluate(_ inputs: [Tensor<Float>], visit: (String, Tensor<Float>) -> Void) {
     let inputNodes = inputNodes
-    precondition(inputs.count == inputNodes.count, "graph has \(inputNodes.count) inputs, got \(inputs.count)")
+    precondition(
+      inputs.count == inputNodes.count, "graph has \(inputNodes.count) inputs, got \(inputs.count)")
     var lastUse = [String: Int]()
     for (position, node) in nodes.enumerated() {
       for input in node.inputs { lastUse[input] = position }
@@ -38,7 +39,9 @@ extension Graph {
       let value: Tensor<Float>
       if case .input = node.op {
         value = inputs[nextInput]
-        precondition(Array(value.shape.dropFirst()) == node.shape, "input '\(node.name)' needs \(node.shape) per sample, got \(value.shape)")
+        precondition(
+          Array(value.shape.dropFirst()) == node.shape,
+          "input '\(node.name)' needs \(node.shape) per sample, got \(value.shape)")
         nextInput += 1
       } else {
         value = node.op.apply(node.inputs.map { live[$0]! }, parameters: node.parameters)
@@ -65,7 +68,8 @@ extension Op {
         padding: a.padding)
     case .pool2d(let a):
       return Tensor.pool2d(
-        x, mode: a.mode, size: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]), padding: a.padding)
+        x, mode: a.mode, size: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
+        padding: a.padding)
     case .globalAveragePool2d:
       return Tensor.globalAveragePool2d(x)
     case .flatten:

@@ -59,7 +59,9 @@ public struct Graph: Sendable, Equatable, Codable {
   static func topologicallySorted(_ nodes: [Node]) throws -> [Node] {
     var index = [String: Int]()
     for (position, node) in nodes.enumerated() {
-      guard index.updateValue(position, forKey: node.name) == nil else { throw GraphError.duplicateName(node.name) }
+      guard index.updateValue(position, forKey: node.name) == nil else {
+        throw GraphError.duplicateName(node.name)
+      }
     }
     var pending = [Int](repeating: 0, count: nodes.count)
     var readers = [[Int]](repeating: [], count: nodes.count)
@@ -67,7 +69,8 @@ public struct Graph: Sendable, Equatable, Codable {
       guard node.op.arity.contains(node.inputs.count) else {
         let range = node.op.arity
         let expected = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound)"
-        throw GraphError.arity(node: node.name, op: node.op.kind, expected: expected, actual: node.inputs.count)
+        throw GraphError.arity(
+          node: node.name, op: node.op.kind, expected: expected, actual: node.inputs.count)
       }
       for input in node.inputs {
         guard let source = index[input] else { throw GraphError.unknownInput(node: node.name, input: input) }
@@ -103,7 +106,8 @@ public struct Graph: Sendable, Equatable, Codable {
         throw GraphError.missingParameter(node: node.name, parameter: name, expectedShape: shape)
       }
       guard tensor.shape == shape else {
-        throw GraphError.parameterShape(node: node.name, parameter: name, expected: shape, actual: tensor.shape)
+        throw GraphError.parameterShape(
+          node: node.name, parameter: name, expected: shape, actual: tensor.shape)
       }
       if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
         throw GraphError.nonFiniteParameter(node: node.name, parameter: name, index: bad)

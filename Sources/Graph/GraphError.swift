@@ -25,7 +25,8 @@ extension GraphError: CustomStringConvertible {
     switch self {
     case .duplicateName(let name): return "two nodes are named '\(name)'"
     case .unknownInput(let node, let input): return "'\(input)' → '\(node)': no node named '\(input)'"
-    case .cycle(let nodes): return "the graph has a cycle through \(nodes.map { "'\($0)'" }.joined(separator: ", "))"
+    case .cycle(let nodes):
+      return "the graph has a cycle through \(nodes.map { "'\($0)'" }.joined(separator: ", "))"
     case .arity(let node, let op, let expected, let actual):
       return "'\(node)' (\(op)) takes \(expected) input(s), got \(actual)"
     case .shapeMismatch(let node, let op, let detail): return "'\(node)' (\(op)): \(detail)"

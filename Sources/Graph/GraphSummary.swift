@@ -22,7 +22,9 @@ public struct GraphSummary: Sendable, Codable, Equatable {
     inputs = graph.inputNodes.map(\.name)
     outputs = graph.outputs
     rows = graph.nodes.map {
-      Row(name: $0.name, op: $0.op.kind, inputs: $0.inputs, shape: $0.shape, parameters: $0.parameterCount, affine: $0.op.isAffine)
+      Row(
+        name: $0.name, op: $0.op.kind, inputs: $0.inputs, shape: $0.shape, parameters: $0.parameterCount,
+        affine: $0.op.isAffine)
     }
     totalParameters = graph.parameterCount
   }
@@ -31,7 +33,10 @@ public struct GraphSummary: Sendable, Codable, Equatable {
   public var table: String {
     let header = ["layer", "op", "inputs", "output shape", "params"]
     let cells = rows.map {
-      [$0.name, $0.op, $0.inputs.joined(separator: ", "), "(" + $0.shape.map(String.init).joined(separator: ", ") + ")", String($0.parameters)]
+      [
+        $0.name, $0.op, $0.inputs.joined(separator: ", "),
+        "(" + $0.shape.map(String.init).joined(separator: ", ") + ")", String($0.parameters),
+      ]
     }
     let widths = header.indices.map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
     func line(_ row: [String]) -> String {
@@ -42,7 +47,10 @@ public struct GraphSummary: Sendable, Codable, Equatable {
       }.joined(separator: "  ")
     }
     let rule = String(repeating: "─", count: widths.reduce(0, +) + 2 * (widths.count - 1))
-    return ([line(header), rule] + cells.map(line) + [rule, "\(name): \(rows.count) nodes, \(totalParameters) parameters"])
+    return
+      ([line(header), rule] + cells.map(line) + [
+        rule, "\(name): \(rows.count) nodes, \(totalParameters) parameters",
+      ])
       .joined(separator: "\n")
   }
 }

@@ -8,7 +8,9 @@ public struct Conv2DAttributes: Sendable, Hashable, Codable {
   public var padding: Padding
   public var useBias: Bool
 
-  public init(filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid, useBias: Bool = true) {
+  public init(
+    filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid, useBias: Bool = true
+  ) {
     self.filters = filters
     self.kernelSize = kernelSize
     self.strides = strides
@@ -24,7 +26,8 @@ public struct Pool2DAttributes: Sendable, Hashable, Codable {
   public var strides: [Int]
   public var padding: Padding
 
-  public init(mode: Tensor<Float>.PoolingMode, size: [Int], strides: [Int]? = nil, padding: Padding = .valid) {
+  public init(mode: Tensor<Float>.PoolingMode, size: [Int], strides: [Int]? = nil, padding: Padding = .valid)
+  {
     self.mode = mode
     self.size = size
     self.strides = strides ?? size

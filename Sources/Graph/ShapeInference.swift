@@ -10,7 +10,9 @@ enum ShapeInference {
     let input = inputShapes.first ?? []
     switch node.op {
     case .input(let shape):
-      guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw bad("input shape \(shape) must be positive") }
+      guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
+        throw bad("input shape \(shape) must be positive")
+      }
       return shape
     case .dense(let units, _):
       guard units > 0 else { throw bad("Dense needs at least one unit, got \(units)") }
@@ -66,18 +68,24 @@ enum ShapeInference {
       return input
     case .add:
       for (position, shape) in inputShapes.enumerated() where shape != input {
-        throw mismatch("input \(position) '\(node.inputs[position])' has shape \(shape), input 0 '\(node.inputs[0])' has \(input)")
+        throw mismatch(
+          "input \(position) '\(node.inputs[position])' has shape \(shape), input 0 '\(node.inputs[0])' has \(input)"
+        )
       }
       return input
     case .concatenate(let given):
       let axis = given < 0 ? given + input.count : given
-      guard axis >= 0 && axis < input.count else { throw bad("axis \(given) is outside the per-sample rank \(input.count)") }
+      guard axis >= 0 && axis < input.count else {
+        throw bad("axis \(given) is outside the per-sample rank \(input.count)")
+      }
       var result = input
       for (position, shape) in inputShapes.enumerated().dropFirst() {
         var expected = input
         if shape.count == input.count { expected[axis] = shape[axis] }
         guard shape == expected else {
-          throw mismatch("input \(position) '\(node.inputs[position])' has shape \(shape), incompatible with \(input) on axis \(axis)")
+          throw mismatch(
+            "input \(position) '\(node.inputs[position])' has shape \(shape), incompatible with \(input) on axis \(axis)"
+          )
         }
         result[axis] += shape[axis]
       }

@@ -120,7 +120,8 @@ public class HDF5Object: @unchecked Sendable {
       guard H5Aexists(id, name) > 0 else { throw HDF5Error.notFound(file: fileName, path: path + "@" + name) }
       guard H5Adelete(id, name) >= 0 else {
         throw HDF5Error.operationFailed(
-          file: fileName, path: path + "@" + name, operation: "deleting attribute", reason: HDF5Library.lastError())
+          file: fileName, path: path + "@" + name, operation: "deleting attribute",
+          reason: HDF5Library.lastError())
       }
     }
   }

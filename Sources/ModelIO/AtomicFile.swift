@@ -6,7 +6,8 @@ import Foundation
 public func writeAtomically(to path: String, _ write: (String) throws -> Void) throws {
   let url = URL(fileURLWithPath: path)
   let temporary = url.deletingLastPathComponent()
-    .appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)").path
+    .appendingPathComponent(".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+    .path
   do {
     try write(temporary)
     guard rename(temporary, path) == 0 else {

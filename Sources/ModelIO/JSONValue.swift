@@ -54,7 +54,9 @@ enum JSONValue: Sendable, Equatable, Decodable {
       return String(wrapped.dropFirst().dropLast())
     case .array(let values): return "[" + values.map(\.text).joined(separator: ", ") + "]"
     case .object(let object):
-      return "{" + object.keys.sorted().map { JSONValue.string($0).text + ": " + object[$0]!.text }.joined(separator: ", ") + "}"
+      return "{"
+        + object.keys.sorted().map { JSONValue.string($0).text + ": " + object[$0]!.text }.joined(
+          separator: ", ") + "}"
     }
   }
 }
@@ -79,7 +81,8 @@ extension JSONValue {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-  ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+  ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
+  ExpressibleByNilLiteral
 {
   init(stringLiteral value: String) { self = .string(value) }
   init(integerLiteral value: Int) { self = .number(Double(value)) }

@@ -13,7 +13,8 @@ struct KerasLayer {
 /// The layer classes the reader translates, in the order the error message lists them.
 let supportedKerasLayers = [
   "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Flatten",
-  "Reshape", "BatchNormalization", "LayerNormalization", "Dropout", "Add", "Concatenate", "Activation", "ReLU",
+  "Reshape", "BatchNormalization", "LayerNormalization", "Dropout", "Add", "Concatenate", "Activation",
+  "ReLU",
   "LeakyReLU", "ELU", "Softmax",
 ]
 
@@ -33,7 +34,8 @@ struct KerasLayerTranslator {
 
   func required(_ layer: KerasLayer, _ key: String) throws -> JSONValue {
     guard let value = layer.config[key], !value.isNull else {
-      throw ModelIOError.badConfig(file: file, detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
+      throw ModelIOError.badConfig(
+        file: file, detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
     }
     return value
   }
@@ -113,7 +115,8 @@ struct KerasLayerTranslator {
     switch layer.className {
     case "InputLayer":
       guard let shape = declaredInputShape(layer) else {
-        throw unsupported(layer, "batch_shape", layer.config["batch_shape"] ?? layer.config["batch_input_shape"])
+        throw unsupported(
+          layer, "batch_shape", layer.config["batch_shape"] ?? layer.config["batch_input_shape"])
       }
       return (.input(shape: shape), nil)
     case "Dense":
@@ -138,10 +141,14 @@ struct KerasLayerTranslator {
       let size = try ints(layer, "pool_size", count: 2)
       let strides = (layer.config["strides"]?.isNull ?? true) ? size : try ints(layer, "strides", count: 2)
       let mode: Tensor<Float>.PoolingMode = layer.className == "MaxPooling2D" ? .max : .average
-      return (.pool2d(Pool2DAttributes(mode: mode, size: size, strides: strides, padding: try padding(layer))), nil)
+      return (
+        .pool2d(Pool2DAttributes(mode: mode, size: size, strides: strides, padding: try padding(layer))), nil
+      )
     case "GlobalAveragePooling2D":
       try requireChannelsLast(layer)
-      if layer.config["keepdims"]?.bool == true { throw unsupported(layer, "keepdims", layer.config["keepdims"]) }
+      if layer.config["keepdims"]?.bool == true {
+        throw unsupported(layer, "keepdims", layer.config["keepdims"])
+      }
       return (.globalAveragePool2d, nil)
     case "Flatten":
       try requireChannelsLast(layer)
@@ -196,7 +203,8 @@ struct KerasLayerTranslator {
       return (.softmax, nil)
     case "Sequential", "Functional", "Model":
       throw ModelIOError.unsupportedSetting(
-        file: file, layer: layer.name, setting: "nested model", value: "\(layer.className) (flatten it before saving)")
+        file: file, layer: layer.name, setting: "nested model",
+        value: "\(layer.className) (flatten it before saving)")
     default:
       throw ModelIOError.unsupportedLayer(
         file: file, layer: layer.name, className: layer.className, supported: supportedKerasLayers)

@@ -63,11 +63,13 @@ public enum KerasModelReader {
       layers = try chainSequential(layers, translator: translator)
     case "Functional", "Model":
       for index in layers.indices {
-        layers[index].inbound = try inboundLayers(layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
+        layers[index].inbound = try inboundLayers(
+          layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
       }
       outputs = layerReferences(body?["output_layers"])
     default:
-      throw ModelIOError.badConfig(file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
+      throw ModelIOError.badConfig(
+        file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
     }
 
     var usedNames = Set(layers.map(\.name))
@@ -78,7 +80,8 @@ public enum KerasModelReader {
       let (op, activation) = try translator.translate(layer)
       let inputs = try layer.inbound.map { source -> String in
         guard let node = producedBy[source] else {
-          throw ModelIOError.badConfig(file: file, detail: "layer '\(layer.name)' reads unknown layer '\(source)'")
+          throw ModelIOError.badConfig(
+            file: file, detail: "layer '\(layer.name)' reads unknown layer '\(source)'")
         }
         return node
       }
@@ -99,10 +102,14 @@ public enum KerasModelReader {
     }
     let graph: Graph
     do {
-      graph = try Graph(name: modelName, nodes: nodes, outputs: try outputs.map { try $0.map { name in
-        guard let node = producedBy[name] else { throw GraphError.unknownOutput(name) }
-        return node
-      } })
+      graph = try Graph(
+        name: modelName, nodes: nodes,
+        outputs: try outputs.map {
+          try $0.map { name in
+            guard let node = producedBy[name] else { throw GraphError.unknownOutput(name) }
+            return node
+          }
+        })
     } catch let error as GraphError {
       throw ModelIOError.invalidGraph(file: file, error: error)
     }
@@ -114,7 +121,8 @@ public enum KerasModelReader {
   }
 
   /// Links Sequential layers in order, adding the input layer Keras 2 leaves implicit.
-  static func chainSequential(_ layers: [KerasLayer], translator: KerasLayerTranslator) throws -> [KerasLayer] {
+  static func chainSequential(_ layers: [KerasLayer], translator: KerasLayerTranslator) throws -> [KerasLayer]
+  {
     guard let first = layers.first else {
       throw ModelIOError.badConfig(file: translator.file, detail: "the Sequential model has no layers")
     }
@@ -122,10 +130,12 @@ public enum KerasModelReader {
     if first.className != "InputLayer" {
       guard let shape = translator.declaredInputShape(first) else {
         throw ModelIOError.badConfig(
-          file: translator.file, detail: "the Sequential model declares no input shape (build it before saving)")
+          file: translator.file,
+          detail: "the Sequential model declares no input shape (build it before saving)")
       }
       let input = KerasLayer(
-        name: "input", className: "InputLayer", config: ["batch_shape": .array([nil] + shape.map { .number(Double($0)) })],
+        name: "input", className: "InputLayer",
+        config: ["batch_shape": .array([nil] + shape.map { .number(Double($0)) })],
         inbound: [])
       chained.insert(input, at: 0)
     }
@@ -142,7 +152,9 @@ public enum KerasModelReader {
     }
     var names = [String]()
     func collect(_ value: JSONValue) throws {
-      if let history = value["config"]?["keras_history"]?.array, value["class_name"]?.string == "__keras_tensor__" {
+      if let history = value["config"]?["keras_history"]?.array,
+        value["class_name"]?.string == "__keras_tensor__"
+      {
         try append(history)
       } else if let items = value.array, let name = items.first?.string, items.count >= 3 {
         try append(items)  // Keras 2: [name, node_index, tensor_index, kwargs]
@@ -157,7 +169,10 @@ public enum KerasModelReader {
       guard let name = history.first?.string else { return }
       if (history.count > 1 ? history[1].int : 0) != 0 || (history.count > 2 ? history[2].int : 0) != 0 {
         throw ModelIOError.unsupportedSetting(
-          file: file, layer: layer, setting: "input", value: "output \(history.dropFirst().prefix(2).map(\.text)) of '\(name)' (shared or multi-output layers are not supported)")
+          file: file, layer: layer, setting: "input",
+          value:
+            "output \(history.dropFirst().prefix(2).map(\.text)) of '\(name)' (shared or multi-output layers are not supported)"
+        )
       }
       names.append(name)
     }
@@ -176,7 +191,9 @@ public enum KerasModelReader {
   /// Reads the parameters an op needs from `model_weights/<layer>`, matching each expected name
   /// (`kernel`, `bias`, `gamma` …) to a `weight_names` entry by its last path component, or by
   /// position when names do not tell.
-  static func readParameters(for layer: KerasLayer, op: Op, weights: HDF5Group, file: String) throws -> [String: Tensor<Float>] {
+  static func readParameters(for layer: KerasLayer, op: Op, weights: HDF5Group, file: String) throws
+    -> [String: Tensor<Float>]
+  {
     let expected = op.parameterShapes(input: [0]).map(\.name)
     guard !expected.isEmpty else { return [:] }
     let groupPath = joinedPath(weights.path, layer.name)

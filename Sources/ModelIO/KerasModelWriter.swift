@@ -22,7 +22,8 @@ public enum KerasModelWriter {
   public static func write(_ graph: Graph, to path: String, writerVersion: String) throws {
     for node in graph.nodes where node.name.contains("/") || node.name.isEmpty {
       throw ModelIOError.unsupportedSetting(
-        file: path, layer: node.name, setting: "name", value: "'\(node.name)' (Keras layer names may not contain '/')")
+        file: path, layer: node.name, setting: "name",
+        value: "'\(node.name)' (Keras layer names may not contain '/')")
     }
     let layers = try graph.nodes.map { try layerConfig(for: $0, in: graph, file: path) }
     let config: JSONValue = [
@@ -85,21 +86,27 @@ public enum KerasModelWriter {
       inputs.isEmpty
       ? []
       : [["args": inputs.count == 1 ? [inputs[0]] : [.array(inputs)], "kwargs": [:]]]
-    return ["class_name": .string(className), "name": .string(node.name), "config": .object(config), "inbound_nodes": inbound]
+    return [
+      "class_name": .string(className), "name": .string(node.name), "config": .object(config),
+      "inbound_nodes": inbound,
+    ]
   }
 
   /// The Keras class and the config entries that express `node`'s op.
   static func kerasLayer(for node: Node, file: String) throws -> (String, [String: JSONValue]) {
     switch node.op {
     case .input(let shape):
-      return ("InputLayer", ["batch_shape": .array([nil] + shape.map { .number(Double($0)) }), "sparse": false])
+      return (
+        "InputLayer", ["batch_shape": .array([nil] + shape.map { .number(Double($0)) }), "sparse": false]
+      )
     case .dense(let units, let useBias):
       return ("Dense", ["units": .number(Double(units)), "activation": "linear", "use_bias": .bool(useBias)])
     case .conv2d(let a):
       return (
         "Conv2D",
         [
-          "filters": .number(Double(a.filters)), "kernel_size": ints(a.kernelSize), "strides": ints(a.strides),
+          "filters": .number(Double(a.filters)), "kernel_size": ints(a.kernelSize),
+          "strides": ints(a.strides),
           "padding": .string(a.padding.rawValue), "data_format": "channels_last", "dilation_rate": [1, 1],
           "groups": 1, "activation": "linear", "use_bias": .bool(a.useBias),
         ]
@@ -121,10 +128,16 @@ public enum KerasModelWriter {
     case .batchNorm(let epsilon, let center, let scale):
       return (
         "BatchNormalization",
-        ["axis": -1, "momentum": 0.99, "epsilon": .number(epsilon), "center": .bool(center), "scale": .bool(scale)]
+        [
+          "axis": -1, "momentum": 0.99, "epsilon": .number(epsilon), "center": .bool(center),
+          "scale": .bool(scale),
+        ]
       )
     case .layerNorm(let epsilon, let center, let scale):
-      return ("LayerNormalization", ["axis": -1, "epsilon": .number(epsilon), "center": .bool(center), "scale": .bool(scale)])
+      return (
+        "LayerNormalization",
+        ["axis": -1, "epsilon": .number(epsilon), "center": .bool(center), "scale": .bool(scale)]
+      )
     case .dropout(let rate):
       return ("Dropout", ["rate": .number(rate)])
     case .add:
@@ -148,11 +161,15 @@ public enum KerasModelWriter {
       case .clippedRelu(let maxValue, let slope, let threshold):
         return (
           "ReLU",
-          ["max_value": maxValue.map { .number($0) } ?? nil, "negative_slope": .number(slope), "threshold": .number(threshold)]
+          [
+            "max_value": maxValue.map { .number($0) } ?? nil, "negative_slope": .number(slope),
+            "threshold": .number(threshold),
+          ]
         )
       case .gelu, .abs, .square:
         throw ModelIOError.unsupportedSetting(
-          file: file, layer: node.name, setting: "activation", value: "\(function.name) (Keras has no layer for it)")
+          file: file, layer: node.name, setting: "activation",
+          value: "\(function.name) (Keras has no layer for it)")
       }
     }
   }

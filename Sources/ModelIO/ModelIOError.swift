@@ -32,7 +32,8 @@ extension ModelIOError: CustomStringConvertible {
     case .badConfig(let file, let detail):
       return "\(file): bad model_config: \(detail)"
     case .unsupportedLayer(let file, let layer, let className, let supported):
-      return "\(file): layer '\(layer)' has unsupported class \(className); supported: \(supported.joined(separator: ", "))"
+      return
+        "\(file): layer '\(layer)' has unsupported class \(className); supported: \(supported.joined(separator: ", "))"
     case .unsupportedSetting(let file, let layer, let setting, let value):
       return "\(file): layer '\(layer)': \(setting) = \(value) is not supported"
     case .missingWeight(let file, let layer, let weight, let path):

@@ -6,7 +6,9 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func affinePerChannel(scale: [Scalar], shift: [Scalar]) -> Tensor {
     let width = shape.last ?? 0
-    precondition(scale.count == width && shift.count == width, "per-channel affine of \(shape) with \(scale.count) scales")
+    precondition(
+      scale.count == width && shift.count == width,
+      "per-channel affine of \(shape) with \(scale.count) scales")
     var result = self
     guard width > 0 else { return result }
     result.scalars.withUnsafeMutableBufferPointer { x in
@@ -28,7 +30,9 @@ extension Tensor {
   @_specialize(where Scalar == Double)
   public func layerNormalized(epsilon: Scalar, gamma: [Scalar]?, beta: [Scalar]?) -> Tensor {
     let width = shape.last ?? 0
-    precondition(gamma.map { $0.count == width } ?? true && beta.map { $0.count == width } ?? true, "layer norm parameters for \(shape)")
+    precondition(
+      gamma.map { $0.count == width } ?? true && beta.map { $0.count == width } ?? true,
+      "layer norm parameters for \(shape)")
     var result = self
     guard width > 0 else { return result }
     result.scalars.withUnsafeMutableBufferPointer { x in

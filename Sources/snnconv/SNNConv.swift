@@ -49,7 +49,8 @@ extension SNNConv {
     @Option(help: ArgumentHelp("Images per inference batch.", valueName: "B"))
     var batchSize = 256
 
-    @Option(help: ArgumentHelp("Write the raw network outputs, one CSV row per image.", valueName: "file.csv"))
+    @Option(
+      help: ArgumentHelp("Write the raw network outputs, one CSV row per image.", valueName: "file.csv"))
     var outputs: String?
 
     func validate() throws {
@@ -65,7 +66,9 @@ extension SNNConv {
         progress: { progress.update($0, of: $1) })
       progress.finish()
       if let outputs, let values = result.outputs { try OutputsCSV.write(values, to: outputs) }
-      print("\(graph.name) on \(set.name): top-1 accuracy \(String(format: "%.2f", result.accuracy * 100))% (\(result.correct)/\(result.count))")
+      print(
+        "\(graph.name) on \(set.name): top-1 accuracy \(String(format: "%.2f", result.accuracy * 100))% (\(result.correct)/\(result.count))"
+      )
     }
   }
 }

@@ -1,14 +1,16 @@
 import Foundation
 import HDF5
-import Testing
 import TestSupport
+import Testing
 
 /// The `snnconv` tool run as a user runs it, on the shipped Keras-trained Fashion-MNIST MLP
 /// (tools/make_keras_fashion_model.py; Keras's own results in the reference file beside the
 /// ModelIO fixtures).
 @Suite struct SNNConvTests {
   let model = "models/keras_fashion_mlp.h5"
-  let reference = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/keras_fashion_mlp.reference.h5").path
+  let reference = repositoryRoot.appendingPathComponent(
+    "Tests/ModelIOTests/Fixtures/keras_fashion_mlp.reference.h5"
+  ).path
 
   @Test func evalMatchesKerasAccuracyOnTheFullTestSet() throws {
     let result = try runTool("snnconv", ["eval", model, "--data", "fashion-mnist", "--split", "test"])
@@ -48,7 +50,10 @@ import TestSupport
     (["eval", "models/keras_fashion_mlp.h5", "--limit", "0"], "--limit must be a positive number"),
     (["eval", "models/keras_fashion_mlp.h5", "--split", "validation"], "validation"),
     (["eval", "models/keras_fashion_mlp.h5", "--data", "nowhere"], "unknown data source 'nowhere'"),
-    (["eval", "Tests/ModelIOTests/Fixtures/keras3_seq_cnn.h5", "--limit", "5"], "the network expects inputs of shape [10, 9, 2]"),
+    (
+      ["eval", "Tests/ModelIOTests/Fixtures/keras3_seq_cnn.h5", "--limit", "5"],
+      "the network expects inputs of shape [10, 9, 2]"
+    ),
     (["convert-everything"], "Unexpected argument"),
   ])
   func badInputFailsWithAClearMessage(arguments: [String], expected: String) throws {
@@ -70,7 +75,8 @@ import TestSupport
   @Test func everyToolAnswersVersionAndHelp() throws {
     for tool in ["snntrain", "snnconv", "snnsim"] {
       let version = try runTool(tool, ["--version"])
-      #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+      #expect(
+        version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
       let help = try runTool(tool, ["--help"])
       #expect(help.status == 0 && help.stdout.contains("USAGE: \(tool)"))
     }

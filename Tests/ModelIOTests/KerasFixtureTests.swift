@@ -3,8 +3,8 @@ import Graph
 import HDF5
 import ModelIO
 import Tensor
-import Testing
 import TestSupport
+import Testing
 
 /// Models written by real Keras (tools/make_keras_fixtures.py; versions in each
 /// `*.expected.h5`'s `made_with` attribute), with the outputs Keras computed for a random batch.
@@ -13,7 +13,8 @@ import TestSupport
 
   static var names: [String] {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: fixtures.path)) ?? []
-    return files.filter { $0.hasSuffix(".expected.h5") }.map { String($0.dropLast(".expected.h5".count)) }.sorted()
+    return files.filter { $0.hasSuffix(".expected.h5") }.map { String($0.dropLast(".expected.h5".count)) }
+      .sorted()
   }
 
   static func expected(_ name: String) throws -> (inputs: Tensor<Float>, outputs: Tensor<Float>) {

@@ -3,13 +3,14 @@ import Graph
 import HDF5
 import ModelIO
 import Tensor
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct KerasWriterTests {
   @Test(arguments: KerasFixtureTests.names)
   func writtenFilesReadBackExactly(name: String) throws {
-    let graph = try KerasModelReader.read(KerasFixtureTests.fixtures.appendingPathComponent("\(name).h5").path)
+    let graph = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("\(name).h5").path)
     let path = try makeTemporaryDirectory("keras-write").appendingPathComponent("copy.h5").path
     try KerasModelWriter.write(graph, to: path, writerVersion: "test")
     let back = try KerasModelReader.read(path)
@@ -20,7 +21,8 @@ import TestSupport
     .enabled(if: pythonHas("keras", "jax", "h5py"), "needs python3 with keras, jax and h5py"),
     arguments: KerasFixtureTests.names)
   func writtenFilesLoadInKeras(name: String) throws {
-    let graph = try KerasModelReader.read(KerasFixtureTests.fixtures.appendingPathComponent("\(name).h5").path)
+    let graph = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("\(name).h5").path)
     let directory = try makeTemporaryDirectory("keras-load")
     let model = directory.appendingPathComponent("model.h5").path
     try KerasModelWriter.write(graph, to: model, writerVersion: "test")

@@ -2,8 +2,8 @@ import Foundation
 import Graph
 import HDF5
 import ModelIO
-import Testing
 import TestSupport
+import Testing
 
 /// Damaged copies of a real Keras 3 fixture: each must give one clear error naming the problem.
 @Suite struct MalformedFileTests {
@@ -13,7 +13,8 @@ import TestSupport
   /// A writable copy of the Keras 3 MLP fixture (layers dense … dense_9, all with weights).
   func copy(_ fixture: String = "keras3_seq_mlp.h5", as name: String = "model.h5") throws -> String {
     let target = directory.appendingPathComponent(name).path
-    try FileManager.default.copyItem(atPath: KerasFixtureTests.fixtures.appendingPathComponent(fixture).path, toPath: target)
+    try FileManager.default.copyItem(
+      atPath: KerasFixtureTests.fixtures.appendingPathComponent(fixture).path, toPath: target)
     return target
   }
 
@@ -45,14 +46,20 @@ import TestSupport
 
   @Test func unsupportedLayerIsNamedWithTheSupportedList() throws {
     let path = try copy()
-    try editConfig(path) { $0.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"GaussianNoise\"") }
+    try editConfig(path) {
+      $0.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"GaussianNoise\"")
+    }
     let text = message(path)
-    #expect(text.hasPrefix("\(path): layer 'dropout' has unsupported class GaussianNoise; supported: InputLayer, Dense"))
+    #expect(
+      text.hasPrefix(
+        "\(path): layer 'dropout' has unsupported class GaussianNoise; supported: InputLayer, Dense"))
   }
 
   @Test func unsupportedSettingIsNamed() throws {
     let path = try copy("keras3_seq_cnn.h5")
-    try editConfig(path) { $0.replacingOccurrences(of: "\"dilation_rate\": [1, 1]", with: "\"dilation_rate\": [2, 2]") }
+    try editConfig(path) {
+      $0.replacingOccurrences(of: "\"dilation_rate\": [1, 1]", with: "\"dilation_rate\": [2, 2]")
+    }
     #expect(message(path).contains("layer 'conv2d': dilation_rate = [2, 2] is not supported"))
   }
 
@@ -68,7 +75,10 @@ import TestSupport
     let path = try copy()
     let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
     try group.writeAttribute("weight_names", strings: ["mlp/dense/kernel", "mlp/dense/nothing_here"])
-    #expect(message(path) == "\(path): layer 'dense' is missing its 'bias' weight (looked for /model_weights/dense/mlp/dense/nothing_here)")
+    #expect(
+      message(path)
+        == "\(path): layer 'dense' is missing its 'bias' weight (looked for /model_weights/dense/mlp/dense/nothing_here)"
+    )
   }
 
   @Test func nonFiniteWeights() throws {
@@ -78,7 +88,8 @@ import TestSupport
     var bias = [Float](repeating: 0, count: 16)
     bias[5] = .nan
     try group.writeDataset(name, values: bias, shape: [16])
-    #expect(message(path) == "\(path): 'dense': parameter 'bias' holds a non-finite value (NaN or ∞) at index 5")
+    #expect(
+      message(path) == "\(path): 'dense': parameter 'bias' holds a non-finite value (NaN or ∞) at index 5")
   }
 
   @Test func kerasArchiveGivenAsH5() throws {
@@ -104,7 +115,8 @@ import TestSupport
     let original = try KerasModelReader.read(path)
     do {
       let root = try HDF5File.open(path, mode: .readWrite).root
-      try root.writeAttribute("model_config", string: try root.readString("model_config"), encoding: .fixedASCII)
+      try root.writeAttribute(
+        "model_config", string: try root.readString("model_config"), encoding: .fixedASCII)
       let group = try root.group("model_weights/dense")
       let names = try group.readStringAttribute("weight_names")
       try group.deleteAttribute("weight_names")

@@ -88,7 +88,8 @@ public func pythonHas(_ modules: String...) -> Bool {
 /// runner itself was built into.
 public let productsDirectory: URL = {
   var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-  while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("snnconv").path) {
+  while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("snnconv").path)
+  {
     url.deleteLastPathComponent()
   }
   return url
@@ -96,7 +97,9 @@ public let productsDirectory: URL = {
 
 /// Runs one of the built tools with `arguments` from the repository root; returns its exit
 /// status, standard output and standard error separately.
-public func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runTool(_ tool: String, _ arguments: [String]) throws -> (
+  status: Int32, stdout: String, stderr: String
+) {
   let process = Process()
   process.executableURL = productsDirectory.appendingPathComponent(tool)
   process.arguments = arguments
@@ -109,5 +112,8 @@ public func runTool(_ tool: String, _ arguments: [String]) throws -> (status: In
   let stdout = out.fileHandleForReading.readDataToEndOfFile()
   let stderr = err.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+  return (
+    process.terminationStatus, String(decoding: stdout, as: UTF8.self),
+    String(decoding: stderr, as: UTF8.self)
+  )
 }
