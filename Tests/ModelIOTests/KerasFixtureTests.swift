@@ -38,4 +38,20 @@ import Testing
     #expect(predicted.shape == outputs.shape)
     assertClose(predicted.scalars, outputs.scalars, rtol: 0, atol: 1e-4, name)
   }
+
+  /// The fixtures' expected outputs are trustworthy: an independent float64 numpy evaluation
+  /// (tools/numpy_reference.py) lands within 2e-5 of them, well inside the 1e-4 allowed above.
+  @Test(.enabled(if: pythonHas("h5py", "numpy"), "needs python3 with h5py and numpy"), arguments: names)
+  func float64ReferenceAgreesWithKeras(name: String) throws {
+    let script = repositoryRoot.appendingPathComponent("tools/numpy_reference.py").path
+    let result = try runProcess(
+      "python3",
+      [
+        script, Self.fixtures.appendingPathComponent("\(name).h5").path,
+        Self.fixtures.appendingPathComponent("\(name).expected.h5").path,
+      ])
+    try #require(result.status == 0, "\(result.output)")
+    let difference = try #require(Double(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(difference < 2e-5, "\(name): float64 reference differs from Keras by \(difference)")
+  }
 }

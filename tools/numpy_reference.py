@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""An independent float64 evaluation of a Keras HDF5 model, written from the layer formulas
+with numpy alone, to check how close Keras's own float32 predictions are to exact arithmetic.
+
+    python3 tools/numpy_reference.py MODEL.h5 EXPECTED.h5
+
+EXPECTED.h5 holds `inputs` and Keras's `outputs` (tools/make_keras_fixtures.py). Prints the
+largest absolute difference between this float64 evaluation and Keras's outputs. It shares no
+code with the toolkit; it covers the layers of the fixture models.
+"""
+import json
+import math
+import sys
+
+import h5py
+import numpy as np
+
+ERF = np.vectorize(math.erf)
+
+
+def activation(name, x):
+    if isinstance(name, dict):
+        name = name.get("config") if isinstance(name.get("config"), str) else name.get("class_name")
+    return {
+        "linear": lambda v: v,
+        "relu": lambda v: np.maximum(v, 0),
+        "gelu": lambda v: 0.5 * v * (1 + ERF(v / math.sqrt(2))),
+        "silu": lambda v: v / (1 + np.exp(-v)),
+        "swish": lambda v: v / (1 + np.exp(-v)),
+        "tanh": np.tanh,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+        "softplus": lambda v: np.log1p(np.exp(-np.abs(v))) + np.maximum(v, 0),
+        "elu": lambda v: np.where(v > 0, v, np.expm1(v)),
+        "leaky_relu": lambda v: np.where(v >= 0, v, 0.2 * v),
+        "softmax": softmax,
+    }[name](x)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def pads(size, k, s, mode):
+    if mode == "valid":
+        return (size - k) // s + 1, 0, 0
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def conv2d(x, kernel, strides, mode):
+    n, h, w, c = x.shape
+    kh, kw, _, co = kernel.shape
+    oh, top, bottom = pads(h, kh, strides[0], mode)
+    ow, left, right = pads(w, kw, strides[1], mode)
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    y = np.zeros((n, oh, ow, co))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, i * strides[0]:i * strides[0] + kh, j * strides[1]:j * strides[1] + kw, :]
+            y[:, i, j, :] = np.einsum("nabc,abco->no", patch, kernel)
+    return y
+
+
+def pool(x, size, strides, mode, kind):
+    n, h, w, c = x.shape
+    oh, top, _ = pads(h, size[0], strides[0], mode)
+    ow, left, _ = pads(w, size[1], strides[1], mode)
+    y = np.zeros((n, oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * strides[0] - top, j * strides[1] - left
+            window = x[:, max(r0, 0):min(r0 + size[0], h), max(c0, 0):min(c0 + size[1], w), :]
+            y[:, i, j, :] = window.max(axis=(1, 2)) if kind == "max" else window.mean(axis=(1, 2))
+    return y
+
+
+def pair(v):
+    return [v, v] if isinstance(v, int) else list(v)
+
+
+def weights(group, layer):
+    if layer not in group:
+        return {}
+    g = group[layer]
+    names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
+    return {n.split("/")[-1].split(":")[0]: np.asarray(g[n], dtype=np.float64) for n in names}
+
+
+def apply(layer, inputs, w):
+    cls, cfg = layer["class_name"], layer["config"]
+    x = inputs[0]
+    if cls == "Dense":
+        y = x @ w["kernel"] + w.get("bias", 0)
+        return activation(cfg.get("activation", "linear"), y)
+    if cls == "Conv2D":
+        y = conv2d(x, w["kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid")) + w.get("bias", 0)
+        return activation(cfg.get("activation", "linear"), y)
+    if cls in ("MaxPooling2D", "AveragePooling2D"):
+        size = pair(cfg["pool_size"])
+        strides = pair(cfg["strides"]) if cfg.get("strides") else size
+        return pool(x, size, strides, cfg.get("padding", "valid"), "max" if cls.startswith("Max") else "avg")
+    if cls == "GlobalAveragePooling2D":
+        return x.mean(axis=(1, 2))
+    if cls == "Flatten":
+        return x.reshape(len(x), -1)
+    if cls == "Reshape":
+        return x.reshape((len(x),) + tuple(cfg["target_shape"]))
+    if cls == "BatchNormalization":
+        return w.get("gamma", 1) * (x - w["moving_mean"]) / np.sqrt(w["moving_variance"] + cfg["epsilon"]) + w.get("beta", 0)
+    if cls == "LayerNormalization":
+        m, v = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+        return w.get("gamma", 1) * (x - m) / np.sqrt(v + cfg["epsilon"]) + w.get("beta", 0)
+    if cls == "Dropout":
+        return x
+    if cls == "Add":
+        return sum(inputs)
+    if cls == "Concatenate":
+        return np.concatenate(inputs, axis=cfg.get("axis", -1))
+    if cls == "Activation":
+        return activation(cfg["activation"], x)
+    if cls == "Softmax":
+        return softmax(x)
+    if cls == "ELU":
+        return np.where(x > 0, x, cfg.get("alpha", 1.0) * np.expm1(x))
+    if cls == "LeakyReLU":
+        slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
+        return np.where(x >= 0, x, slope * x)
+    if cls == "ReLU":
+        top, slope, thr = cfg.get("max_value"), cfg.get("negative_slope", 0.0), cfg.get("threshold", 0.0)
+        y = np.where(x >= thr, x, slope * (x - thr))
+        return np.minimum(y, top) if top is not None else y
+    raise SystemExit(f"layer class {cls} not covered by this reference")
+
+
+def history(node):
+    """Layer names an inbound node refers to, Keras 2 or Keras 3 form."""
+    names = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            if v.get("class_name") == "__keras_tensor__":
+                names.append(v["config"]["keras_history"][0])
+            else:
+                for item in v.values():
+                    walk(item)
+        elif isinstance(v, list):
+            if len(v) >= 3 and isinstance(v[0], str) and isinstance(v[1], int):
+                names.append(v[0])
+            else:
+                for item in v:
+                    walk(item)
+    walk(node)
+    return names
+
+
+def evaluate(model_path, inputs):
+    with h5py.File(model_path, "r") as f:
+        config = json.loads(f.attrs["model_config"])
+        group = f["model_weights"]
+        layers = config["config"]["layers"]
+        values = {}
+        if config["class_name"] == "Sequential":
+            x = inputs
+            for layer in layers:
+                if layer["class_name"] != "InputLayer":
+                    x = apply(layer, [x], weights(group, layer["config"]["name"]))
+            return x
+        for layer in layers:
+            name = layer.get("name", layer["config"]["name"])
+            if layer["class_name"] == "InputLayer":
+                values[name] = inputs
+                continue
+            sources = history(layer["inbound_nodes"])
+            values[name] = apply(layer, [values[s] for s in sources], weights(group, name))
+        outputs = config["config"]["output_layers"]
+        last = outputs[0] if isinstance(outputs[0], str) else outputs[0][0]
+        return values[last]
+
+
+def main(model_path, expected_path):
+    with h5py.File(expected_path, "r") as f:
+        inputs = np.asarray(f["inputs"], dtype=np.float64)
+        keras_outputs = np.asarray(f["outputs"], dtype=np.float64)
+    ours = evaluate(model_path, inputs)
+    print(f"{float(np.abs(ours - keras_outputs).max()):.3e}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
