@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Graph", targets: ["Graph"]),
     .library(name: "ModelIO", targets: ["ModelIO"]),
+    .library(name: "Training", targets: ["Training"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,15 +35,18 @@ let package = Package(
     .target(name: "Graph", dependencies: ["Tensor"]),
     .target(name: "ModelIO", dependencies: ["HDF5", "Graph"]),
     .target(
+      name: "Training",
+      dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
+    .target(
       name: "ToolSupport",
       dependencies: [
-        "Datasets",
+        "Datasets", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snntrain",
       dependencies: [
-        "ToolSupport", "Datasets",
+        "ToolSupport", "Datasets", "Training", "ModelIO", "Graph",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -63,6 +67,7 @@ let package = Package(
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

@@ -55,7 +55,11 @@ extension Graph {
 
 extension Op {
   /// The op's inference-time output for a batch of inputs (`[batch] + shape` each).
-  public func apply(_ inputs: [Tensor<Float>], parameters: [String: Tensor<Float>]) -> Tensor<Float> {
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func apply<Scalar: TensorScalar>(
+    _ inputs: [Tensor<Scalar>], parameters: [String: Tensor<Scalar>]
+  ) -> Tensor<Scalar> {
     let x = inputs.first!
     let batch = x.shape[0]
     switch self {
@@ -84,12 +88,12 @@ extension Op {
       let gamma = parameters["gamma"]?.scalars
       let beta = parameters["beta"]?.scalars
       // y = x·a + b per channel, a = γ/sqrt(var + ε), b = β − mean·a.
-      let a = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Float(epsilon)).squareRoot() }
+      let a = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot() }
       let b = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * a[$0] }
       return x.affinePerChannel(scale: a, shift: b)
     case .layerNorm(let epsilon, _, _):
       return x.layerNormalized(
-        epsilon: Float(epsilon), gamma: parameters["gamma"]?.scalars, beta: parameters["beta"]?.scalars)
+        epsilon: Scalar(epsilon), gamma: parameters["gamma"]?.scalars, beta: parameters["beta"]?.scalars)
     case .dropout:
       return x
     case .add:

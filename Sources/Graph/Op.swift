@@ -21,13 +21,12 @@ public struct Conv2DAttributes: Sendable, Hashable, Codable {
 
 /// The attributes of a 2-D pooling window (Keras `MaxPooling2D` / `AveragePooling2D`).
 public struct Pool2DAttributes: Sendable, Hashable, Codable {
-  public var mode: Tensor<Float>.PoolingMode
+  public var mode: PoolingMode
   public var size: [Int]
   public var strides: [Int]
   public var padding: Padding
 
-  public init(mode: Tensor<Float>.PoolingMode, size: [Int], strides: [Int]? = nil, padding: Padding = .valid)
-  {
+  public init(mode: PoolingMode, size: [Int], strides: [Int]? = nil, padding: Padding = .valid) {
     self.mode = mode
     self.size = size
     self.strides = strides ?? size

@@ -140,7 +140,7 @@ struct KerasLayerTranslator {
       try requireChannelsLast(layer)
       let size = try ints(layer, "pool_size", count: 2)
       let strides = (layer.config["strides"]?.isNull ?? true) ? size : try ints(layer, "strides", count: 2)
-      let mode: Tensor<Float>.PoolingMode = layer.className == "MaxPooling2D" ? .max : .average
+      let mode: PoolingMode = layer.className == "MaxPooling2D" ? .max : .average
       return (
         .pool2d(Pool2DAttributes(mode: mode, size: size, strides: strides, padding: try padding(layer))), nil
       )

@@ -1,12 +1,12 @@
-extension Tensor {
-  /// How a pooling window combines its elements.
-  public enum PoolingMode: String, Sendable, Hashable, Codable, CaseIterable {
-    /// The largest element; padding never wins (it acts as −∞). NaN propagates.
-    case max
-    /// The mean of the elements inside the input; padding is not counted (TensorFlow's rule).
-    case average
-  }
+/// How a pooling window combines its elements.
+public enum PoolingMode: String, Sendable, Hashable, Codable, CaseIterable {
+  /// The largest element; padding never wins (it acts as −∞). NaN propagates.
+  case max
+  /// The mean of the elements inside the input; padding is not counted (TensorFlow's rule).
+  case average
+}
 
+extension Tensor {
   /// 2-D max or average pooling of a channels-last batch `(N, H, W, C)`.
   /// - Parameters:
   ///   - size: the window; `strides` defaults to it (Keras's default).

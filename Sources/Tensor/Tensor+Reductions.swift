@@ -1,13 +1,13 @@
-extension Tensor {
-  /// How ``reduce(_:axis:keepingDimension:)`` combines elements.
-  public enum Reduction: String, Sendable, Hashable, Codable, CaseIterable {
-    case sum, mean
-    /// The largest element; NaN if any element is NaN.
-    case max
-    /// The smallest element; NaN if any element is NaN.
-    case min
-  }
+/// How ``Tensor/reduce(_:axis:keepingDimension:)`` combines elements.
+public enum Reduction: String, Sendable, Hashable, Codable, CaseIterable {
+  case sum, mean
+  /// The largest element; NaN if any element is NaN.
+  case max
+  /// The smallest element; NaN if any element is NaN.
+  case min
+}
 
+extension Tensor {
   /// Reduces along one axis (negative counts from the end).
   ///
   /// Sums accumulate in the tensor's own precision, in index order. Reducing an axis of extent 0

@@ -8,7 +8,7 @@ struct SNNTrain: ParsableCommand {
     commandName: "snntrain",
     abstract: "Train artificial neural networks with explicit subgradients, for conversion to SNNs.",
     version: ToolkitVersion.string,
-    subcommands: [DataSummary.self])
+    subcommands: [Fit.self, DataSummary.self])
 }
 
 extension SNNTrain {

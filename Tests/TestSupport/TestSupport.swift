@@ -1,28 +1,9 @@
 import Foundation
+import Tensor
 import Testing
 
-/// A small, fast, repeatable random number generator (SplitMix64) so that tests see the same
-/// numbers on every machine and every run.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-  private var state: UInt64
-
-  public init(seed: UInt64) { state = seed }
-
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// `count` values uniform in `range`.
-  public mutating func uniform<T: BinaryFloatingPoint>(
-    _ count: Int, in range: ClosedRange<T> = -1...1
-  ) -> [T] where T.RawSignificand: FixedWidthInteger {
-    (0..<count).map { _ in T.random(in: range, using: &self) }
-  }
-}
+/// The toolkit's seeded generator, so tests see the same numbers on every machine and run.
+public typealias SeededRandom = SplitMix64
 
 /// Checks `|actual - expected| <= atol + rtol * |expected|` elementwise and reports the first
 /// offending index with both values.

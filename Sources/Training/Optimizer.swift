@@ -1,0 +1,121 @@
+import Foundation
+import Tensor
+
+/// How parameters move along their gradients.
+public enum OptimizerKind: String, Sendable, Hashable, Codable, CaseIterable {
+  /// `w ← w − η g`.
+  case sgd
+  /// Heavy ball: `v ← μ v + g`, `w ← w − η v`.
+  case momentum
+  /// Nesterov momentum: `v ← μ v + g`, `w ← w − η (g + μ v)`.
+  case nesterov
+  /// Adam (Kingma & Ba, 2015) with bias correction: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+  /// `w ← w − η m̂ / (sqrt(v̂) + ε)`.
+  case adam
+}
+
+/// Optimizer settings. Weight decay is decoupled (Loshchilov & Hutter, 2019): after the step,
+/// `w ← w − η λ w` for kernels only (not biases or normalization parameters).
+public struct OptimizerSettings: Sendable, Hashable, Codable {
+  public var kind: OptimizerKind
+  public var momentum: Double
+  public var beta1: Double
+  public var beta2: Double
+  /// Adam's ε; 1e-7 as in Keras.
+  public var epsilon: Double
+  public var weightDecay: Double
+
+  public init(
+    kind: OptimizerKind = .adam, momentum: Double = 0.9, beta1: Double = 0.9, beta2: Double = 0.999,
+    epsilon: Double = 1e-7, weightDecay: Double = 0
+  ) {
+    self.kind = kind
+    self.momentum = momentum
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.weightDecay = weightDecay
+  }
+}
+
+/// An optimizer with its per-parameter state (velocity, moments), keyed by node and parameter.
+struct Optimizer<Scalar: TensorScalar> {
+  let settings: OptimizerSettings
+  let roundsToHalf: Bool
+  private var first = [String: [Scalar]]()
+  private var second = [String: [Scalar]]()
+  private var step = 0
+
+  init(settings: OptimizerSettings, roundsToHalf: Bool) {
+    self.settings = settings
+    self.roundsToHalf = roundsToHalf
+  }
+
+  /// Marks the start of a new step (Adam's bias correction counts steps).
+  mutating func beginStep() { step += 1 }
+
+  /// Moves `weights` against `gradient` with learning rate `rate`.
+  mutating func update(
+    _ key: String, weights: inout Tensor<Scalar>, gradient: Tensor<Scalar>, rate: Double, decays: Bool
+  ) {
+    let eta = Scalar(rate)
+    let count = weights.count
+    let half = roundsToHalf
+    func round(_ x: Scalar) -> Scalar { half ? Scalar.roundedToHalf(x) : x }
+    weights.withUnsafeMutableScalars { w in
+      gradient.scalars.withUnsafeBufferPointer { g in
+        switch settings.kind {
+        case .sgd:
+          for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
+        case .momentum, .nesterov:
+          let mu = Scalar(settings.momentum)
+          var v = first[key] ?? [Scalar](repeating: 0, count: count)
+          for i in 0..<count {
+            v[i] = round(mu * v[i] + g[i])
+            let direction = settings.kind == .nesterov ? round(g[i] + mu * v[i]) : v[i]
+            w[i] = round(w[i] - eta * direction)
+          }
+          first[key] = v
+        case .adam:
+          let b1 = Scalar(settings.beta1)
+          let b2 = Scalar(settings.beta2)
+          let correction1 = 1 - Scalar.pow(b1, step)
+          let correction2 = 1 - Scalar.pow(b2, step)
+          let epsilon = Scalar(settings.epsilon)
+          var m = first[key] ?? [Scalar](repeating: 0, count: count)
+          var v = second[key] ?? [Scalar](repeating: 0, count: count)
+          for i in 0..<count {
+            m[i] = round(b1 * m[i] + (1 - b1) * g[i])
+            v[i] = round(b2 * v[i] + (1 - b2) * g[i] * g[i])
+            let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
+            w[i] = round(w[i] - eta * update)
+          }
+          first[key] = m
+          second[key] = v
+        }
+        if decays && settings.weightDecay > 0 {
+          let factor = 1 - eta * Scalar(settings.weightDecay)
+          for i in 0..<count { w[i] = round(w[i] * factor) }
+        }
+      }
+    }
+  }
+}
+
+/// How the learning rate changes over training.
+public enum LearningRateSchedule: Sendable, Hashable, Codable {
+  case constant
+  /// Multiply by `factor` every `epochs` epochs.
+  case step(epochs: Int, factor: Double)
+  /// Cosine decay from the base rate to 0 over all steps (Loshchilov & Hutter, 2017).
+  case cosine
+
+  /// The rate at `step` of `totalSteps` (0-based), in epoch `epoch` (0-based).
+  public func rate(base: Double, step: Int, totalSteps: Int, epoch: Int) -> Double {
+    switch self {
+    case .constant: return base
+    case .step(let epochs, let factor): return base * pow(factor, Double(epoch / max(epochs, 1)))
+    case .cosine: return base * 0.5 * (1 + cos(Double.pi * Double(step) / Double(max(totalSteps, 1))))
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import Datasets
+import Foundation
+import Graph
+import Tensor
+
+/// Everything that decides how a network trains.
+public struct TrainingConfiguration: Sendable, Hashable, Codable {
+  public var epochs: Int
+  public var batchSize: Int
+  public var learningRate: Double
+  public var schedule: LearningRateSchedule
+  public var optimizer: OptimizerSettings
+  public var loss: Loss
+  public var precision: Precision
+  public var policy: SubgradientPolicy
+  /// Seeds the mini-batch shuffle and dropout; the same seed gives bit-identical weights.
+  public var seed: UInt64
+
+  public init(
+    epochs: Int = 10, batchSize: Int = 128, learningRate: Double = 1e-3,
+    schedule: LearningRateSchedule = .constant,
+    optimizer: OptimizerSettings = OptimizerSettings(), loss: Loss = .crossEntropy,
+    precision: Precision = .float32,
+    policy: SubgradientPolicy = SubgradientPolicy(), seed: UInt64 = 0
+  ) {
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.learningRate = learningRate
+    self.schedule = schedule
+    self.optimizer = optimizer
+    self.loss = loss
+    self.precision = precision
+    self.policy = policy
+    self.seed = seed
+  }
+}
+
+/// One line of the training log.
+public struct EpochReport: Sendable, Hashable, Codable {
+  public let epoch: Int
+  /// Mean training loss over the epoch's mini-batches.
+  public let loss: Double
+  /// Accuracy on the training batches as they were seen (training mode: dropout on, batch statistics).
+  public let trainAccuracy: Double
+  /// Accuracy on the held-out set in inference mode, when one was given.
+  public let testAccuracy: Double?
+  public let learningRate: Double
+  public let seconds: Double
+}
+
+/// Mini-batch training by backpropagation.
+public enum Trainer {
+  /// The parameters that optimizers move (moving statistics are updated by the forward pass).
+  static let trainable: Set<String> = ["kernel", "bias", "gamma", "beta"]
+
+  /// Trains `graph` on `train`, reporting after every batch and epoch.
+  /// - Parameters:
+  ///   - test: scored after every epoch in inference mode, if given.
+  ///   - onBatch: (batches done in this epoch, batches per epoch, running mean loss).
+  ///   - onEpoch: called once per epoch.
+  /// - Returns: the trained graph (parameters in float32) and the log.
+  /// - Throws: ``GraphError`` when the images do not fit the network's input.
+  public static func fit(
+    _ graph: Graph, train: LabeledImages, test: LabeledImages? = nil, configuration: TrainingConfiguration,
+    onBatch: (Int, Int, Double) -> Void = { _, _, _ in }, onEpoch: (EpochReport) -> Void = { _ in }
+  ) throws -> (graph: Graph, history: [EpochReport]) {
+    switch configuration.precision {
+    case .float64:
+      return try fit(
+        graph, train: train, test: test, configuration: configuration, as: Double.self, onBatch: onBatch,
+        onEpoch: onEpoch)
+    case .float32, .float16:
+      return try fit(
+        graph, train: train, test: test, configuration: configuration, as: Float.self, onBatch: onBatch,
+        onEpoch: onEpoch)
+    }
+  }
+
+  static func fit<Scalar: TensorScalar>(
+    _ graph: Graph, train: LabeledImages, test: LabeledImages?, configuration c: TrainingConfiguration,
+    as: Scalar.Type, onBatch: (Int, Int, Double) -> Void, onEpoch: (EpochReport) -> Void
+  ) throws -> (graph: Graph, history: [EpochReport]) {
+    precondition(c.batchSize > 0 && c.epochs >= 0, "batch size and epochs must be positive")
+    let half = c.precision == .float16
+    var network = TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
+    var optimizer = Optimizer<Scalar>(settings: c.optimizer, roundsToHalf: half)
+    let images: Tensor<Scalar> = try graph.adaptInput(train.images).converted()
+    let testImages: Tensor<Scalar>? = try test.map { try graph.adaptInput($0.images).converted() }
+    let root = SplitMix64(seed: c.seed)
+    var shuffle = root.split(1)
+    var dropout = root.split(2)
+    let batchesPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
+    let totalSteps = batchesPerEpoch * c.epochs
+    var history = [EpochReport]()
+    var order = Array(0..<train.count)
+    for epoch in 0..<c.epochs {
+      let start = Date()
+      order.shuffle(using: &shuffle)
+      var lossTotal = 0.0
+      var correct = 0
+      var rate = c.learningRate
+      for batch in 0..<batchesPerEpoch {
+        let indices = Array(order[(batch * c.batchSize)..<min((batch + 1) * c.batchSize, train.count)])
+        let labels = indices.map { train.labels[$0] }
+        rate = c.schedule.rate(
+          base: c.learningRate, step: epoch * batchesPerEpoch + batch, totalSteps: totalSteps, epoch: epoch)
+        let (loss, hits) = step(
+          &network, optimizer: &optimizer, input: images.gatherRows(indices), labels: labels, loss: c.loss,
+          rate: rate,
+          random: &dropout)
+        lossTotal += loss
+        correct += hits
+        onBatch(batch + 1, batchesPerEpoch, lossTotal / Double(batch + 1))
+      }
+      let testAccuracy = testImages.map { accuracy(of: &network, images: $0, labels: test!.labels) }
+      let report = EpochReport(
+        epoch: epoch + 1, loss: lossTotal / Double(max(batchesPerEpoch, 1)),
+        trainAccuracy: Double(correct) / Double(max(train.count, 1)), testAccuracy: testAccuracy,
+        learningRate: rate,
+        seconds: Date().timeIntervalSince(start))
+      history.append(report)
+      onEpoch(report)
+    }
+    return (try network.trainedGraph(), history)
+  }
+
+  /// One optimization step on one mini-batch; returns the batch loss and the number of correct
+  /// arg-max predictions.
+  static func step<Scalar: TensorScalar>(
+    _ network: inout TrainingNetwork<Scalar>, optimizer: inout Optimizer<Scalar>, input: Tensor<Scalar>,
+    labels: [Int],
+    loss: Loss, rate: Double, random: inout SplitMix64
+  ) -> (Double, Int) {
+    let tape = network.forward(input, training: true, random: &random)
+    let hits = zip(tape.output.argmaxLastAxis(), labels).filter { $0 == $1 }.count
+    let (value, lossGradient) = loss.evaluate(tape.output, labels: labels)
+    var gradient = lossGradient
+    if network.roundsToHalf { gradient.roundToHalf() }
+    let gradients = network.backward(tape, outputGradient: gradient)
+    optimizer.beginStep()
+    for index in gradients.indices {
+      for (name, g) in gradients[index] where trainable.contains(name) {
+        optimizer.update(
+          "\(index)/\(name)", weights: &network.parameters[index][name]!, gradient: g, rate: rate,
+          decays: name == "kernel")
+      }
+    }
+    return (value, hits)
+  }
+
+  /// Top-1 accuracy in inference mode, in batches of 500.
+  static func accuracy<Scalar: TensorScalar>(
+    of network: inout TrainingNetwork<Scalar>, images: Tensor<Scalar>, labels: [Int]
+  ) -> Double {
+    var correct = 0
+    var unused = SplitMix64(seed: 0)
+    var start = 0
+    while start < labels.count {
+      let end = min(start + 500, labels.count)
+      let output = network.forward(images.rows(start..<end), training: false, random: &unused).output
+      correct += zip(output.argmaxLastAxis(), labels[start..<end]).filter { $0 == $1 }.count
+      start = end
+    }
+    return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
+  }
+}

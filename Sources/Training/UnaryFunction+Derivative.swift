@@ -1,0 +1,48 @@
+import RealModule
+import Tensor
+
+extension UnaryFunction {
+  /// `f'(x)`, with the policy's subgradient where `f` has a kink.
+  ///
+  /// Kinks: `relu`, `leakyRelu` and `abs` at `x = 0`, and `clippedRelu` at its threshold, use
+  /// `reluPrime`; `clippedRelu` at `maxValue` uses 0 (the saturated branch, as its forward
+  /// definition `x ≥ maxValue ↦ maxValue` says); `elu` at 0 uses `α`, the derivative of the
+  /// branch its forward pass takes there (continuous when `α = 1`).
+  /// - Parameter y: `f(x)`, reused where it makes the derivative cheaper (sigmoid, tanh, exp).
+  func derivative<T: TensorScalar>(_ x: T, output y: T, reluPrime: T) -> T {
+    switch self {
+    case .identity: return 1
+    case .relu: return x > 0 ? 1 : (x < 0 ? 0 : reluPrime)
+    case .leakyRelu(let slope): return x > 0 ? 1 : (x < 0 ? T(slope) : reluPrime)
+    case .clippedRelu(let maxValue, let negativeSlope, let threshold):
+      if let maxValue, x >= T(maxValue) { return 0 }
+      if x == T(threshold) { return reluPrime }
+      return x > T(threshold) ? 1 : T(negativeSlope)
+    case .abs: return x > 0 ? 1 : (x < 0 ? -1 : reluPrime)
+    case .gelu(let form):
+      switch form {
+      case .exact:
+        // d/dx [x Φ(x)] = Φ(x) + x φ(x)
+        let phi = T.exp(-x * x / 2) / T.sqrt(2 * T.pi)
+        return (1 + T.erf(x / T.sqrt(2))) / 2 + x * phi
+      case .tanh:
+        let c = T.sqrt(2 / T.pi)
+        let inner = c * (x + T(0.044715) * x * x * x)
+        let t = T.tanh(inner)
+        return (1 + t) / 2 + x * (1 - t * t) * c * (1 + 3 * T(0.044715) * x * x) / 2
+      case .sigmoid:
+        let s = UnaryFunction.logistic(T(1.702) * x)
+        return s + x * T(1.702) * s * (1 - s)
+      }
+    case .silu:
+      let s = UnaryFunction.logistic(x)
+      return s * (1 + x * (1 - s))
+    case .tanh: return 1 - y * y
+    case .sigmoid: return y * (1 - y)
+    case .softplus: return UnaryFunction.logistic(x)
+    case .elu(let alpha): return x > 0 ? 1 : T(alpha) * T.exp(x)
+    case .square: return 2 * x
+    case .exp: return y
+    }
+  }
+}

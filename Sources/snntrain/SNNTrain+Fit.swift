@@ -1,0 +1,121 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Graph
+import ModelIO
+import Tensor
+import ToolSupport
+import Training
+
+extension SNNTrain {
+  struct Fit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Train a network on a data set and save it as a Keras HDF5 model.",
+      discussion: """
+        MODEL is a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) or an existing \
+        Keras HDF5 file to continue training. Every non-differentiable point uses the subgradient you choose \
+        (--relu-prime, --max-pool-tie); --precision float16 rounds every value to IEEE half after each operation.
+        """)
+
+    @Option(
+      name: .long,
+      help: ArgumentHelp("Data source: 'fashion-mnist' or a directory of IDX files.", valueName: "source"),
+      transform: { text in
+        do { return try DataSource(parsing: text) } catch { throw ValidationError("\(error)") }
+      })
+    var data: DataSource = .fashionMNIST
+
+    @Option(help: ArgumentHelp("Train on the first N training images only.", valueName: "N"))
+    var limit: Int?
+
+    @Option(
+      help: ArgumentHelp("Score on the first N test images after each epoch (0: skip).", valueName: "N"))
+    var testLimit: Int?
+
+    @Option(help: ArgumentHelp("A preset name or a Keras .h5 file.", valueName: "MODEL"))
+    var model: String = "mlp"
+
+    @Option(help: "Replace every hidden activation of a preset.")
+    var activation: ActivationChoice?
+
+    @Option var epochs = 10
+    @Option var batchSize = 128
+    @Option(help: "Optimizer.") var optimizer: OptimizerKind = .adam
+    @Option(help: "Learning rate.") var lr = 1e-3
+    @Option(help: "Momentum for momentum and nesterov.") var momentum = 0.9
+    @Option(help: "Decoupled weight decay on kernels.") var weightDecay = 0.0
+    @Option(help: "Learning-rate schedule.") var schedule: ScheduleChoice = .constant
+    @Option(help: "For --schedule step: epochs between decays.") var stepEpochs = 5
+    @Option(help: "For --schedule step: factor per decay.") var stepFactor = 0.1
+    @Option(help: "Loss on the network's output.") var loss: Loss = .crossEntropy
+    @Option(
+      help: ArgumentHelp("The derivative used where ReLU's input is exactly 0 (any real).", valueName: "S"))
+    var reluPrime = 0.0
+    @Option(help: "Which tied maximum of a max-pooling window gets the gradient.")
+    var maxPoolTie: MaxTieRule = .first
+    @Option(help: "Arithmetic to train in.") var precision: Precision = .float32
+    @Option(help: "Seed for initialization, shuffling and dropout.") var seed: UInt64 = 0
+    @Option(
+      name: [.short, .long], help: ArgumentHelp("Where to save the trained model.", valueName: "model.h5"))
+    var output: String
+
+    func validate() throws {
+      guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
+      guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+      guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+      guard reluPrime.isFinite else { throw ValidationError("--relu-prime must be a finite number") }
+      if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+      if ModelPreset(rawValue: model) == nil && !FileManager.default.fileExists(atPath: model) {
+        throw ValidationError(
+          "--model '\(model)' is neither a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) nor an existing file"
+        )
+      }
+      if activation != nil && ModelPreset(rawValue: model) == nil {
+        throw ValidationError("--activation applies to presets only, not to a model file")
+      }
+    }
+
+    func run() throws {
+      var random = SplitMix64(seed: seed)
+      let graph: Graph
+      if let preset = ModelPreset(rawValue: model) {
+        graph = try preset.build(activation: activation?.function, random: &random)
+      } else {
+        graph = try KerasModelReader.read(model)
+      }
+      let train = try data.load(.train, limit: limit)
+      let test = testLimit == 0 ? nil : try data.load(.test, limit: testLimit)
+      let scheduleValue: LearningRateSchedule =
+        switch schedule {
+        case .constant: .constant
+        case .step: .step(epochs: stepEpochs, factor: stepFactor)
+        case .cosine: .cosine
+        }
+      let configuration = TrainingConfiguration(
+        epochs: epochs, batchSize: batchSize, learningRate: lr, schedule: scheduleValue,
+        optimizer: OptimizerSettings(kind: optimizer, momentum: momentum, weightDecay: weightDecay),
+        loss: loss,
+        precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
+        seed: seed)
+      print(
+        "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
+      )
+      let progress = ProgressLine("epoch")
+      let result = try Trainer.fit(
+        graph, train: train, test: test, configuration: configuration,
+        onBatch: { done, total, loss in
+          progress.update(done, of: total, detail: String(format: "loss %.4f", loss))
+        },
+        onEpoch: { report in
+          progress.finish()
+          let testText = report.testAccuracy.map { String(format: "  test %.2f%%", $0 * 100) } ?? ""
+          print(
+            String(
+              format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
+              report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
+        })
+      try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
+      print("saved \(output)")
+    }
+  }
+}
