@@ -27,6 +27,7 @@ let package = Package(
       name: "CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CMalloc"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(
       name: "Tensor",
@@ -40,7 +41,7 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Datasets", "Training",
+        "Datasets", "Training", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

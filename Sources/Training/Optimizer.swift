@@ -39,6 +39,10 @@ public struct OptimizerSettings: Sendable, Hashable, Codable {
 }
 
 /// An optimizer with its per-parameter state (velocity, moments), keyed by node and parameter.
+///
+/// In half precision the updated parameters are rounded to binary16, but the optimizer's own
+/// state stays in float32, as mixed-precision practice does: Adam's second moment `g²` would
+/// otherwise underflow to 0 and turn `m̂ / (sqrt(v̂) + ε)` into an overflow.
 struct Optimizer<Scalar: TensorScalar> {
   let settings: OptimizerSettings
   let roundsToHalf: Bool
@@ -71,8 +75,8 @@ struct Optimizer<Scalar: TensorScalar> {
           let mu = Scalar(settings.momentum)
           var v = first[key] ?? [Scalar](repeating: 0, count: count)
           for i in 0..<count {
-            v[i] = round(mu * v[i] + g[i])
-            let direction = settings.kind == .nesterov ? round(g[i] + mu * v[i]) : v[i]
+            v[i] = mu * v[i] + g[i]
+            let direction = settings.kind == .nesterov ? g[i] + mu * v[i] : v[i]
             w[i] = round(w[i] - eta * direction)
           }
           first[key] = v
@@ -85,8 +89,8 @@ struct Optimizer<Scalar: TensorScalar> {
           var m = first[key] ?? [Scalar](repeating: 0, count: count)
           var v = second[key] ?? [Scalar](repeating: 0, count: count)
           for i in 0..<count {
-            m[i] = round(b1 * m[i] + (1 - b1) * g[i])
-            v[i] = round(b2 * v[i] + (1 - b2) * g[i] * g[i])
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
             let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
             w[i] = round(w[i] - eta * update)
           }

@@ -35,6 +35,20 @@ public struct TrainingConfiguration: Sendable, Hashable, Codable {
   }
 }
 
+/// Why training stopped early.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The loss became NaN or infinite.
+  case diverged(epoch: Int, batch: Int, loss: Double)
+
+  public var description: String {
+    switch self {
+    case .diverged(let epoch, let batch, let loss):
+      return
+        "training diverged at epoch \(epoch), batch \(batch): the loss is \(loss); lower --lr or use a wider --precision"
+    }
+  }
+}
+
 /// One line of the training log.
 public struct EpochReport: Sendable, Hashable, Codable {
   public let epoch: Int
@@ -59,7 +73,8 @@ public enum Trainer {
   ///   - onBatch: (batches done in this epoch, batches per epoch, running mean loss).
   ///   - onEpoch: called once per epoch.
   /// - Returns: the trained graph (parameters in float32) and the log.
-  /// - Throws: ``GraphError`` when the images do not fit the network's input.
+  /// - Throws: ``GraphError`` when the images do not fit the network's input;
+  ///   ``TrainingError/diverged(epoch:batch:loss:)`` when the loss stops being finite.
   public static func fit(
     _ graph: Graph, train: LabeledImages, test: LabeledImages? = nil, configuration: TrainingConfiguration,
     onBatch: (Int, Int, Double) -> Void = { _, _, _ in }, onEpoch: (EpochReport) -> Void = { _ in }
@@ -108,6 +123,9 @@ public enum Trainer {
           &network, optimizer: &optimizer, input: images.gatherRows(indices), labels: labels, loss: c.loss,
           rate: rate,
           random: &dropout)
+        guard loss.isFinite else {
+          throw TrainingError.diverged(epoch: epoch + 1, batch: batch + 1, loss: loss)
+        }
         lossTotal += loss
         correct += hits
         onBatch(batch + 1, batchesPerEpoch, lossTotal / Double(batch + 1))

@@ -76,6 +76,7 @@ extension SNNTrain {
     }
 
     func run() throws {
+      MemoryTuning.keepFreedMemory()
       var random = SplitMix64(seed: seed)
       let graph: Graph
       if let preset = ModelPreset(rawValue: model) {
@@ -113,6 +114,7 @@ extension SNNTrain {
             String(
               format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
               report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
+          fflush(stdout)
         })
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
       print("saved \(output)")

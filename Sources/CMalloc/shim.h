@@ -1,0 +1,4 @@
+#ifndef SNNKIT_CMALLOC_SHIM_H
+#define SNNKIT_CMALLOC_SHIM_H
+#include <malloc.h>
+#endif

@@ -1,0 +1,82 @@
+import Datasets
+import Graph
+import Tensor
+import TestSupport
+import Testing
+
+@testable import Training
+
+@Suite struct TrainerTests {
+  static let train = try! DataSource.fashionMNIST.load(.train, limit: 512)
+  static let test = try! DataSource.fashionMNIST.load(.test, limit: 256)
+
+  func run(
+    _ preset: ModelPreset, precision: Precision, seed: UInt64 = 7, reluPrime: Double = 0, epochs: Int = 1
+  ) throws -> (Graph, [EpochReport]) {
+    var random = SplitMix64(seed: seed)
+    let graph = try preset.build(random: &random)
+    let configuration = TrainingConfiguration(
+      epochs: epochs, batchSize: 64, learningRate: 1e-3, precision: precision,
+      policy: SubgradientPolicy(reluPrime: reluPrime),
+      seed: seed)
+    let result = try Trainer.fit(graph, train: Self.train, test: Self.test, configuration: configuration)
+    return (result.graph, result.history)
+  }
+
+  @Test func sameSeedGivesBitIdenticalWeights() throws {
+    let (a, _) = try run(.mlp, precision: .float32)
+    let (b, _) = try run(.mlp, precision: .float32)
+    #expect(a == b)
+    let (c, _) = try run(.mlp, precision: .float32, seed: 8)
+    #expect(a != c)
+  }
+
+  @Test(arguments: Precision.allCases)
+  func everyPrecisionLearns(precision: Precision) throws {
+    let (graph, history) = try run(.mlp, precision: precision, epochs: 3)
+    // 512 images, 3 epochs: far above the 10 % of guessing, and the loss falls.
+    #expect(history.last!.testAccuracy! > 0.6, "\(precision): \(history)")
+    #expect(history.last!.loss < history.first!.loss)
+    if precision == .float16 {
+      // Every stored weight is a binary16 value.
+      for node in graph.nodes {
+        for tensor in node.parameters.values {
+          #expect(tensor.scalars.allSatisfy { Float(Float16($0)) == $0 })
+        }
+      }
+    }
+  }
+
+  @Test func reluPrimeIsUsedWherePreActivationsAreExactlyZero() throws {
+    // Blank images make every first-layer pre-activation equal its bias, exactly 0 at
+    // initialization: with s = 0 no gradient passes the first ReLU, with s = 1 it all does.
+    let blank = LabeledImages(
+      images: Tensor(zeros: [64, 28, 28, 1]), labels: (0..<64).map { $0 % 10 },
+      classNames: Self.train.classNames,
+      name: "blank")
+    func train(_ s: Double) throws -> Graph {
+      var random = SplitMix64(seed: 3)
+      let graph = try ModelPreset.mlp.build(random: &random)
+      let configuration = TrainingConfiguration(
+        epochs: 1, batchSize: 64, optimizer: OptimizerSettings(kind: .sgd),
+        policy: SubgradientPolicy(reluPrime: s), seed: 3)
+      return try Trainer.fit(graph, train: blank, configuration: configuration).graph
+    }
+    let zero = try train(0)
+    let one = try train(1)
+    #expect(zero.node("dense_1")!.parameters["bias"]!.scalars.allSatisfy { $0 == 0 })
+    #expect(one.node("dense_1")!.parameters["bias"]!.scalars.contains { $0 != 0 })
+    #expect(zero.node("dense_3")!.parameters["bias"] != one.node("dense_3")!.parameters["bias"])
+  }
+
+  @Test func everyPresetBuildsAndTrainsAStep() throws {
+    for preset in ModelPreset.allCases {
+      var random = SplitMix64(seed: 1)
+      let graph = try preset.build(random: &random)
+      #expect(graph.node(graph.outputs[0])!.shape == [10], "\(preset)")
+      let configuration = TrainingConfiguration(epochs: 1, batchSize: 256, seed: 1)
+      let result = try Trainer.fit(graph, train: Self.train.prefix(256), configuration: configuration)
+      #expect(result.history.count == 1 && result.history[0].loss.isFinite, "\(preset)")
+    }
+  }
+}
