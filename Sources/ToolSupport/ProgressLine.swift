@@ -32,3 +32,10 @@ public final class ProgressLine: @unchecked Sendable {
     FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
   }
 }
+
+/// Prints a line and flushes standard output at once, so logs written to a file or pipe show
+/// progress as it happens rather than when the buffer fills.
+public func printFlushed(_ line: String) {
+  print(line)
+  fflush(nil)
+}

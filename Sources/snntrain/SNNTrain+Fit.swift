@@ -98,7 +98,7 @@ extension SNNTrain {
         loss: loss,
         precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
         seed: seed)
-      print(
+      printFlushed(
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )
       let progress = ProgressLine("epoch")
@@ -110,11 +110,10 @@ extension SNNTrain {
         onEpoch: { report in
           progress.finish()
           let testText = report.testAccuracy.map { String(format: "  test %.2f%%", $0 * 100) } ?? ""
-          print(
+          printFlushed(
             String(
               format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
               report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
-          fflush(stdout)
         })
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
       print("saved \(output)")
