@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
   name: "SNNKit",
-  platforms: [.macOS(.v14)],
+  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "snntrain", targets: ["snntrain"]),
     .executable(name: "snnconv", targets: ["snnconv"]),

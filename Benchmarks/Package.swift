@@ -18,5 +18,11 @@ let package = Package(
     .executableTarget(
       name: "tensor-bench",
       dependencies: ["CBLASRaw", .product(name: "Tensor", package: toolkit)]),
+    .executableTarget(
+      name: "train-bench",
+      dependencies: [
+        .product(name: "Training", package: toolkit), .product(name: "Datasets", package: toolkit),
+        .product(name: "Tensor", package: toolkit),
+      ]),
   ]
 )

@@ -33,7 +33,8 @@ extension Tensor {
 
   /// `C ← α·op(A)·op(B) + β·C` on raw row-major buffers; empty sizes are a no-op (BLAS itself
   /// rejects a zero leading dimension).
-  @inlinable
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Scalar,
     a: UnsafeBufferPointer<Scalar>, lda: Int, b: UnsafeBufferPointer<Scalar>, ldb: Int,
@@ -47,9 +48,11 @@ extension Tensor {
       }
       return
     }
-    Scalar.gemm(
-      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-      a: pa, lda: max(lda, 1), b: pb, ldb: max(ldb, 1), beta: beta, c: c.baseAddress!, ldc: max(ldc, 1))
+    BLASStatistics.timed {
+      Scalar.gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        a: pa, lda: max(lda, 1), b: pb, ldb: max(ldb, 1), beta: beta, c: c.baseAddress!, ldc: max(ldc, 1))
+    }
   }
 
   /// A dense layer: `x · W + b` for `x` of shape `(…, in)`, `W` `(in, out)` and `b` `(out)`.

@@ -8,7 +8,7 @@ struct SNNTrain: ParsableCommand {
     commandName: "snntrain",
     abstract: "Train artificial neural networks with explicit subgradients, for conversion to SNNs.",
     version: ToolkitVersion.string,
-    subcommands: [Fit.self, DataSummary.self])
+    subcommands: [Fit.self, Bifurcation.self, DataSummary.self])
 }
 
 extension SNNTrain {
