@@ -40,60 +40,62 @@ public enum ModelPreset: String, Sendable, Hashable, Codable, CaseIterable {
     random: inout SplitMix64
   ) throws -> Graph {
     var builder = GraphBuilder(random: random, activation: activation ?? defaultActivation)
-    builder.input(inputShape)
+    try builder.input(inputShape)
     switch self {
     case .mlp, .mlpGELU:
-      builder.flatten()
+      try builder.flatten()
       for _ in 0..<3 {
-        builder.dense(256)
-        builder.activate()
+        try builder.dense(256)
+        try builder.activate()
       }
     case .cnn, .cnnBN:
       let normalize = self == .cnnBN
       for filters in [32, 64] {
-        builder.conv(filters, useBias: !normalize)
-        if normalize { builder.batchNorm() }
-        builder.activate()
-        builder.maxPool()
+        try builder.conv(filters, useBias: !normalize)
+        if normalize { try builder.batchNorm() }
+        try builder.activate()
+        try builder.pool(.max)
       }
-      builder.flatten()
-      builder.dense(128, useBias: !normalize)
-      if normalize { builder.batchNorm() }
-      builder.activate()
+      try builder.flatten()
+      try builder.dense(128, useBias: !normalize)
+      if normalize { try builder.batchNorm() }
+      try builder.activate()
     case .mlpLayerNorm:
-      builder.flatten()
+      try builder.flatten()
       for _ in 0..<2 {
-        builder.dense(256)
-        builder.layerNorm()
-        builder.activate()
+        try builder.dense(256)
+        try builder.layerNorm()
+        try builder.activate()
       }
     case .resmlp:
-      builder.flatten()
-      builder.dense(256)
-      builder.activate()
+      try builder.flatten()
+      try builder.dense(256)
+      try builder.activate()
       for _ in 0..<2 {
         let skip = builder.last
-        builder.dense(256)
-        builder.activate()
-        builder.dense(256)
-        builder.add(skip)
+        try builder.dense(256)
+        try builder.activate()
+        try builder.dense(256)
+        try builder.add(skip)
       }
-      builder.activate()
+      try builder.activate()
     }
-    builder.dense(classes)
+    try builder.dense(classes)
     random = builder.random
     return try Graph(name: rawValue, nodes: builder.nodes)
   }
 }
 
 /// Appends layers one after another, naming them Keras-style (`dense_1`, `conv2d_2` …) and
-/// initializing their parameters.
+/// initializing their parameters. Shapes come from the graph's own shape inference: each step
+/// validates the nodes so far, so a layer that does not fit fails with the graph's error.
 struct GraphBuilder {
   var random: SplitMix64
   let activation: UnaryFunction
   private(set) var nodes = [Node]()
   private var counts = [String: Int]()
-  private var shape = [Int]()
+  /// The per-sample shape of the last node.
+  private(set) var shape = [Int]()
 
   init(random: SplitMix64, activation: UnaryFunction) {
     self.random = random
@@ -102,17 +104,13 @@ struct GraphBuilder {
 
   var last: String { nodes.last!.name }
 
-  private mutating func name(_ base: String) -> String {
-    counts[base, default: 0] += 1
-    return "\(base)_\(counts[base]!)"
-  }
-
   private mutating func append(
-    _ base: String, _ op: Op, inputs: [String]? = nil, parameters: [String: Tensor<Float>] = [:],
-    shape newShape: [Int]
-  ) {
-    nodes.append(Node(name: name(base), op: op, inputs: inputs ?? [last], parameters: parameters))
-    shape = newShape
+    _ base: String, _ op: Op, inputs: [String]? = nil, parameters: [String: Tensor<Float>] = [:]
+  ) throws {
+    counts[base, default: 0] += 1
+    nodes.append(
+      Node(name: "\(base)_\(counts[base]!)", op: op, inputs: inputs ?? [last], parameters: parameters))
+    shape = try Graph(name: "building", nodes: nodes, outputs: [last]).node(last)!.shape
   }
 
   mutating func glorot(_ shape: [Int], fanIn: Int, fanOut: Int) -> Tensor<Float> {
@@ -120,57 +118,69 @@ struct GraphBuilder {
     return Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -limit...limit))
   }
 
-  mutating func input(_ shape: [Int]) {
+  mutating func input(_ shape: [Int]) throws {
     nodes.append(Node(name: "input", op: .input(shape: shape)))
-    self.shape = shape
+    self.shape = try Graph(name: "building", nodes: nodes).node("input")!.shape
   }
 
-  mutating func flatten() { append("flatten", .flatten, shape: [shape.reduce(1, *)]) }
+  mutating func flatten() throws { try append("flatten", .flatten) }
 
-  mutating func dense(_ units: Int, useBias: Bool = true) {
-    let inputs = shape.last!
+  mutating func dense(_ units: Int, useBias: Bool = true) throws {
+    let inputs = shape.last ?? 0
     var parameters = ["kernel": glorot([inputs, units], fanIn: inputs, fanOut: units)]
     if useBias { parameters["bias"] = Tensor(zeros: [units]) }
-    append(
-      "dense", .dense(units: units, useBias: useBias), parameters: parameters,
-      shape: shape.dropLast() + [units])
+    try append("dense", .dense(units: units, useBias: useBias), parameters: parameters)
   }
 
-  mutating func conv(_ filters: Int, useBias: Bool = true) {
-    let channels = shape[2]
-    var parameters = ["kernel": glorot([3, 3, channels, filters], fanIn: 9 * channels, fanOut: 9 * filters)]
+  mutating func conv(
+    _ filters: Int, kernel: Int = 3, strides: Int = 1, padding: Padding = .same, useBias: Bool = true
+  ) throws {
+    let channels = shape.last ?? 0
+    let area = kernel * kernel
+    var parameters = [
+      "kernel": glorot([kernel, kernel, channels, filters], fanIn: area * channels, fanOut: area * filters)
+    ]
     if useBias { parameters["bias"] = Tensor(zeros: [filters]) }
-    append(
-      "conv2d",
-      .conv2d(Conv2DAttributes(filters: filters, kernelSize: [3, 3], padding: .same, useBias: useBias)),
-      parameters: parameters, shape: [shape[0], shape[1], filters])
+    let attributes = Conv2DAttributes(
+      filters: filters, kernelSize: [kernel, kernel], strides: [strides, strides], padding: padding,
+      useBias: useBias)
+    try append("conv2d", .conv2d(attributes), parameters: parameters)
   }
 
-  mutating func maxPool() {
-    append(
-      "max_pooling2d", .pool2d(Pool2DAttributes(mode: .max, size: [2, 2])),
-      shape: [shape[0] / 2, shape[1] / 2, shape[2]])
+  mutating func pool(_ mode: PoolingMode, size: Int = 2, strides: Int? = nil, padding: Padding = .valid)
+    throws
+  {
+    let attributes = Pool2DAttributes(
+      mode: mode, size: [size, size], strides: strides.map { [$0, $0] }, padding: padding)
+    try append(mode == .max ? "max_pooling2d" : "average_pooling2d", .pool2d(attributes))
   }
 
-  mutating func batchNorm() {
-    let c = shape.last!
-    append(
+  mutating func globalAveragePool() throws { try append("global_average_pooling2d", .globalAveragePool2d) }
+
+  mutating func dropout(_ rate: Double) throws { try append("dropout", .dropout(rate: rate)) }
+
+  mutating func batchNorm() throws {
+    let c = shape.last ?? 0
+    try append(
       "batch_normalization", .batchNorm(epsilon: 1e-3, center: true, scale: true),
       parameters: [
         "gamma": Tensor(repeating: 1, shape: [c]), "beta": Tensor(zeros: [c]),
         "moving_mean": Tensor(zeros: [c]),
         "moving_variance": Tensor(repeating: 1, shape: [c]),
-      ], shape: shape)
+      ])
   }
 
-  mutating func layerNorm() {
-    let c = shape.last!
-    append(
+  mutating func layerNorm() throws {
+    let c = shape.last ?? 0
+    try append(
       "layer_normalization", .layerNorm(epsilon: 1e-3, center: true, scale: true),
-      parameters: ["gamma": Tensor(repeating: 1, shape: [c]), "beta": Tensor(zeros: [c])], shape: shape)
+      parameters: ["gamma": Tensor(repeating: 1, shape: [c]), "beta": Tensor(zeros: [c])])
   }
 
-  mutating func activate() { append(activation.name, .activation(activation), shape: shape) }
+  mutating func activate(_ function: UnaryFunction? = nil) throws {
+    let function = function ?? activation
+    try append(function.name, .activation(function))
+  }
 
-  mutating func add(_ other: String) { append("add", .add, inputs: [last, other], shape: shape) }
+  mutating func add(_ other: String) throws { try append("add", .add, inputs: [last, other]) }
 }

@@ -12,8 +12,8 @@ extension SNNTrain {
     static let configuration = CommandConfiguration(
       abstract: "Train a network on a data set and save it as a Keras HDF5 model.",
       discussion: """
-        MODEL is a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) or an existing \
-        Keras HDF5 file to continue training. Every non-differentiable point uses the subgradient you choose \
+        MODEL is a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))), a JSON model \
+        description (docs/training.md), or an existing Keras HDF5 file to continue training. Every non-differentiable point uses the subgradient you choose \
         (--relu-prime, --max-pool-tie); --precision float16 rounds every value to IEEE half after each operation.
         """)
 
@@ -32,7 +32,8 @@ extension SNNTrain {
       help: ArgumentHelp("Score on the first N test images after each epoch (0: skip).", valueName: "N"))
     var testLimit: Int?
 
-    @Option(help: ArgumentHelp("A preset name or a Keras .h5 file.", valueName: "MODEL"))
+    @Option(
+      help: ArgumentHelp("A preset name, a JSON model description or a Keras .h5 file.", valueName: "MODEL"))
     var model: String = "mlp"
 
     @Option(help: "Replace every hidden activation of a preset.")
@@ -81,6 +82,8 @@ extension SNNTrain {
       let graph: Graph
       if let preset = ModelPreset(rawValue: model) {
         graph = try preset.build(activation: activation?.function, random: &random)
+      } else if model.hasSuffix(".json") {
+        graph = try ModelDescription.load(model).build(random: &random)
       } else {
         graph = try KerasModelReader.read(model)
       }

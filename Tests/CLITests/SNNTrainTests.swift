@@ -1,14 +1,17 @@
 import Foundation
 import HDF5
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct SNNTrainTests {
   @Test func fitWritesAModelThatSnnconvEvaluates() throws {
     let path = try makeTemporaryDirectory("fit").appendingPathComponent("tiny.h5").path
     let fit = try runTool(
       "snntrain",
-      ["fit", "--model", "mlp", "--epochs", "1", "--limit", "256", "--test-limit", "128", "--batch-size", "64", "--seed", "3", "-o", path])
+      [
+        "fit", "--model", "mlp", "--epochs", "1", "--limit", "256", "--test-limit", "128", "--batch-size",
+        "64", "--seed", "3", "-o", path,
+      ])
     #expect(fit.status == 0, "\(fit.stderr)")
     #expect(fit.stdout.contains("epoch 1/1"))
     #expect(fit.stdout.contains("saved \(path)"))
@@ -21,10 +24,14 @@ import TestSupport
     let path = try makeTemporaryDirectory("bifurcation").appendingPathComponent("study.json").path
     let result = try runTool(
       "snntrain",
-      ["bifurcation", "--runs", "1", "--batches", "3", "--epochs", "0", "--limit", "300", "--precision", "float16,float64", "--json", path])
+      [
+        "bifurcation", "--runs", "1", "--batches", "3", "--epochs", "0", "--limit", "300", "--precision",
+        "float16,float64", "--json", path,
+      ])
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.stdout.contains("| float16 | 1 |") && result.stdout.contains("| float64 | 1 |"))
-    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]]
+    let json =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [[String: Any]]
     #expect(json?.count == 2)
   }
 
