@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "Graph", targets: ["Graph"]),
     .library(name: "ModelIO", targets: ["ModelIO"]),
     .library(name: "Training", targets: ["Training"]),
+    .library(name: "Spiking", targets: ["Spiking"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,6 +36,7 @@ let package = Package(
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
     .target(name: "Graph", dependencies: ["Tensor"]),
     .target(name: "ModelIO", dependencies: ["HDF5", "Graph"]),
+    .target(name: "Spiking", dependencies: ["Graph"]),
     .target(
       name: "Training",
       dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
@@ -69,6 +71,7 @@ let package = Package(
     .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    .testTarget(name: "SpikingTests", dependencies: ["Spiking", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

@@ -1,0 +1,56 @@
+import Foundation
+import Tensor
+
+/// How a population of spiking neurons refines its estimate of its operator's output
+/// (DYNAMICS.md §2–3).
+public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
+  /// The integrate-and-fire neuron read as the subgradient method on
+  /// `L(v; x) = ReLU(g̃(x̂) − v) + ½v²`: fire when the target is above the estimate,
+  /// `s_t = H(g̃(x̂_t) − v_{t−1})` with `H(0) = 0`, then `v_t = v_{t−1} − η_t (v_{t−1} − s_t)`.
+  /// With `η_t = 1/(t+1)`, `v_t` is the firing rate `Σ s / (t+1)` and converges to
+  /// `clip(g̃(x̂), 0, 1)` as O(1/T).
+  case subgradient
+  /// The sign-gradient-descent neuron (Oh & Lee, ICML 2024): fire when the estimate is at or
+  /// above the target, `s_t = [v_{t−1} ≥ g̃(x̂_t)]`, then step down on a spike and up otherwise,
+  /// `v_t = v_{t−1} − η_t (2 s_t − 1)`, `v_0 = 0`. With a geometric schedule the error falls
+  /// geometrically once the target is reached; the reachable range is `±Σ η_t`.
+  case signGD = "signgd"
+
+  /// The schedule the dynamics uses unless told otherwise: `1/(t+1)` for the IF neuron,
+  /// `0.15 · 0.95^(t−1)` for signGD (the defaults of Oh & Lee's code).
+  public var defaultSchedule: StepSchedule {
+    switch self {
+    case .subgradient: return .inverse
+    case .signGD: return .geometric(eta0: 0.15, gamma: 0.95)
+    }
+  }
+}
+
+/// The step size `η_t` at time step `t = 1, 2, …`.
+public enum StepSchedule: Sendable, Hashable, Codable {
+  /// `η_t = 1/(t+1)`: the running average, which makes `v_t` a firing rate.
+  case inverse
+  /// `η_t = η₀ γ^(t−1)`; the total travel is below `η₀ / (1 − γ)`.
+  case geometric(eta0: Double, gamma: Double)
+  /// `η_t = η`.
+  case constant(eta: Double)
+
+  /// `η_t` for `t ≥ 1`.
+  public func eta(_ t: Int) -> Double {
+    switch self {
+    case .inverse: return 1 / Double(t + 1)
+    case .geometric(let eta0, let gamma): return eta0 * pow(gamma, Double(t - 1))
+    case .constant(let eta): return eta
+    }
+  }
+
+  /// The farthest `v` can travel from 0 in `steps` steps (∞ for unbounded schedules).
+  public func reach(steps: Int) -> Double {
+    switch self {
+    case .inverse: return 1
+    case .geometric(let eta0, let gamma):
+      return gamma == 1 ? eta0 * Double(steps) : eta0 * (1 - pow(gamma, Double(steps))) / (1 - gamma)
+    case .constant(let eta): return eta * Double(steps)
+    }
+  }
+}
