@@ -1,0 +1,123 @@
+import Graph
+import Tensor
+
+/// How the normalization scales λ of populations are taken from calibration data (DYNAMICS.md §5).
+public enum Normalization: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// λ = 1: the neurons work on the raw values.
+  case none
+  /// λ = the largest activation seen on the calibration images.
+  case max
+  /// λ = the given percentile (e.g. 99.9) of the positive activations seen.
+  case percentile(Double)
+
+  public var description: String {
+    switch self {
+    case .none: return "none"
+    case .max: return "max"
+    case .percentile(let p): return "p\(p)"
+    }
+  }
+
+  /// Parses `none`, `max` or `pNN.N`.
+  public init?(_ text: String) {
+    switch text {
+    case "none": self = .none
+    case "max": self = .max
+    default:
+      guard text.hasPrefix("p"), let value = Double(text.dropFirst()), value > 0, value <= 100 else {
+        return nil
+      }
+      self = .percentile(value)
+    }
+  }
+}
+
+/// One population of a converted network: the node it replaces and how its neurons run.
+public struct PopulationSpec: Sendable, Hashable, Codable {
+  /// The graph node whose output the population estimates.
+  public let node: String
+  public let target: NeuronTarget
+  public let dynamics: Dynamics
+  public let schedule: StepSchedule
+  /// λ: neurons estimate `g/λ`; 1 without normalization.
+  public let scale: Double
+}
+
+/// Why a network cannot be converted.
+public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The op has no spiking neuron yet.
+  case unsupportedOp(node: String, op: String)
+
+  public var description: String {
+    switch self {
+    case .unsupportedOp(let node, let op):
+      return
+        "'\(node)' (\(op)) has no spiking neuron in this converter; supported: elementwise activations and max pooling (fused)"
+    }
+  }
+}
+
+/// A trained network turned spiking: the affine part of the graph stays as it is; every
+/// non-affine node becomes a population of neurons.
+public struct SpikingNetwork: Sendable {
+  /// The graph after conversion passes (Dropout removed, BatchNorm folded into the layer before it).
+  public let graph: Graph
+  /// One entry per non-affine node, in node order.
+  public let populations: [PopulationSpec]
+  /// A softmax at the very end is left to the readout (arg-max is unchanged by it); this names
+  /// the node whose output is read, the one before such a softmax.
+  public let readout: String
+
+  /// Converts `graph`.
+  /// - Parameters:
+  ///   - calibration: images for data-based normalization (ignored for `.none`).
+  ///   - schedule: nil uses each dynamics' default.
+  /// - Throws: ``ConversionError`` for an op without a neuron.
+  public init(
+    _ graph: Graph, dynamics: Dynamics, schedule: StepSchedule? = nil, normalization: Normalization = .none,
+    calibration: Tensor<Float>? = nil
+  ) throws {
+    var converted = try GraphPasses.removeDropout(graph)
+    converted = try GraphPasses.foldBatchNorm(converted)
+    var readout = converted.outputs[0]
+    if let last = converted.node(readout), last.op == .softmax { readout = last.inputs[0] }
+    var scales = [String: Double]()
+    if normalization != .none, let calibration {
+      let values = converted.activations([try converted.adaptInput(calibration)])
+      for node in converted.nodes where !node.op.isAffine && node.name != converted.outputs[0] {
+        scales[node.name] = Self.scale(values[node.name]!.scalars, normalization)
+      }
+    }
+    var populations = [PopulationSpec]()
+    for node in converted.nodes where !node.op.isAffine {
+      if node.name == converted.outputs[0] && node.op == .softmax { continue }
+      let target: NeuronTarget
+      switch node.op {
+      case .activation(let function): target = .unary(function)
+      case .pool2d(let a) where a.mode == .max: target = .unary(.identity)  // fused: the engine feeds max(x̂ over the window)
+      default: throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
+      }
+      populations.append(
+        PopulationSpec(
+          node: node.name, target: target, dynamics: dynamics, schedule: schedule ?? dynamics.defaultSchedule,
+          scale: scales[node.name] ?? 1))
+    }
+    self.graph = converted
+    self.populations = populations
+    self.readout = readout
+  }
+
+  /// λ from recorded activations: the maximum or a percentile of the positive values (at least a
+  /// tiny positive number, so an all-zero layer keeps a valid scale).
+  static func scale(_ values: [Float], _ normalization: Normalization) -> Double {
+    switch normalization {
+    case .none: return 1
+    case .max: return Swift.max(Double(values.max() ?? 1), 1e-6)
+    case .percentile(let p):
+      let positive = values.filter { $0 > 0 }.sorted()
+      guard !positive.isEmpty else { return 1e-6 }
+      let rank = Int((p / 100 * Double(positive.count - 1)).rounded())
+      return Swift.max(Double(positive[Swift.min(rank, positive.count - 1)]), 1e-6)
+    }
+  }
+}
