@@ -35,8 +35,8 @@ let package = Package(
       dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
     .target(name: "Graph", dependencies: ["Tensor"]),
-    .target(name: "ModelIO", dependencies: ["HDF5", "Graph"]),
     .target(name: "Spiking", dependencies: ["Graph"]),
+    .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking"]),
     .target(
       name: "Training",
       dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
@@ -55,13 +55,13 @@ let package = Package(
     .executableTarget(
       name: "snnconv",
       dependencies: [
-        "ToolSupport", "ModelIO", "Graph", "Datasets",
+        "ToolSupport", "ModelIO", "Graph", "Datasets", "Spiking",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snnsim",
       dependencies: [
-        "ToolSupport",
+        "ToolSupport", "ModelIO", "Spiking", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),

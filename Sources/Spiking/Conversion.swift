@@ -41,6 +41,14 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   public let schedule: StepSchedule
   /// λ: neurons estimate `g/λ`; 1 without normalization.
   public let scale: Double
+
+  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
+    self.node = node
+    self.target = target
+    self.dynamics = dynamics
+    self.schedule = schedule
+    self.scale = scale
+  }
 }
 
 /// Why a network cannot be converted.
@@ -67,6 +75,31 @@ public struct SpikingNetwork: Sendable {
   /// A softmax at the very end is left to the readout (arg-max is unchanged by it); this names
   /// the node whose output is read, the one before such a softmax.
   public let readout: String
+  /// How the populations' scales were chosen, and from how many calibration images.
+  public let normalization: Normalization
+  public let calibrationImages: Int
+
+  /// A network from its parts, as a file reader restores it.
+  /// - Throws: ``ConversionError/unsupportedOp(node:op:)`` when a population names no
+  ///   non-affine node of the graph, or the readout is not a node.
+  public init(
+    graph: Graph, populations: [PopulationSpec], readout: String, normalization: Normalization = .none,
+    calibrationImages: Int = 0
+  ) throws {
+    for spec in populations {
+      guard let node = graph.node(spec.node), !node.op.isAffine else {
+        throw ConversionError.unsupportedOp(node: spec.node, op: "population without a non-affine node")
+      }
+    }
+    guard graph.node(readout) != nil else {
+      throw ConversionError.unsupportedOp(node: readout, op: "readout")
+    }
+    self.graph = graph
+    self.populations = populations
+    self.readout = readout
+    self.normalization = normalization
+    self.calibrationImages = calibrationImages
+  }
 
   /// Converts `graph`.
   /// - Parameters:
@@ -105,6 +138,8 @@ public struct SpikingNetwork: Sendable {
     self.graph = converted
     self.populations = populations
     self.readout = readout
+    self.normalization = calibration == nil ? .none : normalization
+    self.calibrationImages = normalization == .none ? 0 : calibration?.shape.first ?? 0
   }
 
   /// λ from recorded activations: the maximum or a percentile of the positive values (at least a

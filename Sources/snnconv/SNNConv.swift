@@ -11,7 +11,7 @@ struct SNNConv: ParsableCommand {
     commandName: "snnconv",
     abstract: "Convert trained ANNs (Keras HDF5) into spiking neural networks, and export them to NIR.",
     version: ToolkitVersion.string,
-    subcommands: [Inspect.self, Evaluate.self])
+    subcommands: [Convert.self, Inspect.self, Evaluate.self])
 }
 
 extension SNNConv {

@@ -1,0 +1,160 @@
+import Foundation
+import Graph
+import HDF5
+import Spiking
+import Tensor
+
+/// The toolkit's own file for a converted spiking network (`.snn.h5`), documented in
+/// docs/snn-format.md. HDF5 with:
+///
+/// - `/` attributes `format` = `snnkit.snn`, `version` (integer), `name`, `toolkit_version`,
+///   `source_model` and `source_sha256` (the ANN file it was converted from), `readout`,
+///   `normalization` (`none`, `max`, `pNN.N`) and `calibration_images`;
+/// - `/graph` attributes `nodes` (JSON: name, op, inputs, shape per node, in order) and `outputs`;
+///   datasets `/graph/parameters/<node>/<parameter>` (float32, Keras layouts);
+/// - `/populations/<node>` groups with attributes `dynamics`, `schedule` (JSON), `target` (JSON)
+///   and `scale` (float64), in the order of attribute `/populations@order`.
+public enum SNNFile {
+  public static let format = "snnkit.snn"
+  public static let version: Int64 = 1
+
+  /// Where a network came from.
+  public struct Provenance: Sendable, Equatable {
+    public let sourceModel: String
+    public let sourceSHA256: String
+    public let toolkitVersion: String
+    public init(sourceModel: String, sourceSHA256: String, toolkitVersion: String) {
+      self.sourceModel = sourceModel
+      self.sourceSHA256 = sourceSHA256
+      self.toolkitVersion = toolkitVersion
+    }
+  }
+
+  struct NodeRecord: Codable {
+    let name: String
+    let op: Op
+    let inputs: [String]
+    let shape: [Int]
+  }
+
+  /// Writes `network` atomically.
+  public static func write(_ network: SpikingNetwork, provenance: Provenance, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    func json<T: Encodable>(_ value: T) throws -> String {
+      String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+    do {
+      try writeAtomically(to: path) { temporary in
+        let root = try HDF5File.create(temporary).root
+        try root.writeAttribute("format", string: format)
+        try root.writeAttribute("version", values: [version])
+        try root.writeAttribute("name", string: network.graph.name)
+        try root.writeAttribute("toolkit_version", string: provenance.toolkitVersion)
+        try root.writeAttribute("source_model", string: provenance.sourceModel)
+        try root.writeAttribute("source_sha256", string: provenance.sourceSHA256)
+        try root.writeAttribute("readout", string: network.readout)
+        try root.writeAttribute("normalization", string: network.normalization.description)
+        try root.writeAttribute("calibration_images", values: [Int64(network.calibrationImages)])
+        let graph = try root.createGroup("graph")
+        let records = network.graph.nodes.map {
+          NodeRecord(name: $0.name, op: $0.op, inputs: $0.inputs, shape: $0.shape)
+        }
+        try graph.writeAttribute("nodes", string: try json(records))
+        try graph.writeAttribute("outputs", strings: network.graph.outputs)
+        for node in network.graph.nodes {
+          for (name, tensor) in node.parameters.sorted(by: { $0.key < $1.key }) {
+            try graph.writeDataset(
+              "parameters/\(node.name)/\(name)", values: tensor.scalars, shape: tensor.shape)
+          }
+        }
+        let populations = try root.createGroup("populations")
+        try populations.writeAttribute("order", strings: network.populations.map(\.node))
+        for spec in network.populations {
+          let group = try populations.createGroup(spec.node)
+          try group.writeAttribute("dynamics", string: spec.dynamics.rawValue)
+          try group.writeAttribute("schedule", string: try json(spec.schedule))
+          try group.writeAttribute("target", string: try json(spec.target))
+          try group.writeAttribute("scale", values: [spec.scale])
+        }
+      }
+    } catch let error as HDF5Error {
+      throw ModelIOError.hdf5(error)
+    }
+  }
+
+  /// Reads a network written by ``write(_:provenance:to:)``.
+  /// - Throws: ``ModelIOError/badConfig(file:detail:)`` for another format or a newer version.
+  public static func read(_ path: String) throws -> (network: SpikingNetwork, provenance: Provenance) {
+    do {
+      let root = try HDF5File.open(path).root
+      guard root.hasAttribute("format"), try root.readString("format") == format else {
+        throw ModelIOError.badConfig(
+          file: path, detail: "not a \(format) file (no format attribute '\(format)')")
+      }
+      let fileVersion = try root.readAttribute("version", as: Int64.self).first ?? 0
+      guard fileVersion <= version else {
+        throw ModelIOError.badConfig(
+          file: path,
+          detail: "written in format version \(fileVersion); this toolkit reads up to version \(version)")
+      }
+      let decoder = JSONDecoder()
+      func decode<T: Decodable>(_ type: T.Type, _ text: String, _ what: String) throws -> T {
+        do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
+          throw ModelIOError.badConfig(file: path, detail: "\(what) is not valid: \(error)")
+        }
+      }
+      let graphGroup = try root.group("graph")
+      let records = try decode([NodeRecord].self, try graphGroup.readString("nodes"), "/graph@nodes")
+      var nodes = [Node]()
+      for record in records {
+        var node = Node(name: record.name, op: record.op, inputs: record.inputs)
+        let path = "parameters/\(record.name)"
+        if graphGroup.kind(of: path) == .group {
+          let group = try graphGroup.group(path)
+          for name in try group.children() {
+            let dataset = try group.dataset(name)
+            node.parameters[name] = Tensor(
+              shape: try dataset.shape, scalars: try dataset.read(as: Float.self))
+          }
+        }
+        nodes.append(node)
+      }
+      let graph: Graph
+      do {
+        graph = try Graph(
+          name: try root.readString("name"), nodes: nodes,
+          outputs: try graphGroup.readStringAttribute("outputs"))
+      } catch let error as GraphError {
+        throw ModelIOError.invalidGraph(file: path, error: error)
+      }
+      let populationsGroup = try root.group("populations")
+      let specs = try populationsGroup.readStringAttribute("order").map { name -> PopulationSpec in
+        let group = try populationsGroup.group(name)
+        guard let dynamics = Dynamics(rawValue: try group.readString("dynamics")) else {
+          throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has unknown dynamics")
+        }
+        return PopulationSpec(
+          node: name,
+          target: try decode(NeuronTarget.self, try group.readString("target"), "target of '\(name)'"),
+          dynamics: dynamics,
+          schedule: try decode(StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'"),
+          scale: try group.readAttribute("scale", as: Double.self).first ?? 1)
+      }
+      let normalizationText = try root.readString("normalization")
+      guard let normalization = Normalization(normalizationText) else {
+        throw ModelIOError.badConfig(file: path, detail: "unknown normalization '\(normalizationText)'")
+      }
+      let network = try SpikingNetwork(
+        graph: graph, populations: specs, readout: try root.readString("readout"),
+        normalization: normalization,
+        calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
+      let provenance = Provenance(
+        sourceModel: try root.readString("source_model"), sourceSHA256: try root.readString("source_sha256"),
+        toolkitVersion: try root.readString("toolkit_version"))
+      return (network, provenance)
+    } catch let error as HDF5Error {
+      throw ModelIOError.hdf5(error)
+    }
+  }
+}
