@@ -1,0 +1,86 @@
+import Foundation
+import Graph
+import HDF5
+import ModelIO
+import Spiking
+import Tensor
+import TestSupport
+import Testing
+
+@Suite struct SNNFileTests {
+  let directory: URL
+  init() throws { directory = try makeTemporaryDirectory("snn-file") }
+
+  func converted() throws -> SpikingNetwork {
+    let graph = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_cnn.h5").path)
+    let (inputs, _) = try KerasFixtureTests.expected("keras3_seq_cnn")
+    return try SpikingNetwork(
+      graph, dynamics: .signGD, schedule: .geometric(eta0: 0.2, gamma: 0.9), normalization: .percentile(99.9),
+      calibration: inputs)
+  }
+
+  @Test func roundTripsExactly() throws {
+    let network = try converted()
+    let path = directory.appendingPathComponent("net.snn.h5").path
+    let provenance = SNNFile.Provenance(
+      sourceModel: "cnn.h5", sourceSHA256: String(repeating: "ab", count: 32), toolkitVersion: "test")
+    try SNNFile.write(network, provenance: provenance, to: path)
+    let (back, backProvenance) = try SNNFile.read(path)
+    #expect(back.graph == network.graph)
+    #expect(back.populations == network.populations)
+    #expect(back.readout == network.readout)
+    #expect(back.normalization == .percentile(99.9))
+    #expect(back.calibrationImages == 4)
+    #expect(backProvenance == provenance)
+    // BatchNorm was folded away and the final softmax left to the readout.
+    #expect(!back.graph.nodes.contains { if case .batchNorm = $0.op { true } else { false } })
+    #expect(back.populations.map(\.node).contains("max_pooling2d"))
+  }
+
+  @Test(.enabled(if: pythonHas("h5py"), "needs python3 with h5py"))
+  func readableWithH5pyAlone() throws {
+    let path = directory.appendingPathComponent("py.snn.h5").path
+    try SNNFile.write(
+      try converted(), provenance: .init(sourceModel: "m.h5", sourceSHA256: "0", toolkitVersion: "t"),
+      to: path)
+    let script = """
+      import h5py, json, sys
+      f = h5py.File(sys.argv[1], "r")
+      assert f.attrs["format"] == "snnkit.snn" and int(f.attrs["version"]) == 1
+      nodes = json.loads(f["graph"].attrs["nodes"])
+      order = list(f["populations"].attrs["order"])
+      p = f["populations"][order[0]]
+      print(len(nodes), len(order), p.attrs["dynamics"], json.loads(p.attrs["schedule"]), f["graph/parameters/conv2d/kernel"].shape)
+      """
+    let result = try runProcess("python3", ["-c", script, path])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(
+      result.output.contains("signgd {'geometric': {'eta0': 0.2, 'gamma': 0.9}} (3, 3, 2, 4)"),
+      "\(result.output)")
+  }
+
+  @Test func newerVersionsAndOtherFilesAreRefused() throws {
+    let path = directory.appendingPathComponent("future.snn.h5").path
+    try SNNFile.write(
+      try converted(), provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
+    try HDF5File.open(path, mode: .readWrite).root.writeAttribute("version", values: [Int64(7)])
+    #expect(
+      throws: ModelIOError.badConfig(
+        file: path, detail: "written in format version 7; this toolkit reads up to version 1")
+    ) {
+      try SNNFile.read(path)
+    }
+    let keras = KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_mlp.h5").path
+    #expect(throws: ModelIOError.self) { try SNNFile.read(keras) }
+  }
+
+  @Test func sha256MatchesTheStandardVectors() {
+    #expect(
+      SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(
+      SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+  }
+}
