@@ -71,7 +71,8 @@ let package = Package(
     .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
-    .testTarget(name: "SpikingTests", dependencies: ["Spiking", "ModelIO", "Datasets", "TestSupport"]),
+    .testTarget(
+      name: "SpikingTests", dependencies: ["Spiking", "ModelIO", "HDF5", "Datasets", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

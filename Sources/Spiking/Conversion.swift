@@ -127,7 +127,9 @@ public struct SpikingNetwork: Sendable {
       let target: NeuronTarget
       switch node.op {
       case .activation(let function): target = .unary(function)
-      case .pool2d(let a) where a.mode == .max: target = .unary(.identity)  // fused: the engine feeds max(x̂ over the window)
+      case .pool2d, .layerNorm, .softmax:
+        // Fused: the engine feeds each neuron the composite op applied to the input estimates.
+        target = .unary(.identity)
       default: throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
       }
       populations.append(
@@ -142,14 +144,15 @@ public struct SpikingNetwork: Sendable {
     self.calibrationImages = normalization == .none ? 0 : calibration?.shape.first ?? 0
   }
 
-  /// λ from recorded activations: the maximum or a percentile of the positive values (at least a
-  /// tiny positive number, so an all-zero layer keeps a valid scale).
+  /// λ from recorded activations: the maximum or a percentile of their magnitudes (so signed
+  /// outputs such as GELU's or LayerNorm's are covered on both sides), at least a tiny positive
+  /// number so that an all-zero layer keeps a valid scale.
   static func scale(_ values: [Float], _ normalization: Normalization) -> Double {
     switch normalization {
     case .none: return 1
-    case .max: return Swift.max(Double(values.max() ?? 1), 1e-6)
+    case .max: return Swift.max(Double(values.lazy.map { abs($0) }.max() ?? 1), 1e-6)
     case .percentile(let p):
-      let positive = values.filter { $0 > 0 }.sorted()
+      let positive = values.lazy.map { abs($0) }.filter { $0 > 0 }.sorted()
       guard !positive.isEmpty else { return 1e-6 }
       let rank = Int((p / 100 * Double(positive.count - 1)).rounded())
       return Swift.max(Double(positive[Swift.min(rank, positive.count - 1)]), 1e-6)

@@ -92,13 +92,13 @@ public enum Simulator {
         for node in graph.nodes where !constant.contains(node.name) {
           let inputs = node.inputs.map { estimates[$0]! }
           if specs[node.name] != nil {
+            // An elementwise population reads its input estimate; a fused one (max pooling,
+            // LayerNorm, softmax) reads the composite op applied to its input estimates.
             let drive: Tensor<Float>
-            if case .pool2d(let a) = node.op {
-              drive = Tensor.pool2d(
-                inputs[0], mode: .max, size: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
-                padding: a.padding)
-            } else {
+            if case .activation = node.op {
               drive = inputs[0]
+            } else {
+              drive = node.op.apply(inputs, parameters: node.parameters)
             }
             var output = estimates[node.name]!
             drive.scalars.withUnsafeBufferPointer { x in

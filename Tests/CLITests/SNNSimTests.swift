@@ -45,13 +45,12 @@ import Testing
     #expect(result.stderr.contains(expected), "\(result.stderr)")
   }
 
-  @Test func convertRefusesAnOpWithoutANeuron() throws {
+  @Test func convertRefusesANetworkWithoutAnInput() throws {
     let out = try makeTemporaryDirectory("refuse").appendingPathComponent("x.snn.h5").path
     let result = try runTool(
-      "snnconv",
-      ["convert", "Tests/ModelIOTests/Fixtures/keras3_func_mlp.h5", "--normalize", "none", "-o", out])
+      "snnconv", ["convert", "Tests/ModelIOTests/Fixtures/keras3_tiny.keras", "-o", out])
     #expect(result.status != 0)
-    #expect(result.stderr.contains("(LayerNormalization) has no spiking neuron"), "\(result.stderr)")
+    #expect(result.stderr.contains("zip archive"), "\(result.stderr)")
     #expect(!FileManager.default.fileExists(atPath: out))
   }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import Graph
+import HDF5
 import ModelIO
 import Spiking
 import Tensor
@@ -30,6 +31,28 @@ import Testing
       // Errors shrink with T.
       #expect(a.meanAbsError[4] < a.meanAbsError[0])
       #expect(b.meanAbsError[4] < b.meanAbsError[0])
+    }
+  }
+}
+
+/// Networks beyond ReLU, from the Keras fixtures: GELU, SiLU, leaky ReLU, LayerNorm (fused),
+/// residual adds (func_mlp) and BatchNorm, max and average pooling, softmax (seq_cnn).
+@Suite struct FusedPopulationTests {
+  @Test(arguments: ["keras3_func_mlp", "keras3_seq_cnn", "keras3_func_res"])
+  func signGDTracksTheANNOnEveryPopulation(name: String) throws {
+    let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures")
+    let graph = try KerasModelReader.read(fixtures.appendingPathComponent("\(name).h5").path)
+    let inputs = try HDF5File.open(fixtures.appendingPathComponent("\(name).expected.h5").path).root.dataset(
+      "inputs")
+    let images = Tensor<Float>(shape: try inputs.shape, scalars: try inputs.read(as: Float.self))
+    let network = try SpikingNetwork(graph, dynamics: .signGD, normalization: .max, calibration: images)
+    let result = try Simulator.run(network, images: images, labels: [0, 1, 2, 0], timesteps: [16, 64, 128])
+    for population in result.populations {
+      #expect(
+        population.meanAbsError[2] < population.meanAbsError[0],
+        "\(name)/\(population.name): \(population.meanAbsError)")
+      #expect(
+        population.meanRelativeError[2] < 0.02, "\(name)/\(population.name): \(population.meanRelativeError)")
     }
   }
 }
