@@ -107,3 +107,28 @@ extension Op {
     }
   }
 }
+
+extension Op {
+  /// The linear part of an affine op, `A(x) − A(0)`: the op without its bias or shift. The
+  /// event-driven simulator pushes per-step changes of its inputs through it.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public func applyLinear<Scalar: TensorScalar>(
+    _ inputs: [Tensor<Scalar>], parameters: [String: Tensor<Scalar>]
+  ) -> Tensor<Scalar> {
+    precondition(isAffine, "\(kind) is not affine")
+    switch self {
+    case .dense, .conv2d:
+      var linear = parameters
+      linear["bias"] = nil
+      return apply(inputs, parameters: linear)
+    case .batchNorm(let epsilon, _, _):
+      let variance = parameters["moving_variance"]!.scalars
+      let gamma = parameters["gamma"]?.scalars
+      let scale = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot() }
+      return inputs[0].affinePerChannel(scale: scale, shift: [Scalar](repeating: 0, count: scale.count))
+    default:
+      return apply(inputs, parameters: parameters)
+    }
+  }
+}

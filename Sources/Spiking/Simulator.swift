@@ -26,9 +26,18 @@ public struct SimulationResult: Sendable, Codable {
   public let populations: [PopulationResult]
 }
 
-/// Runs a ``SpikingNetwork`` time step by time step (the dense form: each affine node is
-/// recomputed from the current output estimates of its inputs at every step; within a step
-/// nodes update in topological order, so a change reaches the output in the same step).
+/// How affine nodes follow their inputs during simulation (DYNAMICS.md §3).
+public enum Engine: String, Sendable, Hashable, Codable, CaseIterable {
+  /// Recompute `x̂ = A(v)` from the current input estimates at every step.
+  case dense
+  /// Accumulate: `x̂_t = x̂_{t−1} + L(v_t − v_{t−1})` with `L` the linear part of `A`, starting
+  /// from `A` of the initial estimates — what a receiver of signed steps does. Agrees with
+  /// `dense` to rounding.
+  case event
+}
+
+/// Runs a ``SpikingNetwork`` time step by time step; within a step nodes update in topological
+/// order, so a change reaches the output in the same step.
 ///
 /// Input is analog: the image is delivered unchanged at every step, so nodes that depend only on
 /// the input are computed once per batch.
@@ -40,7 +49,7 @@ public enum Simulator {
   /// - Complexity: O(max T × one forward pass) per batch; memory O(batch × neurons).
   public static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], timesteps: [Int], batchSize: Int = 100,
-    progress: (Int, Int) -> Void = { _, _ in }
+    engine: Engine = .dense, progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> SimulationResult {
     precondition(
       !timesteps.isEmpty && zip(timesteps, timesteps.dropFirst()).allSatisfy { $0 < $1 } && timesteps[0] > 0)
@@ -85,8 +94,13 @@ public enum Simulator {
           estimates[node.name] = Tensor(zeros: ann[node.name]!.shape)
         } else if constant.contains(node.name) {
           estimates[node.name] = ann[node.name]!
+        } else {
+          // The estimate of an affine node before any spike: its map of the initial estimates.
+          estimates[node.name] = node.op.apply(
+            node.inputs.map { estimates[$0]! }, parameters: node.parameters)
         }
       }
+      var previous = estimates
       var slot = 0
       for t in 1...timesteps.last! {
         for node in graph.nodes where !constant.contains(node.name) {
@@ -105,10 +119,15 @@ public enum Simulator {
               output.withUnsafeMutableScalars { populations[node.name]!.advance(first: x, output: $0) }
             }
             estimates[node.name] = output
-          } else {
+          } else if engine == .dense {
             estimates[node.name] = node.op.apply(inputs, parameters: node.parameters)
+          } else {
+            let changes = node.inputs.map { estimates[$0]! - previous[$0]! }
+            estimates[node.name] =
+              estimates[node.name]! + node.op.applyLinear(changes, parameters: node.parameters)
           }
         }
+        if engine == .event { previous = estimates }
         guard requested.contains(t) else { continue }
         correct[slot] +=
           zip(estimates[network.readout]!.argmaxLastAxis(), batchLabels).filter { $0 == $1 }.count

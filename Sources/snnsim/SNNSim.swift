@@ -5,6 +5,8 @@ import ModelIO
 import Spiking
 import ToolSupport
 
+extension Engine: ExpressibleByArgument {}
+
 @main
 struct SNNSim: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -44,6 +46,10 @@ extension SNNSim {
 
     @Option(help: "Images simulated together.") var batchSize = 100
 
+    @Option(
+      help: "dense: recompute each affine map every step; event: accumulate the maps of per-step changes.")
+    var engine: Engine = .dense
+
     @Option(help: ArgumentHelp("Write results as JSON (and CSV beside it).", valueName: "run.json"))
     var results: String?
 
@@ -58,6 +64,7 @@ extension SNNSim {
       let progress = ProgressLine("simulate")
       let result = try Simulator.run(
         net, images: set.images, labels: set.labels, timesteps: timesteps, batchSize: batchSize,
+        engine: engine,
         progress: { progress.update($0, of: $1) })
       progress.finish()
       print(

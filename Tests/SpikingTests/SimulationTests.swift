@@ -56,3 +56,28 @@ import Testing
     }
   }
 }
+
+@Suite struct EngineAgreementTests {
+  @Test(arguments: [Dynamics.signGD, .subgradient])
+  func denseAndEventFormsAgreeToRounding(dynamics: Dynamics) throws {
+    let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures")
+    let graph = try KerasModelReader.read(fixtures.appendingPathComponent("keras3_func_res.h5").path)
+    let inputs = try HDF5File.open(fixtures.appendingPathComponent("keras3_func_res.expected.h5").path).root
+      .dataset("inputs")
+    let images = Tensor<Float>(shape: try inputs.shape, scalars: try inputs.read(as: Float.self))
+    let network = try SpikingNetwork(graph, dynamics: dynamics, normalization: .max, calibration: images)
+    let dense = try Simulator.run(
+      network, images: images, labels: [0, 1, 2, 3], timesteps: [8, 64, 256], engine: .dense)
+    let event = try Simulator.run(
+      network, images: images, labels: [0, 1, 2, 3], timesteps: [8, 64, 256], engine: .event)
+    // Activations are of order 1, so float32 rounding accumulated over 256 steps is ~1e-6
+    // absolute; beyond that the two forms must agree to 1e-4 relative.
+    #expect(dense.accuracy == event.accuracy)
+    for (a, b) in zip(dense.populations, event.populations) {
+      for (x, y) in zip(a.meanAbsError, b.meanAbsError) {
+        #expect(
+          abs(x - y) <= 1e-6 + 1e-4 * abs(x), "\(a.name): dense \(a.meanAbsError), event \(b.meanAbsError)")
+      }
+    }
+  }
+}
