@@ -69,20 +69,21 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       case .subgradient:
         for i in v.indices {
           let goal = target(first[i], secondOperand[i]) * inverseScale
-          let s: Scalar = goal > v[i] ? 1 : 0
+          let fires = goal > v[i]
+          let s: Scalar = fires ? 1 : 0
           v[i] -= eta * (v[i] - s)
           output[i] = lambda * v[i]
           spikes?[i] = s
-          fired &+= Int(s)
+          if fires { fired &+= 1 }
         }
       case .signGD:
         for i in v.indices {
           let goal = target(first[i], secondOperand[i]) * inverseScale
-          let s: Scalar = v[i] >= goal ? 1 : 0
-          v[i] -= eta * (2 * s - 1)
+          let fires = v[i] >= goal
+          v[i] += fires ? -eta : eta
           output[i] = lambda * v[i]
-          spikes?[i] = s
-          fired &+= Int(s)
+          spikes?[i] = fires ? 1 : 0
+          if fires { fired &+= 1 }
         }
       }
     }

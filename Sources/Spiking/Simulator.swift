@@ -114,7 +114,8 @@ public enum Simulator {
             } else {
               drive = node.op.apply(inputs, parameters: node.parameters)
             }
-            var output = estimates[node.name]!
+            // Taken out of the dictionary so that updating it in place does not copy it.
+            var output = estimates.removeValue(forKey: node.name)!
             drive.scalars.withUnsafeBufferPointer { x in
               output.withUnsafeMutableScalars { populations[node.name]!.advance(first: x, output: $0) }
             }
