@@ -143,10 +143,15 @@ struct TrainingNetwork<Scalar: TensorScalar> {
     let mean = x.reshaped([rows, width]).reduce(.mean, axis: 0).scalars
     var variance = [Scalar](repeating: 0, count: width)
     x.scalars.withUnsafeBufferPointer { v in
-      for r in 0..<rows {
-        for c in 0..<width {
-          let d = v[r &* width &+ c] - mean[c]
-          variance[c] += d * d
+      mean.withUnsafeBufferPointer { mu in
+        variance.withUnsafeMutableBufferPointer { sigma in
+          for r in 0..<rows {
+            let base = r &* width
+            for c in 0..<width {
+              let d = v[base &+ c] - mu[c]
+              sigma[c] += d * d
+            }
+          }
         }
       }
     }
@@ -334,51 +339,51 @@ struct TrainingNetwork<Scalar: TensorScalar> {
   ) -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>) {
     let width = dy.shape.last!
     let rows = dy.count / width
+    let gammaValues = gamma?.scalars ?? [Scalar](repeating: 1, count: width)
     var dGamma = [Scalar](repeating: 0, count: width)
     var dBeta = [Scalar](repeating: 0, count: width)
     var dx = Tensor<Scalar>(zeros: dy.shape)
     dy.scalars.withUnsafeBufferPointer { g in
       normalized.scalars.withUnsafeBufferPointer { xh in
-        dx.withUnsafeMutableScalars { out in
-          for r in 0..<rows {
-            for c in 0..<width {
-              dGamma[c] += g[r &* width &+ c] * xh[r &* width &+ c]
-              dBeta[c] += g[r &* width &+ c]
-            }
-          }
-          let gammaValues = gamma?.scalars
-          if perRow {
-            let m = Scalar(width)
-            for r in 0..<rows {
-              let base = r &* width
-              var sum: Scalar = 0
-              var dot: Scalar = 0
-              for c in 0..<width {
-                let d = g[base &+ c] * (gammaValues?[c] ?? 1)
-                sum += d
-                dot += d * xh[base &+ c]
-              }
-              for c in 0..<width {
-                let d = g[base &+ c] * (gammaValues?[c] ?? 1)
-                out[base &+ c] = inverse[r] / m * (m * d - sum - xh[base &+ c] * dot)
-              }
-            }
-          } else {
-            let m = Scalar(rows)
-            var sum = [Scalar](repeating: 0, count: width)
-            var dot = [Scalar](repeating: 0, count: width)
-            for r in 0..<rows {
-              for c in 0..<width {
-                let d = g[r &* width &+ c] * (gammaValues?[c] ?? 1)
-                sum[c] += d
-                dot[c] += d * xh[r &* width &+ c]
-              }
-            }
-            for r in 0..<rows {
-              for c in 0..<width {
-                let i = r &* width &+ c
-                let d = g[i] * (gammaValues?[c] ?? 1)
-                out[i] = inverse[c] / m * (m * d - sum[c] - xh[i] * dot[c])
+        gammaValues.withUnsafeBufferPointer { gm in
+          dGamma.withUnsafeMutableBufferPointer { dg in
+            dBeta.withUnsafeMutableBufferPointer { db in
+              dx.withUnsafeMutableScalars { out in
+                for r in 0..<rows {
+                  let base = r &* width
+                  for c in 0..<width {
+                    dg[c] += g[base &+ c] * xh[base &+ c]
+                    db[c] += g[base &+ c]
+                  }
+                }
+                if perRow {
+                  let m = Scalar(width)
+                  for r in 0..<rows {
+                    let base = r &* width
+                    var sum: Scalar = 0
+                    var dot: Scalar = 0
+                    for c in 0..<width {
+                      let d = g[base &+ c] * gm[c]
+                      sum += d
+                      dot += d * xh[base &+ c]
+                    }
+                    let factor = inverse[r] / m
+                    for c in 0..<width {
+                      out[base &+ c] = factor * (m * g[base &+ c] * gm[c] - sum - xh[base &+ c] * dot)
+                    }
+                  }
+                } else {
+                  // Per channel, Σ dy·γ = γ·dβ and Σ dy·γ·x̂ = γ·dγ: no second reduction pass.
+                  let m = Scalar(rows)
+                  for r in 0..<rows {
+                    let base = r &* width
+                    for c in 0..<width {
+                      let i = base &+ c
+                      let scaled: Scalar = m * g[i] - db[c] - xh[i] * dg[c]
+                      out[i] = inverse[c] / m * gm[c] * scaled
+                    }
+                  }
+                }
               }
             }
           }
