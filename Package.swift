@@ -32,7 +32,7 @@ let package = Package(
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(
       name: "Tensor",
-      dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["CBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
     .target(name: "Graph", dependencies: ["Tensor"]),
     .target(name: "Spiking", dependencies: ["Graph"]),
@@ -43,7 +43,7 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Datasets", "Training", "CMalloc",
+        "Datasets", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import ModelIO
 import Spiking
+import Tensor
 import ToolSupport
 
 extension Engine: ExpressibleByArgument {}

@@ -7,6 +7,7 @@ import Training
 // inside BLAS GEMM calls. Each case trains one epoch over the first 7,680 Fashion-MNIST training
 // images (60 batches of 128, Adam) after a 10-batch warm-up, three times; the median is reported.
 
+MemoryTuning.keepFreedMemory()  // as the command-line tools do
 let train = try DataSource.fashionMNIST.load(.train, limit: 7680)
 let cases: [(ModelPreset, Precision)] = [
   (.mlp, .float32), (.mlp, .float16), (.mlp, .float64), (.cnn, .float32), (.cnnBN, .float32),
