@@ -15,6 +15,12 @@ enum HDF5Library {
   }()
 
   private static let initialized: Bool = {
+    // HDF5 locks every open file with flock(), and a child process started while a file is open
+    // inherits the lock and keeps it after the parent closes the file, so an unrelated
+    // subprocess makes the next open fail with EWOULDBLOCK. The toolkit writes every file
+    // through a temporary name and an atomic rename, so readers never see a file being written;
+    // locking is turned off unless the user has set HDF5_USE_FILE_LOCKING themselves.
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0)
     H5open()
     return true
   }()
