@@ -83,6 +83,12 @@ public enum SNNFile {
     }
   }
 
+  /// Whether `path` is an HDF5 file that declares this format (whatever its version).
+  public static func isSNNFile(_ path: String) -> Bool {
+    guard let root = try? HDF5File.open(path).root, root.hasAttribute("format") else { return false }
+    return (try? root.readString("format")) == format
+  }
+
   /// Reads a network written by ``write(_:provenance:to:)``.
   /// - Throws: ``ModelIOError/badConfig(file:detail:)`` for another format or a newer version.
   public static func read(_ path: String) throws -> (network: SpikingNetwork, provenance: Provenance) {

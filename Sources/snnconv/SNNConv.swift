@@ -17,23 +17,56 @@ struct SNNConv: ParsableCommand {
 extension SNNConv {
   struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "List a model's layers, shapes and parameter counts.")
+      abstract: "List a model's layers, shapes and parameter counts, or a spiking network's populations.")
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5"))
+    @Argument(help: ArgumentHelp("A Keras HDF5 model or a .snn.h5 spiking network.", valueName: "file"))
     var model: String
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      if SNNFile.isSNNFile(model) {
+        let (network, provenance) = try SNNFile.read(model)
+        let rows = network.populations.map { spec in
+          PopulationRow(
+            name: spec.node, op: network.graph.node(spec.node)?.op.kind ?? "",
+            dynamics: spec.dynamics.rawValue,
+            schedule: "\(spec.schedule)", neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
+            scale: spec.scale)
+        }
+        if json {
+          print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+          return
+        }
+        print(
+          "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization), readout \(network.readout)"
+        )
+        for row in rows {
+          print(
+            "  \(row.name)  \(row.op)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ = \(String(format: "%.4g", row.scale))"
+          )
+        }
+        print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
+        return
+      }
       let summary = GraphSummary(try KerasModelReader.read(model))
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(summary), as: UTF8.self))
       } else {
         print(summary.table)
       }
+    }
+
+    struct PopulationRow: Codable {
+      let name: String
+      let op: String
+      let dynamics: String
+      let schedule: String
+      let neurons: Int
+      let scale: Double
     }
   }
 

@@ -16,6 +16,8 @@ import Testing
       ])
     #expect(convert.status == 0, "\(convert.stderr)")
     #expect(convert.stdout.contains("wrote \(network): 2 populations, normalization max"))
+    let inspect = try runTool("snnconv", ["inspect", network])
+    #expect(inspect.status == 0 && inspect.stdout.contains("2 populations, 192 neurons"), "\(inspect.stdout)")
     let json = directory.appendingPathComponent("run.json").path
     let run = try runTool(
       "snnsim", ["run", network, "--limit", "100", "--timesteps", "4,32,128", "--results", json])
