@@ -3,15 +3,18 @@ import Datasets
 
 extension Split: ExpressibleByArgument {}
 
+/// Parses a `--data` value for ArgumentParser, turning the data set's error into a usage error.
+public func parseDataSource(_ text: String) throws -> DataSource {
+  do { return try DataSource(parsing: text) } catch { throw ValidationError("\(error)") }
+}
+
 /// The options that name a data set, shared by every command that reads images.
 public struct DataOptions: ParsableArguments, Sendable {
   @Option(
     name: .long,
     help: ArgumentHelp(
       "Data source: 'fashion-mnist' or a directory of MNIST-style IDX files.", valueName: "source"),
-    transform: { text in
-      do { return try DataSource(parsing: text) } catch { throw ValidationError("\(error)") }
-    })
+    transform: parseDataSource)
   public var data: DataSource = .fashionMNIST
 
   @Option(help: "Which split to use.")

@@ -39,6 +39,13 @@ extension SNNConv {
     @Option(help: ArgumentHelp("Training images used to calibrate the normalization.", valueName: "N"))
     var calibration = 1000
     @Option(
+      name: .long,
+      help: ArgumentHelp(
+        "Where calibration images come from: 'fashion-mnist' or a directory of IDX files (training split).",
+        valueName: "source"),
+      transform: parseDataSource)
+    var data: DataSource = .fashionMNIST
+    @Option(
       name: [.short, .long],
       help: ArgumentHelp("Where to write the spiking network.", valueName: "out.snn.h5"))
     var output: String

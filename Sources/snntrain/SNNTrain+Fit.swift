@@ -20,9 +20,7 @@ extension SNNTrain {
     @Option(
       name: .long,
       help: ArgumentHelp("Data source: 'fashion-mnist' or a directory of IDX files.", valueName: "source"),
-      transform: { text in
-        do { return try DataSource(parsing: text) } catch { throw ValidationError("\(error)") }
-      })
+      transform: parseDataSource)
     var data: DataSource = .fashionMNIST
 
     @Option(help: ArgumentHelp("Train on the first N training images only.", valueName: "N"))
