@@ -31,11 +31,9 @@ extension Tensor {
         for n in 0..<batch {
           let image = n &* window.inputHeight &* window.inputWidth &* channels
           for oh in 0..<window.outputHeight {
-            let top = oh * window.strideHeight - window.padTop
-            let rows = max(top, 0)..<min(top + window.kernelHeight, window.inputHeight)
+            let rows = window.inputRows(forOutputRow: oh)
             for ow in 0..<window.outputWidth {
-              let left = ow * window.strideWidth - window.padLeft
-              let columns = max(left, 0)..<min(left + window.kernelWidth, window.inputWidth)
+              let columns = window.inputColumns(forOutputColumn: ow)
               for c in 0..<channels {
                 var accumulator: Scalar = mode == .max ? -.infinity : 0
                 for ih in rows {

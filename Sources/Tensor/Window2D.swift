@@ -52,4 +52,18 @@ public struct Window2D: Sendable, Hashable, Codable {
     padTop = rows.before
     padLeft = columns.before
   }
+
+  /// The input rows output row `oh`'s window covers, clipped to the input (padding excluded).
+  @inlinable
+  public func inputRows(forOutputRow oh: Int) -> Range<Int> {
+    let top = oh * strideHeight - padTop
+    return max(top, 0)..<min(top + kernelHeight, inputHeight)
+  }
+
+  /// The input columns output column `ow`'s window covers, clipped to the input.
+  @inlinable
+  public func inputColumns(forOutputColumn ow: Int) -> Range<Int> {
+    let left = ow * strideWidth - padLeft
+    return max(left, 0)..<min(left + kernelWidth, inputWidth)
+  }
 }
