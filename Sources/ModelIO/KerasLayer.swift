@@ -160,14 +160,14 @@ struct KerasLayerTranslator {
     case "Dropout":
       return (.dropout(rate: try double(layer, "rate", default: 0)), nil)
     case "BatchNormalization":
-      try requireLastAxis(layer, default: -1)
+      try requireLastAxis(layer)
       return (
         .batchNorm(
           epsilon: try double(layer, "epsilon", default: 1e-3), center: layer.config["center"]?.bool ?? true,
           scale: layer.config["scale"]?.bool ?? true), nil
       )
     case "LayerNormalization":
-      try requireLastAxis(layer, default: -1)
+      try requireLastAxis(layer)
       if layer.config["rms_scaling"]?.bool == true { throw unsupported(layer, "rms_scaling", true) }
       return (
         .layerNorm(
@@ -213,7 +213,7 @@ struct KerasLayerTranslator {
 
   /// Normalization layers are supported on the last (channels) axis only. A positive axis is
   /// checked against the input rank once shapes are known (see ``KerasModelReader``).
-  func requireLastAxis(_ layer: KerasLayer, default fallback: Int) throws {
+  func requireLastAxis(_ layer: KerasLayer) throws {
     guard let value = layer.config["axis"], !value.isNull else { return }
     guard let axes = value.ints, axes.count == 1 else { throw unsupported(layer, "axis", value) }
     if axes[0] < 0 && axes[0] != -1 { throw unsupported(layer, "axis", value) }

@@ -156,9 +156,8 @@ public enum KerasModelReader {
         value["class_name"]?.string == "__keras_tensor__"
       {
         try append(history)
-      } else if let items = value.array, let name = items.first?.string, items.count >= 3 {
+      } else if let items = value.array, items.first?.string != nil, items.count >= 3 {
         try append(items)  // Keras 2: [name, node_index, tensor_index, kwargs]
-        _ = name
       } else if let items = value.array {
         for item in items { try collect(item) }
       } else if let args = value["args"] {

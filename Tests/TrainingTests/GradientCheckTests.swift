@@ -8,9 +8,9 @@ import Testing
 /// Analytic gradients against central finite differences, in float64, at random points away
 /// from kinks and ties; and the chosen subgradient exactly at the kinks.
 @Suite struct GradientCheckTests {
-  /// A dense layer feeding `op`, so that the op's input gradient is checked through the dense
-  /// kernel's gradient; `extra` nodes may follow.
-  static func network(inputShape: [Int], before: [Node], seed: UInt64 = 3) throws -> Graph {
+  /// An input node `x` followed by `before`. Leading with a parameterized layer lets each
+  /// later op's input gradient be checked through that layer's kernel gradient.
+  static func network(inputShape: [Int], before: [Node]) throws -> Graph {
     try Graph(name: "check", nodes: [Node(name: "x", op: .input(shape: inputShape))] + before)
   }
 
