@@ -104,6 +104,32 @@ extension Op {
       return x.map(function)
     case .softmax:
       return x.softmaxLastAxis()
+    case .binary(let function):
+      return Tensor.zip(x, inputs[1], function)
+    case .windowElement(let a, let row, let column):
+      let window = Window2D(
+        input: (x.shape[1], x.shape[2]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
+        padding: a.padding)!
+      var output = Tensor<Scalar>(zeros: [batch, window.outputHeight, window.outputWidth, x.shape[3]])
+      output.withUnsafeMutableScalars { out in
+        x.scalars.withUnsafeBufferPointer {
+          Tensor<Scalar>.windowElement(
+            $0, images: batch, channels: x.shape[3], window: window, row: row, column: column, into: out)
+        }
+      }
+      return output
+    case .lastAxis(let statistic):
+      var output = x
+      output.withUnsafeMutableScalars { out in
+        Tensor<Scalar>.lastAxisStatistic(
+          UnsafeBufferPointer(out), count: out.count, width: x.shape.last!, statistic: statistic, into: out)
+      }
+      return output
+    case .scaleShift:
+      let width = x.shape.last!
+      return x.affinePerChannel(
+        scale: parameters["gamma"]?.scalars ?? [Scalar](repeating: 1, count: width),
+        shift: parameters["beta"]?.scalars ?? [Scalar](repeating: 0, count: width))
     }
   }
 }
@@ -127,6 +153,11 @@ extension Op {
       let gamma = parameters["gamma"]?.scalars
       let scale = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot() }
       return inputs[0].affinePerChannel(scale: scale, shift: [Scalar](repeating: 0, count: scale.count))
+    case .scaleShift:
+      let width = inputs[0].shape.last!
+      return inputs[0].affinePerChannel(
+        scale: parameters["gamma"]?.scalars ?? [Scalar](repeating: 1, count: width),
+        shift: [Scalar](repeating: 0, count: width))
     default:
       return apply(inputs, parameters: parameters)
     }

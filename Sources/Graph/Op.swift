@@ -34,6 +34,10 @@ public struct Pool2DAttributes: Sendable, Hashable, Codable {
   }
 }
 
+/// A statistic over the last axis, repeated along it (affine in the input): mean, sum, or the
+/// deviation `x − mean(x)` (LayerNorm's centring step).
+public typealias LastAxisStatistic = LastAxisStatisticKind
+
 /// What a node computes. Shapes are per sample (the batch axis is implicit and first);
 /// channels are last. Parameters live in ``Node/parameters`` under the names
 /// ``parameterShapes(input:)`` lists.
@@ -66,6 +70,17 @@ public enum Op: Sendable, Hashable, Codable {
   case activation(UnaryFunction)
   /// Softmax over the last axis.
   case softmax
+  /// A two-input elementwise function of two inputs of equal shape: the max, product, division
+  /// and normalizing neurons that composite layers decompose into (DYNAMICS.md §3).
+  case binary(BinaryFunction)
+  /// One element of every pooling window: output `(oh, ow, c)` is input
+  /// `(oh·sH − padTop + row, ow·sW − padLeft + column, c)`, the position clamped into the
+  /// input's part of the window — so a max over every element of a window ignores padding.
+  case windowElement(Pool2DAttributes, row: Int, column: Int)
+  /// A statistic of each sample's last axis broadcast back over that axis (same shape out).
+  case lastAxis(LastAxisStatistic)
+  /// `y = x·gamma + beta` along the last axis (LayerNorm's affine tail); either may be absent.
+  case scaleShift(scale: Bool, shift: Bool)
 
   /// The name used in tables and errors.
   public var kind: String {
@@ -84,6 +99,10 @@ public enum Op: Sendable, Hashable, Codable {
     case .concatenate: return "Concatenate"
     case .activation(let function): return "Activation(\(function.name))"
     case .softmax: return "Softmax"
+    case .binary(let function): return "Binary(\(function.name))"
+    case .windowElement(_, let row, let column): return "WindowElement(\(row),\(column))"
+    case .lastAxis(let statistic): return "LastAxis(\(statistic.rawValue))"
+    case .scaleShift: return "ScaleShift"
     }
   }
 
@@ -92,6 +111,7 @@ public enum Op: Sendable, Hashable, Codable {
     switch self {
     case .activation(let function): return function.name
     case .softmax: return "softmax"
+    case .binary(let function): return function.name
     default: return kind
     }
   }
@@ -101,6 +121,7 @@ public enum Op: Sendable, Hashable, Codable {
     switch self {
     case .input: return 0...0
     case .add, .concatenate: return 2...Int.max
+    case .binary: return 2...2
     default: return 1...1
     }
   }
@@ -113,6 +134,8 @@ public enum Op: Sendable, Hashable, Codable {
       return true
     case .pool2d(let attributes): return attributes.mode == .average
     case .activation(let function): return function == .identity
+    case .binary(let function): return function == .add || function == .subtract
+    case .windowElement, .lastAxis, .scaleShift: return true
     case .layerNorm, .softmax: return false
     }
   }
@@ -128,7 +151,7 @@ public enum Op: Sendable, Hashable, Codable {
     case .batchNorm(_, let center, let scale):
       return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
         + [("moving_mean", [channels]), ("moving_variance", [channels])]
-    case .layerNorm(_, let center, let scale):
+    case .layerNorm(_, let center, let scale), .scaleShift(let scale, let center):
       return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
     default:
       return []
@@ -153,6 +176,20 @@ extension UnaryFunction {
     case .square: return "square"
     case .exp: return "exp"
     case .clippedRelu: return "relu_clipped"
+    }
+  }
+}
+
+extension BinaryFunction {
+  /// The function's name in tables (`max`, `multiply`, `divide`, `normalize` …).
+  public var name: String {
+    switch self {
+    case .maximum: return "max"
+    case .add: return "add"
+    case .subtract: return "subtract"
+    case .product: return "multiply"
+    case .division: return "divide"
+    case .normalize: return "normalize"
     }
   }
 }

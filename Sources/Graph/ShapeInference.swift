@@ -64,8 +64,27 @@ enum ShapeInference {
     case .dropout(let rate):
       guard rate >= 0 && rate < 1 else { throw bad("dropout rate must be in [0, 1), got \(rate)") }
       return input
-    case .activation, .softmax:
+    case .activation, .softmax, .lastAxis:
       return input
+    case .scaleShift:
+      guard !input.isEmpty else { throw mismatch("needs a feature axis") }
+      return input
+    case .binary:
+      guard inputShapes.count == 2, inputShapes[1] == input else {
+        throw mismatch("needs two inputs of equal shape, got \(inputShapes)")
+      }
+      return input
+    case .windowElement(let a, let row, let column):
+      guard a.size.count == 2, a.strides.count == 2, (0..<a.size[0]).contains(row),
+        (0..<a.size[1]).contains(column)
+      else { throw bad("window element (\(row), \(column)) outside the window \(a.size)") }
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard
+        let window = Window2D(
+          input: (input[0], input[1]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
+          padding: a.padding)
+      else { throw mismatch("window \(a.size) with strides \(a.strides) does not fit input \(input)") }
+      return [window.outputHeight, window.outputWidth, input[2]]
     case .add:
       for (position, shape) in inputShapes.enumerated() where shape != input {
         throw mismatch(

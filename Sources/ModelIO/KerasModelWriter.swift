@@ -146,6 +146,10 @@ public enum KerasModelWriter {
       return ("Concatenate", ["axis": .number(Double(axis < 0 ? axis : axis + 1))])
     case .softmax:
       return ("Softmax", ["axis": -1])
+    case .binary, .windowElement, .lastAxis, .scaleShift:
+      throw ModelIOError.unsupportedSetting(
+        file: file, layer: node.name, setting: "op",
+        value: "\(node.op.kind) (a spiking decomposition step; Keras has no layer for it)")
     case .activation(let function):
       switch function {
       case .identity: return ("Activation", ["activation": "linear"])

@@ -9,14 +9,19 @@ import Tensor
 ///
 /// - `/` attributes `format` = `snnkit.snn`, `version` (integer), `name`, `toolkit_version`,
 ///   `source_model` and `source_sha256` (the ANN file it was converted from), `readout`,
-///   `normalization` (`none`, `max`, `pNN.N`) and `calibration_images`;
+///   `normalization` (`none`, `max`, `pNN.N`), `granularity` (`layer`, `channel`, `neuron`;
+///   version 2) and `calibration_images`;
 /// - `/graph` attributes `nodes` (JSON: name, op, inputs, shape per node, in order) and `outputs`;
 ///   datasets `/graph/parameters/<node>/<parameter>` (float32, Keras layouts);
 /// - `/populations/<node>` groups with attributes `dynamics`, `schedule` (JSON), `target` (JSON)
-///   and `scale` (float64), in the order of attribute `/populations@order`.
+///   and `scale` (float64, the largest λ), plus a float64 dataset `scales` when λ is per channel or
+///   per neuron (version 2), in the order of attribute `/populations@order`.
+///
+/// Version 2 added the decomposition ops to the graph, per-channel and per-neuron scales and
+/// `granularity`; version 1 files read as layer granularity.
 public enum SNNFile {
   public static let format = "snnkit.snn"
-  public static let version: Int64 = 1
+  public static let version: Int64 = 2
 
   /// Where a network came from.
   public struct Provenance: Sendable, Equatable {
@@ -55,6 +60,7 @@ public enum SNNFile {
         try root.writeAttribute("source_sha256", string: provenance.sourceSHA256)
         try root.writeAttribute("readout", string: network.readout)
         try root.writeAttribute("normalization", string: network.normalization.description)
+        try root.writeAttribute("granularity", string: network.granularity.rawValue)
         try root.writeAttribute("calibration_images", values: [Int64(network.calibrationImages)])
         let graph = try root.createGroup("graph")
         let records = network.graph.nodes.map {
@@ -76,6 +82,9 @@ public enum SNNFile {
           try group.writeAttribute("schedule", string: try json(spec.schedule))
           try group.writeAttribute("target", string: try json(spec.target))
           try group.writeAttribute("scale", values: [spec.scale])
+          if spec.scales.count > 1 {
+            try group.writeDataset("scales", values: spec.scales, shape: [spec.scales.count])
+          }
         }
       }
     } catch let error as HDF5Error {
@@ -145,16 +154,31 @@ public enum SNNFile {
           target: try decode(NeuronTarget.self, try group.readString("target"), "target of '\(name)'"),
           dynamics: dynamics,
           schedule: try decode(StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'"),
-          scale: try group.readAttribute("scale", as: Double.self).first ?? 1)
+          scales: group.kind(of: "scales") == .dataset
+            ? try group.dataset("scales").read(as: Double.self)
+            : [try group.readAttribute("scale", as: Double.self).first ?? 1])
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {
         throw ModelIOError.badConfig(file: path, detail: "unknown normalization '\(normalizationText)'")
       }
-      let network = try SpikingNetwork(
+      var granularity = Granularity.layer
+      if root.hasAttribute("granularity") {
+        let text = try root.readString("granularity")
+        guard let value = Granularity(rawValue: text) else {
+          throw ModelIOError.badConfig(file: path, detail: "unknown granularity '\(text)'")
+        }
+        granularity = value
+      }
+      let network: SpikingNetwork
+      do {
+        network = try SpikingNetwork(
         graph: graph, populations: specs, readout: try root.readString("readout"),
-        normalization: normalization,
+        normalization: normalization, granularity: granularity,
         calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
+      } catch let error as ConversionError {
+        throw ModelIOError.badConfig(file: path, detail: error.description)
+      }
       let provenance = Provenance(
         sourceModel: try root.readString("source_model"), sourceSHA256: try root.readString("source_sha256"),
         toolkitVersion: try root.readString("toolkit_version"))

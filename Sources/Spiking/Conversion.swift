@@ -32,6 +32,16 @@ public enum Normalization: Sendable, Hashable, Codable, CustomStringConvertible 
   }
 }
 
+/// Over which neurons one normalization scale is shared (DYNAMICS.md §5).
+public enum Granularity: String, Sendable, Hashable, Codable, CaseIterable {
+  /// One λ per population.
+  case layer
+  /// One λ per channel (position on the last axis).
+  case channel
+  /// One λ per neuron of a sample.
+  case neuron
+}
+
 /// One population of a converted network: the node it replaces and how its neurons run.
 public struct PopulationSpec: Sendable, Hashable, Codable {
   /// The graph node whose output the population estimates.
@@ -39,28 +49,41 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   public let target: NeuronTarget
   public let dynamics: Dynamics
   public let schedule: StepSchedule
-  /// λ: neurons estimate `g/λ`; 1 without normalization.
-  public let scale: Double
+  /// λ: neurons estimate `g/λ`; `[1]` without normalization. One value for the whole
+  /// population, or one per position of the innermost `scales.count` elements of a sample (per
+  /// channel: the last axis; per neuron: the whole sample).
+  public let scales: [Double]
 
-  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
+  /// The largest λ, which is the population's only one at layer granularity.
+  public var scale: Double { scales.max() ?? 1 }
+
+  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double]) {
     self.node = node
     self.target = target
     self.dynamics = dynamics
     self.schedule = schedule
-    self.scale = scale
+    self.scales = scales
+  }
+
+  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
+    self.init(node: node, target: target, dynamics: dynamics, schedule: schedule, scales: [scale])
   }
 }
 
 /// Why a network cannot be converted.
 public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// The op has no spiking neuron yet.
+  /// The op has no spiking neuron.
   case unsupportedOp(node: String, op: String)
+  /// A network given in parts (as a file holds it) is inconsistent.
+  case invalid(node: String, detail: String)
 
   public var description: String {
     switch self {
     case .unsupportedOp(let node, let op):
       return
-        "'\(node)' (\(op)) has no spiking neuron in this converter; supported: elementwise activations and max pooling (fused)"
+        "'\(node)' (\(op)) has no spiking neuron; supported: elementwise activations, two-input functions, max pooling, LayerNorm and softmax"
+    case .invalid(let node, let detail):
+      return "'\(node)': \(detail)"
     }
   }
 }
@@ -75,8 +98,10 @@ public struct SpikingNetwork: Sendable {
   /// A softmax at the very end is left to the readout (arg-max is unchanged by it); this names
   /// the node whose output is read, the one before such a softmax.
   public let readout: String
-  /// How the populations' scales were chosen, and from how many calibration images.
+  /// How the populations' scales were chosen, over which neurons each is shared, and from how
+  /// many calibration images.
   public let normalization: Normalization
+  public let granularity: Granularity
   public let calibrationImages: Int
 
   /// A network from its parts, as a file reader restores it.
@@ -84,41 +109,66 @@ public struct SpikingNetwork: Sendable {
   ///   non-affine node of the graph, or the readout is not a node.
   public init(
     graph: Graph, populations: [PopulationSpec], readout: String, normalization: Normalization = .none,
-    calibrationImages: Int = 0
+    granularity: Granularity = .layer, calibrationImages: Int = 0
   ) throws {
     for spec in populations {
       guard let node = graph.node(spec.node), !node.op.isAffine else {
-        throw ConversionError.unsupportedOp(node: spec.node, op: "population without a non-affine node")
+        throw ConversionError.invalid(node: spec.node, detail: "a population without a non-affine node")
+      }
+      let neurons = node.shape.reduce(1, *)
+      guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,
+        spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
+      else {
+        throw ConversionError.invalid(
+          node: spec.node, detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
+      }
+    }
+    let covered = Set(populations.map(\.node))
+    for node in graph.nodes where !node.op.isAffine && !covered.contains(node.name) {
+      guard node.op == .softmax && graph.outputs.contains(node.name) else {
+        throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
       }
     }
     guard graph.node(readout) != nil else {
-      throw ConversionError.unsupportedOp(node: readout, op: "readout")
+      throw ConversionError.invalid(node: readout, detail: "the readout is not a node of the graph")
     }
     self.graph = graph
     self.populations = populations
     self.readout = readout
     self.normalization = normalization
+    self.granularity = granularity
     self.calibrationImages = calibrationImages
   }
 
   /// Converts `graph`.
   /// - Parameters:
+  ///   - fuse: keep max pooling, LayerNorm and inner softmax whole, as one population each whose
+  ///     neurons track the composite op of their input estimates, instead of decomposing them
+  ///     into affine steps and one- and two-input neurons (``GraphPasses/decompose(_:)``).
   ///   - calibration: images for data-based normalization (ignored for `.none`).
+  ///   - granularity: how many neurons share one λ.
   ///   - schedule: nil uses each dynamics' default.
   /// - Throws: ``ConversionError`` for an op without a neuron.
   public init(
     _ graph: Graph, dynamics: Dynamics, schedule: StepSchedule? = nil, normalization: Normalization = .none,
-    calibration: Tensor<Float>? = nil
+    granularity: Granularity = .layer, calibration: Tensor<Float>? = nil, fuse: Bool = false
   ) throws {
     var converted = try GraphPasses.removeDropout(graph)
     converted = try GraphPasses.foldBatchNorm(converted)
+    if !fuse { converted = try GraphPasses.decompose(converted) }
     var readout = converted.outputs[0]
     if let last = converted.node(readout), last.op == .softmax { readout = last.inputs[0] }
-    var scales = [String: Double]()
+    var scales = [String: [Double]]()
     if normalization != .none, let calibration {
       let values = converted.activations([try converted.adaptInput(calibration)])
       for node in converted.nodes where !node.op.isAffine && node.name != converted.outputs[0] {
-        scales[node.name] = Self.scale(values[node.name]!.scalars, normalization)
+        let width: Int
+        switch granularity {
+        case .layer: width = 1
+        case .channel: width = node.shape.last ?? 1
+        case .neuron: width = node.shape.reduce(1, *)
+        }
+        scales[node.name] = Self.scales(values[node.name]!.scalars, width: width, normalization)
       }
     }
     var populations = [PopulationSpec]()
@@ -127,6 +177,7 @@ public struct SpikingNetwork: Sendable {
       let target: NeuronTarget
       switch node.op {
       case .activation(let function): target = .unary(function)
+      case .binary(let function): target = .binary(function)
       case .pool2d, .layerNorm, .softmax:
         // Fused: the engine feeds each neuron the composite op applied to the input estimates.
         target = .unary(.identity)
@@ -135,13 +186,23 @@ public struct SpikingNetwork: Sendable {
       populations.append(
         PopulationSpec(
           node: node.name, target: target, dynamics: dynamics, schedule: schedule ?? dynamics.defaultSchedule,
-          scale: scales[node.name] ?? 1))
+          scales: scales[node.name] ?? [1]))
     }
     self.graph = converted
     self.populations = populations
     self.readout = readout
     self.normalization = calibration == nil ? .none : normalization
+    self.granularity = normalization == .none || calibration == nil ? .layer : granularity
     self.calibrationImages = normalization == .none ? 0 : calibration?.shape.first ?? 0
+  }
+
+  /// λ per group of values: `values` is `[…, width]` row-major and position `j` of every row
+  /// forms group `j` (width 1: one group of all values).
+  static func scales(_ values: [Float], width: Int, _ normalization: Normalization) -> [Double] {
+    guard width > 1 else { return [scale(values, normalization)] }
+    var groups = [[Float]](repeating: [], count: width)
+    for (i, value) in values.enumerated() { groups[i % width].append(value) }
+    return groups.map { scale($0, normalization) }
   }
 
   /// λ from recorded activations: the maximum or a percentile of their magnitudes (so signed

@@ -48,6 +48,79 @@ public enum GraphPasses {
     return try bypass(reduced) { folded.contains($0.name) }
   }
 
+  /// Replaces every max pooling, LayerNorm and softmax (except a softmax that is an output:
+  /// the readout handles it) by affine ops and elementwise one- and two-input functions
+  /// (DYNAMICS.md §3), keeping the function the graph computes:
+  ///
+  /// - max pooling k×k: the k² window elements (affine selections), combined by a balanced tree
+  ///   of two-input `max` nodes;
+  /// - LayerNorm: `x − mean` → `square` → `mean` → `x₁/sqrt(x₂ + ε)` → `γ·x + β`;
+  /// - softmax: `exp` → `sum` → `x₁/x₂` (no max shift: it stays finite for the moderate values
+  ///   of trained networks; the ANN is evaluated the same way).
+  ///
+  /// The node that produces the result keeps the original name, so readers are unchanged; the
+  /// steps are named `original/step`.
+  public static func decompose(_ graph: Graph) throws -> Graph {
+    var nodes = [Node]()
+    for node in graph.nodes {
+      switch node.op {
+      case .pool2d(let a) where a.mode == .max:
+        nodes += maxPoolTree(node, a)
+      case .layerNorm(let epsilon, let center, let scale):
+        let name = node.name
+        let x = node.inputs[0]
+        let centred = Node(name: "\(name)/centred", op: .lastAxis(.deviation), inputs: [x])
+        let square = Node(name: "\(name)/square", op: .activation(.square), inputs: [centred.name])
+        let variance = Node(name: "\(name)/variance", op: .lastAxis(.mean), inputs: [square.name])
+        let hasTail = center || scale
+        let normalized = Node(
+          name: hasTail ? "\(name)/normalized" : name, op: .binary(.normalize(epsilon: epsilon)),
+          inputs: [centred.name, variance.name])
+        nodes += [centred, square, variance, normalized]
+        if hasTail {
+          nodes.append(
+            Node(
+              name: name, op: .scaleShift(scale: scale, shift: center), inputs: [normalized.name],
+              parameters: node.parameters))
+        }
+      case .softmax where !graph.outputs.contains(node.name):
+        let exp = Node(name: "\(node.name)/exp", op: .activation(.exp), inputs: node.inputs)
+        let sum = Node(name: "\(node.name)/sum", op: .lastAxis(.sum), inputs: [exp.name])
+        nodes += [exp, sum, Node(name: node.name, op: .binary(.division), inputs: [exp.name, sum.name])]
+      default:
+        nodes.append(node)
+      }
+    }
+    return try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs)
+  }
+
+  /// The window elements of a max pooling and a balanced tree of two-input max nodes over them,
+  /// the last named as the pooling node.
+  static func maxPoolTree(_ node: Node, _ a: Pool2DAttributes) -> [Node] {
+    var nodes = [Node]()
+    var level = [String]()
+    for row in 0..<a.size[0] {
+      for column in 0..<a.size[1] {
+        let name = a.size == [1, 1] ? node.name : "\(node.name)/w\(row)_\(column)"
+        nodes.append(Node(name: name, op: .windowElement(a, row: row, column: column), inputs: node.inputs))
+        level.append(name)
+      }
+    }
+    var depth = 1
+    while level.count > 1 {
+      var next = [String]()
+      for pair in stride(from: 0, to: level.count - 1, by: 2) {
+        let name = level.count == 2 ? node.name : "\(node.name)/max\(depth)_\(pair / 2)"
+        nodes.append(Node(name: name, op: .binary(.maximum), inputs: [level[pair], level[pair + 1]]))
+        next.append(name)
+      }
+      if level.count % 2 == 1 { next.append(level.last!) }
+      level = next
+      depth += 1
+    }
+    return nodes
+  }
+
   /// Drops the single-input nodes `remove` selects, pointing their readers (and outputs) at
   /// their input.
   static func bypass(_ graph: Graph, _ remove: (Node) -> Bool) throws -> Graph {

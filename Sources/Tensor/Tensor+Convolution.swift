@@ -51,7 +51,7 @@ extension Tensor {
   /// 2-D convolution (cross-correlation, as in Keras) of a channels-last batch.
   ///
   /// Implemented as im2col + one GEMM per chunk of images (chunks keep the column buffer near
-  /// 16 MiB); a 1×1 kernel with unit strides skips im2col entirely.
+  /// 1 MiB); a 1×1 kernel with unit strides skips im2col entirely.
   /// - Parameters:
   ///   - input: `(N, H, W, Cin)`.
   ///   - kernel: `(kH, kW, Cin, Cout)`, Keras's layout.
@@ -74,38 +74,16 @@ extension Tensor {
     else { preconditionFailure("conv2d: kernel \(kernel.shape) does not fit input \(input.shape)") }
     let batch = input.shape[0]
     let outChannels = kernel.shape[3]
-    let positions = window.outputHeight * window.outputWidth
-    let rowLength = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
     var output = Tensor(uninitialized: [batch, window.outputHeight, window.outputWidth, outChannels])
-
-    let pointwise = kernel.shape[0] == 1 && kernel.shape[1] == 1 && strides == (1, 1)
+    var columns = [Scalar](
+      repeating: 0, count: conv2dColumnsCapacity(images: batch, channels: input.shape[3], window: window))
     output.scalars.withUnsafeMutableBufferPointer { out in
       input.scalars.withUnsafeBufferPointer { x in
         kernel.scalars.withUnsafeBufferPointer { k in
-          if pointwise {
-            gemm(
-              transposeA: false, transposeB: false, m: batch * positions, n: outChannels, k: rowLength,
-              alpha: 1, a: x, lda: rowLength, b: k, ldb: outChannels, beta: 0, c: out, ldc: outChannels)
-            return
-          }
-          let imagesPerChunk = max(1, min(batch, (1 << 18) / max(positions * rowLength, 1)))
-          var columns = [Scalar](unsafeUninitializedCapacity: imagesPerChunk * positions * rowLength) {
-            $1 = $0.count
-          }
           columns.withUnsafeMutableBufferPointer { cols in
-            var first = 0
-            while first < batch {
-              let count = min(imagesPerChunk, batch - first)
-              im2col(x, channels: input.shape[3], window: window, first: first, count: count, into: cols)
-              let target = UnsafeMutableBufferPointer(
-                rebasing: out[(first * positions * outChannels)..<((first + count) * positions * outChannels)]
-              )
-              gemm(
-                transposeA: false, transposeB: false, m: count * positions, n: outChannels, k: rowLength,
-                alpha: 1, a: UnsafeBufferPointer(cols), lda: rowLength, b: k, ldb: outChannels, beta: 0,
-                c: target, ldc: outChannels)
-              first += count
-            }
+            conv2d(
+              x, images: batch, channels: input.shape[3], window: window, kernel: k, outChannels: outChannels,
+              columns: cols, into: out, beta: 0)
           }
         }
       }

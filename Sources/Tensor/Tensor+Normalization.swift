@@ -10,12 +10,11 @@ extension Tensor {
       scale.count == width && shift.count == width,
       "per-channel affine of \(shape) with \(scale.count) scales")
     var result = self
-    guard width > 0 else { return result }
     result.scalars.withUnsafeMutableBufferPointer { x in
-      var offset = 0
-      while offset < x.count {
-        for c in 0..<width { x[offset &+ c] = x[offset &+ c] * scale[c] + shift[c] }
-        offset &+= width
+      scale.withUnsafeBufferPointer { a in
+        shift.withUnsafeBufferPointer { b in
+          Tensor.affinePerChannel(UnsafeBufferPointer(x), count: x.count, scale: a, shift: b, into: x)
+        }
       }
     }
     return result
@@ -34,26 +33,20 @@ extension Tensor {
       gamma.map { $0.count == width } ?? true && beta.map { $0.count == width } ?? true,
       "layer norm parameters for \(shape)")
     var result = self
-    guard width > 0 else { return result }
     result.scalars.withUnsafeMutableBufferPointer { x in
-      var offset = 0
-      while offset < x.count {
-        var total = 0.0
-        for c in 0..<width { total += Double(x[offset &+ c]) }
-        let mean = total / Double(width)
-        var squares = 0.0
-        for c in 0..<width {
-          let d = Double(x[offset &+ c]) - mean
-          squares += d * d
+      withOptionalBuffer(gamma) { g in
+        withOptionalBuffer(beta) { b in
+          Tensor.layerNorm(
+            UnsafeBufferPointer(x), count: x.count, width: width, epsilon: epsilon, gamma: g, beta: b, into: x)
         }
-        let inverse = 1 / (squares / Double(width) + Double(epsilon)).squareRoot()
-        for c in 0..<width {
-          let normalized = Scalar((Double(x[offset &+ c]) - mean) * inverse)
-          x[offset &+ c] = normalized * (gamma?[c] ?? 1) + (beta?[c] ?? 0)
-        }
-        offset &+= width
       }
     }
     return result
   }
+}
+
+/// Calls `body` with the array's buffer, or nil for nil.
+func withOptionalBuffer<Scalar, R>(_ array: [Scalar]?, _ body: (UnsafeBufferPointer<Scalar>?) -> R) -> R {
+  guard let array else { return body(nil) }
+  return array.withUnsafeBufferPointer { body($0) }
 }

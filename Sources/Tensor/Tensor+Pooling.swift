@@ -24,34 +24,10 @@ extension Tensor {
         input: (input.shape[1], input.shape[2]), kernel: size, strides: strides ?? size, padding: padding)
     else { preconditionFailure("pool2d: window \(size) does not fit input \(input.shape)") }
     let (batch, channels) = (input.shape[0], input.shape[3])
-    var output = Tensor(zeros: [batch, window.outputHeight, window.outputWidth, channels])
+    var output = Tensor(uninitialized: [batch, window.outputHeight, window.outputWidth, channels])
     output.scalars.withUnsafeMutableBufferPointer { out in
       input.scalars.withUnsafeBufferPointer { x in
-        var target = 0
-        for n in 0..<batch {
-          let image = n &* window.inputHeight &* window.inputWidth &* channels
-          for oh in 0..<window.outputHeight {
-            let rows = window.inputRows(forOutputRow: oh)
-            for ow in 0..<window.outputWidth {
-              let columns = window.inputColumns(forOutputColumn: ow)
-              for c in 0..<channels {
-                var accumulator: Scalar = mode == .max ? -.infinity : 0
-                for ih in rows {
-                  for iw in columns {
-                    let value = x[image &+ (ih &* window.inputWidth &+ iw) &* channels &+ c]
-                    switch mode {
-                    case .max: accumulator = BinaryFunction.maximum(accumulator, value)
-                    case .average: accumulator += value
-                    }
-                  }
-                }
-                if mode == .average { accumulator /= Scalar(rows.count * columns.count) }
-                out[target] = accumulator
-                target &+= 1
-              }
-            }
-          }
-        }
+        pool2d(x, images: batch, channels: channels, window: window, mode: mode, into: out)
       }
     }
     return output
@@ -64,16 +40,10 @@ extension Tensor {
   public static func globalAveragePool2d(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4, "globalAveragePool2d needs (N, H, W, C), got \(input.shape)")
     let (batch, positions, channels) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
-    var output = Tensor(zeros: [batch, channels])
+    var output = Tensor(uninitialized: [batch, channels])
     output.scalars.withUnsafeMutableBufferPointer { out in
       input.scalars.withUnsafeBufferPointer { x in
-        for n in 0..<batch {
-          for p in 0..<positions {
-            let base = (n &* positions &+ p) &* channels
-            for c in 0..<channels { out[n &* channels &+ c] += x[base &+ c] }
-          }
-          for c in 0..<channels { out[n &* channels &+ c] /= Scalar(positions) }
-        }
+        globalAveragePool2d(x, images: batch, positions: positions, channels: channels, into: out)
       }
     }
     return output

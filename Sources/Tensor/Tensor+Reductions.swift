@@ -89,17 +89,7 @@ extension Tensor {
     var result = self
     guard width > 0 else { return result }
     result.scalars.withUnsafeMutableBufferPointer { x in
-      for row in 0..<(count / width) {
-        let base = row &* width
-        var largest = -Scalar.infinity
-        for j in 0..<width { largest = BinaryFunction.maximum(largest, x[base &+ j]) }
-        var total: Scalar = 0
-        for j in 0..<width {
-          x[base &+ j] = Scalar.exp(x[base &+ j] - largest)
-          total += x[base &+ j]
-        }
-        for j in 0..<width { x[base &+ j] /= total }
-      }
+      Tensor.softmax(UnsafeBufferPointer(x), count: x.count, width: width, into: x)
     }
     return result
   }

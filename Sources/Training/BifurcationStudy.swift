@@ -104,8 +104,8 @@ public struct BifurcationStudy: Sendable {
     var random = SplitMix64(seed: seed)
     let graph = try settings.preset.build(random: &random)
     let half = settings.precision == .float16
-    var networks = settings.primes.map {
-      TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: SubgradientPolicy(reluPrime: $0))
+    var networks = try settings.primes.map {
+      try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: SubgradientPolicy(reluPrime: $0))
     }
     var optimizers = settings.primes.map { _ in
       Optimizer<Scalar>(settings: OptimizerSettings(kind: settings.optimizer), roundsToHalf: half)

@@ -39,9 +39,13 @@ public struct TrainingConfiguration: Sendable, Hashable, Codable {
 public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The loss became NaN or infinite.
   case diverged(epoch: Int, batch: Int, loss: Double)
+  /// The graph holds an op that has no backward pass (a step of a spiking decomposition).
+  case untrainableOp(node: String, op: String)
 
   public var description: String {
     switch self {
+    case .untrainableOp(let node, let op):
+      return "'\(node)' (\(op)) cannot be trained: it is a step of a spiking decomposition"
     case .diverged(let epoch, let batch, let loss):
       return
         "training diverged at epoch \(epoch), batch \(batch): the loss is \(loss); lower --lr or use a wider --precision"
@@ -97,7 +101,7 @@ public enum Trainer {
   ) throws -> (graph: Graph, history: [EpochReport]) {
     precondition(c.batchSize > 0 && c.epochs >= 0, "batch size and epochs must be positive")
     let half = c.precision == .float16
-    var network = TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
+    var network = try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
     var optimizer = Optimizer<Scalar>(settings: c.optimizer, roundsToHalf: half)
     let images: Tensor<Scalar> = try graph.adaptInput(train.images).converted()
     let testImages: Tensor<Scalar>? = try test.map { try graph.adaptInput($0.images).converted() }

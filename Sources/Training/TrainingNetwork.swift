@@ -37,7 +37,16 @@ struct TrainingNetwork<Scalar: TensorScalar> {
     var output: Tensor<Scalar> { values[outputIndex] }
   }
 
-  init(graph: Graph, roundsToHalf: Bool, policy: SubgradientPolicy) {
+  /// - Throws: ``TrainingError/untrainableOp(node:op:)`` for the ops of a spiking decomposition,
+  ///   which have no backward pass.
+  init(graph: Graph, roundsToHalf: Bool, policy: SubgradientPolicy) throws {
+    for node in graph.nodes {
+      switch node.op {
+      case .binary, .windowElement, .lastAxis, .scaleShift:
+        throw TrainingError.untrainableOp(node: node.name, op: node.op.kind)
+      default: continue
+      }
+    }
     self.graph = graph
     self.roundsToHalf = roundsToHalf
     self.policy = policy
@@ -220,6 +229,8 @@ struct TrainingNetwork<Scalar: TensorScalar> {
       var inputGradients = [Tensor<Scalar>]()
       var grads = [String: Tensor<Scalar>]()
       switch node.op {
+      case .binary, .windowElement, .lastAxis, .scaleShift:
+        preconditionFailure("refused when the network was made")
       case .input:
         if inputGradient == nil { inputGradient = dy }
       case .dense:

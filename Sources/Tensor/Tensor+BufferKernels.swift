@@ -1,0 +1,305 @@
+/// Forward kernels that write into caller-owned buffers.
+///
+/// The value-returning ops (`conv2d`, `pool2d`, `layerNormalized` …) allocate their result and
+/// call these; a time-stepped simulator calls them directly on buffers it allocated once, so
+/// that a step allocates nothing. Every kernel takes a batch in row-major, channels-last layout
+/// and reads only `input`, so `input` and `output` must not overlap unless a kernel says so.
+extension Tensor {
+  /// How many scalars of column buffer ``conv2d(_:images:channels:window:kernel:outChannels:columns:into:beta:)``
+  /// uses for `images` images: enough for a chunk of images whose columns fill about 1 MiB
+  /// (at least one image), 0 for a pointwise convolution, which needs none.
+  public static func conv2dColumnsCapacity(images: Int, channels: Int, window: Window2D) -> Int {
+    if isPointwise(window) { return 0 }
+    let perImage = window.outputHeight * window.outputWidth * window.kernelHeight * window.kernelWidth * channels
+    return max(1, min(images, (1 << 18) / max(perImage, 1))) * perImage
+  }
+
+  static func isPointwise(_ window: Window2D) -> Bool {
+    window.kernelHeight == 1 && window.kernelWidth == 1 && window.strideHeight == 1 && window.strideWidth == 1
+  }
+
+  /// `output ← conv(input, kernel) + β·output` (no bias) for `images` channels-last images,
+  /// as im2col and one GEMM per chunk of images.
+  /// - Parameters:
+  ///   - kernel: `(kH, kW, channels, outChannels)`.
+  ///   - columns: scratch of at least ``conv2dColumnsCapacity(images:channels:window:)`` scalars
+  ///     for one image (the chunk size follows from its size).
+  ///   - beta: 0 to overwrite `output`, 1 to accumulate into it.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func conv2d(
+    _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, window: Window2D,
+    kernel: UnsafeBufferPointer<Scalar>, outChannels: Int, columns: UnsafeMutableBufferPointer<Scalar>,
+    into output: UnsafeMutableBufferPointer<Scalar>, beta: Scalar
+  ) {
+    let positions = window.outputHeight * window.outputWidth
+    let rowLength = window.kernelHeight * window.kernelWidth * channels
+    precondition(
+      input.count >= images * window.inputHeight * window.inputWidth * channels
+        && output.count >= images * positions * outChannels && kernel.count == rowLength * outChannels,
+      "conv2d buffers too small for \(images) images")
+    if isPointwise(window) {
+      gemm(
+        transposeA: false, transposeB: false, m: images * positions, n: outChannels, k: rowLength, alpha: 1,
+        a: input, lda: rowLength, b: kernel, ldb: outChannels, beta: beta, c: output, ldc: outChannels)
+      return
+    }
+    let perImage = positions * rowLength
+    precondition(columns.count >= perImage, "conv2d column buffer of \(columns.count) < \(perImage)")
+    let imagesPerChunk = columns.count / perImage
+    var first = 0
+    while first < images {
+      let count = min(imagesPerChunk, images - first)
+      im2col(input, channels: channels, window: window, first: first, count: count, into: columns)
+      let target = UnsafeMutableBufferPointer(
+        rebasing: output[(first * positions * outChannels)..<((first + count) * positions * outChannels)])
+      gemm(
+        transposeA: false, transposeB: false, m: count * positions, n: outChannels, k: rowLength, alpha: 1,
+        a: UnsafeBufferPointer(columns), lda: rowLength, b: kernel, ldb: outChannels, beta: beta, c: target,
+        ldc: outChannels)
+      first += count
+    }
+  }
+
+  /// `output ← input · weight + β·output` for `rows` rows of `inputWidth` (no bias).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func dense(
+    _ input: UnsafeBufferPointer<Scalar>, rows: Int, weight: UnsafeBufferPointer<Scalar>, inputWidth: Int,
+    outputWidth: Int, into output: UnsafeMutableBufferPointer<Scalar>, beta: Scalar
+  ) {
+    precondition(
+      input.count >= rows * inputWidth && output.count >= rows * outputWidth
+        && weight.count == inputWidth * outputWidth, "dense buffers too small for \(rows) rows")
+    gemm(
+      transposeA: false, transposeB: false, m: rows, n: outputWidth, k: inputWidth, alpha: 1, a: input,
+      lda: inputWidth, b: weight, ldb: outputWidth, beta: beta, c: output, ldc: outputWidth)
+  }
+
+  /// Max or average pooling of `images` channels-last images into `output`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func pool2d(
+    _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, window: Window2D, mode: PoolingMode,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let imageSize = window.inputHeight * window.inputWidth * channels
+    precondition(
+      input.count >= images * imageSize
+        && output.count >= images * window.outputHeight * window.outputWidth * channels,
+      "pool2d buffers too small for \(images) images")
+    var target = 0
+    for n in 0..<images {
+      let image = n &* imageSize
+      for oh in 0..<window.outputHeight {
+        let rows = window.inputRows(forOutputRow: oh)
+        for ow in 0..<window.outputWidth {
+          let columns = window.inputColumns(forOutputColumn: ow)
+          // Channels are contiguous: combine whole pixels so the inner loop runs over channels.
+          let out = UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)])
+          out.update(repeating: mode == .max ? -.infinity : 0)
+          for ih in rows {
+            for iw in columns {
+              let pixel = image &+ (ih &* window.inputWidth &+ iw) &* channels
+              switch mode {
+              case .max:
+                for c in 0..<channels { out[c] = BinaryFunction.maximum(out[c], input[pixel &+ c]) }
+              case .average:
+                for c in 0..<channels { out[c] += input[pixel &+ c] }
+              }
+            }
+          }
+          if mode == .average {
+            let divisor = Scalar(rows.count * columns.count)
+            for c in 0..<channels { out[c] /= divisor }
+          }
+          target &+= channels
+        }
+      }
+    }
+  }
+
+  /// The mean over height and width of `images` channels-last images of `positions` pixels.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func globalAveragePool2d(
+    _ input: UnsafeBufferPointer<Scalar>, images: Int, positions: Int, channels: Int,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    precondition(
+      input.count >= images * positions * channels && output.count >= images * channels,
+      "global pooling buffers too small for \(images) images")
+    for n in 0..<images {
+      let out = UnsafeMutableBufferPointer(rebasing: output[(n &* channels)..<((n &+ 1) &* channels)])
+      out.update(repeating: 0)
+      for p in 0..<positions {
+        let base = (n &* positions &+ p) &* channels
+        for c in 0..<channels { out[c] += input[base &+ c] }
+      }
+      for c in 0..<channels { out[c] /= Scalar(positions) }
+    }
+  }
+
+  /// `output[i] = input[i]·scale[c] + shift[c]` with `c` the position on the last axis of width
+  /// `scale.count`; `input` may be `output`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func affinePerChannel(
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, scale: UnsafeBufferPointer<Scalar>,
+    shift: UnsafeBufferPointer<Scalar>?, into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let width = scale.count
+    guard width > 0 else { return }
+    precondition(count % width == 0 && input.count >= count && output.count >= count)
+    var offset = 0
+    while offset < count {
+      if let shift {
+        for c in 0..<width { output[offset &+ c] = input[offset &+ c] * scale[c] + shift[c] }
+      } else {
+        for c in 0..<width { output[offset &+ c] = input[offset &+ c] * scale[c] }
+      }
+      offset &+= width
+    }
+  }
+
+  /// Every row of width `vector.count` of the first `count` scalars of `output` set to `vector`
+  /// (a bias, before a GEMM accumulates into it).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func fillRows(
+    _ output: UnsafeMutableBufferPointer<Scalar>, count: Int, with vector: UnsafeBufferPointer<Scalar>
+  ) {
+    let width = vector.count
+    guard width > 0 else { return }
+    precondition(count % width == 0 && output.count >= count)
+    var offset = 0
+    while offset < count {
+      UnsafeMutableBufferPointer(rebasing: output[offset..<(offset &+ width)]).update(fromContentsOf: vector)
+      offset &+= width
+    }
+  }
+
+  /// Layer normalization of each row of width `width` (statistics in Double, as
+  /// ``layerNormalized(epsilon:gamma:beta:)``); `input` may be `output`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func layerNorm(
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int, epsilon: Scalar,
+    gamma: UnsafeBufferPointer<Scalar>?, beta: UnsafeBufferPointer<Scalar>?,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    guard width > 0 else { return }
+    precondition(count % width == 0 && input.count >= count && output.count >= count)
+    var offset = 0
+    while offset < count {
+      var total = 0.0
+      for c in 0..<width { total += Double(input[offset &+ c]) }
+      let mean = total / Double(width)
+      var squares = 0.0
+      for c in 0..<width {
+        let d = Double(input[offset &+ c]) - mean
+        squares += d * d
+      }
+      let inverse = 1 / (squares / Double(width) + Double(epsilon)).squareRoot()
+      for c in 0..<width {
+        let normalized = Scalar((Double(input[offset &+ c]) - mean) * inverse)
+        output[offset &+ c] = normalized * (gamma?[c] ?? 1) + (beta?[c] ?? 0)
+      }
+      offset &+= width
+    }
+  }
+
+  /// The softmax of each row of width `width`, shifted by the row's maximum; `input` may be
+  /// `output`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func softmax(
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int, into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    guard width > 0 else { return }
+    precondition(count % width == 0 && input.count >= count && output.count >= count)
+    var base = 0
+    while base < count {
+      var largest = -Scalar.infinity
+      for j in 0..<width { largest = BinaryFunction.maximum(largest, input[base &+ j]) }
+      var total: Scalar = 0
+      for j in 0..<width {
+        let e = Scalar.exp(input[base &+ j] - largest)
+        output[base &+ j] = e
+        total += e
+      }
+      for j in 0..<width { output[base &+ j] /= total }
+      base &+= width
+    }
+  }
+}
+
+extension Tensor {
+  /// Element `(row, column)` of every window of `images` channels-last images: output
+  /// `(oh, ow, c)` is the input pixel at window offset `(row, column)`, its position clamped
+  /// into the part of the window that lies inside the input (padding is never read).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func windowElement(
+    _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, window: Window2D, row: Int, column: Int,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let imageSize = window.inputHeight * window.inputWidth * channels
+    precondition(
+      input.count >= images * imageSize
+        && output.count >= images * window.outputHeight * window.outputWidth * channels,
+      "window element buffers too small for \(images) images")
+    var target = 0
+    for n in 0..<images {
+      for oh in 0..<window.outputHeight {
+        let rows = window.inputRows(forOutputRow: oh)
+        let ih = min(max(oh * window.strideHeight - window.padTop + row, rows.lowerBound), rows.upperBound - 1)
+        for ow in 0..<window.outputWidth {
+          let columns = window.inputColumns(forOutputColumn: ow)
+          let iw = min(
+            max(ow * window.strideWidth - window.padLeft + column, columns.lowerBound), columns.upperBound - 1)
+          let source = n &* imageSize &+ (ih &* window.inputWidth &+ iw) &* channels
+          UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)]).update(
+            fromContentsOf: UnsafeBufferPointer(rebasing: input[source..<(source &+ channels)]))
+          target &+= channels
+        }
+      }
+    }
+  }
+
+  /// The mean, sum or deviation from the mean of each row of width `width`, repeated over the
+  /// row; `input` may be `output`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func lastAxisStatistic(
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int, statistic: LastAxisStatisticKind,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    guard width > 0 else { return }
+    precondition(count % width == 0 && input.count >= count && output.count >= count)
+    var base = 0
+    while base < count {
+      var total = 0.0
+      for j in 0..<width { total += Double(input[base &+ j]) }
+      switch statistic {
+      case .sum:
+        let value = Scalar(total)
+        for j in 0..<width { output[base &+ j] = value }
+      case .mean:
+        let value = Scalar(total / Double(width))
+        for j in 0..<width { output[base &+ j] = value }
+      case .deviation:
+        let mean = total / Double(width)
+        for j in 0..<width { output[base &+ j] = Scalar(Double(input[base &+ j]) - mean) }
+      }
+      base &+= width
+    }
+  }
+}
+
+/// Which statistic ``Tensor/lastAxisStatistic(_:count:width:statistic:into:)`` computes.
+public enum LastAxisStatisticKind: String, Sendable, Hashable, Codable, CaseIterable {
+  case mean, sum
+  /// `x − mean(x)`.
+  case deviation
+}
