@@ -24,5 +24,12 @@ let package = Package(
         .product(name: "Training", package: toolkit), .product(name: "Datasets", package: toolkit),
         .product(name: "Tensor", package: toolkit),
       ]),
+    .executableTarget(
+      name: "sim-bench",
+      dependencies: [
+        "CBLASRaw", .product(name: "Spiking", package: toolkit), .product(name: "ModelIO", package: toolkit),
+        .product(name: "Datasets", package: toolkit), .product(name: "Tensor", package: toolkit),
+        .product(name: "Graph", package: toolkit),
+      ]),
   ]
 )

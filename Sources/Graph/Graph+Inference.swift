@@ -108,7 +108,8 @@ extension Op {
       return Tensor.zip(x, inputs[1], function)
     case .windowElement(let a, let row, let column):
       let window = Window2D(
-        input: (x.shape[1], x.shape[2]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
+        input: (x.shape[1], x.shape[2]), kernel: (a.size[0], a.size[1]),
+        strides: (a.strides[0], a.strides[1]),
         padding: a.padding)!
       var output = Tensor<Scalar>(zeros: [batch, window.outputHeight, window.outputWidth, x.shape[3]])
       output.withUnsafeMutableScalars { out in

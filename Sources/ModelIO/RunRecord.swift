@@ -12,6 +12,10 @@ public struct RunRecord: Codable, Sendable {
     public let dynamics: [String]
     public let schedules: [String]
     public let normalization: String
+    /// `layer`, `channel` or `neuron`: over which neurons a scale is shared.
+    public let granularity: String
+    /// Whether max pooling, LayerNorm and inner softmax ran as fused populations.
+    public let fused: Bool
     public let calibrationImages: Int
     public let engine: String
     public let input: String
@@ -22,9 +26,11 @@ public struct RunRecord: Codable, Sendable {
     public init(
       network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [String],
       schedules: [String],
-      normalization: String, calibrationImages: Int, engine: String, input: String, data: String, limit: Int?,
-      batchSize: Int
+      normalization: String, granularity: String, fused: Bool, calibrationImages: Int, engine: String,
+      input: String, data: String, limit: Int?, batchSize: Int
     ) {
+      self.granularity = granularity
+      self.fused = fused
       self.network = network
       self.name = name
       self.sourceModel = sourceModel
@@ -47,9 +53,12 @@ public struct RunRecord: Codable, Sendable {
   public let timesteps: [Int]
   public let accuracy: [Double]
   public let populations: [SimulationResult.PopulationResult]
+  /// Wall-clock seconds the simulation took.
+  public let seconds: Double
 
-  public init(settings: Settings, result: SimulationResult) {
+  public init(settings: Settings, result: SimulationResult, seconds: Double) {
     self.settings = settings
+    self.seconds = seconds
     images = result.images
     annAccuracy = result.annAccuracy
     timesteps = result.timesteps

@@ -173,9 +173,9 @@ public enum SNNFile {
       let network: SpikingNetwork
       do {
         network = try SpikingNetwork(
-        graph: graph, populations: specs, readout: try root.readString("readout"),
-        normalization: normalization, granularity: granularity,
-        calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
+          graph: graph, populations: specs, readout: try root.readString("readout"),
+          normalization: normalization, granularity: granularity,
+          calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
       } catch let error as ConversionError {
         throw ModelIOError.badConfig(file: path, detail: error.description)
       }

@@ -57,7 +57,9 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   /// The largest λ, which is the population's only one at layer granularity.
   public var scale: Double { scales.max() ?? 1 }
 
-  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double]) {
+  public init(
+    node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double]
+  ) {
     self.node = node
     self.target = target
     self.dynamics = dynamics
@@ -120,7 +122,8 @@ public struct SpikingNetwork: Sendable {
         spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
       else {
         throw ConversionError.invalid(
-          node: spec.node, detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
+          node: spec.node,
+          detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
       }
     }
     let covered = Set(populations.map(\.node))
@@ -203,6 +206,18 @@ public struct SpikingNetwork: Sendable {
     var groups = [[Float]](repeating: [], count: width)
     for (i, value) in values.enumerated() { groups[i % width].append(value) }
     return groups.map { scale($0, normalization) }
+  }
+
+  /// Whether composite layers run as fused populations (their op is still in the graph).
+  public var isFused: Bool {
+    graph.nodes.contains { node in
+      switch node.op {
+      case .pool2d(let a): return a.mode == .max
+      case .layerNorm: return true
+      case .softmax: return !graph.outputs.contains(node.name)
+      default: return false
+      }
+    }
   }
 
   /// λ from recorded activations: the maximum or a percentile of their magnitudes (so signed

@@ -23,14 +23,17 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public private(set) var spikeCount = 0
   /// The last step taken (0 before the first).
   public private(set) var step = 0
-  /// `g(x̂_t)/λ` of the current step (kept to avoid allocating one per step).
+  /// `1/λ` per entry of ``scales``.
+  private let inverseScales: [Scalar]
+  /// `g(x̂_t)` of the current step (kept to avoid allocating one per step).
   private var goals: [Scalar]
 
   /// - Parameters:
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
   ///   - count: neurons × batch size, a multiple of `scales.count`.
   public init(
-    dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1], count: Int
+    dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1],
+    count: Int
   ) {
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
@@ -40,12 +43,15 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     self.schedule = schedule ?? dynamics.defaultSchedule
     self.target = target
     self.scales = scales
+    inverseScales = scales.map { 1 / $0 }
     estimates = [Scalar](repeating: 0, count: count)
     goals = [Scalar](repeating: 0, count: count)
   }
 
   /// A population with one scale λ for every neuron.
-  public init(dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scale: Scalar, count: Int) {
+  public init(
+    dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scale: Scalar, count: Int
+  ) {
     self.init(dynamics: dynamics, schedule: schedule, target: target, scales: [scale], count: count)
   }
 
@@ -78,44 +84,93 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let dynamics = self.dynamics
     let target = self.target
     let scales = self.scales
+    let inverseScales = self.inverseScales
     var fired = 0
     goals.withUnsafeMutableBufferPointer { goal in
       target.evaluate(first, second ?? first, into: goal)
       estimates.withUnsafeMutableBufferPointer { v in
         scales.withUnsafeBufferPointer { lambda in
-          let width = lambda.count
-          var base = 0
-          // One loop per dynamics, so that the choice is not made per neuron.
-          switch dynamics {
-          case .subgradient:
-            while base < v.count {
-              for j in 0..<width {
-                let i = base &+ j
-                let fires = goal[i] / lambda[j] > v[i]
-                v[i] -= eta * (v[i] - (fires ? 1 : 0))
-                output[i] = lambda[j] * v[i]
-                spikes?[i] = fires ? 1 : 0
-                fired &+= fires ? 1 : 0
-              }
-              base &+= width
-            }
-          case .signGD:
-            while base < v.count {
-              for j in 0..<width {
-                let i = base &+ j
-                let fires = v[i] >= goal[i] / lambda[j]
-                v[i] += fires ? -eta : eta
-                output[i] = lambda[j] * v[i]
-                spikes?[i] = fires ? 1 : 0
-                fired &+= fires ? 1 : 0
-              }
-              base &+= width
+          inverseScales.withUnsafeBufferPointer { inverse in
+            if spikes == nil && lambda.count == 1 {
+              fired = Self.update(dynamics, eta, goal, v, lambda[0], inverse[0], output)
+            } else {
+              fired = Self.update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
             }
           }
         }
       }
     }
     spikeCount &+= fired
+  }
+}
+
+extension Population {
+  /// The step for one shared λ: branch-free loops the compiler vectorizes. Returns the spikes.
+  @inline(__always)
+  static func update(
+    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
+    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: Scalar, _ inverse: Scalar,
+    _ output: UnsafeMutableBufferPointer<Scalar>
+  ) -> Int {
+    var fired = 0
+    switch dynamics {
+    case .subgradient:
+      for i in v.indices {
+        let s: Scalar = goal[i] * inverse > v[i] ? 1 : 0
+        v[i] -= eta * (v[i] - s)
+        output[i] = lambda * v[i]
+        goal[i] = s
+      }
+    case .signGD:
+      for i in v.indices {
+        let s: Scalar = v[i] >= goal[i] * inverse ? 1 : 0
+        v[i] += eta - 2 * eta * s
+        output[i] = lambda * v[i]
+        goal[i] = s
+      }
+    }
+    // The spikes were left in `goal`; summing them separately keeps the loops above simple.
+    var total: Scalar = 0
+    var block = 0
+    while block < goal.count {
+      let end = min(block + 1 << 20, goal.count)
+      total = 0
+      for i in block..<end { total += goal[i] }
+      fired += Int(total)
+      block = end
+    }
+    return fired
+  }
+
+  /// The step with one λ per inner position (and optional spike output).
+  static func update(
+    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
+    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
+    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>,
+    spikes: UnsafeMutableBufferPointer<Scalar>?
+  ) -> Int {
+    let width = lambda.count
+    var fired = 0
+    var base = 0
+    while base < v.count {
+      for j in 0..<width {
+        let i = base &+ j
+        let fires: Bool
+        switch dynamics {
+        case .subgradient:
+          fires = goal[i] * inverse[j] > v[i]
+          v[i] -= eta * (v[i] - (fires ? 1 : 0))
+        case .signGD:
+          fires = v[i] >= goal[i] * inverse[j]
+          v[i] += fires ? -eta : eta
+        }
+        output[i] = lambda[j] * v[i]
+        spikes?[i] = fires ? 1 : 0
+        fired &+= fires ? 1 : 0
+      }
+      base &+= width
+    }
+    return fired
   }
 }
 

@@ -10,7 +10,8 @@ extension Tensor {
   /// (at least one image), 0 for a pointwise convolution, which needs none.
   public static func conv2dColumnsCapacity(images: Int, channels: Int, window: Window2D) -> Int {
     if isPointwise(window) { return 0 }
-    let perImage = window.outputHeight * window.outputWidth * window.kernelHeight * window.kernelWidth * channels
+    let perImage =
+      window.outputHeight * window.outputWidth * window.kernelHeight * window.kernelWidth * channels
     return max(1, min(images, (1 << 18) / max(perImage, 1))) * perImage
   }
 
@@ -214,7 +215,8 @@ extension Tensor {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func softmax(
-    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int, into output: UnsafeMutableBufferPointer<Scalar>
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int,
+    into output: UnsafeMutableBufferPointer<Scalar>
   ) {
     guard width > 0 else { return }
     precondition(count % width == 0 && input.count >= count && output.count >= count)
@@ -253,11 +255,13 @@ extension Tensor {
     for n in 0..<images {
       for oh in 0..<window.outputHeight {
         let rows = window.inputRows(forOutputRow: oh)
-        let ih = min(max(oh * window.strideHeight - window.padTop + row, rows.lowerBound), rows.upperBound - 1)
+        let ih = min(
+          max(oh * window.strideHeight - window.padTop + row, rows.lowerBound), rows.upperBound - 1)
         for ow in 0..<window.outputWidth {
           let columns = window.inputColumns(forOutputColumn: ow)
           let iw = min(
-            max(ow * window.strideWidth - window.padLeft + column, columns.lowerBound), columns.upperBound - 1)
+            max(ow * window.strideWidth - window.padLeft + column, columns.lowerBound), columns.upperBound - 1
+          )
           let source = n &* imageSize &+ (ih &* window.inputWidth &+ iw) &* channels
           UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)]).update(
             fromContentsOf: UnsafeBufferPointer(rebasing: input[source..<(source &+ channels)]))

@@ -37,7 +37,8 @@ extension Tensor {
       withOptionalBuffer(gamma) { g in
         withOptionalBuffer(beta) { b in
           Tensor.layerNorm(
-            UnsafeBufferPointer(x), count: x.count, width: width, epsilon: epsilon, gamma: g, beta: b, into: x)
+            UnsafeBufferPointer(x), count: x.count, width: width, epsilon: epsilon, gamma: g, beta: b, into: x
+          )
         }
       }
     }

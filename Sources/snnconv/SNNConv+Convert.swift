@@ -7,15 +7,18 @@ import Spiking
 import ToolSupport
 
 extension Dynamics: ExpressibleByArgument {}
+extension Granularity: ExpressibleByArgument {}
 
 extension SNNConv {
   struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Convert a Keras HDF5 model into a spiking network file (.snn.h5).",
       discussion: """
-        Every elementwise activation becomes a population of neurons with the chosen dynamics; max pooling \
-        becomes a fused population. --normalize max or pNN.N scales each population by its largest (or \
-        percentile) activation on --calibration training images.
+        Every elementwise activation becomes a population of neurons with the chosen dynamics. Max pooling \
+        becomes a tree of two-input max neurons, LayerNorm and an inner softmax become affine steps plus \
+        square/normalize and exp/divide neurons; --fuse keeps each as one population tracking the whole op. \
+        --normalize max or pNN.N scales each population by its largest (or percentile) activation on \
+        --calibration training images, per layer, channel or neuron (--granularity).
         """)
 
     enum ScheduleName: String, ExpressibleByArgument, CaseIterable { case inverse, geometric, constant }
@@ -36,6 +39,11 @@ extension SNNConv {
         return value
       })
     var normalize: Normalization = .max
+    @Option(help: "Share one normalization scale per layer, per channel or per neuron.")
+    var granularity: Granularity = .layer
+    @Flag(
+      help: "Keep max pooling, LayerNorm and inner softmax as fused populations instead of decomposing them.")
+    var fuse = false
     @Option(help: ArgumentHelp("Training images used to calibrate the normalization.", valueName: "N"))
     var calibration = 1000
     @Option(
@@ -68,16 +76,17 @@ extension SNNConv {
         case .constant: .constant(eta: eta0)
         }
       let images =
-        normalize == .none ? nil : try DataSource.fashionMNIST.load(.train, limit: calibration).images
+        normalize == .none ? nil : try data.load(.train, limit: calibration).images
       let network = try SpikingNetwork(
-        graph, dynamics: dynamics, schedule: chosen, normalization: normalize, calibration: images)
+        graph, dynamics: dynamics, schedule: chosen, normalization: normalize, granularity: granularity,
+        calibration: images, fuse: fuse)
       let provenance = SNNFile.Provenance(
         sourceModel: model, sourceSHA256: try SHA256.hex(ofFile: model), toolkitVersion: ToolkitVersion.string
       )
       try SNNFile.write(network, provenance: provenance, to: output)
       for spec in network.populations {
         print(
-          "\(spec.node)  \(graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ = \(String(format: "%.4g", spec.scale))"
+          "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ = \(String(format: "%.4g", spec.scale))"
         )
       }
       print(

@@ -7,6 +7,7 @@ import Tensor
 import ToolSupport
 
 extension Engine: ExpressibleByArgument {}
+extension InputEncoding: ExpressibleByArgument {}
 
 @main
 struct SNNSim: ParsableCommand {
@@ -51,6 +52,12 @@ extension SNNSim {
       help: "dense: recompute each affine map every step; event: accumulate the maps of per-step changes.")
     var engine: Engine = .dense
 
+    @Option(
+      help:
+        "analog: the image at every step; rate: integrate-and-fire neurons encode each pixel; signgd: signGD neurons do."
+    )
+    var input: InputEncoding = .analog
+
     @Option(help: ArgumentHelp("Write results as JSON (and CSV beside it).", valueName: "run.json"))
     var results: String?
 
@@ -63,13 +70,18 @@ extension SNNSim {
       let (net, provenance) = try SNNFile.read(network)
       let set = try data.load()
       let progress = ProgressLine("simulate")
+      let last = timesteps.last!
+      let started = Date()
       let result = try Simulator.run(
         net, images: set.images, labels: set.labels, timesteps: timesteps, batchSize: batchSize,
-        engine: engine,
-        progress: { progress.update($0, of: $1) })
+        engine: engine, input: input,
+        progress: { done, total, step in
+          progress.update(done, of: total, detail: step > 0 ? "step \(step)/\(last)" : "")
+        })
+      let seconds = Date().timeIntervalSince(started)
       progress.finish()
       print(
-        "\(net.graph.name) on \(set.name), \(result.images) images; ANN accuracy \(String(format: "%.2f%%", result.annAccuracy * 100))"
+        "\(net.graph.name) on \(set.name), \(result.images) images, \(String(format: "%.1f", seconds)) s; ANN accuracy \(String(format: "%.2f%%", result.annAccuracy * 100))"
       )
       let header = ["T", "accuracy", "Δ ANN (pp)"] + result.populations.map { "\($0.name) MAE" }
       print(header.joined(separator: "\t"))
@@ -88,10 +100,10 @@ extension SNNSim {
           sourceSha256: provenance.sourceSHA256,
           dynamics: Array(Set(net.populations.map(\.dynamics.rawValue))).sorted(),
           schedules: Array(Set(net.populations.map { "\($0.schedule)" })).sorted(),
-          normalization: net.normalization.description, calibrationImages: net.calibrationImages,
-          engine: "dense",
-          input: "analog", data: set.name, limit: data.limit, batchSize: batchSize)
-        try RunRecord(settings: settings, result: result).write(json: results)
+          normalization: net.normalization.description, granularity: net.granularity.rawValue,
+          fused: net.isFused, calibrationImages: net.calibrationImages, engine: engine.rawValue,
+          input: input.rawValue, data: set.name, limit: data.limit, batchSize: batchSize)
+        try RunRecord(settings: settings, result: result, seconds: seconds).write(json: results)
         print("wrote \(results)")
       }
     }

@@ -11,17 +11,18 @@ import Testing
   let directory: URL
   init() throws { directory = try makeTemporaryDirectory("snn-file") }
 
-  func converted() throws -> SpikingNetwork {
+  func converted(granularity: Granularity = .layer, fuse: Bool = false) throws -> SpikingNetwork {
     let graph = try KerasModelReader.read(
       KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_cnn.h5").path)
     let (inputs, _) = try KerasFixtureTests.expected("keras3_seq_cnn")
     return try SpikingNetwork(
       graph, dynamics: .signGD, schedule: .geometric(eta0: 0.2, gamma: 0.9), normalization: .percentile(99.9),
-      calibration: inputs)
+      granularity: granularity, calibration: inputs, fuse: fuse)
   }
 
-  @Test func roundTripsExactly() throws {
-    let network = try converted()
+  @Test(arguments: [(Granularity.layer, false), (.channel, false), (.neuron, true)])
+  func roundTripsExactly(granularity: Granularity, fuse: Bool) throws {
+    let network = try converted(granularity: granularity, fuse: fuse)
     let path = directory.appendingPathComponent("net.snn.h5").path
     let provenance = SNNFile.Provenance(
       sourceModel: "cnn.h5", sourceSHA256: String(repeating: "ab", count: 32), toolkitVersion: "test")
@@ -32,6 +33,9 @@ import Testing
     #expect(back.readout == network.readout)
     #expect(back.normalization == .percentile(99.9))
     #expect(back.calibrationImages == 4)
+    #expect(back.granularity == granularity)
+    #expect(back.isFused == fuse)
+    if granularity != .layer { #expect(back.populations.allSatisfy { $0.scales.count > 1 }) }
     #expect(backProvenance == provenance)
     // BatchNorm was folded away and the final softmax left to the readout.
     #expect(!back.graph.nodes.contains { if case .batchNorm = $0.op { true } else { false } })
@@ -47,7 +51,7 @@ import Testing
     let script = """
       import h5py, json, sys
       f = h5py.File(sys.argv[1], "r")
-      assert f.attrs["format"] == "snnkit.snn" and int(f.attrs["version"]) == 1
+      assert f.attrs["format"] == "snnkit.snn" and int(f.attrs["version"]) == 2
       nodes = json.loads(f["graph"].attrs["nodes"])
       order = list(f["populations"].attrs["order"])
       p = f["populations"][order[0]]
@@ -67,12 +71,26 @@ import Testing
     try HDF5File.open(path, mode: .readWrite).root.writeAttribute("version", values: [Int64(7)])
     #expect(
       throws: ModelIOError.badConfig(
-        file: path, detail: "written in format version 7; this toolkit reads up to version 1")
+        file: path, detail: "written in format version 7; this toolkit reads up to version 2")
     ) {
       try SNNFile.read(path)
     }
     let keras = KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_mlp.h5").path
     #expect(throws: ModelIOError.self) { try SNNFile.read(keras) }
+  }
+
+  @Test func aNonAffineNodeWithoutAPopulationIsRefused() throws {
+    let path = directory.appendingPathComponent("missing.snn.h5").path
+    let network = try converted()
+    try SNNFile.write(
+      network, provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
+    // Drop the first population from the order, as a hand-edited or damaged file might.
+    let order = network.populations.map(\.node)
+    try HDF5File.open(path, mode: .readWrite).root.group("populations").writeAttribute(
+      "order", strings: Array(order.dropFirst()))
+    let error = #expect(throws: ModelIOError.self) { try SNNFile.read(path) }
+    #expect(
+      "\(error!)".contains("'\(order[0])'") && "\(error!)".contains("has no spiking neuron"), "\(error!)")
   }
 
   @Test func sha256MatchesTheStandardVectors() {

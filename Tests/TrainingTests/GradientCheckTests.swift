@@ -25,7 +25,7 @@ import Testing
     _ graph: Graph, batch: Int = 3, loss: Loss? = nil, tolerance: Double = 1e-6, training: Bool = true,
     sourceLocation: SourceLocation = #_sourceLocation
   ) {
-    var network = TrainingNetwork<Double>(graph: graph, roundsToHalf: false, policy: SubgradientPolicy())
+    var network = try! TrainingNetwork<Double>(graph: graph, roundsToHalf: false, policy: SubgradientPolicy())
     let inputShape = [batch] + graph.inputNodes[0].shape
     var rng = SeededRandom(seed: 99)
     let input = Tensor<Double>(shape: inputShape, scalars: rng.uniform(inputShape.reduce(1, *), in: -1...1))

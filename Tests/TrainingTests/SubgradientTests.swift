@@ -12,7 +12,7 @@ import Testing
   {
     let graph = try Graph(
       name: "k", nodes: [Node(name: "x", op: .input(shape: shape)), Node(name: "f", op: op, inputs: ["x"])])
-    var network = TrainingNetwork<Double>(graph: graph, roundsToHalf: false, policy: policy)
+    var network = try TrainingNetwork<Double>(graph: graph, roundsToHalf: false, policy: policy)
     var random = SeededRandom(seed: 1)
     let tape = network.forward(Tensor(shape: [1] + shape, scalars: input), training: true, random: &random)
     let outputShape = [1] + graph.node("f")!.shape
