@@ -72,7 +72,8 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     .testTarget(
-      name: "SpikingTests", dependencies: ["Spiking", "ModelIO", "HDF5", "Datasets", "TestSupport"]),
+      name: "SpikingTests",
+      dependencies: ["Spiking", "ModelIO", "HDF5", "Datasets", "Training", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

@@ -58,18 +58,27 @@ import Testing
 }
 
 @Suite struct EngineAgreementTests {
-  @Test(arguments: [Dynamics.signGD, .subgradient])
-  func denseAndEventFormsAgreeToRounding(dynamics: Dynamics) throws {
-    let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures")
-    let graph = try KerasModelReader.read(fixtures.appendingPathComponent("keras3_func_res.h5").path)
-    let inputs = try HDF5File.open(fixtures.appendingPathComponent("keras3_func_res.expected.h5").path).root
-      .dataset("inputs")
-    let images = Tensor<Float>(shape: try inputs.shape, scalars: try inputs.read(as: Float.self))
-    let network = try SpikingNetwork(graph, dynamics: dynamics, normalization: .max, calibration: images)
+  @Test(arguments: [
+    (Dynamics.signGD, "keras3_func_res", false), (.subgradient, "keras3_func_res", false),
+    (.signGD, "composite", false), (.signGD, "composite", true), (.subgradient, "composite", false),
+  ])
+  func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool) throws {
+    let graph: Graph
+    var images: Tensor<Float>
+    if name == "composite" {
+      graph = try compositeGraph()
+      var random = SeededRandom(seed: 11)
+      images = Tensor(
+        shape: [4, 7, 7, 2], scalars: (0..<392).map { _ in Float.random(in: 0...1, using: &random) })
+    } else {
+      (graph, images) = try fixture(name)
+    }
+    let network = try SpikingNetwork(
+      graph, dynamics: dynamics, normalization: .max, calibration: images, fuse: fuse)
     let dense = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 3], timesteps: [8, 64, 256], engine: .dense)
+      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], engine: .dense)
     let event = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 3], timesteps: [8, 64, 256], engine: .event)
+      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], engine: .event)
     // Activations are of order 1, so float32 rounding accumulated over 256 steps is ~1e-6
     // absolute; beyond that the two forms must agree to 1e-4 relative.
     #expect(dense.accuracy == event.accuracy)
@@ -78,6 +87,87 @@ import Testing
         #expect(
           abs(x - y) <= 1e-6 + 1e-4 * abs(x), "\(a.name): dense \(a.meanAbsError), event \(b.meanAbsError)")
       }
+    }
+  }
+}
+
+@Suite struct InputEncodingTests {
+  @Test(arguments: [InputEncoding.signGD, .rate])
+  func spikeEncodedInputIsAPopulationThatConverges(encoding: InputEncoding) throws {
+    let network = try SpikingNetwork(
+      SimulationTests.model, dynamics: .signGD, normalization: .max, calibration: SimulationTests.calibration)
+    let images = SimulationTests.test.images.rows(0..<100)
+    let labels = Array(SimulationTests.test.labels[0..<100])
+    let analog = try Simulator.run(network, images: images, labels: labels, timesteps: [16, 256])
+    let encoded = try Simulator.run(
+      network, images: images, labels: labels, timesteps: [16, 256], input: encoding)
+    // The encoder is reported first, under the input node's name, with its own dynamics.
+    let encoder = encoded.populations[0]
+    #expect(encoder.op == "input" && encoded.populations.count == analog.populations.count + 1)
+    #expect(encoder.dynamics == (encoding == .rate ? .subgradient : .signGD))
+    #expect(encoder.meanAbsError[1] < encoder.meanAbsError[0])
+    // Encoding costs accuracy early; by T = 256 it is close to the analog run.
+    #expect(encoded.accuracy[1] >= analog.accuracy[1] - 0.03, "\(encoded.accuracy) vs \(analog.accuracy)")
+    switch encoding {
+    case .signGD: #expect(encoder.meanAbsError[1] < 1e-3, "\(encoder.meanAbsError)")
+    case .rate: #expect(encoder.meanAbsError[1] <= 1.0 / 257, "\(encoder.meanAbsError)")
+    case .analog: break
+    }
+  }
+}
+
+@Suite struct NormalizationGranularityTests {
+  @Test func channelScalesAreEachChannelsMaximum() throws {
+    let (graph, images) = try fixture("keras3_seq_cnn")
+    let network = try SpikingNetwork(
+      graph, dynamics: .signGD, normalization: .max, granularity: .channel, calibration: images)
+    let values = network.graph.activations([try network.graph.adaptInput(images)])
+    for spec in network.populations {
+      let activation = values[spec.node]!
+      let channels = activation.shape.last!
+      #expect(spec.scales.count == channels)
+      for c in 0..<channels {
+        let largest = stride(from: c, to: activation.count, by: channels).map { abs(activation.scalars[$0]) }
+          .max()!
+        #expect(spec.scales[c] == max(Double(largest), 1e-6), "\(spec.node) channel \(c)")
+      }
+    }
+    let perNeuron = try SpikingNetwork(
+      graph, dynamics: .signGD, normalization: .max, granularity: .neuron, calibration: images)
+    for spec in perNeuron.populations {
+      #expect(spec.scales.count == perNeuron.graph.node(spec.node)!.shape.reduce(1, *))
+    }
+    // Finer scales still simulate, and converge.
+    let result = try Simulator.run(perNeuron, images: images, labels: [0, 1, 2, 0], timesteps: [16, 128])
+    for population in result.populations {
+      #expect(population.meanAbsError[1] < population.meanAbsError[0], "\(population.name)")
+    }
+  }
+}
+
+@Suite struct SynapticOperationTests {
+  @Test func synapticOperationsAreSpikesTimesFanOut() throws {
+    // keras_fashion_mlp: Flatten → Dense(128, ReLU) → … → Dense(10). Each ReLU neuron feeds the
+    // next Dense layer, so its fan-out is that layer's width.
+    let network = try SpikingNetwork(
+      SimulationTests.model, dynamics: .subgradient, normalization: .max,
+      calibration: SimulationTests.calibration)
+    let result = try Simulator.run(
+      network, images: SimulationTests.test.images.rows(0..<50),
+      labels: Array(SimulationTests.test.labels[0..<50]),
+      timesteps: [10, 40])
+    for population in result.populations {
+      let reader = network.graph.nodes.first { $0.inputs.contains(population.name) }!
+      guard case .dense(let units, _) = reader.op else {
+        Issue.record("\(population.name) feeds \(reader.op.kind)")
+        continue
+      }
+      for (row, t) in result.timesteps.enumerated() {
+        let spikes = population.spikesPerNeuronPerStep[row] * Double(t) * Double(population.neurons)
+        #expect(
+          abs(population.synapticOperations[row] - spikes * Double(units)) <= 1e-6 * spikes * Double(units))
+      }
+      #expect(population.synapticOperations[1] > population.synapticOperations[0])
     }
   }
 }
