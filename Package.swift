@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "ModelIO", targets: ["ModelIO"]),
     .library(name: "Training", targets: ["Training"]),
     .library(name: "Spiking", targets: ["Spiking"]),
+    .library(name: "Reports", targets: ["Reports"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,13 +38,14 @@ let package = Package(
     .target(name: "Graph", dependencies: ["Tensor"]),
     .target(name: "Spiking", dependencies: ["Graph"]),
     .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking"]),
+    .target(name: "Reports", dependencies: ["ModelIO", "Spiking"]),
     .target(
       name: "Training",
       dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Datasets", "Training",
+        "Datasets", "Training", "Spiking", "Graph",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -61,7 +63,7 @@ let package = Package(
     .executableTarget(
       name: "snnsim",
       dependencies: [
-        "ToolSupport", "ModelIO", "Spiking", "Datasets",
+        "ToolSupport", "ModelIO", "Spiking", "Datasets", "Reports", "Graph",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
@@ -74,6 +76,8 @@ let package = Package(
     .testTarget(
       name: "SpikingTests",
       dependencies: ["Spiking", "ModelIO", "HDF5", "Datasets", "Training", "TestSupport"]),
+    .testTarget(
+      name: "ReportsTests", dependencies: ["Reports", "ModelIO", "Spiking", "Datasets", "TestSupport"]),
     .testTarget(
       name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
   ]

@@ -154,7 +154,7 @@ public struct SpikingNetwork: Sendable {
   /// - Throws: ``ConversionError`` for an op without a neuron.
   public init(
     _ graph: Graph, dynamics: Dynamics, schedule: StepSchedule? = nil, normalization: Normalization = .none,
-    granularity: Granularity = .layer, calibration: Tensor<Float>? = nil, fuse: Bool = false
+    granularity: Granularity = .channel, calibration: Tensor<Float>? = nil, fuse: Bool = false
   ) throws {
     var converted = try GraphPasses.removeDropout(graph)
     converted = try GraphPasses.foldBatchNorm(converted)

@@ -93,6 +93,8 @@ public struct Population<Scalar: TensorScalar>: Sendable {
           inverseScales.withUnsafeBufferPointer { inverse in
             if spikes == nil && lambda.count == 1 {
               fired = Self.update(dynamics, eta, goal, v, lambda[0], inverse[0], output)
+            } else if spikes == nil {
+              fired = Self.update(dynamics, eta, goal, v, lambda, inverse, output)
             } else {
               fired = Self.update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
             }
@@ -112,7 +114,6 @@ extension Population {
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: Scalar, _ inverse: Scalar,
     _ output: UnsafeMutableBufferPointer<Scalar>
   ) -> Int {
-    var fired = 0
     switch dynamics {
     case .subgradient:
       for i in v.indices {
@@ -130,19 +131,59 @@ extension Population {
       }
     }
     // The spikes were left in `goal`; summing them separately keeps the loops above simple.
-    var total: Scalar = 0
+    return countSpikes(goal)
+  }
+
+  /// The step with one λ per inner position, vectorized like the shared-λ step.
+  static func update(
+    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
+    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
+    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>
+  ) -> Int {
+    let width = lambda.count
+    var base = 0
+    while base < v.count {
+      let g = UnsafeMutableBufferPointer(rebasing: goal[base..<(base &+ width)])
+      let e = UnsafeMutableBufferPointer(rebasing: v[base..<(base &+ width)])
+      let o = UnsafeMutableBufferPointer(rebasing: output[base..<(base &+ width)])
+      switch dynamics {
+      case .subgradient:
+        for j in 0..<width {
+          let s: Scalar = g[j] * inverse[j] > e[j] ? 1 : 0
+          e[j] -= eta * (e[j] - s)
+          o[j] = lambda[j] * e[j]
+          g[j] = s
+        }
+      case .signGD:
+        for j in 0..<width {
+          let s: Scalar = e[j] >= g[j] * inverse[j] ? 1 : 0
+          e[j] += eta - 2 * eta * s
+          o[j] = lambda[j] * e[j]
+          g[j] = s
+        }
+      }
+      base &+= width
+    }
+    return countSpikes(goal)
+  }
+
+  /// The number of ones in `spikes` (a buffer of 0s and 1s).
+  @inline(__always)
+  static func countSpikes(_ spikes: UnsafeMutableBufferPointer<Scalar>) -> Int {
+    var fired = 0
     var block = 0
-    while block < goal.count {
-      let end = min(block + 1 << 20, goal.count)
-      total = 0
-      for i in block..<end { total += goal[i] }
+    while block < spikes.count {
+      // Float sums of 0/1 are exact below 2^24.
+      let end = min(block + 1 << 20, spikes.count)
+      var total: Scalar = 0
+      for i in block..<end { total += spikes[i] }
       fired += Int(total)
       block = end
     }
     return fired
   }
 
-  /// The step with one λ per inner position (and optional spike output).
+  /// The step with one λ per inner position and spike output.
   static func update(
     _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,

@@ -1,0 +1,327 @@
+import Foundation
+import ModelIO
+import Spiking
+
+/// A comparison of simulation runs (dynamics × normalization × time steps …) as plots and
+/// tables: `index.html` (self-contained, inline SVG), `summary.md`, the SVG files, and CSV tables.
+public struct Report: Sendable {
+  public let runs: [RunRecord]
+  /// One short label per run, made of the settings that differ between the runs.
+  public let labels: [String]
+
+  /// - Precondition: at least one run.
+  public init(runs: [RunRecord]) {
+    precondition(!runs.isEmpty, "a report needs at least one run")
+    self.runs = runs
+    labels = Self.labels(for: runs)
+  }
+
+  // MARK: Measures
+
+  /// How many time steps a run needs to come within `tolerance` (a fraction: 0.01 = 1 pp) of the
+  /// ANN's accuracy and stay there at every later measured T; nil if it never does.
+  public static func timesteps(toWithin tolerance: Double, _ run: RunRecord) -> Int? {
+    var answer: Int?
+    for (t, accuracy) in zip(run.timesteps, run.accuracy).reversed() {
+      guard run.annAccuracy - accuracy <= tolerance + 1e-12 else { break }
+      answer = t
+    }
+    return answer
+  }
+
+  /// Spikes per neuron per step over all populations (weighted by neurons), and synaptic
+  /// operations per image, at each measured T.
+  public static func activity(_ run: RunRecord) -> (
+    spikesPerNeuronPerStep: [Double], synapticOperations: [Double]
+  ) {
+    let neurons = Double(run.populations.reduce(0) { $0 + $1.neurons })
+    let spikes = run.timesteps.indices.map { row in
+      run.populations.reduce(0.0) { $0 + $1.spikesPerNeuronPerStep[row] * Double($1.neurons) }
+        / max(neurons, 1)
+    }
+    let operations = run.timesteps.indices.map { row in
+      run.populations.reduce(0.0) { $0 + $1.synapticOperations[row] }
+    }
+    return (spikes, operations)
+  }
+
+  /// The ops of the runs' populations, in order of first appearance.
+  public var ops: [String] {
+    var seen = [String]()
+    for run in runs {
+      for population in run.populations where !seen.contains(population.op) { seen.append(population.op) }
+    }
+    return seen
+  }
+
+  /// A run's mean absolute error over its populations of `op` (weighted by neurons) at each T;
+  /// nil if it has none.
+  public static func meanAbsError(_ run: RunRecord, op: String) -> [Double]? {
+    let matching = run.populations.filter { $0.op == op }
+    guard !matching.isEmpty else { return nil }
+    let neurons = Double(matching.reduce(0) { $0 + $1.neurons })
+    return run.timesteps.indices.map { row in
+      matching.reduce(0.0) { $0 + $1.meanAbsError[row] * Double($1.neurons) } / neurons
+    }
+  }
+
+  // MARK: Plots
+
+  private var timeAxis: Axis {
+    let all = Set(runs.flatMap(\.timesteps)).sorted()
+    let ticks = all.count <= 12 ? all.map(Double.init) : nil
+    return Axis(
+      "time steps T", scale: .log, range: Double(all.first!)...Double(all.last!), ticks: ticks,
+      format: { String(Int($0)) })
+  }
+
+  /// Accuracy against T for every run, with the ANN's accuracy as reference line(s).
+  public func accuracyPlot() -> LinePlot {
+    let series = zip(labels, runs).map { label, run in
+      Series(label, points: zip(run.timesteps, run.accuracy).map { (Double($0), $1 * 100) })
+    }
+    var references = [ReferenceLine]()
+    for run in runs where !references.contains(where: { abs($0.y - run.annAccuracy * 100) < 1e-9 }) {
+      let name = Set(runs.map(\.settings.name)).count > 1 ? "ANN \(run.settings.name)" : "ANN"
+      references.append(
+        ReferenceLine("\(name) \(String(format: "%.2f", run.annAccuracy * 100)) %", y: run.annAccuracy * 100))
+    }
+    return LinePlot(
+      title: "Top-1 accuracy", x: timeAxis, y: Axis("accuracy (%)"), series: series, references: references)
+  }
+
+  /// Mean absolute error against T (log–log) of the populations of one op, one curve per run.
+  public func errorPlot(op: String) -> LinePlot {
+    let series = zip(labels, runs).compactMap { label, run -> Series? in
+      guard let errors = Self.meanAbsError(run, op: op) else { return nil }
+      return Series(label, points: zip(run.timesteps, errors).map { (Double($0), $1) })
+    }
+    return LinePlot(
+      title: "\(op) populations: mean absolute error", x: timeAxis,
+      y: Axis("mean |estimate − ANN|", scale: .log), series: series)
+  }
+
+  /// Every plot with the file name it is written under.
+  public func plots() -> [(file: String, plot: LinePlot)] {
+    [("accuracy.svg", accuracyPlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
+  }
+
+  // MARK: Tables
+
+  /// (header, rows) of the convergence table.
+  public func convergenceTable() -> (header: [String], rows: [[String]]) {
+    let header = [
+      "run", "ANN accuracy", "T within 1 pp", "T within 0.1 pp", "accuracy at largest T", "largest T",
+    ]
+    let rows = zip(labels, runs).map { label, run in
+      [
+        label, percent(run.annAccuracy),
+        Self.timesteps(toWithin: 0.01, run).map(String.init) ?? "not reached",
+        Self.timesteps(toWithin: 0.001, run).map(String.init) ?? "not reached",
+        percent(run.accuracy.last!), String(run.timesteps.last!),
+      ]
+    }
+    return (header, rows)
+  }
+
+  /// (header, rows) of the activity table, at each run's largest T.
+  public func activityTable() -> (header: [String], rows: [[String]]) {
+    let header = ["run", "T", "neurons", "spikes per neuron per step", "synaptic operations per image"]
+    let rows = zip(labels, runs).map { label, run in
+      let activity = Self.activity(run)
+      return [
+        label, String(run.timesteps.last!), String(run.populations.reduce(0) { $0 + $1.neurons }),
+        String(format: "%.4f", activity.spikesPerNeuronPerStep.last!),
+        String(format: "%.4g", activity.synapticOperations.last!),
+      ]
+    }
+    return (header, rows)
+  }
+
+  /// (header, rows) of the settings table.
+  public func settingsTable() -> (header: [String], rows: [[String]]) {
+    let header = [
+      "run", "model", "sha256", "dynamics", "schedule", "normalization", "granularity", "composites",
+      "engine",
+      "input", "data", "images", "seconds",
+    ]
+    let rows = zip(labels, runs).map { label, run in
+      let s = run.settings
+      return [
+        label, s.sourceModel, String(s.sourceSha256.prefix(12)), s.dynamics.joined(separator: ", "),
+        s.schedules.joined(separator: ", "), "\(s.normalization) (\(s.calibrationImages) images)",
+        s.granularity,
+        s.fused ? "fused" : "decomposed", s.engine, s.input, s.data,
+        s.limit.map { "\(run.images) (limit \($0))" } ?? String(run.images),
+        String(format: "%.1f", run.seconds),
+      ]
+    }
+    return (header, rows)
+  }
+
+  // MARK: Output
+
+  /// Writes `index.html`, `summary.md`, the plots as SVG files, and `accuracy.csv`,
+  /// `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv` into
+  /// `directory` (created if needed). Each file is written atomically.
+  public func write(to directory: String) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    func put(_ name: String, _ text: String) throws {
+      try writeAtomically(to: (directory as NSString).appendingPathComponent(name)) {
+        try text.write(toFile: $0, atomically: false, encoding: .utf8)
+      }
+    }
+    let plots = plots().map { ($0.file, $0.plot, $0.plot.render()) }
+    for (file, _, svg) in plots { try put(file, svg) }
+    try put("index.html", html(plots.map { ($0.1.title, $0.2) }))
+    try put("summary.md", markdown(plots.map { ($0.1.title, $0.0) }))
+    try put("accuracy.csv", accuracyCSV())
+    try put("errors.csv", errorsCSV())
+    for (name, table) in [
+      ("convergence.csv", convergenceTable()), ("activity.csv", activityTable()),
+      ("settings.csv", settingsTable()),
+    ] {
+      try put(name, csv(table.header, table.rows))
+    }
+  }
+
+  func accuracyCSV() -> String {
+    var rows = [[String]]()
+    for (label, run) in zip(labels, runs) {
+      let activity = Self.activity(run)
+      for (row, t) in run.timesteps.enumerated() {
+        rows.append([
+          label, String(t), String(run.accuracy[row]), String(run.annAccuracy),
+          String(activity.spikesPerNeuronPerStep[row]), String(activity.synapticOperations[row]),
+        ])
+      }
+    }
+    return csv(
+      ["run", "timesteps", "accuracy", "ann_accuracy", "spikes_per_neuron_per_step", "synaptic_operations"],
+      rows)
+  }
+
+  func errorsCSV() -> String {
+    var rows = [[String]]()
+    for (label, run) in zip(labels, runs) {
+      for population in run.populations {
+        for (row, t) in run.timesteps.enumerated() {
+          rows.append([
+            label, population.name, population.op, population.dynamics.rawValue, String(population.neurons),
+            String(t), String(population.meanAbsError[row]), String(population.meanRelativeError[row]),
+            String(population.spikesPerNeuronPerStep[row]), String(population.synapticOperations[row]),
+          ])
+        }
+      }
+    }
+    return csv(
+      [
+        "run", "population", "op", "dynamics", "neurons", "timesteps", "mean_abs_error",
+        "mean_relative_error",
+        "spikes_per_neuron_per_step", "synaptic_operations",
+      ], rows)
+  }
+
+  func html(_ plots: [(title: String, svg: String)]) -> String {
+    func table(_ t: (header: [String], rows: [[String]])) -> String {
+      "<table>\n<tr>" + t.header.map { "<th>\(escapeXML($0))</th>" }.joined() + "</tr>\n"
+        + t.rows.map { "<tr>" + $0.map { "<td>\(escapeXML($0))</td>" }.joined() + "</tr>" }.joined(
+          separator: "\n")
+        + "\n</table>\n"
+    }
+    let names = Set(runs.map(\.settings.name)).sorted().joined(separator: ", ")
+    var page = """
+      <!DOCTYPE html>
+      <html lang="en">
+      <head>
+      <meta charset="utf-8"/>
+      <title>Spiking approximation report: \(escapeXML(names))</title>
+      <style>
+      body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; background: #fff; }
+      h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
+      table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+      th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }
+      th { background: #f0f0f0; }
+      figure { margin: 1em 0; display: inline-block; }
+      p.note { color: #555; font-size: 0.9em; }
+      </style>
+      </head>
+      <body>
+      <h1>Spiking approximation report: \(escapeXML(names))</h1>
+      <p>\(runs.count) run\(runs.count == 1 ? "" : "s") of <code>snnsim</code>; labels name the settings that differ.</p>
+      <h2>Accuracy</h2>
+
+      """
+    page += "<figure class=\"plot\">\n\(plots[0].svg)</figure>\n"
+    page += "<h2>Time steps to reach the ANN</h2>\n" + table(convergenceTable())
+    page += "<p class=\"note\">The first measured T from which the accuracy stays within 1 pp (0.1 pp) "
+    page += "of the ANN's at every larger measured T.</p>\n"
+    page += "<h2>Approximation error by op</h2>\n"
+    page += "<p class=\"note\">Mean over neurons and images of |λ·v − a|, a the ANN's activation, "
+    page += "averaged over the populations of each op weighted by their neurons.</p>\n"
+    for plot in plots.dropFirst() { page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n" }
+    page += "<h2>Activity</h2>\n" + table(activityTable())
+    page += "<p class=\"note\">Synaptic operations: spikes × the mean fan-out of the spiking neuron "
+    page += "(docs/snn-format.md).</p>\n"
+    page += "<h2>Settings</h2>\n" + table(settingsTable())
+    return page + "</body>\n</html>\n"
+  }
+
+  func markdown(_ plots: [(title: String, file: String)]) -> String {
+    func table(_ t: (header: [String], rows: [[String]])) -> String {
+      func row(_ cells: [String]) -> String {
+        "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |"
+      }
+      return ([row(t.header), row(t.header.map { _ in "---" })] + t.rows.map(row)).joined(separator: "\n")
+        + "\n"
+    }
+    var text =
+      "# Spiking approximation report: \(Set(runs.map(\.settings.name)).sorted().joined(separator: ", "))\n\n"
+    text +=
+      "![\(plots[0].title)](\(plots[0].file))\n\n## Time steps to reach the ANN\n\n"
+      + table(convergenceTable())
+    text += "\n## Approximation error by op\n\n"
+    for plot in plots.dropFirst() { text += "![\(plot.title)](\(plot.file))\n\n" }
+    text += "## Activity\n\n" + table(activityTable()) + "\n## Settings\n\n" + table(settingsTable())
+    return text
+  }
+
+  // MARK: Helpers
+
+  /// Labels from the settings that tell runs apart: fields are taken in order of importance,
+  /// each only if it separates runs the fields before it left together.
+  static func labels(for runs: [RunRecord]) -> [String] {
+    let fields: [(RunRecord) -> String] = [
+      { $0.settings.name }, { $0.settings.dynamics.joined(separator: "+") }, { $0.settings.normalization },
+      { $0.settings.granularity }, { $0.settings.fused ? "fused" : "decomposed" },
+      { $0.settings.schedules.joined(separator: "+") }, { "\($0.settings.engine) engine" },
+      { "\($0.settings.input) input" }, { "\($0.images) images" },
+    ]
+    var chosen = [Int]()
+    func key(_ run: RunRecord, _ indices: [Int]) -> [String] { indices.map { fields[$0](run) } }
+    for index in fields.indices {
+      let before = Set(runs.map { key($0, chosen) }).count
+      if Set(runs.map { key($0, chosen + [index]) }).count > before { chosen.append(index) }
+    }
+    if chosen.isEmpty { chosen = [1, 2] }
+    let labels = runs.map { key($0, chosen).joined(separator: ", ") }
+    // Identical settings (repeated runs) are told apart by position.
+    return labels.enumerated().map { index, label in
+      labels.filter { $0 == label }.count > 1 ? "\(label) #\(index + 1)" : label
+    }
+  }
+
+  static func fileSafe(_ text: String) -> String {
+    String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+  }
+}
+
+func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }
+
+func csv(_ header: [String], _ rows: [[String]]) -> String {
+  func field(_ text: String) -> String {
+    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+  }
+  return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+}

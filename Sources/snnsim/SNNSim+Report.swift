@@ -1,0 +1,123 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import ModelIO
+import Reports
+import Spiking
+import Tensor
+import ToolSupport
+
+extension SNNSim {
+  struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Turn runs written by 'snnsim run --results' into a comparison report.",
+      discussion: """
+        Writes DIR/index.html (self-contained, plots as inline SVG), DIR/summary.md, the plots as SVG files \
+        and CSV tables: accuracy against T, approximation error per op against T, the T needed to come within \
+        1 and 0.1 pp of the ANN, spikes and synaptic operations, and every run's settings.
+        """)
+
+    @Argument(help: ArgumentHelp("Run files written by snnsim run --results.", valueName: "run.json"))
+    var runs: [String] = []
+
+    @Option(
+      name: [.short, .long], help: ArgumentHelp("Directory to write the report into.", valueName: "dir"))
+    var output: String
+
+    func validate() throws {
+      guard !runs.isEmpty else { throw ValidationError("give at least one run file (RUN.json)") }
+    }
+
+    func run() throws {
+      let records = try runs.map { path -> RunRecord in
+        guard FileManager.default.fileExists(atPath: path) else {
+          throw ValidationError("\(path): no such run file")
+        }
+        do { return try RunRecord.read(json: path) } catch {
+          throw ValidationError("\(path): not a run written by 'snnsim run --results' (\(describe(error)))")
+        }
+      }
+      try Reports.Report(runs: records).write(to: output)
+      print("wrote \(output)/index.html and summary.md (\(records.count) runs)")
+    }
+  }
+
+  struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Convert a model with every combination of dynamics and normalization, simulate each, and report.",
+      discussion: """
+        The ablation of Oh & Lee (dynamics × normalization) in one command. Each run is written to \
+        DIR/runs/<dynamics>-<normalization>.json and the report to DIR (see 'snnsim report').
+        """)
+
+    @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
+
+    @Option(
+      help: ArgumentHelp("Dynamics to compare.", valueName: "signgd,subgradient"),
+      transform: { text in
+        try text.split(separator: ",").map {
+          guard let value = Dynamics(rawValue: String($0)) else {
+            throw ValidationError("--dynamics takes signgd and/or subgradient, got '\($0)'")
+          }
+          return value
+        }
+      })
+    var dynamics: [Dynamics] = [.signGD, .subgradient]
+
+    @Option(
+      help: ArgumentHelp("Normalizations to compare.", valueName: "none,max,pNN.N"),
+      transform: { text in try text.split(separator: ",").map { try parseNormalization(String($0)) } })
+    var normalize: [Normalization] = [.none, .max]
+
+    @OptionGroup(title: "Conversion") var conversion: ConversionOptions
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Simulation") var simulation: SimulationOptions
+
+    @Option(
+      name: [.short, .long], help: ArgumentHelp("Directory to write runs and report into.", valueName: "dir"))
+    var output: String
+
+    func run() throws {
+      MemoryTuning.keepFreedMemory()
+      let graph = try KerasModelReader.read(model)
+      let provenance = SNNFile.Provenance(
+        sourceModel: model, sourceSHA256: try SHA256.hex(ofFile: model), toolkitVersion: ToolkitVersion.string
+      )
+      let set = try data.load()
+      let combinations = dynamics.flatMap { d in normalize.map { (d, $0) } }
+      let runsDirectory = (output as NSString).appendingPathComponent("runs")
+      try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
+      var records = [RunRecord]()
+      for (index, (dynamics, normalization)) in combinations.enumerated() {
+        let name = "\(dynamics.rawValue)-\(normalization)"
+        let network = try conversion.convert(
+          graph, dynamics: dynamics, normalization: normalization, calibrationSource: data.data)
+        let record = try simulation.simulate(
+          network, provenance: provenance, networkPath: "\(model) (converted in memory)", set: set,
+          limit: data.limit, label: "[\(index + 1)/\(combinations.count)] \(name)")
+        let path = (runsDirectory as NSString).appendingPathComponent("\(name).json")
+        try record.write(json: path)
+        records.append(record)
+        let reached = Reports.Report.timesteps(toWithin: 0.01, record).map { "T = \($0)" } ?? "not reached"
+        printFlushed(
+          "[\(index + 1)/\(combinations.count)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)"
+        )
+      }
+      try Reports.Report(runs: records).write(to: output)
+      print("wrote \(output)/index.html and summary.md (\(records.count) runs)")
+    }
+  }
+}
+
+/// An error's description: decoding errors say which key or value is wrong.
+func describe(_ error: Error) -> String {
+  switch error {
+  case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
+  case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+    DecodingError.dataCorrupted(let context):
+    let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+    return path.isEmpty ? context.debugDescription : "at '\(path)': \(context.debugDescription)"
+  default: return "\(error)"
+  }
+}

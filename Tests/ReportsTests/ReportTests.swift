@@ -1,0 +1,236 @@
+import Datasets
+import Foundation
+import ModelIO
+import Reports
+import Spiking
+import TestSupport
+import Testing
+
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
+
+/// An XML document as a tree of elements (enough to check a report's structure).
+final class Element {
+  let name: String
+  let attributes: [String: String]
+  var children: [Element] = []
+  var text = ""
+  init(name: String, attributes: [String: String]) {
+    self.name = name
+    self.attributes = attributes
+  }
+
+  /// Every element below (and including) this one, depth first.
+  var all: [Element] { [self] + children.flatMap(\.all) }
+  func elements(_ name: String, class wanted: String? = nil) -> [Element] {
+    all.filter { $0.name == name && (wanted == nil || $0.attributes["class"] == wanted) }
+  }
+  /// The text of this element and its descendants.
+  var allText: String { text + children.map(\.allText).joined() }
+
+  /// Parses `data`, failing the test if it is not well-formed XML.
+  static func parse(_ data: Data, sourceLocation: SourceLocation = #_sourceLocation) -> Element? {
+    final class Builder: NSObject, XMLParserDelegate {
+      var stack = [Element(name: "#document", attributes: [:])]
+      func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+      ) {
+        let element = Element(name: name, attributes: attributes)
+        stack.last!.children.append(element)
+        stack.append(element)
+      }
+      func parser(
+        _ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?
+      ) {
+        stack.removeLast()
+      }
+      func parser(_ parser: XMLParser, foundCharacters string: String) { stack.last!.text += string }
+    }
+    let parser = XMLParser(data: data)
+    let builder = Builder()
+    parser.delegate = builder
+    guard parser.parse() else {
+      Issue.record(
+        "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?")", sourceLocation: sourceLocation)
+      return nil
+    }
+    return builder.stack[0].children.first
+  }
+}
+
+/// Four real runs of the Keras-trained MLP (signGD and IF, with and without normalization) on
+/// 100 test images, made once.
+let sampleRuns: [RunRecord] = {
+  let model = try! KerasModelReader.read(
+    repositoryRoot.appendingPathComponent("models/keras_fashion_mlp.h5").path)
+  let test = try! DataSource.fashionMNIST.load(.test, limit: 100)
+  let calibration = try! DataSource.fashionMNIST.load(.train, limit: 200).images
+  var runs = [RunRecord]()
+  for dynamics in [Dynamics.signGD, .subgradient] {
+    for normalization in [Normalization.none, .max] {
+      let network = try! SpikingNetwork(
+        model, dynamics: dynamics, normalization: normalization, calibration: calibration)
+      let result = try! Simulator.run(
+        network, images: test.images, labels: test.labels, timesteps: [4, 16, 64, 256])
+      let settings = RunRecord.Settings(
+        network: "mlp.snn.h5", name: model.name, sourceModel: "models/keras_fashion_mlp.h5",
+        sourceSha256: "0123456789abcdef",
+        dynamics: [dynamics.rawValue], schedules: ["\(dynamics.defaultSchedule)"],
+        normalization: network.normalization.description, granularity: network.granularity.rawValue,
+        fused: network.isFused, calibrationImages: network.calibrationImages, engine: "dense",
+        input: "analog",
+        data: test.name, limit: 100, batchSize: 100)
+      runs.append(RunRecord(settings: settings, result: result, seconds: 1))
+    }
+  }
+  return runs
+}()
+
+@Suite struct ReportTests {
+  let directory: URL
+  init() throws { directory = try makeTemporaryDirectory("report") }
+
+  @Test func labelsNameWhatDiffers() {
+    let labels = Report(runs: sampleRuns).labels
+    #expect(labels == ["signgd, none", "signgd, max", "subgradient, none", "subgradient, max"])
+    #expect(Report(runs: [sampleRuns[0], sampleRuns[0]]).labels == ["signgd, none #1", "signgd, none #2"])
+  }
+
+  @Test func timeToReachTheANNMustHold() throws {
+    let json = """
+      {"settings": {"network": "n", "name": "m", "source_model": "m.h5", "source_sha256": "0", "dynamics": ["signgd"],
+       "schedules": ["s"], "normalization": "max", "granularity": "layer", "fused": false, "calibration_images": 1,
+       "engine": "dense", "input": "analog", "data": "d", "limit": null, "batch_size": 1},
+       "images": 1, "ann_accuracy": 0.9, "seconds": 1, "timesteps": [1, 2, 4, 8, 16],
+       "accuracy": [0.5, 0.895, 0.85, 0.8995, 0.9], "populations": []}
+      """
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    let run = try decoder.decode(RunRecord.self, from: Data(json.utf8))
+    // Within 1 pp at T = 2, but it drops out again at T = 4: it counts from T = 8.
+    #expect(Report.timesteps(toWithin: 0.01, run) == 8)
+    #expect(Report.timesteps(toWithin: 0.001, run) == 8)
+    #expect(Report.timesteps(toWithin: 0.0001, run) == 16)
+  }
+
+  @Test func svgPlotsHaveAxesCurvesAndLegends() throws {
+    let report = Report(runs: sampleRuns)
+    let plots = report.plots()
+    #expect(plots.map(\.file) == ["accuracy.svg", "error-relu.svg"])
+    for (file, plot) in plots {
+      guard let svg = Element.parse(Data(plot.render().utf8)) else { continue }
+      #expect(svg.name == "svg" && svg.attributes["xmlns"] == "http://www.w3.org/2000/svg", "\(file)")
+      // One curve per run, each through every measured T (signGD without normalization still
+      // has positive errors), each in the legend under its label.
+      let series = svg.elements("g", class: "series")
+      #expect(series.map { $0.attributes["data-label"]! } == report.labels, "\(file)")
+      for curve in series {
+        let path = curve.elements("path").first { $0.attributes["class"] == nil }!
+        #expect(path.attributes["d"]!.filter { $0 == "L" }.count == 3, "\(file): \(path.attributes["d"]!)")
+        #expect(
+          curve.elements("circle", class: "marker").count
+            + curve.all.filter { $0.attributes["class"] == "marker" }.count >= 4)
+      }
+      let legend = svg.elements("g", class: "legend-entry")
+      #expect(legend.map(\.allText) == report.labels, "\(file)")
+      // Distinct styles: no two curves share colour and dash pattern.
+      let styles = series.map { curve -> String in
+        let path = curve.elements("path").first { $0.attributes["class"] == nil }!
+        return "\(path.attributes["stroke"]!) \(path.attributes["stroke-dasharray"] ?? "solid")"
+      }
+      #expect(Set(styles).count == styles.count)
+      // The time axis is logarithmic with the measured T as ticks, in order and evenly spaced.
+      let xTicks = svg.elements("g", class: "x-axis").first!.elements("text", class: "tick")
+      #expect(xTicks.map(\.allText) == ["4", "16", "64", "256"], "\(file)")
+      let positions = xTicks.map { Double($0.attributes["x"]!)! }
+      let gaps = zip(positions.dropFirst(), positions).map { $0 - $1 }
+      #expect(gaps.allSatisfy { abs($0 - gaps[0]) < 0.05 }, "log spacing: \(positions)")
+      #expect(svg.elements("text", class: "axis-label").count == 2)
+    }
+    // The error plot's y axis is logarithmic: every tick a power of ten (or 2·, 5·).
+    let errorSVG = Element.parse(Data(plots[1].plot.render().utf8))!
+    for tick in errorSVG.elements("g", class: "y-axis").first!.elements("text", class: "tick") {
+      let value = Double(tick.allText)!
+      let mantissa = value / pow(10, floor(log10(value)))
+      #expect([1.0, 2, 5].contains { abs(mantissa - $0) < 1e-6 }, "tick \(tick.allText)")
+    }
+    // The accuracy plot draws the ANN's accuracy (the same for every run) once.
+    let accuracySVG = Element.parse(Data(plots[0].plot.render().utf8))!
+    let references = accuracySVG.elements("g", class: "reference")
+    #expect(references.count == 1 && references[0].allText.hasPrefix("ANN "))
+  }
+
+  @Test func reportDirectoryHoldsASelfContainedPageTablesAndCSV() throws {
+    let report = Report(runs: sampleRuns)
+    try report.write(to: directory.path)
+    let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
+    #expect(
+      files == [
+        "index.html", "summary.md", "accuracy.svg", "error-relu.svg", "accuracy.csv", "errors.csv",
+        "convergence.csv",
+        "activity.csv", "settings.csv",
+      ])
+    let html = try Data(contentsOf: directory.appendingPathComponent("index.html"))
+    let text = String(decoding: html, as: UTF8.self)
+    // Self-contained: nothing fetched, nothing run.
+    #expect(!text.contains("<script") && !text.contains("src=") && !text.contains("href="))
+    #expect(!text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
+    guard let page = Element.parse(html) else { return }
+    #expect(page.elements("svg").count == 2)
+    let tables = page.elements("table")
+    #expect(tables.count == 3)
+    for table in tables {
+      // A header row and one row per run, labelled.
+      let rows = table.elements("tr")
+      #expect(rows.count == 1 + sampleRuns.count)
+      #expect(rows.dropFirst().map { $0.elements("td").first!.allText } == report.labels)
+    }
+    let convergence = page.elements("table")[0].elements("tr")[2].elements("td").map(\.allText)
+    #expect(convergence[0] == "signgd, max" && convergence[2] != "not reached", "\(convergence)")
+    let summary = try String(contentsOf: directory.appendingPathComponent("summary.md"), encoding: .utf8)
+    #expect(summary.contains("![Top-1 accuracy](accuracy.svg)") && summary.contains("| signgd, max |"))
+    let accuracyRows = try String(
+      contentsOf: directory.appendingPathComponent("accuracy.csv"), encoding: .utf8
+    )
+    .split(separator: "\n")
+    #expect(accuracyRows.count == 1 + sampleRuns.count * 4)
+    #expect(
+      accuracyRows[0] == "run,timesteps,accuracy,ann_accuracy,spikes_per_neuron_per_step,synaptic_operations")
+    let errorRows = try String(contentsOf: directory.appendingPathComponent("errors.csv"), encoding: .utf8)
+      .split(separator: "\n")
+    #expect(errorRows.count == 1 + sampleRuns.reduce(0) { $0 + $1.populations.count * 4 })
+  }
+}
+
+/// Where Chromium is, if installed.
+let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+  FileManager.default.isExecutableFile(atPath: $0)
+}
+
+@Suite struct ReportRenderingTests {
+  @Test(
+    .enabled(
+      if: chromium != nil, "Chromium is not installed (Debian package 'chromium'); skipping the screenshot"))
+  func headlessChromiumShowsAPage() throws {
+    let directory = try makeTemporaryDirectory("report-render")
+    try Report(runs: sampleRuns).write(to: directory.path)
+    let shot = directory.appendingPathComponent("shot.png").path
+    let result = try runProcess(
+      chromium!,
+      [
+        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1300",
+        "--screenshot=\(shot)", directory.appendingPathComponent("index.html").absoluteString,
+      ])
+    #expect(FileManager.default.fileExists(atPath: shot), "\(result.output)")
+    let stats = try runProcess(
+      "python3", [repositoryRoot.appendingPathComponent("tools/png_stats.py").path, shot])
+    #expect(stats.status == 0, "\(stats.output)")
+    let values = try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as! [String: Any]
+    // A blank page is one colour; the report has text, grid lines and coloured curves.
+    #expect(values["background"] as? String == "ffffff")
+    #expect((values["non_background_fraction"] as! Double) > 0.03, "\(values)")
+    #expect((values["distinct_colours"] as! Int) > 50, "\(values)")
+  }
+}
