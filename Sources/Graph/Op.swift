@@ -32,6 +32,14 @@ public struct Pool2DAttributes: Sendable, Hashable, Codable {
     self.strides = strides ?? size
     self.padding = padding
   }
+
+  /// The window over a per-sample input shape `(height, width, …)`; nil if it does not fit.
+  public func window(input: [Int]) -> Window2D? {
+    guard input.count >= 2, size.count == 2, strides.count == 2 else { return nil }
+    return Window2D(
+      input: (input[0], input[1]), kernel: (size[0], size[1]), strides: (strides[0], strides[1]),
+      padding: padding)
+  }
 }
 
 /// A statistic over the last axis, repeated along it (affine in the input): mean, sum, or the

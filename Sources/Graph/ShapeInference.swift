@@ -29,14 +29,17 @@ enum ShapeInference {
           strides: (a.strides[0], a.strides[1]), padding: a.padding)
       else { throw mismatch("kernel \(a.kernelSize) with strides \(a.strides) does not fit input \(input)") }
       return [window.outputHeight, window.outputWidth, a.filters]
-    case .pool2d(let a):
+    case .pool2d(let a), .windowElement(let a, _, _):
       guard a.size.count == 2, a.strides.count == 2 else { throw bad("pooling needs 2-D size and strides") }
+      if case .windowElement(_, let row, let column) = node.op,
+        !(0..<a.size[0]).contains(row) || !(0..<a.size[1]).contains(column)
+      {
+        throw bad("window element (\(row), \(column)) outside the window \(a.size)")
+      }
       guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
-      guard
-        let window = Window2D(
-          input: (input[0], input[1]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
-          padding: a.padding)
-      else { throw mismatch("window \(a.size) with strides \(a.strides) does not fit input \(input)") }
+      guard let window = a.window(input: input) else {
+        throw mismatch("window \(a.size) with strides \(a.strides) does not fit input \(input)")
+      }
       return [window.outputHeight, window.outputWidth, input[2]]
     case .globalAveragePool2d:
       guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
@@ -74,17 +77,6 @@ enum ShapeInference {
         throw mismatch("needs two inputs of equal shape, got \(inputShapes)")
       }
       return input
-    case .windowElement(let a, let row, let column):
-      guard a.size.count == 2, a.strides.count == 2, (0..<a.size[0]).contains(row),
-        (0..<a.size[1]).contains(column)
-      else { throw bad("window element (\(row), \(column)) outside the window \(a.size)") }
-      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
-      guard
-        let window = Window2D(
-          input: (input[0], input[1]), kernel: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
-          padding: a.padding)
-      else { throw mismatch("window \(a.size) with strides \(a.strides) does not fit input \(input)") }
-      return [window.outputHeight, window.outputWidth, input[2]]
     case .add:
       for (position, shape) in inputShapes.enumerated() where shape != input {
         throw mismatch(

@@ -222,7 +222,7 @@ final class SimulationEngine {
     case .binary:
       populations[position]!.advance(first: input(node, 0), second: input(node, 1), output: output)
     case .pool2d(let a):
-      let window = Self.window(node, graph, a.size, a.strides, a.padding)!
+      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
       Tensor.pool2d(
         input(node, 0), images: images, channels: node.shape.last!, window: window, mode: a.mode, into: drive)
       populations[position]!.advance(first: UnsafeBufferPointer(drive), output: output)
@@ -289,10 +289,10 @@ final class SimulationEngine {
       }
       addTarget = false
     case .pool2d(let a):
-      let window = Self.window(node, graph, a.size, a.strides, a.padding)!
+      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
       Tensor.pool2d(x, images: images, channels: channels, window: window, mode: a.mode, into: target)
     case .windowElement(let a, let row, let column):
-      let window = Self.window(node, graph, a.size, a.strides, a.padding)!
+      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
       Tensor.windowElement(
         x, images: images, channels: channels, window: window, row: row, column: column, into: target)
     case .globalAveragePool2d:

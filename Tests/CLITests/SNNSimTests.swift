@@ -40,11 +40,46 @@ import Testing
     (["run", "models/keras_fashion_mlp.h5"], "not a snnkit.snn file"),
     (["run", "x.snn.h5", "--timesteps", "4,2"], "--timesteps must be strictly increasing"),
     (["run", "x.snn.h5", "--timesteps", "0,2"], "positive integers"),
+    (["run", "x.snn.h5", "--input", "poisson"], "--input"),
+    (["run", "x.snn.h5", "--data", "/nonexistent/idx"], "/nonexistent/idx"),
+    (["report", "-o", "/tmp/never"], "at least one run file"),
+    (["report", "absent.json", "-o", "/tmp/never"], "absent.json: no such run file"),
+    (["report", "Package.swift", "-o", "/tmp/never"], "Package.swift: not a run written by 'snnsim run --results'"),
+    (["compare", "models/keras_fashion_mlp.h5", "--dynamics", "lif", "-o", "/tmp/never"], "signgd and/or subgradient"),
+    (["compare", "models/keras_fashion_mlp.h5", "--normalize", "max,p101", "-o", "/tmp/never"], "pNN.N"),
   ])
   func badInputFailsClearly(arguments: [String], expected: String) throws {
     let result = try runTool("snnsim", arguments)
     #expect(result.status != 0)
     #expect(result.stderr.contains(expected), "\(result.stderr)")
+  }
+
+  @Test func compareConvertsSimulatesAndReportsEveryCombination() throws {
+    let directory = try makeTemporaryDirectory("compare")
+    let result = try runTool(
+      "snnsim",
+      [
+        "compare", "models/keras_fashion_mlp.h5", "--dynamics", "signgd,subgradient", "--normalize", "none,max",
+        "--calibration", "100", "--limit", "40", "--timesteps", "4,16,64", "-o", directory.path,
+      ])
+    #expect(result.status == 0, "\(result.stderr)")
+    for name in ["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"] {
+      #expect(result.stdout.contains("] \(name): accuracy"), "\(result.stdout)")
+      let run = directory.appendingPathComponent("runs/\(name).json")
+      let object = try JSONSerialization.jsonObject(with: Data(contentsOf: run)) as? [String: Any]
+      #expect(object?["timesteps"] as? [Int] == [4, 16, 64])
+    }
+    let html = try String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
+    #expect(html.components(separatedBy: "<svg").count - 1 == 2)
+    #expect(html.contains("<td>subgradient, max</td>"))
+    // The report command reproduces the page from the runs.
+    let again = try makeTemporaryDirectory("report-again")
+    let runs = ["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"].map {
+      directory.appendingPathComponent("runs/\($0).json").path
+    }
+    let report = try runTool("snnsim", ["report"] + runs + ["-o", again.path])
+    #expect(report.status == 0, "\(report.stderr)")
+    #expect(try String(contentsOf: again.appendingPathComponent("index.html"), encoding: .utf8) == html)
   }
 
   @Test func convertRefusesANetworkWithoutAnInput() throws {
