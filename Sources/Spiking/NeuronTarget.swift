@@ -6,6 +6,14 @@ public enum NeuronTarget: Sendable, Hashable, Codable {
   case unary(UnaryFunction)
   case binary(BinaryFunction)
 
+  /// The function's name (`relu`, `max`, `normalize` …).
+  public var name: String {
+    switch self {
+    case .unary(let f): return f.name
+    case .binary(let f): return f.name
+    }
+  }
+
   /// How many input estimates each neuron reads.
   public var arity: Int {
     switch self {

@@ -48,11 +48,12 @@ extension SNNConv {
       try SNNFile.write(network, provenance: provenance, to: output)
       for spec in network.populations {
         print(
-          "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ = \(String(format: "%.4g", spec.scale))"
+          "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 ? "≤" : "=") \(String(format: "%.4g", spec.scale))"
         )
       }
       print(
-        "wrote \(output): \(network.populations.count) populations, normalization \(network.normalization)")
+        "wrote \(output): \(network.populations.count) populations, normalization \(network.normalization)\(network.normalization == .none ? "" : " per \(network.granularity.rawValue)")"
+      )
     }
   }
 }

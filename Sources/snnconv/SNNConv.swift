@@ -35,18 +35,18 @@ extension SNNConv {
             name: spec.node, op: network.graph.node(spec.node)?.op.kind ?? "",
             dynamics: spec.dynamics.rawValue,
             schedule: "\(spec.schedule)", neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
-            scale: spec.scale)
+            scale: spec.scale, scales: spec.scales.count, target: spec.target.name)
         }
         if json {
           print(String(decoding: try encoder.encode(rows), as: UTF8.self))
           return
         }
         print(
-          "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization), readout \(network.readout)"
+          "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization) per \(network.granularity.rawValue), \(network.isFused ? "fused" : "decomposed") composites, readout \(network.readout)"
         )
         for row in rows {
           print(
-            "  \(row.name)  \(row.op)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ = \(String(format: "%.4g", row.scale))"
+            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")"
           )
         }
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
@@ -66,7 +66,11 @@ extension SNNConv {
       let dynamics: String
       let schedule: String
       let neurons: Int
+      /// The largest λ, and how many there are.
       let scale: Double
+      let scales: Int
+      /// What each neuron approximates (`relu`, `max`, `normalize` …; `identity` when fused).
+      let target: String
     }
   }
 

@@ -44,8 +44,14 @@ import Testing
     (["run", "x.snn.h5", "--data", "/nonexistent/idx"], "/nonexistent/idx"),
     (["report", "-o", "/tmp/never"], "at least one run file"),
     (["report", "absent.json", "-o", "/tmp/never"], "absent.json: no such run file"),
-    (["report", "Package.swift", "-o", "/tmp/never"], "Package.swift: not a run written by 'snnsim run --results'"),
-    (["compare", "models/keras_fashion_mlp.h5", "--dynamics", "lif", "-o", "/tmp/never"], "signgd and/or subgradient"),
+    (
+      ["report", "Package.swift", "-o", "/tmp/never"],
+      "Package.swift: not a run written by 'snnsim run --results'"
+    ),
+    (
+      ["compare", "models/keras_fashion_mlp.h5", "--dynamics", "lif", "-o", "/tmp/never"],
+      "signgd and/or subgradient"
+    ),
     (["compare", "models/keras_fashion_mlp.h5", "--normalize", "max,p101", "-o", "/tmp/never"], "pNN.N"),
   ])
   func badInputFailsClearly(arguments: [String], expected: String) throws {
@@ -59,7 +65,8 @@ import Testing
     let result = try runTool(
       "snnsim",
       [
-        "compare", "models/keras_fashion_mlp.h5", "--dynamics", "signgd,subgradient", "--normalize", "none,max",
+        "compare", "models/keras_fashion_mlp.h5", "--dynamics", "signgd,subgradient", "--normalize",
+        "none,max",
         "--calibration", "100", "--limit", "40", "--timesteps", "4,16,64", "-o", directory.path,
       ])
     #expect(result.status == 0, "\(result.stderr)")
