@@ -163,16 +163,7 @@ public struct SpikingNetwork: Sendable {
     if let last = converted.node(readout), last.op == .softmax { readout = last.inputs[0] }
     var scales = [String: [Double]]()
     if normalization != .none, let calibration {
-      let values = converted.activations([try converted.adaptInput(calibration)])
-      for node in converted.nodes where !node.op.isAffine && node.name != converted.outputs[0] {
-        let width: Int
-        switch granularity {
-        case .layer: width = 1
-        case .channel: width = node.shape.last ?? 1
-        case .neuron: width = node.shape.reduce(1, *)
-        }
-        scales[node.name] = Self.scales(values[node.name]!.scalars, width: width, normalization)
-      }
+      scales = try Self.calibrate(converted, calibration, normalization, granularity)
     }
     var populations = [PopulationSpec]()
     for node in converted.nodes where !node.op.isAffine {
@@ -197,6 +188,50 @@ public struct SpikingNetwork: Sendable {
     self.normalization = calibration == nil ? .none : normalization
     self.granularity = normalization == .none || calibration == nil ? .layer : granularity
     self.calibrationImages = normalization == .none ? 0 : calibration?.shape.first ?? 0
+  }
+
+  /// λ for every non-affine node from the calibration images, run through the ANN in chunks of
+  /// 100 so that memory stays O(chunk × neurons) for max normalization (a percentile needs every
+  /// value of a node, which is kept).
+  static func calibrate(
+    _ graph: Graph, _ calibration: Tensor<Float>, _ normalization: Normalization, _ granularity: Granularity
+  ) throws -> [String: [Double]] {
+    let adapted = try graph.adaptInput(calibration)
+    let nodes = graph.nodes.filter { !$0.op.isAffine && $0.name != graph.outputs[0] }
+    func width(_ node: Node) -> Int {
+      switch granularity {
+      case .layer: return 1
+      case .channel: return node.shape.last ?? 1
+      case .neuron: return node.shape.reduce(1, *)
+      }
+    }
+    var maxima = [String: [Float]]()
+    var samples = [String: [Float]]()
+    let count = adapted.shape[0]
+    for start in stride(from: 0, to: count, by: 100) {
+      let values = graph.activations([adapted.rows(start..<min(start + 100, count))])
+      for node in nodes {
+        let scalars = values[node.name]!.scalars
+        if normalization == .max {
+          let groups = width(node)
+          var largest = maxima[node.name] ?? [Float](repeating: 0, count: groups)
+          for (i, value) in scalars.enumerated() {
+            largest[i % groups] = Swift.max(largest[i % groups], abs(value))
+          }
+          maxima[node.name] = largest
+        } else {
+          samples[node.name, default: []].append(contentsOf: scalars)
+        }
+      }
+    }
+    var scales = [String: [Double]]()
+    for node in nodes {
+      scales[node.name] =
+        normalization == .max
+        ? maxima[node.name]!.map { Swift.max(Double($0), 1e-6) }
+        : Self.scales(samples[node.name]!, width: width(node), normalization)
+    }
+    return scales
   }
 
   /// λ per group of values: `values` is `[…, width]` row-major and position `j` of every row
