@@ -164,8 +164,18 @@ public struct Report: Sendable {
   /// Writes `index.html`, `summary.md`, the plots as SVG files, and `accuracy.csv`,
   /// `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv` into
   /// `directory` (created if needed). Each file is written atomically.
+  /// - Throws: ``ReportError/notADirectory(_:)`` when `directory` exists and is not one.
   public func write(to directory: String) throws {
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+      guard isDirectory.boolValue else { throw ReportError.notADirectory(directory) }
+    } else {
+      do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      } catch {
+        throw ReportError.cannotCreate(directory, reason: (error as NSError).localizedDescription)
+      }
+    }
     func put(_ name: String, _ text: String) throws {
       try writeAtomically(to: (directory as NSString).appendingPathComponent(name)) {
         try text.write(toFile: $0, atomically: false, encoding: .utf8)
@@ -313,6 +323,20 @@ public struct Report: Sendable {
 
   static func fileSafe(_ text: String) -> String {
     String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+  }
+}
+
+/// Why a report could not be written.
+public enum ReportError: Error, Equatable, CustomStringConvertible {
+  case notADirectory(String)
+  case cannotCreate(String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .notADirectory(let path):
+      return "\(path) exists and is not a directory; give a directory for the report"
+    case .cannotCreate(let path, let reason): return "cannot create the report directory \(path): \(reason)"
+    }
   }
 }
 

@@ -45,6 +45,10 @@ import Testing
     (["report", "-o", "/tmp/never"], "at least one run file"),
     (["report", "absent.json", "-o", "/tmp/never"], "absent.json: no such run file"),
     (
+      ["report", "docs/runs/mlp-signgd-max.json", "-o", "README.md"],
+      "README.md exists and is not a directory"
+    ),
+    (
       ["report", "Package.swift", "-o", "/tmp/never"],
       "Package.swift: not a run written by 'snnsim run --results'"
     ),
