@@ -104,6 +104,29 @@ public struct Report: Sendable {
   /// Every plot with the file name it is written under.
   public func plots() -> [(file: String, plot: LinePlot)] {
     [("accuracy.svg", accuracyPlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
+      + populationNames.map { ("population-\(Self.fileSafe($0)).svg", populationPlot($0)) }
+  }
+
+  /// The populations' names across the runs, in order of first appearance.
+  public var populationNames: [String] {
+    var seen = [String]()
+    for run in runs {
+      for population in run.populations where !seen.contains(population.name) { seen.append(population.name) }
+    }
+    return seen
+  }
+
+  /// One population's mean absolute error against T (log–log), one curve per run that has it.
+  public func populationPlot(_ name: String) -> LinePlot {
+    let series = zip(labels, runs).compactMap { label, run -> Series? in
+      guard let population = run.populations.first(where: { $0.name == name }) else { return nil }
+      return Series(label, points: zip(run.timesteps, population.meanAbsError).map { (Double($0), $1) })
+    }
+    let op = runs.lazy.compactMap { $0.populations.first { $0.name == name }?.op }.first ?? ""
+    return LinePlot(
+      title: "\(name) (\(op)): mean absolute error", x: timeAxis,
+      y: Axis("mean |estimate − ANN|", scale: .log),
+      series: series)
   }
 
   // MARK: Tables
@@ -183,7 +206,7 @@ public struct Report: Sendable {
     }
     let plots = plots().map { ($0.file, $0.plot, $0.plot.render()) }
     for (file, _, svg) in plots { try put(file, svg) }
-    try put("index.html", html(plots.map { ($0.1.title, $0.2) }))
+    try put("index.html", html(plots.map { ($0.0, $0.2) }))
     try put("summary.md", markdown(plots.map { ($0.1.title, $0.0) }))
     try put("accuracy.csv", accuracyCSV())
     try put("errors.csv", errorsCSV())
@@ -232,7 +255,7 @@ public struct Report: Sendable {
       ], rows)
   }
 
-  func html(_ plots: [(title: String, svg: String)]) -> String {
+  func html(_ plots: [(file: String, svg: String)]) -> String {
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       "<table>\n<tr>" + t.header.map { "<th>\(escapeXML($0))</th>" }.joined() + "</tr>\n"
         + t.rows.map { "<tr>" + $0.map { "<td>\(escapeXML($0))</td>" }.joined() + "</tr>" }.joined(
@@ -269,7 +292,13 @@ public struct Report: Sendable {
     page += "<h2>Approximation error by op</h2>\n"
     page += "<p class=\"note\">Mean over neurons and images of |λ·v − a|, a the ANN's activation, "
     page += "averaged over the populations of each op weighted by their neurons.</p>\n"
-    for plot in plots.dropFirst() { page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n" }
+    for plot in plots where plot.file.hasPrefix("error-") {
+      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
+    }
+    page += "<h2>Approximation error by population</h2>\n"
+    for plot in plots where plot.file.hasPrefix("population-") {
+      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
+    }
     page += "<h2>Activity</h2>\n" + table(activityTable())
     page += "<p class=\"note\">Synaptic operations: spikes × the mean fan-out of the spiking neuron "
     page += "(docs/snn-format.md).</p>\n"
@@ -291,7 +320,13 @@ public struct Report: Sendable {
       "![\(plots[0].title)](\(plots[0].file))\n\n## Time steps to reach the ANN\n\n"
       + table(convergenceTable())
     text += "\n## Approximation error by op\n\n"
-    for plot in plots.dropFirst() { text += "![\(plot.title)](\(plot.file))\n\n" }
+    for plot in plots.dropFirst() where plot.file.hasPrefix("error-") {
+      text += "![\(plot.title)](\(plot.file))\n\n"
+    }
+    text += "## Approximation error by population\n\n"
+    for plot in plots where plot.file.hasPrefix("population-") {
+      text += "![\(plot.title)](\(plot.file))\n\n"
+    }
     text += "## Activity\n\n" + table(activityTable()) + "\n## Settings\n\n" + table(settingsTable())
     return text
   }

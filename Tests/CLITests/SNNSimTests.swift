@@ -81,7 +81,8 @@ import Testing
       #expect(object?["timesteps"] as? [Int] == [4, 16, 64])
     }
     let html = try String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
-    #expect(html.components(separatedBy: "<svg").count - 1 == 2)
+    // Accuracy, the ReLU op, and the two ReLU populations.
+    #expect(html.components(separatedBy: "<svg").count - 1 == 4)
     #expect(html.contains("<td>subgradient, max</td>"))
     // The report command reproduces the page from the runs.
     let again = try makeTemporaryDirectory("report-again")

@@ -118,7 +118,10 @@ let sampleRuns: [RunRecord] = {
   @Test func svgPlotsHaveAxesCurvesAndLegends() throws {
     let report = Report(runs: sampleRuns)
     let plots = report.plots()
-    #expect(plots.map(\.file) == ["accuracy.svg", "error-relu.svg"])
+    #expect(
+      plots.map(\.file) == [
+        "accuracy.svg", "error-relu.svg", "population-dense-relu.svg", "population-dense-1-relu.svg",
+      ])
     for (file, plot) in plots {
       guard let svg = Element.parse(Data(plot.render().utf8)) else { continue }
       #expect(svg.name == "svg" && svg.attributes["xmlns"] == "http://www.w3.org/2000/svg", "\(file)")
@@ -168,7 +171,8 @@ let sampleRuns: [RunRecord] = {
     let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
     #expect(
       files == [
-        "index.html", "summary.md", "accuracy.svg", "error-relu.svg", "accuracy.csv", "errors.csv",
+        "index.html", "summary.md", "accuracy.svg", "error-relu.svg", "population-dense-relu.svg",
+        "population-dense-1-relu.svg", "accuracy.csv", "errors.csv",
         "convergence.csv",
         "activity.csv", "settings.csv",
       ])
@@ -178,7 +182,7 @@ let sampleRuns: [RunRecord] = {
     #expect(!text.contains("<script") && !text.contains("src=") && !text.contains("href="))
     #expect(!text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
     guard let page = Element.parse(html) else { return }
-    #expect(page.elements("svg").count == 2)
+    #expect(page.elements("svg").count == 4)
     let tables = page.elements("table")
     #expect(tables.count == 3)
     for table in tables {
