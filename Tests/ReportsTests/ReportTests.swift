@@ -238,3 +238,32 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
     #expect((values["distinct_colours"] as! Int) > 50, "\(values)")
   }
 }
+
+@Suite struct SeriesStyleTests {
+  /// Relative luminance (sRGB, as WCAG defines it) of `#rrggbb`.
+  func luminance(_ hex: String) -> Double {
+    let value = Int(hex.dropFirst(), radix: 16)!
+    let channels = [(value >> 16) & 255, (value >> 8) & 255, value & 255].map { channel -> Double in
+      let c = Double(channel) / 255
+      return c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4)
+    }
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+  }
+
+  @Test func stylesStayApartInGreyscale() {
+    let styles = SeriesStyle.cycle
+    // Every pair differs in dash pattern or marker, so curves differ without any colour at all;
+    // the first four (the usual 2 × 2 comparison) also differ in grey level.
+    for i in styles.indices {
+      for j in styles.indices where j > i {
+        #expect(styles[i].dash != styles[j].dash || styles[i].marker != styles[j].marker, "styles \(i), \(j)")
+      }
+    }
+    let grey = styles.prefix(4).map { luminance($0.color) }
+    for i in grey.indices {
+      for j in grey.indices where j > i {
+        #expect(abs(grey[i] - grey[j]) >= 0.05, "styles \(i), \(j): luminance \(grey[i]) and \(grey[j])")
+      }
+    }
+  }
+}
