@@ -17,6 +17,14 @@ public struct Conv2DAttributes: Sendable, Hashable, Codable {
     self.padding = padding
     self.useBias = useBias
   }
+
+  /// The sliding window over a per-sample input shape `(height, width, …)`; nil if it does not fit.
+  public func window(input: [Int]) -> Window2D? {
+    guard input.count >= 2, kernelSize.count == 2, strides.count == 2 else { return nil }
+    return Window2D(
+      input: (input[0], input[1]), kernel: (kernelSize[0], kernelSize[1]), strides: (strides[0], strides[1]),
+      padding: padding)
+  }
 }
 
 /// The attributes of a 2-D pooling window (Keras `MaxPooling2D` / `AveragePooling2D`).

@@ -23,11 +23,9 @@ enum ShapeInference {
         throw bad("Conv2D needs filters > 0 and 2-D kernel and strides, got \(a)")
       }
       guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
-      guard
-        let window = Window2D(
-          input: (input[0], input[1]), kernel: (a.kernelSize[0], a.kernelSize[1]),
-          strides: (a.strides[0], a.strides[1]), padding: a.padding)
-      else { throw mismatch("kernel \(a.kernelSize) with strides \(a.strides) does not fit input \(input)") }
+      guard let window = a.window(input: input) else {
+        throw mismatch("kernel \(a.kernelSize) with strides \(a.strides) does not fit input \(input)")
+      }
       return [window.outputHeight, window.outputWidth, a.filters]
     case .pool2d(let a), .windowElement(let a, _, _):
       guard a.size.count == 2, a.strides.count == 2 else { throw bad("pooling needs 2-D size and strides") }

@@ -45,6 +45,13 @@ final class SimulationEngine {
   private let inputScale: Float
   private(set) var images = 0
   private let nodeIndex: [String: Int]
+  /// Per node: the positions of its inputs, the first input's per-sample shape, its sliding
+  /// window (convolution, pooling, window element), and for BatchNorm and ScaleShift the
+  /// per-channel scale and shift — all fixed, so a step looks nothing up and allocates nothing.
+  private let inputPositions: [[Int]]
+  private let inputShapes: [[Int]]
+  private let windows: [Window2D?]
+  private let channelAffine: [Int: (scale: [Float], shift: [Float]?)]
 
   /// - Parameter inputScale: the largest input magnitude, λ of a spike-encoding population.
   init(
@@ -71,7 +78,31 @@ final class SimulationEngine {
     var inputSize = 1
     var scratchSize = 0
     var columnsSize = 0
-    for node in graph.nodes {
+    var windows = [Window2D?]()
+    var channelAffine = [Int: (scale: [Float], shift: [Float]?)]()
+    let inputShapes = graph.nodes.map { node in node.inputs.first.map { graph.nodes[index[$0]!].shape } ?? []
+    }
+    for (position, node) in graph.nodes.enumerated() {
+      switch node.op {
+      case .conv2d(let a): windows.append(a.window(input: inputShapes[position]))
+      case .pool2d(let a), .windowElement(let a, _, _): windows.append(a.window(input: inputShapes[position]))
+      default: windows.append(nil)
+      }
+      switch node.op {
+      case .batchNorm(let epsilon, _, _):
+        let variance = node.parameters["moving_variance"]!.scalars
+        let mean = node.parameters["moving_mean"]!.scalars
+        let gamma = node.parameters["gamma"]?.scalars
+        let beta = node.parameters["beta"]?.scalars
+        let scale = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Float(epsilon)).squareRoot() }
+        channelAffine[position] = (scale, mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * scale[$0] })
+      case .scaleShift:
+        channelAffine[position] = (
+          node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: node.shape.last ?? 1),
+          node.parameters["beta"]?.scalars
+        )
+      default: break
+      }
       let size = node.shape.reduce(1, *)
       let spec = byNode[node.name]
       var population = spec != nil
@@ -97,13 +128,11 @@ final class SimulationEngine {
         buffers.append(.allocate(capacity: capacity * size))
       }
       scratchSize = max(scratchSize, size)
-      if case .conv2d(let a) = node.op,
-        let window = Self.window(node, graph, a.kernelSize, a.strides, a.padding)
-      {
+      if case .conv2d = node.op, let window = windows[position] {
         columnsSize = max(
           columnsSize,
           Tensor<Float>.conv2dColumnsCapacity(
-            images: capacity, channels: graph.node(node.inputs[0])!.shape.last!, window: window))
+            images: capacity, channels: inputShapes[position].last!, window: window))
       }
     }
     for buffer in buffers { buffer.initialize(repeating: 0) }
@@ -122,6 +151,10 @@ final class SimulationEngine {
       }
     }
     self.specs = specs
+    self.inputPositions = graph.nodes.map { $0.inputs.map { index[$0]! } }
+    self.inputShapes = inputShapes
+    self.windows = windows
+    self.channelAffine = channelAffine
     self.storage = storage
     self.sizes = sizes
     self.isConstant = isConstant
@@ -206,9 +239,14 @@ final class SimulationEngine {
     }
   }
 
-  private func input(_ node: Node, _ k: Int) -> UnsafeBufferPointer<Float> {
-    let position = nodeIndex[node.inputs[k]]!
-    return UnsafeBufferPointer(rebasing: buffers[storage[position]][0..<(images * sizes[position])])
+  /// Input `k` of the node at `position`: its current estimate, or (`changes`) its change in
+  /// this step.
+  private func input(_ position: Int, _ k: Int, changes useChanges: Bool = false) -> UnsafeBufferPointer<
+    Float
+  > {
+    let source = inputPositions[position][k]
+    let buffer = useChanges ? changes[storage[source]]! : buffers[storage[source]]
+    return UnsafeBufferPointer(rebasing: buffer[0..<(images * sizes[source])])
   }
 
   private func advancePopulation(_ node: Node, at position: Int, output: UnsafeMutableBufferPointer<Float>) {
@@ -218,34 +256,29 @@ final class SimulationEngine {
     case .input:
       populations[position]!.advance(first: UnsafeBufferPointer(rebasing: image[0..<count]), output: output)
     case .activation:
-      populations[position]!.advance(first: input(node, 0), output: output)
+      populations[position]!.advance(first: input(position, 0), output: output)
     case .binary:
-      populations[position]!.advance(first: input(node, 0), second: input(node, 1), output: output)
+      populations[position]!.advance(first: input(position, 0), second: input(position, 1), output: output)
     case .pool2d(let a):
-      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
       Tensor.pool2d(
-        input(node, 0), images: images, channels: node.shape.last!, window: window, mode: a.mode, into: drive)
+        input(position, 0), images: images, channels: node.shape.last!, window: windows[position]!,
+        mode: a.mode,
+        into: drive)
       populations[position]!.advance(first: UnsafeBufferPointer(drive), output: output)
     case .layerNorm(let epsilon, _, _):
-      withParameters(node) { gamma, beta in
-        Tensor.layerNorm(
-          input(node, 0), count: count, width: node.shape.last!, epsilon: Float(epsilon), gamma: gamma,
-          beta: beta, into: drive)
+      withOptionalBuffer(node.parameters["gamma"]?.scalars) { gamma in
+        withOptionalBuffer(node.parameters["beta"]?.scalars) { beta in
+          Tensor.layerNorm(
+            input(position, 0), count: count, width: node.shape.last!, epsilon: Float(epsilon), gamma: gamma,
+            beta: beta, into: drive)
+        }
       }
       populations[position]!.advance(first: UnsafeBufferPointer(drive), output: output)
     case .softmax:
-      Tensor.softmax(input(node, 0), count: count, width: node.shape.last!, into: drive)
+      Tensor.softmax(input(position, 0), count: count, width: node.shape.last!, into: drive)
       populations[position]!.advance(first: UnsafeBufferPointer(drive), output: output)
     default:
       preconditionFailure("no population form for \(node.op.kind)")
-    }
-  }
-
-  private func withParameters<R>(
-    _ node: Node, _ body: (UnsafeBufferPointer<Float>?, UnsafeBufferPointer<Float>?) -> R
-  ) -> R {
-    withOptional(node.parameters["gamma"]?.scalars) { gamma in
-      withOptional(node.parameters["beta"]?.scalars) { beta in body(gamma, beta) }
     }
   }
 
@@ -254,13 +287,7 @@ final class SimulationEngine {
   private func applyAffine(_ node: Node, at position: Int, accumulateChanges: Bool) {
     let count = images * sizes[position]
     let output = UnsafeMutableBufferPointer(rebasing: buffers[storage[position]][0..<count])
-    let operands: [UnsafeBufferPointer<Float>] = node.inputs.map { name in
-      let source = nodeIndex[name]!
-      let size = images * sizes[source]
-      let buffer = accumulateChanges ? changes[storage[source]]! : buffers[storage[source]]
-      return UnsafeBufferPointer(rebasing: buffer[0..<size])
-    }
-    let x = operands[0]
+    let x = input(position, 0, changes: accumulateChanges)
     let channels = node.shape.last ?? 1
     // Ops whose kernels accumulate (GEMM with β = 1) write to `output` directly; the others
     // write to `target` and are added afterwards.
@@ -268,7 +295,7 @@ final class SimulationEngine {
     var addTarget = accumulateChanges
     switch node.op {
     case .dense(let units, _):
-      let width = graph.node(node.inputs[0])!.shape.last!
+      let width = inputShapes[position].last!
       let bias = accumulateChanges ? nil : node.parameters["bias"]
       if let bias { bias.scalars.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
       node.parameters["kernel"]!.scalars.withUnsafeBufferPointer { w in
@@ -278,65 +305,56 @@ final class SimulationEngine {
       }
       addTarget = false
     case .conv2d(let a):
-      let window = Self.window(node, graph, a.kernelSize, a.strides, a.padding)!
       let bias = accumulateChanges ? nil : node.parameters["bias"]
       if let bias { bias.scalars.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
       node.parameters["kernel"]!.scalars.withUnsafeBufferPointer { k in
         Tensor.conv2d(
-          x, images: images, channels: graph.node(node.inputs[0])!.shape.last!, window: window, kernel: k,
+          x, images: images, channels: inputShapes[position].last!, window: windows[position]!, kernel: k,
           outChannels: a.filters, columns: columns, into: output,
           beta: accumulateChanges || bias != nil ? 1 : 0)
       }
       addTarget = false
     case .pool2d(let a):
-      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
-      Tensor.pool2d(x, images: images, channels: channels, window: window, mode: a.mode, into: target)
-    case .windowElement(let a, let row, let column):
-      let window = a.window(input: graph.node(node.inputs[0])!.shape)!
+      Tensor.pool2d(
+        x, images: images, channels: channels, window: windows[position]!, mode: a.mode, into: target)
+    case .windowElement(_, let row, let column):
       Tensor.windowElement(
-        x, images: images, channels: channels, window: window, row: row, column: column, into: target)
+        x, images: images, channels: channels, window: windows[position]!, row: row, column: column,
+        into: target)
     case .globalAveragePool2d:
-      let shape = graph.node(node.inputs[0])!.shape
+      let shape = inputShapes[position]
       Tensor.globalAveragePool2d(
         x, images: images, positions: shape[0] * shape[1], channels: channels, into: target)
     case .lastAxis(let statistic):
       Tensor.lastAxisStatistic(x, count: count, width: channels, statistic: statistic, into: target)
-    case .batchNorm(let epsilon, _, _):
-      let variance = node.parameters["moving_variance"]!.scalars
-      let mean = node.parameters["moving_mean"]!.scalars
-      let gamma = node.parameters["gamma"]?.scalars
-      let beta = node.parameters["beta"]?.scalars
-      let scale = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Float(epsilon)).squareRoot() }
-      let shift = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * scale[$0] }
-      scale.withUnsafeBufferPointer { s in
-        withOptional(accumulateChanges ? nil : shift) { b in
-          Tensor.affinePerChannel(x, count: count, scale: s, shift: b, into: target)
-        }
-      }
-    case .scaleShift:
-      let scale = node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: channels)
-      let shift = node.parameters["beta"]?.scalars
-      scale.withUnsafeBufferPointer { s in
-        withOptional(accumulateChanges ? nil : shift) { b in
-          Tensor.affinePerChannel(x, count: count, scale: s, shift: b, into: target)
+    case .batchNorm, .scaleShift:
+      let affine = channelAffine[position]!
+      affine.scale.withUnsafeBufferPointer { scale in
+        withOptionalBuffer(accumulateChanges ? nil : affine.shift) { shift in
+          Tensor.affinePerChannel(x, count: count, scale: scale, shift: shift, into: target)
         }
       }
     case .add, .binary(.add):
       _ = target.update(fromContentsOf: x)
-      for other in operands.dropFirst() { for i in 0..<count { target[i] += other[i] } }
+      for k in 1..<inputPositions[position].count {
+        let other = input(position, k, changes: accumulateChanges)
+        for i in 0..<count { target[i] += other[i] }
+      }
     case .binary(.subtract):
-      for i in 0..<count { target[i] = x[i] - operands[1][i] }
+      let other = input(position, 1, changes: accumulateChanges)
+      for i in 0..<count { target[i] = x[i] - other[i] }
     case .concatenate(let given):
       let shape = node.shape
       let axis = given < 0 ? given + shape.count : given
       let inner = shape[(axis + 1)...].reduce(1, *)
       let outer = images * shape[..<axis].reduce(1, *)
-      let blocks = node.inputs.map { graph.node($0)!.shape[axis] * inner }
       var offset = 0
       for o in 0..<outer {
-        for (k, block) in blocks.enumerated() {
+        for (k, source) in inputPositions[position].enumerated() {
+          let block = graph.nodes[source].shape[axis] * inner
+          let part = input(position, k, changes: accumulateChanges)
           UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + block)]).update(
-            fromContentsOf: UnsafeBufferPointer(rebasing: operands[k][(o * block)..<((o + 1) * block)]))
+            fromContentsOf: UnsafeBufferPointer(rebasing: part[(o * block)..<((o + 1) * block)]))
           offset += block
         }
       }
@@ -345,20 +363,6 @@ final class SimulationEngine {
     }
     if addTarget { for i in 0..<count { output[i] += target[i] } }
   }
-
-  static func window(_ node: Node, _ graph: Graph, _ size: [Int], _ strides: [Int], _ padding: Padding)
-    -> Window2D?
-  {
-    let input = graph.node(node.inputs[0])!.shape
-    return Window2D(
-      input: (input[0], input[1]), kernel: (size[0], size[1]), strides: (strides[0], strides[1]),
-      padding: padding)
-  }
-}
-
-func withOptional<Scalar, R>(_ array: [Scalar]?, _ body: (UnsafeBufferPointer<Scalar>?) -> R) -> R {
-  guard let array else { return body(nil) }
-  return array.withUnsafeBufferPointer { body($0) }
 }
 
 extension Op {

@@ -173,10 +173,10 @@ public enum Simulator {
       case .conv2d(let a):
         // Every output position reads kH·kW·Cin inputs (fewer at padded borders, counted exactly).
         total +=
-          Double(windowReads(reader, graph, a.kernelSize, a.strides, a.padding)) * Double(a.filters)
+          Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) * Double(a.filters)
           / inputCount
       case .pool2d(let a):
-        total += Double(windowReads(reader, graph, a.size, a.strides, a.padding)) / inputCount
+        total += Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) / inputCount
       case .binary, .activation, .add, .concatenate, .batchNorm, .scaleShift, .globalAveragePool2d:
         total += 1
       case .softmax, .layerNorm, .lastAxis:
@@ -190,16 +190,14 @@ public enum Simulator {
   }
 
   /// How many (input pixel, output position) pairs a sliding window reads, times channels.
-  static func windowReads(_ node: Node, _ graph: Graph, _ size: [Int], _ strides: [Int], _ padding: Padding)
-    -> Int
-  {
-    guard let window = SimulationEngine.window(node, graph, size, strides, padding) else { return 0 }
+  static func windowReads(_ window: Window2D?, channels: Int) -> Int {
+    guard let window else { return 0 }
     var reads = 0
     for oh in 0..<window.outputHeight {
       for ow in 0..<window.outputWidth {
         reads += window.inputRows(forOutputRow: oh).count * window.inputColumns(forOutputColumn: ow).count
       }
     }
-    return reads * (graph.node(node.inputs[0])!.shape.last ?? 1)
+    return reads * channels
   }
 }

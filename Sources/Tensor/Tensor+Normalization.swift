@@ -47,7 +47,9 @@ extension Tensor {
 }
 
 /// Calls `body` with the array's buffer, or nil for nil.
-func withOptionalBuffer<Scalar, R>(_ array: [Scalar]?, _ body: (UnsafeBufferPointer<Scalar>?) -> R) -> R {
+public func withOptionalBuffer<Scalar, R>(_ array: [Scalar]?, _ body: (UnsafeBufferPointer<Scalar>?) -> R)
+  -> R
+{
   guard let array else { return body(nil) }
   return array.withUnsafeBufferPointer { body($0) }
 }
