@@ -8,6 +8,8 @@ let package = Package(
     .executable(name: "snntrain", targets: ["snntrain"]),
     .executable(name: "snnconv", targets: ["snnconv"]),
     .executable(name: "snnsim", targets: ["snnsim"]),
+    .library(name: "Pipeline", targets: ["Pipeline"]),
+    .library(name: "AtomicFile", targets: ["AtomicFile"]),
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "Datasets", targets: ["Datasets"]),
@@ -15,6 +17,8 @@ let package = Package(
     .library(name: "ModelIO", targets: ["ModelIO"]),
     .library(name: "Training", targets: ["Training"]),
     .library(name: "Spiking", targets: ["Spiking"]),
+    .library(name: "Conversion", targets: ["Conversion"]),
+    .library(name: "Results", targets: ["Results"]),
     .library(name: "Reports", targets: ["Reports"]),
   ],
   dependencies: [
@@ -30,6 +34,8 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CMalloc"),
+    // The module graph and why each edge exists: docs/architecture.md.
+    .target(name: "AtomicFile"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(
       name: "Tensor",
@@ -37,33 +43,37 @@ let package = Package(
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
     .target(name: "Graph", dependencies: ["Tensor"]),
     .target(name: "Spiking", dependencies: ["Graph"]),
-    .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking"]),
-    .target(name: "Reports", dependencies: ["ModelIO", "Spiking"]),
+    .target(name: "Conversion", dependencies: ["Spiking", "Graph"]),
+    .target(name: "Results", dependencies: ["Spiking", "AtomicFile"]),
+    .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking", "AtomicFile"]),
+    .target(name: "Reports", dependencies: ["Results", "AtomicFile"]),
     .target(
       name: "Training",
       dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
     .target(
+      name: "Pipeline", dependencies: ["ModelIO", "Conversion", "Spiking", "Results", "Datasets", "Graph"]),
+    .target(
       name: "ToolSupport",
       dependencies: [
-        "Datasets", "Training", "Spiking", "Graph",
+        "Pipeline", "Conversion", "Spiking", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snntrain",
       dependencies: [
-        "ToolSupport", "Datasets", "Training", "ModelIO", "Graph",
+        "ToolSupport", "Pipeline", "Datasets", "Training", "ModelIO", "Graph", "Tensor", "AtomicFile",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snnconv",
       dependencies: [
-        "ToolSupport", "ModelIO", "Graph", "Datasets", "Spiking",
+        "ToolSupport", "Pipeline", "ModelIO", "Graph", "Spiking", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snnsim",
       dependencies: [
-        "ToolSupport", "ModelIO", "Spiking", "Datasets", "Reports", "Graph",
+        "ToolSupport", "Pipeline", "Results", "Reports", "Conversion", "Spiking", "Tensor",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
@@ -75,10 +85,14 @@ let package = Package(
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     .testTarget(
       name: "SpikingTests",
-      dependencies: ["Spiking", "ModelIO", "HDF5", "Datasets", "Training", "TestSupport"]),
+      dependencies: ["Spiking", "Conversion", "ModelIO", "HDF5", "Datasets", "Training", "TestSupport"]),
     .testTarget(
-      name: "ReportsTests", dependencies: ["Reports", "ModelIO", "Spiking", "Datasets", "TestSupport"]),
+      name: "ReportsTests",
+      dependencies: [
+        "Reports", "Results", "Pipeline", "ModelIO", "Conversion", "Spiking", "Datasets", "TestSupport",
+      ]),
     .testTarget(
-      name: "ModelIOTests", dependencies: ["ModelIO", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
+      name: "ModelIOTests", dependencies: ["ModelIO", "Conversion", "Datasets", "TestSupport"],
+      exclude: ["Fixtures"]),
   ]
 )

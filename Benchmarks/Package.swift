@@ -27,7 +27,8 @@ let package = Package(
     .executableTarget(
       name: "sim-bench",
       dependencies: [
-        "CBLASRaw", .product(name: "Spiking", package: toolkit), .product(name: "ModelIO", package: toolkit),
+        "CBLASRaw", .product(name: "Spiking", package: toolkit), .product(name: "Conversion", package: toolkit),
+        .product(name: "ModelIO", package: toolkit),
         .product(name: "Datasets", package: toolkit), .product(name: "Tensor", package: toolkit),
         .product(name: "Graph", package: toolkit),
       ]),

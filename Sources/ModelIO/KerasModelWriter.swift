@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 import Graph
 import HDF5
@@ -35,7 +36,7 @@ public enum KerasModelWriter {
       ],
     ]
     do {
-      try writeAtomically(to: path) { temporary in
+      try AtomicFile.write(to: path) { temporary in
         let root = try HDF5File.create(temporary).root
         try root.writeAttribute("model_config", string: config.text)
         try root.writeAttribute("keras_version", string: kerasLayoutVersion)

@@ -17,8 +17,6 @@ public enum ModelIOError: Error, Equatable, Sendable {
   /// The layers read fine but do not form a valid network.
   case invalidGraph(file: String, error: GraphError)
   case hdf5(HDF5Error)
-  /// Writing failed; nothing was left at the destination.
-  case cannotWrite(file: String, reason: String)
 }
 
 extension ModelIOError: CustomStringConvertible {
@@ -42,8 +40,6 @@ extension ModelIOError: CustomStringConvertible {
       return "\(file): \(error)"
     case .hdf5(let error):
       return "\(error)"
-    case .cannotWrite(let file, let reason):
-      return "cannot write \(file): \(reason)"
     }
   }
 }

@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 import Tensor
 
@@ -19,12 +20,6 @@ public enum OutputsCSV {
         text += "\n"
       }
     }
-    try writeAtomically(to: path) { temporary in
-      do {
-        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-      } catch {
-        throw ModelIOError.cannotWrite(file: path, reason: error.localizedDescription)
-      }
-    }
+    try AtomicFile.write(text, to: path)
   }
 }

@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 import Graph
 import HDF5
@@ -50,7 +51,7 @@ public enum SNNFile {
       String(decoding: try encoder.encode(value), as: UTF8.self)
     }
     do {
-      try writeAtomically(to: path) { temporary in
+      try AtomicFile.write(to: path) { temporary in
         let root = try HDF5File.create(temporary).root
         try root.writeAttribute("format", string: format)
         try root.writeAttribute("version", values: [version])
@@ -176,7 +177,7 @@ public enum SNNFile {
           graph: graph, populations: specs, readout: try root.readString("readout"),
           normalization: normalization, granularity: granularity,
           calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
-      } catch let error as ConversionError {
+      } catch let error as SpikingNetworkError {
         throw ModelIOError.badConfig(file: path, detail: error.description)
       }
       let provenance = Provenance(

@@ -1,6 +1,6 @@
+import AtomicFile
 import Foundation
-import ModelIO
-import Spiking
+import Results
 
 /// A comparison of simulation runs (dynamics × normalization × time steps …) as plots and
 /// tables: `index.html` (self-contained, inline SVG), `summary.md`, the SVG files, and CSV tables.
@@ -17,17 +17,6 @@ public struct Report: Sendable {
   }
 
   // MARK: Measures
-
-  /// How many time steps a run needs to come within `tolerance` (a fraction: 0.01 = 1 pp) of the
-  /// ANN's accuracy and stay there at every later measured T; nil if it never does.
-  public static func timesteps(toWithin tolerance: Double, _ run: RunRecord) -> Int? {
-    var answer: Int?
-    for (t, accuracy) in zip(run.timesteps, run.accuracy).reversed() {
-      guard run.annAccuracy - accuracy <= tolerance + 1e-12 else { break }
-      answer = t
-    }
-    return answer
-  }
 
   /// Spikes per neuron per step over all populations (weighted by neurons), and synaptic
   /// operations per image, at each measured T.
@@ -139,8 +128,8 @@ public struct Report: Sendable {
     let rows = zip(labels, runs).map { label, run in
       [
         label, percent(run.annAccuracy),
-        Self.timesteps(toWithin: 0.01, run).map(String.init) ?? "not reached",
-        Self.timesteps(toWithin: 0.001, run).map(String.init) ?? "not reached",
+        run.timesteps(toWithin: 0.01).map(String.init) ?? "not reached",
+        run.timesteps(toWithin: 0.001).map(String.init) ?? "not reached",
         percent(run.accuracy.last!), String(run.timesteps.last!),
       ]
     }
@@ -171,10 +160,12 @@ public struct Report: Sendable {
     let rows = zip(labels, runs).map { label, run in
       let s = run.settings
       return [
-        label, s.sourceModel, String(s.sourceSha256.prefix(12)), s.dynamics.joined(separator: ", "),
-        s.schedules.joined(separator: ", "), "\(s.normalization) (\(s.calibrationImages) images)",
-        s.granularity,
-        s.fused ? "fused" : "decomposed", s.engine, s.input, s.data,
+        label, s.sourceModel, String(s.sourceSha256.prefix(12)),
+        s.dynamics.map(\.rawValue).joined(separator: ", "),
+        s.schedules.map(\.description).joined(separator: ", "),
+        "\(s.normalization) (\(s.calibrationImages) images)",
+        s.granularity.rawValue,
+        s.fused ? "fused" : "decomposed", s.engine.rawValue, s.input.rawValue, s.data,
         s.limit.map { "\(run.images) (limit \($0))" } ?? String(run.images),
         String(format: "%.1f", run.seconds),
       ]
@@ -200,9 +191,7 @@ public struct Report: Sendable {
       }
     }
     func put(_ name: String, _ text: String) throws {
-      try writeAtomically(to: (directory as NSString).appendingPathComponent(name)) {
-        try text.write(toFile: $0, atomically: false, encoding: .utf8)
-      }
+      try AtomicFile.write(text, to: (directory as NSString).appendingPathComponent(name))
     }
     let plots = plots().map { ($0.file, $0.plot, $0.plot.render()) }
     for (file, _, svg) in plots { try put(file, svg) }
@@ -337,10 +326,12 @@ public struct Report: Sendable {
   /// each only if it separates runs the fields before it left together.
   static func labels(for runs: [RunRecord]) -> [String] {
     let fields: [(RunRecord) -> String] = [
-      { $0.settings.name }, { $0.settings.dynamics.joined(separator: "+") }, { $0.settings.normalization },
-      { $0.settings.granularity }, { $0.settings.fused ? "fused" : "decomposed" },
-      { $0.settings.schedules.joined(separator: "+") }, { "\($0.settings.engine) engine" },
-      { "\($0.settings.input) input" }, { "\($0.images) images" },
+      { $0.settings.name }, { $0.settings.dynamics.map(\.rawValue).joined(separator: "+") },
+      { $0.settings.normalization.description }, { $0.settings.granularity.rawValue },
+      { $0.settings.fused ? "fused" : "decomposed" },
+      { $0.settings.schedules.map(\.description).joined(separator: "+") },
+      { "\($0.settings.engine.rawValue) engine" }, { "\($0.settings.input.rawValue) input" },
+      { "\($0.images) images" },
     ]
     var chosen = [Int]()
     func key(_ run: RunRecord, _ indices: [Int]) -> [String] { indices.map { fields[$0](run) } }

@@ -2,7 +2,7 @@ import Foundation
 import Tensor
 
 /// How a population of spiking neurons refines its estimate of its operator's output
-/// (DYNAMICS.md §2–3).
+/// (docs/dynamics.md, "Neurons").
 public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   /// The integrate-and-fire neuron read as the subgradient method on
   /// `L(v; x) = ReLU(g̃(x̂) − v) + ½v²`: fire when the target is above the estimate,
@@ -27,13 +27,25 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// The step size `η_t` at time step `t = 1, 2, …`.
-public enum StepSchedule: Sendable, Hashable, Codable {
+///
+/// Encoded (JSON, `.snn.h5`, run records) in Swift's synthesized form: `{"inverse":{}}`,
+/// `{"geometric":{"eta0":0.15,"gamma":0.95}}`, `{"constant":{"eta":0.1}}`.
+public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
   /// `η_t = 1/(t+1)`: the running average, which makes `v_t` a firing rate.
   case inverse
   /// `η_t = η₀ γ^(t−1)`; the total travel is below `η₀ / (1 − γ)`.
   case geometric(eta0: Double, gamma: Double)
   /// `η_t = η`.
   case constant(eta: Double)
+
+  /// `inverse`, `geometric(η₀=0.15, γ=0.95)` or `constant(η=0.1)`.
+  public var description: String {
+    switch self {
+    case .inverse: return "inverse"
+    case .geometric(let eta0, let gamma): return "geometric(η₀=\(eta0), γ=\(gamma))"
+    case .constant(let eta): return "constant(η=\(eta))"
+    }
+  }
 
   /// `η_t` for `t ≥ 1`.
   public func eta(_ t: Int) -> Double {

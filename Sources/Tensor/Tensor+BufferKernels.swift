@@ -175,7 +175,8 @@ extension Tensor {
     precondition(count % width == 0 && output.count >= count)
     var offset = 0
     while offset < count {
-      UnsafeMutableBufferPointer(rebasing: output[offset..<(offset &+ width)]).update(fromContentsOf: vector)
+      _ = UnsafeMutableBufferPointer(rebasing: output[offset..<(offset &+ width)]).update(
+        fromContentsOf: vector)
       offset &+= width
     }
   }
@@ -263,7 +264,7 @@ extension Tensor {
             max(ow * window.strideWidth - window.padLeft + column, columns.lowerBound), columns.upperBound - 1
           )
           let source = n &* imageSize &+ (ih &* window.inputWidth &+ iw) &* channels
-          UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)]).update(
+          _ = UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)]).update(
             fromContentsOf: UnsafeBufferPointer(rebasing: input[source..<(source &+ channels)]))
           target &+= channels
         }

@@ -1,6 +1,5 @@
 import ArgumentParser
-import Datasets
-import Graph
+import Conversion
 import Spiking
 
 extension Dynamics: ExpressibleByArgument {}
@@ -51,15 +50,10 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     }
   }
 
-  /// Converts `graph`, calibrating on the first `calibration` training images of `source`
-  /// when `normalization` needs data.
-  public func convert(
-    _ graph: Graph, dynamics: Dynamics, normalization: Normalization, calibrationSource: DataSource
-  ) throws -> SpikingNetwork {
-    let images = normalization == .none ? nil : try calibrationSource.load(.train, limit: calibration).images
-    return try SpikingNetwork(
-      graph, dynamics: dynamics, schedule: stepSchedule, normalization: normalization,
-      granularity: granularity,
-      calibration: images, fuse: fuse)
+  /// The conversion settings these options give with `dynamics` and `normalization`.
+  public func settings(dynamics: Dynamics, normalization: Normalization) -> ConversionSettings {
+    ConversionSettings(
+      dynamics: dynamics, schedule: stepSchedule, normalization: normalization, granularity: granularity,
+      calibrationImages: calibration, fuse: fuse)
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Pipeline
 
 extension Split: ExpressibleByArgument {}
 
@@ -31,6 +32,6 @@ public struct DataOptions: ParsableArguments, Sendable {
     }
   }
 
-  /// Loads the selected images.
-  public func load() throws -> LabeledImages { try data.load(split, limit: limit) }
+  /// The selected images.
+  public var selection: DataSelection { DataSelection(source: data, split: split, limit: limit) }
 }

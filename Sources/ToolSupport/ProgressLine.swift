@@ -39,3 +39,11 @@ public func printFlushed(_ line: String) {
   print(line)
   fflush(nil)
 }
+
+extension ProgressLine {
+  /// A simulation's progress callback drawn on this line: images done of the total, and the
+  /// step reached in the current batch of `steps`.
+  public func simulation(steps: Int) -> (Int, Int, Int) -> Void {
+    { done, total, step in self.update(done, of: total, detail: step > 0 ? "step \(step)/\(steps)" : "") }
+  }
+}

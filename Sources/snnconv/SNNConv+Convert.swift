@@ -1,8 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
-import Graph
-import ModelIO
+import Pipeline
 import Spiking
 import ToolSupport
 
@@ -39,13 +38,11 @@ extension SNNConv {
     var output: String
 
     func run() throws {
-      let graph = try KerasModelReader.read(model)
-      let network = try conversion.convert(
-        graph, dynamics: dynamics, normalization: normalize, calibrationSource: data)
-      let provenance = SNNFile.Provenance(
-        sourceModel: model, sourceSHA256: try SHA256.hex(ofFile: model), toolkitVersion: ToolkitVersion.string
-      )
-      try SNNFile.write(network, provenance: provenance, to: output)
+      let converted = try SourcedNetwork(
+        converting: try TrainedModel(path: model),
+        settings: conversion.settings(dynamics: dynamics, normalization: normalize), calibrationData: data)
+      try converted.write(to: output)
+      let network = converted.network
       for spec in network.populations {
         print(
           "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 ? "≤" : "=") \(String(format: "%.4g", spec.scale))"

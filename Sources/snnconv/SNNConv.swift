@@ -1,8 +1,8 @@
 import ArgumentParser
-import Datasets
 import Foundation
 import Graph
 import ModelIO
+import Pipeline
 import ToolSupport
 
 @main
@@ -34,7 +34,8 @@ extension SNNConv {
           PopulationRow(
             name: spec.node, op: network.graph.node(spec.node)?.op.kind ?? "",
             dynamics: spec.dynamics.rawValue,
-            schedule: "\(spec.schedule)", neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
+            schedule: spec.schedule.description,
+            neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
             scale: spec.scale, scales: spec.scales.count, target: spec.target.name)
         }
         if json {
@@ -96,7 +97,7 @@ extension SNNConv {
 
     func run() throws {
       let graph = try KerasModelReader.read(model)
-      let set = try data.load()
+      let set = try data.selection.load()
       let progress = ProgressLine("eval")
       let result = try graph.evaluate(
         images: set.images, labels: set.labels, batchSize: batchSize, keepOutputs: outputs != nil,

@@ -1,8 +1,9 @@
 import ArgumentParser
-import Datasets
+import Conversion
 import Foundation
-import ModelIO
+import Pipeline
 import Reports
+import Results
 import Spiking
 import Tensor
 import ToolSupport
@@ -55,19 +56,14 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp("Dynamics to compare.", valueName: "signgd,subgradient"),
-      transform: { text in
-        try text.split(separator: ",").map {
-          guard let value = Dynamics(rawValue: String($0)) else {
-            throw ValidationError("--dynamics takes signgd and/or subgradient, got '\($0)'")
-          }
-          return value
-        }
-      })
+      transform: { try parseList($0, option: "--dynamics") })
     var dynamics: [Dynamics] = [.signGD, .subgradient]
 
     @Option(
       help: ArgumentHelp("Normalizations to compare.", valueName: "none,max,pNN.N"),
-      transform: { text in try text.split(separator: ",").map { try parseNormalization(String($0)) } })
+      transform: {
+        try parseList($0, option: "--normalize", expected: "none, max or pNN.N", Normalization.init)
+      })
     var normalize: [Normalization] = [.none, .max]
 
     @OptionGroup(title: "Conversion") var conversion: ConversionOptions
@@ -80,30 +76,30 @@ extension SNNSim {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
-      let graph = try KerasModelReader.read(model)
-      let provenance = SNNFile.Provenance(
-        sourceModel: model, sourceSHA256: try SHA256.hex(ofFile: model), toolkitVersion: ToolkitVersion.string
-      )
-      let set = try data.load()
-      let combinations = dynamics.flatMap { d in normalize.map { (d, $0) } }
+      let ablation = Ablation(
+        model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
+        base: conversion.settings(dynamics: .signGD, normalization: .max), simulation: simulation.settings,
+        calibrationData: data.data)
+      let images = try data.selection.load()
       let runsDirectory = (output as NSString).appendingPathComponent("runs")
       try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
-      var records = [RunRecord]()
-      for (index, (dynamics, normalization)) in combinations.enumerated() {
-        let name = "\(dynamics.rawValue)-\(normalization)"
-        let network = try conversion.convert(
-          graph, dynamics: dynamics, normalization: normalization, calibrationSource: data.data)
-        let record = try simulation.simulate(
-          network, provenance: provenance, networkPath: "\(model) (converted in memory)", set: set,
-          limit: data.limit, label: "[\(index + 1)/\(combinations.count)] \(name)")
-        let path = (runsDirectory as NSString).appendingPathComponent("\(name).json")
-        try record.write(json: path)
-        records.append(record)
-        let reached = Reports.Report.timesteps(toWithin: 0.01, record).map { "T = \($0)" } ?? "not reached"
-        printFlushed(
-          "[\(index + 1)/\(combinations.count)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)"
-        )
+      let total = ablation.combinations.count
+      let lines = ablation.combinations.enumerated().map { index, combination in
+        ProgressLine("[\(index + 1)/\(total)] \(combination.name)")
       }
+      let steps = simulation.timesteps.last!
+      let records = try ablation.run(
+        on: images, limit: data.limit,
+        progress: { index, done, count, step in lines[index].simulation(steps: steps)(done, count, step) },
+        finished: { index, record in
+          lines[index].finish()
+          let name = ablation.combinations[index].name
+          try record.write(json: (runsDirectory as NSString).appendingPathComponent("\(name).json"))
+          let reached = record.timesteps(toWithin: 0.01).map { "T = \($0)" } ?? "not reached"
+          printFlushed(
+            "[\(index + 1)/\(total)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)"
+          )
+        })
       try Reports.Report(runs: records).write(to: output)
       print("wrote \(output)/index.html and summary.md (\(records.count) runs)")
     }

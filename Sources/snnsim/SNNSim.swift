@@ -1,15 +1,9 @@
 import ArgumentParser
-import Datasets
 import Foundation
-import Graph
-import ModelIO
-import Reports
-import Spiking
+import Pipeline
+import Results
 import Tensor
 import ToolSupport
-
-extension Engine: ExpressibleByArgument {}
-extension InputEncoding: ExpressibleByArgument {}
 
 @main
 struct SNNSim: ParsableCommand {
@@ -39,10 +33,13 @@ extension SNNSim {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
-      let (net, provenance) = try SNNFile.read(network)
-      let set = try data.load()
-      let record = try simulation.simulate(
-        net, provenance: provenance, networkPath: network, set: set, limit: data.limit, label: "simulate")
+      let network = try SourcedNetwork(path: self.network)
+      let images = try data.selection.load()
+      let progress = ProgressLine("simulate")
+      let record = try network.simulate(
+        on: images, limit: data.limit, settings: simulation.settings,
+        progress: progress.simulation(steps: simulation.timesteps.last!))
+      progress.finish()
       printTable(record)
       if let results {
         try record.write(json: results)
@@ -50,71 +47,6 @@ extension SNNSim {
       }
     }
   }
-}
-
-/// Options every simulating command shares.
-struct SimulationOptions: ParsableArguments {
-  @Option(
-    help: ArgumentHelp("Time steps at which to measure, strictly increasing.", valueName: "1,2,4,…"),
-    transform: parseTimesteps)
-  var timesteps: [Int] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-
-  @Option(help: "Images simulated together.") var batchSize = 100
-
-  @Option(
-    help: "dense: recompute each affine map every step; event: accumulate the maps of per-step changes.")
-  var engine: Engine = .dense
-
-  @Option(
-    help:
-      "analog: the image at every step; rate: integrate-and-fire neurons encode each pixel; signgd: signGD neurons do."
-  )
-  var input: InputEncoding = .analog
-
-  func validate() throws {
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-  }
-
-  /// Simulates `network` on `set` with a progress line, and packs the result with its settings.
-  func simulate(
-    _ network: SpikingNetwork, provenance: SNNFile.Provenance, networkPath: String, set: LabeledImages,
-    limit: Int?, label: String
-  ) throws -> RunRecord {
-    let progress = ProgressLine(label)
-    let last = timesteps.last!
-    let started = Date()
-    let result = try Simulator.run(
-      network, images: set.images, labels: set.labels, timesteps: timesteps, batchSize: batchSize,
-      engine: engine, input: input,
-      progress: { done, total, step in
-        progress.update(done, of: total, detail: step > 0 ? "step \(step)/\(last)" : "")
-      })
-    let seconds = Date().timeIntervalSince(started)
-    progress.finish()
-    let settings = RunRecord.Settings(
-      network: networkPath, name: network.graph.name, sourceModel: provenance.sourceModel,
-      sourceSha256: provenance.sourceSHA256,
-      dynamics: Array(Set(network.populations.map(\.dynamics.rawValue))).sorted(),
-      schedules: Array(Set(network.populations.map { "\($0.schedule)" })).sorted(),
-      normalization: network.normalization.description, granularity: network.granularity.rawValue,
-      fused: network.isFused, calibrationImages: network.calibrationImages, engine: engine.rawValue,
-      input: input.rawValue, data: set.name, limit: limit, batchSize: batchSize)
-    return RunRecord(settings: settings, result: result, seconds: seconds)
-  }
-}
-
-/// Parses `--timesteps 1,2,4`: positive and strictly increasing.
-func parseTimesteps(_ text: String) throws -> [Int] {
-  let values = try text.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
-    guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 else {
-      throw ValidationError("--timesteps takes positive integers separated by commas, got '\(part)'")
-    }
-    return value
-  }
-  guard !values.isEmpty, zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }) else {
-    throw ValidationError("--timesteps must be strictly increasing, got \(text)")
-  }
-  return values
 }
 
 /// Prints a run as a table: accuracy and each population's mean absolute error per T.

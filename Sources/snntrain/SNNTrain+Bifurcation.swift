@@ -1,7 +1,7 @@
 import ArgumentParser
+import AtomicFile
 import Datasets
 import Foundation
-import ModelIO
 import Tensor
 import ToolSupport
 import Training
@@ -19,14 +19,7 @@ extension SNNTrain {
     @Option(help: "The preset network.") var model: ModelPreset = .mlp
     @Option(
       help: ArgumentHelp("Precisions to study, comma-separated.", valueName: "float16,float32,float64"),
-      transform: { text in
-        try text.split(separator: ",").map {
-          guard let precision = Precision(rawValue: String($0)) else {
-            throw ValidationError("unknown precision '\($0)': use float16, float32 or float64")
-          }
-          return precision
-        }
-      })
+      transform: { try parseList($0, option: "--precision") })
     var precision: [Precision] = [.float16, .float32, .float64]
     @Option(help: "Random initializations per precision.") var runs = 10
     @Option(help: "Batches within which a gradient difference counts.") var batches = 600
@@ -68,7 +61,7 @@ extension SNNTrain {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(results)
-        try writeAtomically(to: json) { try data.write(to: URL(fileURLWithPath: $0)) }
+        try AtomicFile.write(data, to: json)
       }
     }
 

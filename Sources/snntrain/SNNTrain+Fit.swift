@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Graph
 import ModelIO
+import Pipeline
 import Tensor
 import ToolSupport
 import Training

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Pipeline
 import ToolSupport
 
 @main
@@ -20,7 +21,7 @@ extension SNNTrain {
     @OptionGroup(title: "Data") var source: DataOptions
 
     func run() throws {
-      let set = try source.load()
+      let set = try source.selection.load()
       let pixels = set.images.scalars
       print(
         "\(set.name): \(set.count) images of \(set.images.shape.dropFirst().map(String.init).joined(separator: "×"))"

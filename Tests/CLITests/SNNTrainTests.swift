@@ -41,7 +41,10 @@ import Testing
     (["fit", "--epochs", "0", "-o", "/tmp/x.h5"], "--epochs must be positive"),
     (["fit", "--relu-prime", "nan", "-o", "/tmp/x.h5"], "--relu-prime must be a finite number"),
     (["fit", "--model", "mlp"], "Missing expected argument '--output"),
-    (["bifurcation", "--precision", "float16,half"], "unknown precision 'half'"),
+    (
+      ["bifurcation", "--precision", "float16,half"],
+      "--precision takes a comma-separated list of float16, float32, float64; 'half' is not one"
+    ),
   ])
   func badFlagsAreRefused(arguments: [String], expected: String) throws {
     let result = try runTool("snntrain", arguments)

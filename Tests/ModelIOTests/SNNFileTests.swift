@@ -1,3 +1,4 @@
+import Conversion
 import Foundation
 import Graph
 import HDF5
@@ -90,7 +91,7 @@ import Testing
       "order", strings: Array(order.dropFirst()))
     let error = #expect(throws: ModelIOError.self) { try SNNFile.read(path) }
     #expect(
-      "\(error!)".contains("'\(order[0])'") && "\(error!)".contains("has no spiking neuron"), "\(error!)")
+      "\(error!)".contains("'\(order[0])'") && "\(error!)".contains("has no population"), "\(error!)")
   }
 
   @Test func sha256MatchesTheStandardVectors() {

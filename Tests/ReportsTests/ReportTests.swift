@@ -1,7 +1,9 @@
+import Conversion
 import Datasets
 import Foundation
 import ModelIO
 import Reports
+import Results
 import Spiking
 import TestSupport
 import Testing
@@ -75,13 +77,9 @@ let sampleRuns: [RunRecord] = {
       let result = try! Simulator.run(
         network, images: test.images, labels: test.labels, timesteps: [4, 16, 64, 256])
       let settings = RunRecord.Settings(
-        network: "mlp.snn.h5", name: model.name, sourceModel: "models/keras_fashion_mlp.h5",
-        sourceSha256: "0123456789abcdef",
-        dynamics: [dynamics.rawValue], schedules: ["\(dynamics.defaultSchedule)"],
-        normalization: network.normalization.description, granularity: network.granularity.rawValue,
-        fused: network.isFused, calibrationImages: network.calibrationImages, engine: "dense",
-        input: "analog",
-        data: test.name, limit: 100, batchSize: 100)
+        network: network, networkPath: "mlp.snn.h5", sourceModel: "models/keras_fashion_mlp.h5",
+        sourceSha256: "0123456789abcdef", simulation: SimulationSettings(timesteps: [4, 16, 64, 256]),
+        data: test.name, limit: 100)
       runs.append(RunRecord(settings: settings, result: result, seconds: 1))
     }
   }
@@ -101,18 +99,16 @@ let sampleRuns: [RunRecord] = {
   @Test func timeToReachTheANNMustHold() throws {
     let json = """
       {"settings": {"network": "n", "name": "m", "source_model": "m.h5", "source_sha256": "0", "dynamics": ["signgd"],
-       "schedules": ["s"], "normalization": "max", "granularity": "layer", "fused": false, "calibration_images": 1,
+       "schedules": [{"geometric": {"eta0": 0.15, "gamma": 0.95}}], "normalization": "max", "granularity": "layer", "fused": false, "calibration_images": 1,
        "engine": "dense", "input": "analog", "data": "d", "limit": null, "batch_size": 1},
        "images": 1, "ann_accuracy": 0.9, "seconds": 1, "timesteps": [1, 2, 4, 8, 16],
        "accuracy": [0.5, 0.895, 0.85, 0.8995, 0.9], "populations": []}
       """
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let run = try decoder.decode(RunRecord.self, from: Data(json.utf8))
+    let run = try RunRecord(json: Data(json.utf8))
     // Within 1 pp at T = 2, but it drops out again at T = 4: it counts from T = 8.
-    #expect(Report.timesteps(toWithin: 0.01, run) == 8)
-    #expect(Report.timesteps(toWithin: 0.001, run) == 8)
-    #expect(Report.timesteps(toWithin: 0.0001, run) == 16)
+    #expect(run.timesteps(toWithin: 0.01) == 8)
+    #expect(run.timesteps(toWithin: 0.001) == 8)
+    #expect(run.timesteps(toWithin: 0.0001) == 16)
   }
 
   @Test func svgPlotsHaveAxesCurvesAndLegends() throws {

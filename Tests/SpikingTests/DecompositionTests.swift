@@ -1,3 +1,4 @@
+import Conversion
 import Datasets
 import Graph
 import HDF5

@@ -1,3 +1,4 @@
+import Conversion
 import Datasets
 import Graph
 import HDF5
@@ -76,9 +77,9 @@ import Testing
     let network = try SpikingNetwork(
       graph, dynamics: dynamics, normalization: .max, calibration: images, fuse: fuse)
     let dense = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], engine: .dense)
+      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], update: .dense)
     let event = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], engine: .event)
+      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], update: .event)
     // Activations are of order 1, so float32 rounding accumulated over 256 steps is ~1e-6
     // absolute; beyond that the two forms must agree to 1e-4 relative.
     #expect(dense.accuracy == event.accuracy)

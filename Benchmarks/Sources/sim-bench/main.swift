@@ -1,4 +1,5 @@
 import CBLASRaw
+import Conversion
 import Datasets
 import Foundation
 import Graph
@@ -30,7 +31,7 @@ else {
   exit(2)
 }
 let fuse = arguments.count > 5 && arguments[5] == "fuse"
-let engine = arguments.count > 6 ? Engine(rawValue: arguments[6]) ?? .dense : .dense
+let update = arguments.count > 6 ? AffineUpdate(rawValue: arguments[6]) ?? .dense : .dense
 let graph = try KerasModelReader.read(arguments[1])
 let calibration = try DataSource.fashionMNIST.load(.train, limit: 1000).images
 let network = try SpikingNetwork(
@@ -46,7 +47,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 
 let simulated = try seconds {
   _ = try Simulator.run(
-    network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, engine: engine)
+    network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, update: update)
 }
 
 // The GEMM shapes of one forward pass for `rows` images: (m, n, k) per Dense/Conv2D node.
@@ -99,7 +100,7 @@ getrusage(RUSAGE_SELF.rawValue, &usage)
 let imageSteps = Double(count * steps)
 let line: [String: Any] = [
   "model": arguments[1], "batch": batch, "images": count, "steps": steps, "fused": fuse,
-  "engine": engine.rawValue,
+  "engine": update.rawValue,
   "neurons": network.populations.reduce(0) { $0 + network.graph.node($1.node)!.shape.reduce(1, *) },
   "simulation_seconds": simulated, "simulation_image_steps_per_second": imageSteps / simulated,
   "raw_blas_seconds": raw, "raw_blas_image_steps_per_second": imageSteps / raw, "ratio": simulated / raw,

@@ -1,0 +1,79 @@
+import Graph
+import Spiking
+import Tensor
+
+/// Data-based normalization (docs/dynamics.md, "Normalization"): the scale λ of every
+/// population from the ANN's activations on calibration images.
+public enum Calibration {
+  /// λ for every non-affine node but the output, from `calibration` run through the ANN in
+  /// chunks of 100 images, so that memory stays O(chunk × neurons) for max normalization (a
+  /// percentile needs every value of a node, which is kept).
+  /// - Returns: per node, one λ (layer), one per channel, or one per neuron of a sample.
+  public static func scales(
+    _ graph: Graph, _ calibration: Tensor<Float>, _ normalization: Normalization, _ granularity: Granularity
+  ) throws -> [String: [Double]] {
+    let adapted = try graph.adaptInput(calibration)
+    let nodes = graph.nodes.filter { !$0.op.isAffine && $0.name != graph.outputs[0] }
+    func width(_ node: Node) -> Int {
+      switch granularity {
+      case .layer: return 1
+      case .channel: return node.shape.last ?? 1
+      case .neuron: return node.shape.reduce(1, *)
+      }
+    }
+    var maxima = [String: [Float]]()
+    var samples = [String: [Float]]()
+    let count = adapted.shape[0]
+    for start in stride(from: 0, to: count, by: 100) {
+      let values = graph.activations([adapted.rows(start..<min(start + 100, count))])
+      for node in nodes {
+        let scalars = values[node.name]!.scalars
+        if normalization == .max {
+          let groups = width(node)
+          var largest = maxima[node.name] ?? [Float](repeating: 0, count: groups)
+          for (i, value) in scalars.enumerated() {
+            largest[i % groups] = Swift.max(largest[i % groups], abs(value))
+          }
+          maxima[node.name] = largest
+        } else {
+          samples[node.name, default: []].append(contentsOf: scalars)
+        }
+      }
+    }
+    var scales = [String: [Double]]()
+    for node in nodes {
+      scales[node.name] =
+        normalization == .max
+        ? maxima[node.name]!.map { Swift.max(Double($0), smallestScale) }
+        : groupScales(samples[node.name]!, width: width(node), normalization)
+    }
+    return scales
+  }
+
+  /// The smallest λ given, so that an all-zero population keeps a valid scale.
+  public static let smallestScale = 1e-6
+
+  /// λ per group of values: `values` is `[…, width]` row-major and position `j` of every row
+  /// forms group `j` (width 1: one group of all values).
+  static func groupScales(_ values: [Float], width: Int, _ normalization: Normalization) -> [Double] {
+    guard width > 1 else { return [scale(values, normalization)] }
+    var groups = [[Float]](repeating: [], count: width)
+    for (i, value) in values.enumerated() { groups[i % width].append(value) }
+    return groups.map { scale($0, normalization) }
+  }
+
+  /// λ from recorded activations: the maximum or a percentile of their magnitudes (so signed
+  /// outputs such as GELU's or LayerNorm's are covered on both sides), at least
+  /// ``smallestScale``.
+  static func scale(_ values: [Float], _ normalization: Normalization) -> Double {
+    switch normalization {
+    case .none: return 1
+    case .max: return Swift.max(Double(values.lazy.map { abs($0) }.max() ?? 1), smallestScale)
+    case .percentile(let p):
+      let positive = values.lazy.map { abs($0) }.filter { $0 > 0 }.sorted()
+      guard !positive.isEmpty else { return smallestScale }
+      let rank = Int((p / 100 * Double(positive.count - 1)).rounded())
+      return Swift.max(Double(positive[Swift.min(rank, positive.count - 1)]), smallestScale)
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import Graph
+import Spiking
+import Tensor
+
+/// Why a network cannot be converted.
+public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The op has no spiking neuron.
+  case unsupportedOp(node: String, op: String)
+
+  public var description: String {
+    switch self {
+    case .unsupportedOp(let node, let op):
+      return
+        "'\(node)' (\(op)) has no spiking neuron; supported: elementwise activations, two-input functions, max pooling, LayerNorm and softmax"
+    }
+  }
+}
+
+/// Everything that decides how a trained network becomes a spiking one (docs/dynamics.md):
+/// what `snnconv convert` and `snnsim compare` take on their command lines.
+public struct ConversionSettings: Sendable, Hashable, Codable {
+  public var dynamics: Dynamics
+  /// The step schedule of every population; nil uses the dynamics' default.
+  public var schedule: StepSchedule?
+  public var normalization: Normalization
+  /// How many neurons share one λ.
+  public var granularity: Granularity
+  /// How many training images calibrate the normalization (unused for `.none`).
+  public var calibrationImages: Int
+  /// Keep max pooling, LayerNorm and inner softmax whole, as one population each whose neurons
+  /// track the composite op of their input estimates, instead of decomposing them into affine
+  /// steps and one- and two-input neurons (``GraphPasses/decompose(_:)``).
+  public var fuse: Bool
+
+  public init(
+    dynamics: Dynamics = .signGD, schedule: StepSchedule? = nil, normalization: Normalization = .max,
+    granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false
+  ) {
+    self.dynamics = dynamics
+    self.schedule = schedule
+    self.normalization = normalization
+    self.granularity = granularity
+    self.calibrationImages = calibrationImages
+    self.fuse = fuse
+  }
+
+  /// Whether the normalization needs calibration images.
+  public var needsCalibration: Bool { normalization != .none }
+}
+
+extension SpikingNetwork {
+  /// Converts `graph`: removes Dropout, folds BatchNorm into the layer before it, decomposes
+  /// composite layers (unless `settings.fuse`), gives every non-affine node a population and,
+  /// with data-based normalization, its scales from `calibration`.
+  /// - Parameter calibration: images for data-based normalization; without them the network is
+  ///   unnormalized (λ = 1) whatever `settings.normalization` says.
+  /// - Throws: ``ConversionError`` for an op without a neuron; `GraphError` when the
+  ///   calibration images do not fit the input.
+  public init(converting graph: Graph, settings: ConversionSettings, calibration: Tensor<Float>?) throws {
+    var converted = try GraphPasses.removeDropout(graph)
+    converted = try GraphPasses.foldBatchNorm(converted)
+    if !settings.fuse { converted = try GraphPasses.decompose(converted) }
+    var readout = converted.outputs[0]
+    if let last = converted.node(readout), last.op == .softmax { readout = last.inputs[0] }
+    let normalization = settings.normalization
+    let calibrated = normalization != .none && calibration != nil
+    var scales = [String: [Double]]()
+    if calibrated, let calibration {
+      scales = try Calibration.scales(converted, calibration, normalization, settings.granularity)
+    }
+    var populations = [PopulationSpec]()
+    for node in converted.nodes where !node.op.isAffine {
+      if node.name == converted.outputs[0] && node.op == .softmax { continue }
+      let target: NeuronTarget
+      switch node.op {
+      case .activation(let function): target = .unary(function)
+      case .binary(let function): target = .binary(function)
+      case .pool2d, .layerNorm, .softmax:
+        // Fused: the simulator feeds each neuron the composite op applied to the input estimates.
+        target = .unary(.identity)
+      default: throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
+      }
+      populations.append(
+        PopulationSpec(
+          node: node.name, target: target, dynamics: settings.dynamics,
+          schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: scales[node.name] ?? [1]))
+    }
+    try self.init(
+      graph: converted, populations: populations, readout: readout,
+      normalization: calibrated ? normalization : .none,
+      granularity: calibrated ? settings.granularity : .layer,
+      calibrationImages: calibrated ? calibration?.shape.first ?? 0 : 0)
+  }
+
+  /// Converts `graph` with the settings spelled out (see ``init(converting:settings:calibration:)``).
+  public init(
+    _ graph: Graph, dynamics: Dynamics, schedule: StepSchedule? = nil, normalization: Normalization = .none,
+    granularity: Granularity = .channel, calibration: Tensor<Float>? = nil, fuse: Bool = false
+  ) throws {
+    try self.init(
+      converting: graph,
+      settings: ConversionSettings(
+        dynamics: dynamics, schedule: schedule, normalization: normalization, granularity: granularity,
+        calibrationImages: calibration?.shape.first ?? 0, fuse: fuse),
+      calibration: calibration)
+  }
+}

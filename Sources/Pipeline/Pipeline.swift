@@ -1,0 +1,84 @@
+import Conversion
+import Datasets
+import Foundation
+import Graph
+import ModelIO
+import Results
+import Spiking
+
+/// A trained network read from a Keras HDF5 file, with the file's identity.
+public struct TrainedModel: Sendable {
+  public let graph: Graph
+  public let path: String
+  public let sha256: String
+
+  /// Reads the model at `path`.
+  /// - Throws: `ModelIOError` naming the file, the layer or the HDF5 path.
+  public init(path: String) throws {
+    graph = try KerasModelReader.read(path)
+    sha256 = try SHA256.hex(ofFile: path)
+    self.path = path
+  }
+}
+
+/// A spiking network with where it came from: the file it was read from (or a note that it was
+/// converted in memory) and the ANN it was converted from.
+public struct SourcedNetwork: Sendable {
+  public let network: SpikingNetwork
+  public let location: String
+  public let provenance: SNNFile.Provenance
+
+  public init(network: SpikingNetwork, location: String, provenance: SNNFile.Provenance) {
+    self.network = network
+    self.location = location
+    self.provenance = provenance
+  }
+
+  /// Reads a `.snn.h5` file.
+  /// - Throws: `ModelIOError` naming the file and what is wrong with it.
+  public init(path: String) throws {
+    let (network, provenance) = try SNNFile.read(path)
+    self.init(network: network, location: path, provenance: provenance)
+  }
+
+  /// Converts `model` with `settings`, calibrating on the first `settings.calibrationImages`
+  /// training images of `calibrationData` when the normalization needs data.
+  /// - Throws: `DatasetError` when the calibration images cannot be read; ``ConversionError``
+  ///   for an op without a spiking neuron.
+  public init(converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource)
+    throws
+  {
+    let images =
+      settings.needsCalibration
+      ? try calibrationData.load(.train, limit: settings.calibrationImages).images : nil
+    self.init(
+      network: try SpikingNetwork(converting: model.graph, settings: settings, calibration: images),
+      location: "\(model.path) (converted in memory)",
+      provenance: SNNFile.Provenance(
+        sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string))
+  }
+
+  /// Writes the network as a `.snn.h5` file, atomically.
+  public func write(to path: String) throws {
+    try SNNFile.write(network, provenance: provenance, to: path)
+  }
+
+  /// Simulates the network on `data` and records the settings and what was measured.
+  /// - Parameters:
+  ///   - limit: the `--limit` the images were selected with, recorded in the run's settings.
+  ///   - progress: (images done, total images, steps done in the current batch).
+  public func simulate(
+    on data: LabeledImages, limit: Int?, settings: SimulationSettings,
+    progress: (Int, Int, Int) -> Void = { _, _, _ in }
+  ) throws -> RunRecord {
+    let started = Date()
+    let result = try Simulator.run(
+      network, images: data.images, labels: data.labels, settings: settings, progress: progress)
+    let seconds = Date().timeIntervalSince(started)
+    return RunRecord(
+      settings: RunRecord.Settings(
+        network: network, networkPath: location, sourceModel: provenance.sourceModel,
+        sourceSha256: provenance.sourceSHA256, simulation: settings, data: data.name, limit: limit),
+      result: result, seconds: seconds)
+  }
+}

@@ -1,0 +1,143 @@
+import AtomicFile
+import Foundation
+import Spiking
+
+/// A simulation run as `snnsim run --results` writes it: its settings, typed, and what it
+/// measured. Encoded as JSON with snake_case keys by ``encoded()`` and decoded by
+/// ``init(json:)``, the one place either happens (docs/snn-format.md gives the schema).
+public struct RunRecord: Codable, Sendable {
+  /// How the run was made: the network, its conversion and the simulation.
+  public struct Settings: Codable, Sendable, Hashable {
+    /// The `.snn.h5` file simulated, or a note that it was converted in memory.
+    public let network: String
+    /// The network's name.
+    public let name: String
+    /// The ANN the network was converted from, and its SHA-256.
+    public let sourceModel: String
+    public let sourceSha256: String
+    /// The populations' dynamics and step schedules, each once.
+    public let dynamics: [Dynamics]
+    public let schedules: [StepSchedule]
+    public let normalization: Normalization
+    /// Over which neurons a scale is shared.
+    public let granularity: Granularity
+    /// Whether max pooling, LayerNorm and inner softmax ran as fused populations.
+    public let fused: Bool
+    public let calibrationImages: Int
+    /// How affine nodes were updated (encoded as `engine`, the command line's word).
+    public let engine: AffineUpdate
+    public let input: InputEncoding
+    /// The data set and split, e.g. `fashion-mnist/test`.
+    public let data: String
+    public let limit: Int?
+    public let batchSize: Int
+
+    public init(
+      network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [Dynamics],
+      schedules: [StepSchedule], normalization: Normalization, granularity: Granularity, fused: Bool,
+      calibrationImages: Int, engine: AffineUpdate, input: InputEncoding, data: String, limit: Int?,
+      batchSize: Int
+    ) {
+      self.network = network
+      self.name = name
+      self.sourceModel = sourceModel
+      self.sourceSha256 = sourceSha256
+      self.dynamics = dynamics
+      self.schedules = schedules
+      self.normalization = normalization
+      self.granularity = granularity
+      self.fused = fused
+      self.calibrationImages = calibrationImages
+      self.engine = engine
+      self.input = input
+      self.data = data
+      self.limit = limit
+      self.batchSize = batchSize
+    }
+
+    /// The settings of simulating `network` (found at `networkPath`, converted from
+    /// `sourceModel`) with `simulation` on `data`.
+    public init(
+      network: SpikingNetwork, networkPath: String, sourceModel: String, sourceSha256: String,
+      simulation: SimulationSettings, data: String, limit: Int?
+    ) {
+      self.init(
+        network: networkPath, name: network.graph.name, sourceModel: sourceModel, sourceSha256: sourceSha256,
+        dynamics: network.dynamics, schedules: network.schedules, normalization: network.normalization,
+        granularity: network.granularity, fused: network.isFused,
+        calibrationImages: network.calibrationImages,
+        engine: simulation.update, input: simulation.input, data: data, limit: limit,
+        batchSize: simulation.batchSize)
+    }
+  }
+
+  public let settings: Settings
+  public let images: Int
+  public let annAccuracy: Double
+  public let timesteps: [Int]
+  public let accuracy: [Double]
+  public let populations: [SimulationResult.PopulationResult]
+  /// Wall-clock seconds the simulation took.
+  public let seconds: Double
+
+  public init(settings: Settings, result: SimulationResult, seconds: Double) {
+    self.settings = settings
+    self.seconds = seconds
+    images = result.images
+    annAccuracy = result.annAccuracy
+    timesteps = result.timesteps
+    accuracy = result.accuracy
+    populations = result.populations
+  }
+
+  /// How many time steps the run needs to come within `tolerance` (a fraction: 0.01 = 1 pp) of
+  /// the ANN's accuracy and stay there at every later measured T; nil if it never does.
+  public func timesteps(toWithin tolerance: Double) -> Int? {
+    var answer: Int?
+    for (t, accuracy) in zip(timesteps, accuracy).reversed() {
+      guard annAccuracy - accuracy <= tolerance + 1e-12 else { break }
+      answer = t
+    }
+    return answer
+  }
+
+  /// The record as JSON: snake_case keys, sorted, indented.
+  public func encoded() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return try encoder.encode(self)
+  }
+
+  /// Decodes a record written by ``encoded()``.
+  public init(json data: Data) throws {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    self = try decoder.decode(RunRecord.self, from: data)
+  }
+
+  /// The record as CSV: one row per T with the accuracy and each population's mean absolute error.
+  public func csv() -> String {
+    var text =
+      (["timesteps", "accuracy"] + populations.map { "\($0.name)_mean_abs_error" }).joined(separator: ",")
+      + "\n"
+    for (row, t) in timesteps.enumerated() {
+      text +=
+        ([String(t), accuracy[row].description] + populations.map { $0.meanAbsError[row].description })
+        .joined(separator: ",") + "\n"
+    }
+    return text
+  }
+
+  /// Writes the record as JSON at `path` and as CSV beside it (same name, `.csv`), both atomically.
+  public func write(json path: String) throws {
+    try AtomicFile.write(try encoded(), to: path)
+    let csvPath = (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv"
+    try AtomicFile.write(csv(), to: csvPath)
+  }
+
+  /// Reads a record written by ``write(json:)``.
+  public static func read(json path: String) throws -> RunRecord {
+    try RunRecord(json: Data(contentsOf: URL(fileURLWithPath: path)))
+  }
+}

@@ -1,0 +1,433 @@
+import Graph
+import Tensor
+
+/// A spiking network lowered for time-stepped simulation of batches of at most `capacity`
+/// images: one buffer per node output, allocated once, and one ``LoweredNode`` per graph node
+/// with its inputs, parameters and sliding windows resolved, so that a time step looks nothing
+/// up and allocates nothing.
+///
+/// Flatten, Reshape, Dropout and identity activations share their input's buffer. Under
+/// ``AffineUpdate/event`` every buffer read by an affine node also has a copy of its previous
+/// value and the change since, which the affine node pushes through its linear part.
+final class LoweredNetwork {
+  let capacity: Int
+  let update: AffineUpdate
+  /// One per graph node, in graph order.
+  let nodes: [LoweredNode]
+  /// The population state of every node that has one (the encoder, populations), by position.
+  private(set) var populations: [Population<Float>?]
+  /// The images loaded by the last ``load(input:ann:)``.
+  private(set) var images = 0
+
+  private let buffers: [UnsafeMutableBufferPointer<Float>]
+  /// Event update: previous value and last change of the buffers affine nodes read, by buffer.
+  private let previous: [UnsafeMutableBufferPointer<Float>?]
+  private let changes: [UnsafeMutableBufferPointer<Float>?]
+  /// Scratch: a fused population's drive or an affine map of changes; im2col columns; the raw
+  /// image under spike encoding.
+  private let scratch: UnsafeMutableBufferPointer<Float>
+  private let columns: UnsafeMutableBufferPointer<Float>
+  private let image: UnsafeMutableBufferPointer<Float>
+  private let encoderDynamics: Dynamics
+  /// λ of a spike-encoding input population: the largest input magnitude.
+  private let inputScale: Float
+
+  init(
+    _ network: SpikingNetwork, capacity: Int, update: AffineUpdate, encoding: InputEncoding, inputScale: Float
+  ) {
+    let graph = network.graph
+    self.capacity = capacity
+    self.update = update
+    self.inputScale = inputScale > 0 && inputScale.isFinite ? inputScale : 1
+    encoderDynamics = encoding == .rate ? .subgradient : .signGD
+    let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
+    let specs = Dictionary(uniqueKeysWithValues: network.populations.map { ($0.node, $0) })
+    var nodes = [LoweredNode]()
+    var buffers = [UnsafeMutableBufferPointer<Float>]()
+    var scratchSize = 0
+    var columnsSize = 0
+    var inputSize = 1
+    for node in graph.nodes {
+      let inputs = node.inputs.map { index[$0]! }
+      let inputShape = node.inputs.first.map { graph.nodes[index[$0]!].shape } ?? []
+      let size = node.shape.reduce(1, *)
+      let kind: LoweredNode.Kind
+      if case .input = node.op {
+        inputSize = size
+        kind = encoding == .analog ? .constant : .encoder
+      } else if let spec = specs[node.name] {
+        kind = .population(spec, LoweredNode.drive(of: node, inputs: inputs, inputShape: inputShape))
+      } else if node.op.sharesInputBuffer {
+        kind = .alias(nodes[inputs[0]].isConstant)
+      } else if !node.op.isAffine || inputs.allSatisfy({ nodes[$0].isConstant }) {
+        // A non-affine node without a population is the final softmax, which the readout
+        // skips: it is never simulated.
+        kind = .constant
+      } else {
+        let map = LoweredNode.affineMap(
+          of: node, inputs: inputs, inputShape: inputShape,
+          inputShapes: node.inputs.map { graph.node($0)!.shape })
+        kind = .affine(map)
+        if case .conv2d(let conv) = map {
+          columnsSize = max(
+            columnsSize,
+            Tensor<Float>.conv2dColumnsCapacity(
+              images: capacity, channels: conv.channels, window: conv.window))
+        }
+      }
+      let buffer: Int
+      if case .alias = kind {
+        buffer = nodes[inputs[0]].buffer
+      } else {
+        buffer = buffers.count
+        buffers.append(.allocate(capacity: capacity * size))
+      }
+      nodes.append(LoweredNode(name: node.name, size: size, buffer: buffer, inputs: inputs, kind: kind))
+      scratchSize = max(scratchSize, size)
+    }
+    for buffer in buffers { buffer.initialize(repeating: 0) }
+    var previous = [UnsafeMutableBufferPointer<Float>?](repeating: nil, count: buffers.count)
+    var changes = previous
+    if update == .event {
+      for node in nodes {
+        guard case .affine = node.kind else { continue }
+        for input in node.inputs where previous[nodes[input].buffer] == nil {
+          let count = capacity * nodes[input].size
+          previous[nodes[input].buffer] = .allocate(capacity: count)
+          previous[nodes[input].buffer]!.initialize(repeating: 0)
+          changes[nodes[input].buffer] = .allocate(capacity: count)
+          changes[nodes[input].buffer]!.initialize(repeating: 0)
+        }
+      }
+    }
+    self.nodes = nodes
+    self.buffers = buffers
+    self.previous = previous
+    self.changes = changes
+    scratch = .allocate(capacity: capacity * scratchSize)
+    scratch.initialize(repeating: 0)
+    columns = .allocate(capacity: max(columnsSize, 1))
+    columns.initialize(repeating: 0)
+    image = .allocate(capacity: encoding == .analog ? 1 : capacity * inputSize)
+    image.initialize(repeating: 0)
+    populations = [Population<Float>?](repeating: nil, count: nodes.count)
+  }
+
+  deinit {
+    for buffer in buffers { buffer.deallocate() }
+    for buffer in previous { buffer?.deallocate() }
+    for buffer in changes { buffer?.deallocate() }
+    scratch.deallocate()
+    columns.deallocate()
+    image.deallocate()
+  }
+
+  /// The current estimate of the node at `position` for the loaded images.
+  func estimate(at position: Int) -> UnsafeBufferPointer<Float> {
+    let node = nodes[position]
+    return UnsafeBufferPointer(rebasing: buffers[node.buffer][0..<(images * node.size)])
+  }
+
+  /// Starts a batch: `input` is the adapted image batch, `ann` the ANN's activations for it.
+  func load(input: Tensor<Float>, ann: [String: Tensor<Float>]) {
+    images = input.shape[0]
+    precondition(images <= capacity, "batch of \(images) > capacity \(capacity)")
+    for (position, node) in nodes.enumerated() {
+      let count = images * node.size
+      let buffer = buffers[node.buffer]
+      switch node.kind {
+      case .encoder:
+        input.scalars.withUnsafeBufferPointer { _ = image.update(fromContentsOf: $0) }
+        populations[position] = Population(
+          dynamics: encoderDynamics, target: .unary(.identity), scale: inputScale, count: count)
+        buffer.update(repeating: 0)
+      case .population(let spec, _):
+        populations[position] = Population(
+          dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
+          scales: spec.scales.map(Float.init), count: count)
+        buffer.update(repeating: 0)
+      case .constant:
+        ann[node.name]!.scalars.withUnsafeBufferPointer { _ = buffer.update(fromContentsOf: $0) }
+      case .alias, .affine:
+        break
+      }
+    }
+    // Affine nodes start at their map of the initial estimates.
+    for node in nodes {
+      if case .affine(let map) = node.kind { apply(map, of: node, changesOnly: false) }
+    }
+    for (buffer, copy) in previous.enumerated() {
+      guard let copy else { continue }
+      _ = copy.update(fromContentsOf: buffers[buffer])
+      changes[buffer]!.update(repeating: 0)
+    }
+  }
+
+  /// Advances every node by one time step, in topological order.
+  func step() {
+    for (position, node) in nodes.enumerated() {
+      switch node.kind {
+      case .constant, .alias: continue
+      case .encoder:
+        populations[position]!.advance(
+          first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node))
+      case .population(_, let drive):
+        advance(position, drive, output: output(of: node))
+      case .affine(let map):
+        apply(map, of: node, changesOnly: update == .event)
+      }
+      if let last = previous[node.buffer], let change = changes[node.buffer] {
+        let output = output(of: node)
+        for i in 0..<output.count {
+          change[i] = output[i] - last[i]
+          last[i] = output[i]
+        }
+      }
+    }
+  }
+
+  private func output(of node: LoweredNode) -> UnsafeMutableBufferPointer<Float> {
+    UnsafeMutableBufferPointer(rebasing: buffers[node.buffer][0..<(images * node.size)])
+  }
+
+  /// The current estimate of the node at `position`, or (`changes`) its change in this step.
+  private func value(_ position: Int, changes useChanges: Bool = false) -> UnsafeBufferPointer<Float> {
+    let node = nodes[position]
+    let buffer = useChanges ? changes[node.buffer]! : buffers[node.buffer]
+    return UnsafeBufferPointer(rebasing: buffer[0..<(images * node.size)])
+  }
+
+  private func advance(_ position: Int, _ drive: LoweredNode.Drive, output: UnsafeMutableBufferPointer<Float>)
+  {
+    let count = output.count
+    let fused = UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
+    switch drive {
+    case .one(let x):
+      populations[position]!.advance(first: value(x), output: output)
+    case .two(let a, let b):
+      populations[position]!.advance(first: value(a), second: value(b), output: output)
+    case .pool(let x, let window, let mode, let channels):
+      Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+    case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
+      withOptionalBuffer(gamma) { gamma in
+        withOptionalBuffer(beta) { beta in
+          Tensor.layerNorm(
+            value(x), count: count, width: width, epsilon: epsilon, gamma: gamma, beta: beta, into: fused)
+        }
+      }
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+    case .softmax(let x, let width):
+      Tensor.softmax(value(x), count: count, width: width, into: fused)
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+    }
+  }
+
+  /// Recomputes an affine node from its inputs' estimates, or (`changesOnly`) adds its linear
+  /// part applied to its inputs' changes of this step.
+  private func apply(_ map: LoweredNode.AffineMap, of node: LoweredNode, changesOnly: Bool) {
+    let count = images * node.size
+    let output = self.output(of: node)
+    // Maps whose kernels accumulate (GEMM with β = 1) write to `output` directly; the others
+    // write to `target`, which is added afterwards when only changes are pushed.
+    let target = changesOnly ? UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) : output
+    func x(_ k: Int = 0) -> UnsafeBufferPointer<Float> { value(node.inputs[k], changes: changesOnly) }
+    switch map {
+    case .dense(let kernel, let bias, let inputWidth, let units):
+      let bias = changesOnly ? nil : bias
+      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
+      kernel.withUnsafeBufferPointer { w in
+        Tensor.dense(
+          x(), rows: count / units, weight: w, inputWidth: inputWidth, outputWidth: units, into: output,
+          beta: changesOnly || bias != nil ? 1 : 0)
+      }
+      return
+    case .conv2d(let conv):
+      let bias = changesOnly ? nil : conv.bias
+      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
+      conv.kernel.withUnsafeBufferPointer { k in
+        Tensor.conv2d(
+          x(), images: images, channels: conv.channels, window: conv.window, kernel: k,
+          outChannels: conv.filters, columns: columns, into: output, beta: changesOnly || bias != nil ? 1 : 0)
+      }
+      return
+    case .averagePool(let window, let channels):
+      Tensor.pool2d(x(), images: images, channels: channels, window: window, mode: .average, into: target)
+    case .windowElement(let window, let row, let column, let channels):
+      Tensor.windowElement(
+        x(), images: images, channels: channels, window: window, row: row, column: column, into: target)
+    case .globalAveragePool(let positions, let channels):
+      Tensor.globalAveragePool2d(x(), images: images, positions: positions, channels: channels, into: target)
+    case .lastAxis(let statistic, let width):
+      Tensor.lastAxisStatistic(x(), count: count, width: width, statistic: statistic, into: target)
+    case .channelAffine(let scale, let shift):
+      scale.withUnsafeBufferPointer { scale in
+        withOptionalBuffer(changesOnly ? nil : shift) { shift in
+          Tensor.affinePerChannel(x(), count: count, scale: scale, shift: shift, into: target)
+        }
+      }
+    case .sum:
+      _ = target.update(fromContentsOf: x())
+      for k in 1..<node.inputs.count {
+        let other = x(k)
+        for i in 0..<count { target[i] += other[i] }
+      }
+    case .difference:
+      let a = x()
+      let b = x(1)
+      for i in 0..<count { target[i] = a[i] - b[i] }
+    case .concatenate(let blocks, let outer):
+      var offset = 0
+      for o in 0..<(images * outer) {
+        for (k, block) in blocks.enumerated() {
+          let part = x(k)
+          _ = UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + block)]).update(
+            fromContentsOf: UnsafeBufferPointer(rebasing: part[(o * block)..<((o + 1) * block)]))
+          offset += block
+        }
+      }
+    }
+    if changesOnly { for i in 0..<count { output[i] += target[i] } }
+  }
+}
+
+/// One graph node as the simulator runs it: its buffer, its inputs (by position) and what it
+/// does each step, with every parameter it needs already in place.
+struct LoweredNode {
+  let name: String
+  /// Values per sample.
+  let size: Int
+  /// The buffer it writes (or, for an alias, shares).
+  let buffer: Int
+  /// The positions of the nodes it reads, in order.
+  let inputs: [Int]
+  let kind: Kind
+
+  enum Kind {
+    /// Fixed for the whole batch and copied from the ANN's activations: the analog input and
+    /// every node that only depends on constants (and the final softmax, which is not read).
+    case constant
+    /// Shares its input's buffer (Flatten, Reshape, Dropout, identity); whether that input is
+    /// constant.
+    case alias(Bool)
+    /// The input under spike encoding: a population tracking the raw image.
+    case encoder
+    /// A population of spiking neurons and what drives them.
+    case population(PopulationSpec, Drive)
+    /// An affine map recomputed (dense) or accumulated (event) every step.
+    case affine(AffineMap)
+  }
+
+  /// What a population's neurons are fed each step: their input estimates, or (fused) a
+  /// composite op applied to them.
+  enum Drive {
+    case one(Int)
+    case two(Int, Int)
+    case pool(Int, Window2D, PoolingMode, channels: Int)
+    case layerNorm(Int, epsilon: Float, gamma: [Float]?, beta: [Float]?, width: Int)
+    case softmax(Int, width: Int)
+  }
+
+  struct Convolution {
+    let kernel: [Float]
+    let bias: [Float]?
+    let window: Window2D
+    let channels: Int
+    let filters: Int
+  }
+
+  /// An affine map with its parameters: the output is `A(x)`, its linear part `A(x) − A(0)`
+  /// drops the bias or shift.
+  enum AffineMap {
+    case dense(kernel: [Float], bias: [Float]?, inputWidth: Int, units: Int)
+    case conv2d(Convolution)
+    case averagePool(Window2D, channels: Int)
+    case windowElement(Window2D, row: Int, column: Int, channels: Int)
+    case globalAveragePool(positions: Int, channels: Int)
+    case lastAxis(LastAxisStatistic, width: Int)
+    /// `x·scale + shift` per channel (inference BatchNorm, LayerNorm's tail).
+    case channelAffine(scale: [Float], shift: [Float]?)
+    case sum
+    case difference
+    /// Per outer index, each input's block of `blocks[k]` values in turn; `outer` blocks per sample.
+    case concatenate(blocks: [Int], outer: Int)
+  }
+
+  var isConstant: Bool {
+    switch kind {
+    case .constant: return true
+    case .alias(let constant): return constant
+    default: return false
+    }
+  }
+
+  static func drive(of node: Node, inputs: [Int], inputShape: [Int]) -> Drive {
+    switch node.op {
+    case .activation: return .one(inputs[0])
+    case .binary: return .two(inputs[0], inputs[1])
+    case .pool2d(let a):
+      return .pool(inputs[0], a.window(input: inputShape)!, a.mode, channels: node.shape.last!)
+    case .layerNorm(let epsilon, _, _):
+      return .layerNorm(
+        inputs[0], epsilon: Float(epsilon), gamma: node.parameters["gamma"]?.scalars,
+        beta: node.parameters["beta"]?.scalars, width: node.shape.last!)
+    case .softmax: return .softmax(inputs[0], width: node.shape.last!)
+    default: preconditionFailure("no population form for \(node.op.kind)")
+    }
+  }
+
+  static func affineMap(of node: Node, inputs: [Int], inputShape: [Int], inputShapes: [[Int]]) -> AffineMap {
+    let channels = node.shape.last ?? 1
+    switch node.op {
+    case .dense(let units, _):
+      return .dense(
+        kernel: node.parameters["kernel"]!.scalars, bias: node.parameters["bias"]?.scalars,
+        inputWidth: inputShape.last!, units: units)
+    case .conv2d(let a):
+      return .conv2d(
+        Convolution(
+          kernel: node.parameters["kernel"]!.scalars, bias: node.parameters["bias"]?.scalars,
+          window: a.window(input: inputShape)!, channels: inputShape.last!, filters: a.filters))
+    case .pool2d(let a):
+      precondition(a.mode == .average, "max pooling is not affine")
+      return .averagePool(a.window(input: inputShape)!, channels: channels)
+    case .windowElement(let a, let row, let column):
+      return .windowElement(a.window(input: inputShape)!, row: row, column: column, channels: channels)
+    case .globalAveragePool2d:
+      return .globalAveragePool(positions: inputShape[0] * inputShape[1], channels: channels)
+    case .lastAxis(let statistic):
+      return .lastAxis(statistic, width: channels)
+    case .batchNorm(let epsilon, _, _):
+      let affine = BatchNormalization.channelAffine(epsilon: epsilon, parameters: node.parameters)
+      return .channelAffine(scale: affine.scale, shift: affine.shift)
+    case .scaleShift:
+      return .channelAffine(
+        scale: node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: channels),
+        shift: node.parameters["beta"]?.scalars)
+    case .add, .binary(.add):
+      return .sum
+    case .binary(.subtract):
+      return .difference
+    case .concatenate(let given):
+      let shape = node.shape
+      let axis = given < 0 ? given + shape.count : given
+      let inner = shape[(axis + 1)...].reduce(1, *)
+      return .concatenate(
+        blocks: inputShapes.map { $0[axis] * inner }, outer: shape[..<axis].reduce(1, *))
+    default:
+      preconditionFailure("\(node.op.kind) is not simulated as an affine map")
+    }
+  }
+}
+
+extension Op {
+  /// Whether the op's output is its input's values unchanged (only the shape differs), so a
+  /// simulator can share the buffer.
+  var sharesInputBuffer: Bool {
+    switch self {
+    case .flatten, .reshape, .dropout: return true
+    case .activation(let function): return function == .identity
+    default: return false
+    }
+  }
+}

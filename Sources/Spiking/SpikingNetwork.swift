@@ -1,0 +1,197 @@
+import Graph
+import Tensor
+
+/// How the normalization scales λ of populations are taken from calibration data
+/// (docs/dynamics.md, "Normalization").
+///
+/// Encoded (JSON, `.snn.h5` attributes, command lines) as its ``description``: `none`, `max` or
+/// `pNN.N`.
+public enum Normalization: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// λ = 1: the neurons work on the raw values.
+  case none
+  /// λ = the largest activation seen on the calibration images.
+  case max
+  /// λ = the given percentile (e.g. 99.9) of the positive activations seen.
+  case percentile(Double)
+
+  public var description: String {
+    switch self {
+    case .none: return "none"
+    case .max: return "max"
+    case .percentile(let p): return "p\(p)"
+    }
+  }
+
+  /// Parses `none`, `max` or `pNN.N` with `0 < NN.N ≤ 100`.
+  public init?(_ text: String) {
+    switch text {
+    case "none": self = .none
+    case "max": self = .max
+    default:
+      guard text.hasPrefix("p"), let value = Double(text.dropFirst()), value > 0, value <= 100 else {
+        return nil
+      }
+      self = .percentile(value)
+    }
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let text = try container.decode(String.self)
+    guard let value = Normalization(text) else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "normalization must be none, max or pNN.N, got '\(text)'")
+    }
+    self = value
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+}
+
+/// Over which neurons one normalization scale is shared (docs/dynamics.md, "Normalization").
+public enum Granularity: String, Sendable, Hashable, Codable, CaseIterable {
+  /// One λ per population.
+  case layer
+  /// One λ per channel (position on the last axis).
+  case channel
+  /// One λ per neuron of a sample.
+  case neuron
+}
+
+/// One population of a spiking network: the node it replaces and how its neurons run.
+public struct PopulationSpec: Sendable, Hashable, Codable {
+  /// The graph node whose output the population estimates.
+  public let node: String
+  public let target: NeuronTarget
+  public let dynamics: Dynamics
+  public let schedule: StepSchedule
+  /// λ: neurons estimate `g/λ`; `[1]` without normalization. One value for the whole
+  /// population, or one per position of the innermost `scales.count` elements of a sample (per
+  /// channel: the last axis; per neuron: the whole sample).
+  public let scales: [Double]
+
+  /// The largest λ, which is the population's only one at layer granularity.
+  public var scale: Double { scales.max() ?? 1 }
+
+  public init(
+    node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double]
+  ) {
+    self.node = node
+    self.target = target
+    self.dynamics = dynamics
+    self.schedule = schedule
+    self.scales = scales
+  }
+
+  public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
+    self.init(node: node, target: target, dynamics: dynamics, schedule: schedule, scales: [scale])
+  }
+}
+
+/// Why parts do not form a spiking network.
+public enum SpikingNetworkError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// A non-affine node has no population (only a final softmax may go without: the readout
+  /// skips it).
+  case nodeWithoutPopulation(node: String, op: String)
+  /// A population that does not fit its node.
+  case invalidPopulation(node: String, detail: String)
+  /// The readout names no node of the graph.
+  case unknownReadout(String)
+
+  public var description: String {
+    switch self {
+    case .nodeWithoutPopulation(let node, let op):
+      return "'\(node)' (\(op)) is not affine and has no population of spiking neurons"
+    case .invalidPopulation(let node, let detail):
+      return "population '\(node)': \(detail)"
+    case .unknownReadout(let name):
+      return "the readout '\(name)' is not a node of the graph"
+    }
+  }
+}
+
+/// A trained network in spiking form: the affine part of the graph stays as it is; every
+/// non-affine node is a population of neurons (docs/dynamics.md). Conversion produces it
+/// (module `Conversion`), the `.snn.h5` file stores it, the ``Simulator`` runs it.
+///
+/// Always valid: the initializer checks that every population sits on a non-affine node with
+/// scales that divide its neurons, that every non-affine node has a population, and that the
+/// readout exists.
+public struct SpikingNetwork: Sendable {
+  /// The graph after conversion passes (Dropout removed, BatchNorm folded, composites
+  /// decomposed unless fused).
+  public let graph: Graph
+  /// One entry per non-affine node, in node order.
+  public let populations: [PopulationSpec]
+  /// A softmax at the very end is left to the readout (arg-max is unchanged by it); this names
+  /// the node whose output is read, the one before such a softmax.
+  public let readout: String
+  /// How the populations' scales were chosen, over which neurons each is shared, and from how
+  /// many calibration images.
+  public let normalization: Normalization
+  public let granularity: Granularity
+  public let calibrationImages: Int
+
+  /// A network from its parts.
+  /// - Throws: ``SpikingNetworkError`` for the first part that does not fit.
+  public init(
+    graph: Graph, populations: [PopulationSpec], readout: String, normalization: Normalization = .none,
+    granularity: Granularity = .layer, calibrationImages: Int = 0
+  ) throws {
+    var seen = Set<String>()
+    for spec in populations {
+      guard seen.insert(spec.node).inserted else {
+        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "listed twice")
+      }
+      guard let node = graph.node(spec.node), !node.op.isAffine else {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node, detail: "not a non-affine node of the graph")
+      }
+      let neurons = node.shape.reduce(1, *)
+      guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,
+        spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
+      else {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node,
+          detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
+      }
+    }
+    for node in graph.nodes where !node.op.isAffine && !seen.contains(node.name) {
+      guard node.op == .softmax && graph.outputs.contains(node.name) else {
+        throw SpikingNetworkError.nodeWithoutPopulation(node: node.name, op: node.op.kind)
+      }
+    }
+    guard graph.node(readout) != nil else { throw SpikingNetworkError.unknownReadout(readout) }
+    self.graph = graph
+    self.populations = populations
+    self.readout = readout
+    self.normalization = normalization
+    self.granularity = granularity
+    self.calibrationImages = calibrationImages
+  }
+
+  /// Whether composite layers run as fused populations (their op is still in the graph).
+  public var isFused: Bool {
+    graph.nodes.contains { node in
+      switch node.op {
+      case .pool2d(let a): return a.mode == .max
+      case .layerNorm: return true
+      case .softmax: return !graph.outputs.contains(node.name)
+      default: return false
+      }
+    }
+  }
+
+  /// The dynamics of the populations, each once, sorted by name.
+  public var dynamics: [Dynamics] {
+    Set(populations.map(\.dynamics)).sorted { $0.rawValue < $1.rawValue }
+  }
+
+  /// The step schedules of the populations, each once, sorted by description.
+  public var schedules: [StepSchedule] {
+    Set(populations.map(\.schedule)).sorted { $0.description < $1.description }
+  }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Spiking
+
+extension AffineUpdate: ExpressibleByArgument {}
+extension InputEncoding: ExpressibleByArgument {}
+
+/// The options every simulating command shares.
+public struct SimulationOptions: ParsableArguments, Sendable {
+  @Option(
+    help: ArgumentHelp("Time steps at which to measure, strictly increasing.", valueName: "1,2,4,…"),
+    transform: parseTimesteps)
+  public var timesteps: [Int] = SimulationSettings().timesteps
+
+  @Option(help: "Images simulated together.") public var batchSize = SimulationSettings().batchSize
+
+  @Option(
+    help: "dense: recompute each affine map every step; event: accumulate the maps of per-step changes.")
+  public var engine: AffineUpdate = .dense
+
+  @Option(
+    help:
+      "analog: the image at every step; rate: integrate-and-fire neurons encode each pixel; signgd: signGD neurons do."
+  )
+  public var input: InputEncoding = .analog
+
+  public init() {}
+
+  public func validate() throws {
+    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+  }
+
+  /// The simulation settings these options give.
+  public var settings: SimulationSettings {
+    SimulationSettings(timesteps: timesteps, batchSize: batchSize, update: engine, input: input)
+  }
+}
