@@ -92,7 +92,8 @@ let package = Package(
         "Reports", "Results", "Pipeline", "ModelIO", "Conversion", "Spiking", "Datasets", "TestSupport",
       ]),
     .testTarget(
-      name: "ModelIOTests", dependencies: ["ModelIO", "Conversion", "Datasets", "TestSupport"],
+      name: "ModelIOTests",
+      dependencies: ["ModelIO", "Conversion", "Datasets", "Graph", "Training", "TestSupport"],
       exclude: ["Fixtures"]),
   ]
 )

@@ -42,6 +42,20 @@ public struct Graph: Sendable, Equatable, Codable {
     }
   }
 
+  private enum CodingKeys: String, CodingKey { case name, nodes, outputs }
+
+  /// Decodes a graph and validates it exactly as ``init(name:nodes:outputs:)`` does: the nodes
+  /// are sorted, every shape is inferred again (stored shapes are ignored) and every parameter is
+  /// checked.
+  /// - Throws: the first ``GraphError`` found, or a `DecodingError` for malformed data.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    try self.init(
+      name: try container.decode(String.self, forKey: .name),
+      nodes: try container.decode([Node].self, forKey: .nodes),
+      outputs: try container.decode([String].self, forKey: .outputs))
+  }
+
   /// The input nodes, in order.
   public var inputNodes: [Node] {
     nodes.filter { if case .input = $0.op { true } else { false } }

@@ -175,27 +175,6 @@ public enum Op: Sendable, Hashable, Codable {
   }
 }
 
-extension UnaryFunction {
-  /// The Keras-style name of the function (`relu`, `gelu`, `leaky_relu` …).
-  public var name: String {
-    switch self {
-    case .identity: return "linear"
-    case .relu: return "relu"
-    case .leakyRelu: return "leaky_relu"
-    case .gelu(let form): return form == .exact ? "gelu" : "gelu_\(form.rawValue)"
-    case .silu: return "silu"
-    case .tanh: return "tanh"
-    case .sigmoid: return "sigmoid"
-    case .softplus: return "softplus"
-    case .elu: return "elu"
-    case .abs: return "abs"
-    case .square: return "square"
-    case .exp: return "exp"
-    case .clippedRelu: return "relu_clipped"
-    }
-  }
-}
-
 extension BinaryFunction {
   /// The function's name in tables (`max`, `multiply`, `divide`, `normalize` …).
   public var name: String {

@@ -18,12 +18,6 @@ let supportedKerasLayers = [
   "LeakyReLU", "ELU", "Softmax",
 ]
 
-/// The activation names accepted in `activation` fields and `Activation` layers.
-let supportedKerasActivations = [
-  "linear", "relu", "relu6", "gelu", "silu", "swish", "tanh", "sigmoid", "softplus", "exponential", "elu",
-  "leaky_relu", "softmax",
-]
-
 /// Translates Keras layer configs into graph nodes.
 struct KerasLayerTranslator {
   let file: String
@@ -89,24 +83,14 @@ struct KerasLayerTranslator {
       name = value["config"]?.string ?? value["config"]?["name"]?.string ?? value["class_name"]?.string
       approximate = value["config"]?["approximate"]?.bool ?? false
     }
-    switch name {
-    case "linear": return nil
-    case "relu": return .activation(.relu)
-    case "relu6": return .activation(.clippedRelu(maxValue: 6, negativeSlope: 0, threshold: 0))
-    case "gelu": return .activation(.gelu(approximate ? .tanh : .exact))
-    case "silu", "swish": return .activation(.silu)
-    case "tanh": return .activation(.tanh)
-    case "sigmoid": return .activation(.sigmoid)
-    case "softplus": return .activation(.softplus)
-    case "exponential": return .activation(.exp)
-    case "elu": return .activation(.elu(alpha: 1))
-    case "leaky_relu": return .activation(.leakyRelu(slope: 0.2))
-    case "softmax": return .softmax
-    default:
+    if name == "softmax" { return .softmax }
+    if name == "gelu" && approximate { return .activation(.gelu(.tanh)) }
+    guard let name, let function = UnaryFunction(named: name) else {
       throw ModelIOError.unsupportedSetting(
         file: file, layer: layer.name, setting: "activation",
-        value: "\(value.text) (supported: \(supportedKerasActivations.joined(separator: ", ")))")
+        value: "\(value.text) (supported: \(UnaryFunction.namesList), softmax)")
     }
+    return function == .identity ? nil : .activation(function)
   }
 
   /// The op of a layer and the activation applied after it, if any.

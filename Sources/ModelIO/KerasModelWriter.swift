@@ -153,14 +153,6 @@ public enum KerasModelWriter {
         value: "\(node.op.kind) (a spiking decomposition step; Keras has no layer for it)")
     case .activation(let function):
       switch function {
-      case .identity: return ("Activation", ["activation": "linear"])
-      case .relu: return ("Activation", ["activation": "relu"])
-      case .gelu(.exact): return ("Activation", ["activation": "gelu"])
-      case .silu: return ("Activation", ["activation": "silu"])
-      case .tanh: return ("Activation", ["activation": "tanh"])
-      case .sigmoid: return ("Activation", ["activation": "sigmoid"])
-      case .softplus: return ("Activation", ["activation": "softplus"])
-      case .exp: return ("Activation", ["activation": "exponential"])
       case .elu(let alpha): return ("ELU", ["alpha": .number(alpha)])
       case .leakyRelu(let slope): return ("LeakyReLU", ["negative_slope": .number(slope)])
       case .clippedRelu(let maxValue, let slope, let threshold):
@@ -171,10 +163,14 @@ public enum KerasModelWriter {
             "threshold": .number(threshold),
           ]
         )
-      case .gelu, .abs, .square:
-        throw ModelIOError.unsupportedSetting(
-          file: file, layer: node.name, setting: "activation",
-          value: "\(function.name) (Keras has no layer for it)")
+      default:
+        // Parameterized families above are written as their layers, which carry the parameters.
+        guard let name = function.canonicalName else {
+          throw ModelIOError.unsupportedSetting(
+            file: file, layer: node.name, setting: "activation",
+            value: "\(function.name) (Keras has no layer for it)")
+        }
+        return ("Activation", ["activation": .string(name)])
       }
     }
   }

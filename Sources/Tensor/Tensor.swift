@@ -20,6 +20,32 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
     self.scalars = scalars
   }
 
+  private enum CodingKeys: String, CodingKey { case shape, scalars }
+
+  /// Decodes `shape` and `scalars`, checking them as the initializer does.
+  /// - Throws: `DecodingError.dataCorrupted` for a negative dimension, a shape whose element
+  ///   count overflows, or a scalar count that disagrees with the shape.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let shape = try container.decode([Int].self, forKey: .shape)
+    let scalars = try container.decode([Scalar].self, forKey: .scalars)
+    var count = 1
+    for dimension in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+      guard dimension >= 0, !overflow else {
+        throw DecodingError.dataCorruptedError(
+          forKey: .shape, in: container, debugDescription: "invalid tensor shape \(shape)")
+      }
+      count = product
+    }
+    guard count == scalars.count else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .scalars, in: container,
+        debugDescription: "shape \(shape) needs \(count) values, got \(scalars.count)")
+    }
+    self.init(shape: shape, scalars: scalars)
+  }
+
   /// A tensor of `shape` filled with `value`.
   public init(repeating value: Scalar, shape: [Int]) {
     self.init(shape: shape, scalars: [Scalar](repeating: value, count: shape.reduce(1, *)))

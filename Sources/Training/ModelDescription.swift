@@ -17,7 +17,7 @@ import Tensor
 /// `padding`, `activation`, `bias`), `maxpool` / `avgpool` (`size`, `strides`, `padding`),
 /// `globalavgpool`, `flatten`, `batchnorm`, `layernorm`, `dropout` (`rate`), `activation`
 /// (`function`), and `residual` (`layers`, whose output is added to its input — their shapes must
-/// match). Activations: relu, gelu, silu, tanh, sigmoid, softplus, elu, leaky_relu.
+/// match). Activations: the names of `UnaryFunction.named` (relu, gelu, silu, leaky_relu …).
 public struct ModelDescription: Sendable, Decodable {
   public let name: String
   public let input: [Int]
@@ -68,18 +68,11 @@ public struct ModelDescription: Sendable, Decodable {
   }
 
   static func activation(_ name: String, at position: String) throws -> UnaryFunction {
-    switch name {
-    case "relu": return .relu
-    case "gelu": return .gelu(.exact)
-    case "silu", "swish": return .silu
-    case "tanh": return .tanh
-    case "sigmoid": return .sigmoid
-    case "softplus": return .softplus
-    case "elu": return .elu(alpha: 1)
-    case "leaky_relu": return .leakyRelu(slope: 0.2)
-    case "linear": return .identity
-    default: throw Problem(description: "layer \(position): unknown activation '\(name)'")
+    guard let function = UnaryFunction(named: name) else {
+      throw Problem(
+        description: "layer \(position): unknown activation '\(name)' (known: \(UnaryFunction.namesList))")
     }
+    return function
   }
 
   /// Builds the graph with initialized parameters (as ``ModelPreset/build(activation:inputShape:classes:random:)``).

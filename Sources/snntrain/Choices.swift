@@ -1,4 +1,5 @@
 import ArgumentParser
+import Graph
 import Tensor
 import Training
 
@@ -8,26 +9,16 @@ extension Loss: ExpressibleByArgument {}
 extension MaxTieRule: ExpressibleByArgument {}
 extension ModelPreset: ExpressibleByArgument {}
 
-/// Activation names accepted by `--activation`.
-public enum ActivationChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
-  case relu, gelu, silu, tanh, sigmoid, softplus, elu
-  case leakyRelu = "leaky-relu"
-
-  public var function: UnaryFunction {
-    switch self {
-    case .relu: return .relu
-    case .gelu: return .gelu(.exact)
-    case .silu: return .silu
-    case .tanh: return .tanh
-    case .sigmoid: return .sigmoid
-    case .softplus: return .softplus
-    case .elu: return .elu(alpha: 1)
-    case .leakyRelu: return .leakyRelu(slope: 0.2)
-    }
+/// Parses `--activation`: a name of `UnaryFunction.named` (a dash may stand for the underscore:
+/// `leaky-relu`).
+func parseActivation(_ text: String) throws -> UnaryFunction {
+  guard let function = UnaryFunction(named: text.replacingOccurrences(of: "-", with: "_")) else {
+    throw ValidationError("--activation must be one of \(UnaryFunction.namesList), got '\(text)'")
   }
+  return function
 }
 
 /// Learning-rate schedule names accepted by `--schedule`.
-public enum ScheduleChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+enum ScheduleChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
   case constant, step, cosine
 }

@@ -35,8 +35,11 @@ extension SNNTrain {
       help: ArgumentHelp("A preset name, a JSON model description or a Keras .h5 file.", valueName: "MODEL"))
     var model: String = "mlp"
 
-    @Option(help: "Replace every hidden activation of a preset.")
-    var activation: ActivationChoice?
+    @Option(
+      help: ArgumentHelp(
+        "Replace every hidden activation of a preset (\(UnaryFunction.namesList)).", valueName: "name"),
+      transform: parseActivation)
+    var activation: UnaryFunction?
 
     @Option var epochs = 10
     @Option var batchSize = 128
@@ -80,7 +83,7 @@ extension SNNTrain {
       var random = SplitMix64(seed: seed)
       let graph: Graph
       if let preset = ModelPreset(rawValue: model) {
-        graph = try preset.build(activation: activation?.function, random: &random)
+        graph = try preset.build(activation: activation, random: &random)
       } else if model.hasSuffix(".json") {
         graph = try ModelDescription.load(model).build(random: &random)
       } else {

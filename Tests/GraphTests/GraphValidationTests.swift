@@ -144,6 +144,49 @@ import Testing
     let data = try JSONEncoder().encode(graph)
     #expect(try JSONDecoder().decode(Graph.self, from: data) == graph)
   }
+
+  /// The graph of ``graphsRoundTripThroughJSON()`` as a JSON object, to be damaged.
+  func encodedGraph() throws -> [String: Any] {
+    let graph = try Graph(
+      name: "g", nodes: [Node(name: "x", op: .input(shape: [4])), dense("d", "x", in: 4, out: 3)])
+    return try JSONSerialization.jsonObject(with: try JSONEncoder().encode(graph)) as! [String: Any]
+  }
+
+  @Test func decodingRefusesANodeReadingAnUnknownInput() throws {
+    var object = try encodedGraph()
+    var nodes = object["nodes"] as! [[String: Any]]
+    nodes[1]["inputs"] = ["nowhere"]
+    object["nodes"] = nodes
+    let data = try JSONSerialization.data(withJSONObject: object)
+    #expect(throws: GraphError.unknownInput(node: "d", input: "nowhere")) {
+      try JSONDecoder().decode(Graph.self, from: data)
+    }
+  }
+
+  @Test func decodingReinfersShapesInsteadOfTrustingThem() throws {
+    var object = try encodedGraph()
+    var nodes = object["nodes"] as! [[String: Any]]
+    nodes[1]["shape"] = [99]
+    object["nodes"] = nodes
+    let graph = try JSONDecoder().decode(Graph.self, from: try JSONSerialization.data(withJSONObject: object))
+    #expect(graph.node("d")?.shape == [3])
+  }
+
+  @Test(arguments: [
+    (#"{"shape": [2, 3], "scalars": [1, 2, 3]}"#, "needs 6 values, got 3"),
+    (#"{"shape": [-1, 3], "scalars": []}"#, "invalid tensor shape"),
+    (#"{"shape": [4294967296, 4294967296], "scalars": []}"#, "invalid tensor shape"),
+  ])
+  func decodingRefusesATensorThatDisagreesWithItsShape(json: String, expected: String) {
+    do {
+      _ = try JSONDecoder().decode(Tensor<Float>.self, from: Data(json.utf8))
+      Issue.record("\(json) decoded")
+    } catch DecodingError.dataCorrupted(let context) {
+      #expect(context.debugDescription.contains(expected), "\(context.debugDescription)")
+    } catch {
+      Issue.record("unexpected \(error)")
+    }
+  }
 }
 
 @Suite struct GraphInferenceTests {
