@@ -266,14 +266,23 @@ struct TrainingNetwork<Scalar: TensorScalar> {
           if p["gamma"] != nil { grads["gamma"] = dGamma }
           if p["beta"] != nil { grads["beta"] = dBeta }
         } else {
-          // Inference-mode BatchNorm is a fixed affine map per channel.
-          let variance = p["moving_variance"]!.scalars
-          let scale = variance.indices.map {
-            (p["gamma"]?.scalars[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot()
-          }
+          // Inference mode: `y = x·a + b` per channel with `a = γ/√(σ² + ε)`, so `dx = dy·a`,
+          // `dγ = Σ dy·(x − μ)/√(σ² + ε)` and `dβ = Σ dy` over every axis but the channels.
+          let scale = BatchNormalization.channelAffine(epsilon: epsilon, parameters: p).scale
           inputGradients = [
             dy.affinePerChannel(scale: scale, shift: [Scalar](repeating: 0, count: scale.count))
           ]
+          let width = scale.count
+          let rows = dy.count / width
+          let dy2 = dy.reshaped([rows, width])
+          if p["gamma"] != nil {
+            let mean = p["moving_mean"]!.scalars
+            let deviation = p["moving_variance"]!.scalars.map { 1 / ($0 + Scalar(epsilon)).squareRoot() }
+            let standardized = x!.affinePerChannel(
+              scale: deviation, shift: mean.indices.map { -mean[$0] * deviation[$0] })
+            grads["gamma"] = (dy * standardized).reshaped([rows, width]).reduce(.sum, axis: 0)
+          }
+          if p["beta"] != nil { grads["beta"] = dy2.reduce(.sum, axis: 0) }
         }
       case .layerNorm:
         guard case .normalization(let normalized, let inverse) = tape.saved[index] else {

@@ -6,7 +6,7 @@ import Testing
 /// The `snnconv` tool run as a user runs it, on the shipped Keras-trained Fashion-MNIST MLP
 /// (tools/make_keras_fashion_model.py; Keras's own results in the reference file beside the
 /// ModelIO fixtures).
-@Suite struct SNNConvTests {
+@Suite(.needsFashionMNIST) struct SNNConvTests {
   let model = "models/keras_fashion_mlp.h5"
   let reference = repositoryRoot.appendingPathComponent(
     "Tests/ModelIOTests/Fixtures/keras_fashion_mlp.reference.h5"

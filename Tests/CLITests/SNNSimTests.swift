@@ -4,7 +4,7 @@ import Testing
 
 /// The whole pipeline from the command line: convert the shipped Keras MLP, simulate, read the
 /// results back.
-@Suite struct SNNSimTests {
+@Suite(.needsFashionMNIST) struct SNNSimTests {
   @Test func convertThenRunWritesResults() throws {
     let directory = try makeTemporaryDirectory("pipeline")
     let network = directory.appendingPathComponent("mlp.snn.h5").path

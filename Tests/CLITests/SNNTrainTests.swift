@@ -3,7 +3,7 @@ import HDF5
 import TestSupport
 import Testing
 
-@Suite struct SNNTrainTests {
+@Suite(.needsFashionMNIST) struct SNNTrainTests {
   @Test func fitWritesAModelThatSnnconvEvaluates() throws {
     let path = try makeTemporaryDirectory("fit").appendingPathComponent("tiny.h5").path
     let fit = try runTool(

@@ -1,10 +1,11 @@
 import Datasets
 import Tensor
+import TestSupport
 import Testing
 
 /// The real data set from Debian's `dataset-fashion-mnist`. Expected values were read from the
 /// same files with numpy (`np.frombuffer(gzip.open(...).read()[8:], np.uint8)`).
-@Suite struct FashionMNISTTests {
+@Suite(.needsFashionMNIST) struct FashionMNISTTests {
   @Test func testSplitHasTheKnownContents() throws {
     let data = try DataSource.fashionMNIST.load(.test)
     #expect(data.count == 10_000)

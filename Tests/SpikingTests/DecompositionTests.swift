@@ -98,7 +98,7 @@ func compositeGraph() throws -> Graph {
       ops("norm") == [
         "LastAxis(deviation)", "Activation(square)", "LastAxis(mean)", "Binary(normalize)",
       ])
-    #expect(ops("inner") == ["Activation(exp)", "LastAxis(sum)", "Binary(divide)"])
+    #expect(ops("inner") == ["Activation(exponential)", "LastAxis(sum)", "Binary(divide)"])
     let network = try SpikingNetwork(decomposed, dynamics: .signGD)
     #expect(
       network.populations.map(\.target).filter { $0 == .binary(.maximum) }.count == 8

@@ -9,11 +9,20 @@ import TestSupport
 import Testing
 
 /// The converted Keras-trained ReLU MLP (models/keras_fashion_mlp.h5) on real test images.
-@Suite struct SimulationTests {
-  static let model = try! KerasModelReader.read(
-    repositoryRoot.appendingPathComponent("models/keras_fashion_mlp.h5").path)
-  static let test = try! DataSource.fashionMNIST.load(.test, limit: 300)
-  static let calibration = try! DataSource.fashionMNIST.load(.train, limit: 500).images
+@Suite(.needsFashionMNIST) struct SimulationTests {
+  /// The model, 300 test images and 500 calibration images, read once; a failure to read them
+  /// fails the tests that use them instead of the whole run.
+  static let loaded = Result {
+    (
+      model: try KerasModelReader.read(
+        repositoryRoot.appendingPathComponent("models/keras_fashion_mlp.h5").path),
+      test: try DataSource.fashionMNIST.load(.test, limit: 300),
+      calibration: try DataSource.fashionMNIST.load(.train, limit: 500).images
+    )
+  }
+  static var model: Graph { get throws { try loaded.get().model } }
+  static var test: LabeledImages { get throws { try loaded.get().test } }
+  static var calibration: Tensor<Float> { get throws { try loaded.get().calibration } }
 
   func simulate(_ dynamics: Dynamics, _ normalization: Normalization) throws -> SimulationResult {
     let network = try SpikingNetwork(
@@ -92,13 +101,13 @@ import Testing
   }
 }
 
-@Suite struct InputEncodingTests {
+@Suite(.needsFashionMNIST) struct InputEncodingTests {
   @Test(arguments: [InputEncoding.signGD, .rate])
   func spikeEncodedInputIsAPopulationThatConverges(encoding: InputEncoding) throws {
     let network = try SpikingNetwork(
       SimulationTests.model, dynamics: .signGD, normalization: .max, calibration: SimulationTests.calibration)
-    let images = SimulationTests.test.images.rows(0..<100)
-    let labels = Array(SimulationTests.test.labels[0..<100])
+    let images = try SimulationTests.test.images.rows(0..<100)
+    let labels = try Array(SimulationTests.test.labels[0..<100])
     let analog = try Simulator.run(network, images: images, labels: labels, timesteps: [16, 256])
     let encoded = try Simulator.run(
       network, images: images, labels: labels, timesteps: [16, 256], input: encoding)
@@ -146,7 +155,7 @@ import Testing
   }
 }
 
-@Suite struct SynapticOperationTests {
+@Suite(.needsFashionMNIST) struct SynapticOperationTests {
   @Test func synapticOperationsAreSpikesTimesFanOut() throws {
     // keras_fashion_mlp: Flatten → Dense(128, ReLU) → … → Dense(10). Each ReLU neuron feeds the
     // next Dense layer, so its fan-out is that layer's width.

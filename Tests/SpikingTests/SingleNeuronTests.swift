@@ -144,3 +144,46 @@ import Testing
     }
   }
 }
+
+/// The comparison at a tie is the one docs/dynamics.md states — signGD fires when the estimate
+/// equals the target (`≥`), the IF neuron does not (`H(0) = 0`) — in each of the population's
+/// update paths: one shared λ, one λ per position, and with the spikes written out.
+@Suite struct TieTests {
+  enum Path: CaseIterable { case sharedScale, scalePerPosition, spikesWritten }
+
+  /// One step of two neurons whose target equals their initial estimate `v₀ = 0` exactly;
+  /// returns their spikes and output estimates.
+  func firstStepAtATie(_ dynamics: Dynamics, _ path: Path) -> (spikes: [Double], output: [Double]) {
+    var population = Population<Double>(
+      dynamics: dynamics, target: .unary(.relu), scales: path == .sharedScale ? [1] : [1, 1], count: 2)
+    let input: [Double] = [-1, 0]  // ReLU gives exactly 0 for both
+    var output = [Double](repeating: .nan, count: 2)
+    var spikes = [Double](repeating: .nan, count: 2)
+    input.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { out in
+        if path == .spikesWritten {
+          spikes.withUnsafeMutableBufferPointer { population.advance(first: x, output: out, spikes: $0) }
+        } else {
+          population.advance(first: x, output: out)
+        }
+      }
+    }
+    if path != .spikesWritten { spikes = Array(repeating: Double(population.spikeCount) / 2, count: 2) }
+    return (spikes, output)
+  }
+
+  @Test(arguments: Path.allCases)
+  func signGDFiresWhenTheEstimateEqualsTheTarget(path: Path) {
+    let (spikes, output) = firstStepAtATie(.signGD, path)
+    let eta = Dynamics.signGD.defaultSchedule.eta(1)
+    #expect(spikes == [1, 1], "\(path)")
+    #expect(output == [-eta, -eta], "\(path): a spike steps the estimate down")
+  }
+
+  @Test(arguments: Path.allCases)
+  func integrateAndFireStaysSilentWhenTheTargetEqualsTheEstimate(path: Path) {
+    let (spikes, output) = firstStepAtATie(.subgradient, path)
+    #expect(spikes == [0, 0], "\(path)")
+    #expect(output == [0, 0], "\(path)")
+  }
+}

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Tensor
 import Testing
@@ -97,4 +98,20 @@ public func runTool(_ tool: String, _ arguments: [String]) throws -> (
     process.terminationStatus, String(decoding: stdout, as: UTF8.self),
     String(decoding: stderr, as: UTF8.self)
   )
+}
+
+/// Whether Debian's Fashion-MNIST files (package `dataset-fashion-mnist`) are installed.
+public let fashionMNISTIsInstalled = ["train", "t10k"].allSatisfy { prefix in
+  ["images-idx3", "labels-idx1"].allSatisfy {
+    FileManager.default.fileExists(atPath: "\(DataSource.fashionMNISTDirectory)/\(prefix)-\($0)-ubyte.gz")
+  }
+}
+
+extension Trait where Self == ConditionTrait {
+  /// Skips a test or suite, saying why, when Fashion-MNIST is not installed.
+  public static var needsFashionMNIST: Self {
+    .enabled(
+      if: fashionMNISTIsInstalled,
+      "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (tools/setup does)")
+  }
 }

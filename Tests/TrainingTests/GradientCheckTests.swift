@@ -56,8 +56,16 @@ import Testing
       }
     }
 
-    for index in gradients.indices {
-      for (name, gradient) in gradients[index] {
+    // Every trainable parameter of every node is checked, so a rule that forgets a gradient
+    // (returns none for a bias, say) fails here rather than going unnoticed.
+    for index in graph.nodes.indices {
+      for name in network.parameters[index].keys.sorted() where Trainer.trainable.contains(name) {
+        guard let gradient = gradients[index][name] else {
+          Issue.record(
+            "\(graph.nodes[index].name).\(name): the backward pass returned no gradient",
+            sourceLocation: sourceLocation)
+          continue
+        }
         for element in stride(from: 0, to: gradient.count, by: max(1, gradient.count / 40)) {
           compare(
             gradient.scalars[element],

@@ -6,9 +6,17 @@ import Testing
 
 @testable import Training
 
-@Suite struct TrainerTests {
-  static let train = try! DataSource.fashionMNIST.load(.train, limit: 512)
-  static let test = try! DataSource.fashionMNIST.load(.test, limit: 256)
+@Suite(.needsFashionMNIST) struct TrainerTests {
+  /// 512 training and 256 test images, read once; a failure to read them fails the tests that
+  /// use them instead of the whole run.
+  static let loaded = Result {
+    (
+      train: try DataSource.fashionMNIST.load(.train, limit: 512),
+      test: try DataSource.fashionMNIST.load(.test, limit: 256)
+    )
+  }
+  static var train: LabeledImages { get throws { try loaded.get().train } }
+  static var test: LabeledImages { get throws { try loaded.get().test } }
 
   func run(
     _ preset: ModelPreset, precision: Precision, seed: UInt64 = 7, reluPrime: Double = 0, epochs: Int = 1
@@ -52,7 +60,7 @@ import Testing
     // initialization: with s = 0 no gradient passes the first ReLU, with s = 1 it all does.
     let blank = LabeledImages(
       images: Tensor(zeros: [64, 28, 28, 1]), labels: (0..<64).map { $0 % 10 },
-      classNames: Self.train.classNames,
+      classNames: try Self.train.classNames,
       name: "blank")
     func train(_ s: Double) throws -> Graph {
       var random = SplitMix64(seed: 3)
