@@ -50,7 +50,7 @@ public enum GraphPasses {
 
   /// Replaces every max pooling, LayerNorm and softmax (except a softmax that is an output:
   /// the readout handles it) by affine ops and elementwise one- and two-input functions
-  /// (DYNAMICS.md §3), keeping the function the graph computes:
+  /// (docs/dynamics.md, "Targets"), keeping the function the graph computes:
   ///
   /// - max pooling k×k: the k² window elements (affine selections), combined by a balanced tree
   ///   of two-input `max` nodes;

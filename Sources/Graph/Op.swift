@@ -87,7 +87,7 @@ public enum Op: Sendable, Hashable, Codable {
   /// Softmax over the last axis.
   case softmax
   /// A two-input elementwise function of two inputs of equal shape: the max, product, division
-  /// and normalizing neurons that composite layers decompose into (DYNAMICS.md §3).
+  /// and normalizing neurons that composite layers decompose into (docs/dynamics.md, "Targets").
   case binary(BinaryFunction)
   /// One element of every pooling window: output `(oh, ow, c)` is input
   /// `(oh·sH − padTop + row, ow·sW − padLeft + column, c)`, the position clamped into the

@@ -11,7 +11,7 @@ public enum GELUForm: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// A one-input elementwise function: the non-affine operators of a network and the targets of
-/// their spiking neurons (DYNAMICS.md §3).
+/// their spiking neurons (docs/dynamics.md, "Targets").
 ///
 /// Every case is evaluated in the tensor's own precision and is overflow-safe: `sigmoid`,
 /// `softplus`, `silu` never form `exp` of a large positive number; NaN in gives NaN out.
@@ -76,7 +76,7 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
   }
 }
 
-/// A two-input elementwise function (DYNAMICS.md §3, two-input neurons).
+/// A two-input elementwise function (docs/dynamics.md, "Targets").
 public enum BinaryFunction: Sendable, Hashable, Codable {
   /// `max(x₁, x₂)`; NaN if either is NaN.
   case maximum

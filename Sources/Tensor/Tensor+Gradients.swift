@@ -1,5 +1,5 @@
 /// Which input of a max receives the gradient when several share the maximum value: an element
-/// of the Clarke differential chosen by the user (DYNAMICS.md §6).
+/// of the Clarke differential chosen by the user (docs/dynamics.md, "Training with chosen subgradients").
 public enum MaxTieRule: String, Sendable, Hashable, Codable, CaseIterable {
   /// The first tied element in window order (row-major) gets all of it.
   case first

@@ -16,7 +16,7 @@ public enum Precision: String, Sendable, Hashable, Codable, CaseIterable {
 /// The choices of Clarke-differential elements at the points where an op is not differentiable.
 ///
 /// Reverse-mode AD needs a value where the derivative does not exist; libraries silently pick
-/// one (PyTorch, TensorFlow and JAX use ReLU'(0) = 0). Here it is explicit (DYNAMICS.md §6).
+/// one (PyTorch, TensorFlow and JAX use ReLU'(0) = 0). Here it is explicit (docs/dynamics.md, "Training with chosen subgradients").
 public struct SubgradientPolicy: Sendable, Hashable, Codable {
   /// The derivative used where the input is exactly 0 for `relu`, `leaky_relu` and `abs`, and at
   /// the threshold of a thresholded ReLU: the gradient passed back is `gradOut · reluPrime`.

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// One neuron (or a few) driven by a constant input: each dynamics converges to its target with
-/// the error bound DYNAMICS.md states.
+/// the error bound docs/dynamics.md states.
 @Suite struct SingleNeuronTests {
   /// Runs `steps` steps with constant inputs and returns every step's output estimate.
   func run(
@@ -100,7 +100,7 @@ import Testing
 
 /// The IF neuron written as a membrane — `u_t = u_{t−1} + I_t; s_t = [u_t > θ]; u_t −= θ s_t`
 /// with θ = 1 and `u_0 = θ` — emits the same spike train as the subgradient iteration for a
-/// constant input (DYNAMICS.md §2), which is what makes it the integrate-and-fire neuron.
+/// constant input (docs/dynamics.md, "Integrate-and-fire"), which is what makes it the integrate-and-fire neuron.
 @Suite struct MembraneEquivalenceTests {
   func subgradientSpikes(_ input: Double, steps: Int) -> [Double] {
     var population = Population<Double>(dynamics: .subgradient, target: .unary(.identity), count: 1)
