@@ -22,10 +22,8 @@ public enum GraphPasses {
       var source = nodes[sourceIndex]
       let channels = node.parameters["moving_mean"]!.count
       let mean = node.parameters["moving_mean"]!.scalars
-      let variance = node.parameters["moving_variance"]!.scalars
-      let gamma = node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: channels)
       let beta = node.parameters["beta"]?.scalars ?? [Float](repeating: 0, count: channels)
-      let factor = (0..<channels).map { gamma[$0] / (variance[$0] + Float(epsilon)).squareRoot() }
+      let factor = BatchNormalization.channelAffine(epsilon: epsilon, parameters: node.parameters).scale
       switch source.op {
       case .dense(let units, _):
         source.op = .dense(units: units, useBias: true)

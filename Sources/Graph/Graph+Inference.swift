@@ -83,14 +83,8 @@ extension Op {
       let known = target.filter { $0 != -1 }.reduce(1, *)
       return x.reshaped([batch] + target.map { $0 == -1 ? perSample / known : $0 })
     case .batchNorm(let epsilon, _, _):
-      let mean = parameters["moving_mean"]!.scalars
-      let variance = parameters["moving_variance"]!.scalars
-      let gamma = parameters["gamma"]?.scalars
-      let beta = parameters["beta"]?.scalars
-      // y = x·a + b per channel, a = γ/sqrt(var + ε), b = β − mean·a.
-      let a = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot() }
-      let b = mean.indices.map { (beta?[$0] ?? 0) - mean[$0] * a[$0] }
-      return x.affinePerChannel(scale: a, shift: b)
+      let affine = BatchNormalization.channelAffine(epsilon: epsilon, parameters: parameters)
+      return x.affinePerChannel(scale: affine.scale, shift: affine.shift)
     case .layerNorm(let epsilon, _, _):
       return x.layerNormalized(
         epsilon: Scalar(epsilon), gamma: parameters["gamma"]?.scalars, beta: parameters["beta"]?.scalars)
@@ -131,36 +125,6 @@ extension Op {
       return x.affinePerChannel(
         scale: parameters["gamma"]?.scalars ?? [Scalar](repeating: 1, count: width),
         shift: parameters["beta"]?.scalars ?? [Scalar](repeating: 0, count: width))
-    }
-  }
-}
-
-extension Op {
-  /// The linear part of an affine op, `A(x) − A(0)`: the op without its bias or shift. The
-  /// event-driven simulator pushes per-step changes of its inputs through it.
-  @_specialize(where Scalar == Float)
-  @_specialize(where Scalar == Double)
-  public func applyLinear<Scalar: TensorScalar>(
-    _ inputs: [Tensor<Scalar>], parameters: [String: Tensor<Scalar>]
-  ) -> Tensor<Scalar> {
-    precondition(isAffine, "\(kind) is not affine")
-    switch self {
-    case .dense, .conv2d:
-      var linear = parameters
-      linear["bias"] = nil
-      return apply(inputs, parameters: linear)
-    case .batchNorm(let epsilon, _, _):
-      let variance = parameters["moving_variance"]!.scalars
-      let gamma = parameters["gamma"]?.scalars
-      let scale = variance.indices.map { (gamma?[$0] ?? 1) / (variance[$0] + Scalar(epsilon)).squareRoot() }
-      return inputs[0].affinePerChannel(scale: scale, shift: [Scalar](repeating: 0, count: scale.count))
-    case .scaleShift:
-      let width = inputs[0].shape.last!
-      return inputs[0].affinePerChannel(
-        scale: parameters["gamma"]?.scalars ?? [Scalar](repeating: 1, count: width),
-        shift: [Scalar](repeating: 0, count: width))
-    default:
-      return apply(inputs, parameters: parameters)
     }
   }
 }

@@ -107,8 +107,10 @@ public struct BifurcationStudy: Sendable {
     var networks = try settings.primes.map {
       try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: SubgradientPolicy(reluPrime: $0))
     }
-    var optimizers = settings.primes.map { _ in
-      Optimizer<Scalar>(settings: OptimizerSettings(kind: settings.optimizer), roundsToHalf: half)
+    var optimizers = networks.map {
+      Optimizer<Scalar>(
+        settings: OptimizerSettings(kind: settings.optimizer), roundsToHalf: half, parameters: $0.parameters,
+        trainable: Trainer.trainable)
     }
     let images: Tensor<Scalar> = try graph.adaptInput(train.images).converted()
     let firstLayer = graph.nodes.firstIndex { !$0.parameters.isEmpty }!
@@ -131,24 +133,16 @@ public struct BifurcationStudy: Sendable {
       let labels = indices.map { train.labels[$0] }
       var firstGradients = [Tensor<Scalar>]()
       for copy in networks.indices {
-        let tape = networks[copy].forward(input, training: true, random: &unused)
+        let batch = Trainer.gradients(
+          &networks[copy], input: input, labels: labels, loss: .crossEntropy, random: &unused)
         if copy == 0 {
           for node in reluNodes {
-            zeros += tape.values[inputIndex(of: node, in: graph)].scalars.lazy.filter { $0 == 0 }.count
+            zeros += batch.tape.values[inputIndex(of: node, in: graph)].scalars.lazy.filter { $0 == 0 }.count
           }
         }
-        var (_, gradient) = Loss.crossEntropy.evaluate(tape.output, labels: labels)
-        if half { gradient.roundToHalf() }
-        let gradients = networks[copy].backward(tape, outputGradient: gradient)
-        firstGradients.append(gradients[firstLayer]["kernel"]!)
-        optimizers[copy].beginStep()
-        for index in gradients.indices {
-          for (name, g) in gradients[index] where Trainer.trainable.contains(name) {
-            optimizers[copy].update(
-              "\(index)/\(name)", weights: &networks[copy].parameters[index][name]!, gradient: g,
-              rate: settings.learningRate, decays: false)
-          }
-        }
+        firstGradients.append(batch.gradients[firstLayer]["kernel"]!)
+        optimizers[copy].step(
+          &networks[copy].parameters, gradients: batch.gradients, rate: settings.learningRate)
       }
       if firstDifference == nil && firstGradients.dropFirst().contains(where: { $0 != firstGradients[0] }) {
         firstDifference = batch + 1

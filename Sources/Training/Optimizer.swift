@@ -38,7 +38,14 @@ public struct OptimizerSettings: Sendable, Hashable, Codable {
   }
 }
 
-/// An optimizer with its per-parameter state (velocity, moments), keyed by node and parameter.
+/// A trainable parameter: the position of its node in the graph and its name there.
+struct ParameterSlot: Hashable, Sendable {
+  let node: Int
+  let name: String
+}
+
+/// An optimizer with its per-parameter state (velocity, moments), stored parallel to the
+/// parameters it moves and updated in place.
 ///
 /// In half precision the updated parameters are rounded to binary16, but the optimizer's own
 /// state stays in float32, as mixed-precision practice does: Adam's second moment `g²` would
@@ -46,60 +53,89 @@ public struct OptimizerSettings: Sendable, Hashable, Codable {
 struct Optimizer<Scalar: TensorScalar> {
   let settings: OptimizerSettings
   let roundsToHalf: Bool
-  private var first = [String: [Scalar]]()
-  private var second = [String: [Scalar]]()
-  private var step = 0
+  /// The parameters moved, in a fixed order: every trainable parameter of every node.
+  let slots: [ParameterSlot]
+  /// Per slot: momentum's velocity or Adam's first moment, and Adam's second moment (empty
+  /// where the optimizer keeps none).
+  private var first: [[Scalar]]
+  private var second: [[Scalar]]
+  private var steps = 0
 
-  init(settings: OptimizerSettings, roundsToHalf: Bool) {
+  /// - Parameters:
+  ///   - parameters: per node, its parameters by name (``TrainingNetwork/parameters``).
+  ///   - trainable: the names of the parameters to move.
+  init(
+    settings: OptimizerSettings, roundsToHalf: Bool, parameters: [[String: Tensor<Scalar>]],
+    trainable: Set<String>
+  ) {
     self.settings = settings
     self.roundsToHalf = roundsToHalf
+    slots = parameters.indices.flatMap { node in
+      parameters[node].keys.filter(trainable.contains).sorted().map { ParameterSlot(node: node, name: $0) }
+    }
+    let keepsFirst = settings.kind != .sgd
+    let keepsSecond = settings.kind == .adam
+    first = slots.map { keepsFirst ? [Scalar](repeating: 0, count: parameters[$0.node][$0.name]!.count) : [] }
+    second = slots.map {
+      keepsSecond ? [Scalar](repeating: 0, count: parameters[$0.node][$0.name]!.count) : []
+    }
   }
 
-  /// Marks the start of a new step (Adam's bias correction counts steps).
-  mutating func beginStep() { step += 1 }
+  /// One step: moves every slot's parameter against its gradient (slots without a gradient stay)
+  /// with learning rate `rate`; decoupled weight decay applies to kernels.
+  mutating func step(
+    _ parameters: inout [[String: Tensor<Scalar>]], gradients: [[String: Tensor<Scalar>]], rate: Double
+  ) {
+    steps += 1
+    for (k, slot) in slots.enumerated() {
+      guard let gradient = gradients[slot.node][slot.name] else { continue }
+      update(
+        &parameters[slot.node][slot.name]!, k, gradient: gradient, rate: rate, decays: slot.name == "kernel")
+    }
+  }
 
-  /// Moves `weights` against `gradient` with learning rate `rate`.
-  mutating func update(
-    _ key: String, weights: inout Tensor<Scalar>, gradient: Tensor<Scalar>, rate: Double, decays: Bool
+  /// Moves `weights` (slot `k`) against `gradient`.
+  private mutating func update(
+    _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool
   ) {
     let eta = Scalar(rate)
     let count = weights.count
     let half = roundsToHalf
+    let settings = settings
+    let step = steps
     func round(_ x: Scalar) -> Scalar { half ? Scalar.roundedToHalf(x) : x }
     weights.withUnsafeMutableScalars { w in
       gradient.scalars.withUnsafeBufferPointer { g in
-        switch settings.kind {
-        case .sgd:
-          for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
-        case .momentum, .nesterov:
-          let mu = Scalar(settings.momentum)
-          var v = first[key] ?? [Scalar](repeating: 0, count: count)
-          for i in 0..<count {
-            v[i] = mu * v[i] + g[i]
-            let direction = settings.kind == .nesterov ? g[i] + mu * v[i] : v[i]
-            w[i] = round(w[i] - eta * direction)
+        first[k].withUnsafeMutableBufferPointer { m in
+          second[k].withUnsafeMutableBufferPointer { v in
+            switch settings.kind {
+            case .sgd:
+              for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
+            case .momentum, .nesterov:
+              let mu = Scalar(settings.momentum)
+              for i in 0..<count {
+                m[i] = mu * m[i] + g[i]
+                let direction = settings.kind == .nesterov ? g[i] + mu * m[i] : m[i]
+                w[i] = round(w[i] - eta * direction)
+              }
+            case .adam:
+              let b1 = Scalar(settings.beta1)
+              let b2 = Scalar(settings.beta2)
+              let correction1 = 1 - Scalar.pow(b1, step)
+              let correction2 = 1 - Scalar.pow(b2, step)
+              let epsilon = Scalar(settings.epsilon)
+              for i in 0..<count {
+                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
+                w[i] = round(w[i] - eta * update)
+              }
+            }
+            if decays && settings.weightDecay > 0 {
+              let factor = 1 - eta * Scalar(settings.weightDecay)
+              for i in 0..<count { w[i] = round(w[i] * factor) }
+            }
           }
-          first[key] = v
-        case .adam:
-          let b1 = Scalar(settings.beta1)
-          let b2 = Scalar(settings.beta2)
-          let correction1 = 1 - Scalar.pow(b1, step)
-          let correction2 = 1 - Scalar.pow(b2, step)
-          let epsilon = Scalar(settings.epsilon)
-          var m = first[key] ?? [Scalar](repeating: 0, count: count)
-          var v = second[key] ?? [Scalar](repeating: 0, count: count)
-          for i in 0..<count {
-            m[i] = b1 * m[i] + (1 - b1) * g[i]
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-            let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
-            w[i] = round(w[i] - eta * update)
-          }
-          first[key] = m
-          second[key] = v
-        }
-        if decays && settings.weightDecay > 0 {
-          let factor = 1 - eta * Scalar(settings.weightDecay)
-          for i in 0..<count { w[i] = round(w[i] * factor) }
         }
       }
     }

@@ -102,7 +102,8 @@ public enum Trainer {
     precondition(c.batchSize > 0 && c.epochs >= 0, "batch size and epochs must be positive")
     let half = c.precision == .float16
     var network = try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
-    var optimizer = Optimizer<Scalar>(settings: c.optimizer, roundsToHalf: half)
+    var optimizer = Optimizer<Scalar>(
+      settings: c.optimizer, roundsToHalf: half, parameters: network.parameters, trainable: trainable)
     let images: Tensor<Scalar> = try graph.adaptInput(train.images).converted()
     let testImages: Tensor<Scalar>? = try test.map { try graph.adaptInput($0.images).converted() }
     let root = SplitMix64(seed: c.seed)
@@ -146,28 +147,39 @@ public enum Trainer {
     return (try network.trainedGraph(), history)
   }
 
-  /// One optimization step on one mini-batch; returns the batch loss and the number of correct
-  /// arg-max predictions.
-  static func step<Scalar: TensorScalar>(
-    _ network: inout TrainingNetwork<Scalar>, optimizer: inout Optimizer<Scalar>, input: Tensor<Scalar>,
-    labels: [Int],
-    loss: Loss, rate: Double, random: inout SplitMix64
-  ) -> (Double, Int) {
+  /// What one mini-batch gives before any parameter moves: the batch loss, the number of
+  /// correct arg-max predictions, the tape of the forward pass and the gradient of every
+  /// trainable parameter.
+  struct BatchGradients<Scalar: TensorScalar> {
+    let loss: Double
+    let hits: Int
+    let tape: TrainingNetwork<Scalar>.Tape
+    let gradients: [[String: Tensor<Scalar>]]
+  }
+
+  /// Runs the network on one mini-batch in training mode and backpropagates `loss`.
+  static func gradients<Scalar: TensorScalar>(
+    _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
+    random: inout SplitMix64
+  ) -> BatchGradients<Scalar> {
     let tape = network.forward(input, training: true, random: &random)
     let hits = zip(tape.output.argmaxLastAxis(), labels).filter { $0 == $1 }.count
     let (value, lossGradient) = loss.evaluate(tape.output, labels: labels)
     var gradient = lossGradient
     if network.roundsToHalf { gradient.roundToHalf() }
-    let gradients = network.backward(tape, outputGradient: gradient)
-    optimizer.beginStep()
-    for index in gradients.indices {
-      for (name, g) in gradients[index] where trainable.contains(name) {
-        optimizer.update(
-          "\(index)/\(name)", weights: &network.parameters[index][name]!, gradient: g, rate: rate,
-          decays: name == "kernel")
-      }
-    }
-    return (value, hits)
+    return BatchGradients(
+      loss: value, hits: hits, tape: tape, gradients: network.backward(tape, outputGradient: gradient))
+  }
+
+  /// One optimization step on one mini-batch; returns the batch loss and the number of correct
+  /// arg-max predictions.
+  static func step<Scalar: TensorScalar>(
+    _ network: inout TrainingNetwork<Scalar>, optimizer: inout Optimizer<Scalar>, input: Tensor<Scalar>,
+    labels: [Int], loss: Loss, rate: Double, random: inout SplitMix64
+  ) -> (Double, Int) {
+    let batch = gradients(&network, input: input, labels: labels, loss: loss, random: &random)
+    optimizer.step(&network.parameters, gradients: batch.gradients, rate: rate)
+    return (batch.loss, batch.hits)
   }
 
   /// Top-1 accuracy in inference mode, in batches of 500.
