@@ -41,7 +41,8 @@ let package = Package(
       name: "Tensor",
       dependencies: ["CBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
-    .target(name: "Graph", dependencies: ["Tensor"]),
+    .target(
+      name: "Graph", dependencies: ["Tensor", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Spiking", dependencies: ["Graph"]),
     .target(name: "Conversion", dependencies: ["Spiking", "Graph"]),
     .target(name: "Results", dependencies: ["Spiking", "AtomicFile"]),

@@ -54,77 +54,36 @@ extension Graph {
 }
 
 extension Op {
-  /// The op's inference-time output for a batch of inputs (`[batch] + shape` each).
+  /// The op's inference-time output for a batch of inputs (`[batch] + shape` each): BatchNorm
+  /// uses its moving statistics, Dropout is the identity. Each op's rule is in its file under
+  /// `Ops/`, beside its backward pass.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public func apply<Scalar: TensorScalar>(
     _ inputs: [Tensor<Scalar>], parameters: [String: Tensor<Scalar>]
   ) -> Tensor<Scalar> {
     let x = inputs.first!
-    let batch = x.shape[0]
     switch self {
-    case .input: return x
-    case .dense:
-      return Tensor.dense(x, weight: parameters["kernel"]!, bias: parameters["bias"])
-    case .conv2d(let a):
-      return Tensor.conv2d(
-        x, kernel: parameters["kernel"]!, bias: parameters["bias"], strides: (a.strides[0], a.strides[1]),
-        padding: a.padding)
-    case .pool2d(let a):
-      return Tensor.pool2d(
-        x, mode: a.mode, size: (a.size[0], a.size[1]), strides: (a.strides[0], a.strides[1]),
-        padding: a.padding)
-    case .globalAveragePool2d:
-      return Tensor.globalAveragePool2d(x)
-    case .flatten:
-      return x.reshaped([batch, x.count / max(batch, 1)])
-    case .reshape(let target):
-      let perSample = x.count / max(batch, 1)
-      let known = target.filter { $0 != -1 }.reduce(1, *)
-      return x.reshaped([batch] + target.map { $0 == -1 ? perSample / known : $0 })
-    case .batchNorm(let epsilon, _, _):
-      let affine = BatchNormalization.channelAffine(epsilon: epsilon, parameters: parameters)
-      return x.affinePerChannel(scale: affine.scale, shift: affine.shift)
-    case .layerNorm(let epsilon, _, _):
-      return x.layerNormalized(
-        epsilon: Scalar(epsilon), gamma: parameters["gamma"]?.scalars, beta: parameters["beta"]?.scalars)
-    case .dropout:
-      return x
-    case .add:
-      return inputs.dropFirst().reduce(x) { $0 + $1 }
-    case .concatenate(let axis):
-      return Tensor.concatenate(inputs, axis: axis < 0 ? axis + x.rank : axis + 1)
-    case .activation(let function):
-      return x.map(function)
-    case .softmax:
-      return x.softmaxLastAxis()
-    case .binary(let function):
-      return Tensor.zip(x, inputs[1], function)
+    case .input, .dropout: return x
+    case .dense: return Dense.forward(x, parameters: parameters)
+    case .conv2d(let a): return Convolution.forward(x, attributes: a, parameters: parameters)
+    case .pool2d(let a): return Pooling.forward(x, attributes: a)
+    case .globalAveragePool2d: return Pooling.globalAverageForward(x)
     case .windowElement(let a, let row, let column):
-      let window = Window2D(
-        input: (x.shape[1], x.shape[2]), kernel: (a.size[0], a.size[1]),
-        strides: (a.strides[0], a.strides[1]),
-        padding: a.padding)!
-      var output = Tensor<Scalar>(zeros: [batch, window.outputHeight, window.outputWidth, x.shape[3]])
-      output.withUnsafeMutableScalars { out in
-        x.scalars.withUnsafeBufferPointer {
-          Tensor<Scalar>.windowElement(
-            $0, images: batch, channels: x.shape[3], window: window, row: row, column: column, into: out)
-        }
-      }
-      return output
-    case .lastAxis(let statistic):
-      var output = x
-      output.withUnsafeMutableScalars { out in
-        Tensor<Scalar>.lastAxisStatistic(
-          UnsafeBufferPointer(out), count: out.count, width: x.shape.last!, statistic: statistic, into: out)
-      }
-      return output
-    case .scaleShift:
-      let width = x.shape.last!
-      return x.affinePerChannel(
-        scale: parameters["gamma"]?.scalars ?? [Scalar](repeating: 1, count: width),
-        shift: parameters["beta"]?.scalars ?? [Scalar](repeating: 0, count: width))
+      return Pooling.windowElement(x, attributes: a, row: row, column: column)
+    case .flatten: return x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
+    case .reshape(let target): return Structural.reshape(x, to: target)
+    case .batchNorm(let epsilon, _, _):
+      return BatchNormalization.forward(x, epsilon: epsilon, parameters: parameters)
+    case .layerNorm(let epsilon, _, _):
+      return LayerNormalization.forward(x, epsilon: epsilon, parameters: parameters)
+    case .scaleShift: return LayerNormalization.scaleShift(x, parameters: parameters)
+    case .lastAxis(let statistic): return LayerNormalization.lastAxis(x, statistic)
+    case .add: return inputs.dropFirst().reduce(x) { $0 + $1 }
+    case .concatenate(let axis): return Structural.concatenate(inputs, axis: axis)
+    case .activation(let function): return x.map(function)
+    case .softmax: return x.softmaxLastAxis()
+    case .binary(let function): return Tensor.zip(x, inputs[1], function)
     }
   }
 }

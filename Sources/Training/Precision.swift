@@ -12,21 +12,3 @@ public enum Precision: String, Sendable, Hashable, Codable, CaseIterable {
   /// IEEE double precision throughout (BLAS `dgemm`).
   case float64
 }
-
-/// The choices of Clarke-differential elements at the points where an op is not differentiable.
-///
-/// Reverse-mode AD needs a value where the derivative does not exist; libraries silently pick
-/// one (PyTorch, TensorFlow and JAX use ReLU'(0) = 0). Here it is explicit (docs/dynamics.md, "Training with chosen subgradients").
-public struct SubgradientPolicy: Sendable, Hashable, Codable {
-  /// The derivative used where the input is exactly 0 for `relu`, `leaky_relu` and `abs`, and at
-  /// the threshold of a thresholded ReLU: the gradient passed back is `gradOut · reluPrime`.
-  /// Any real number is accepted; values in [0, 1] are elements of ReLU's Clarke differential.
-  public var reluPrime: Double
-  /// Which of several tied maxima in a max-pooling window receives the gradient.
-  public var maxPoolTie: MaxTieRule
-
-  public init(reluPrime: Double = 0, maxPoolTie: MaxTieRule = .first) {
-    self.reluPrime = reluPrime
-    self.maxPoolTie = maxPoolTie
-  }
-}

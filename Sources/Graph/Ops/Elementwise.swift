@@ -46,3 +46,43 @@ extension UnaryFunction {
     }
   }
 }
+
+/// Elementwise activations, softmax over the last axis, and the two-input functions of spiking
+/// decompositions (forward only).
+enum Elementwise {
+  /// `dx = dy · f'(x)`, with the policy's `reluPrime` at kinks (``UnaryFunction/derivative(_:output:reluPrime:)``).
+  static func backward<Scalar: TensorScalar>(
+    _ function: UnaryFunction, _ x: Tensor<Scalar>, _ y: Tensor<Scalar>, _ dy: Tensor<Scalar>,
+    reluPrime: Double
+  ) -> OpGradients<Scalar> {
+    var dx = dy
+    let s = Scalar(reluPrime)
+    dx.withUnsafeMutableScalars { g in
+      x.scalars.withUnsafeBufferPointer { xs in
+        y.scalars.withUnsafeBufferPointer { ys in
+          for i in g.indices { g[i] *= function.derivative(xs[i], output: ys[i], reluPrime: s) }
+        }
+      }
+    }
+    return OpGradients(inputs: [dx])
+  }
+
+  /// Softmax's Jacobian-vector product per row: `dx = y ⊙ (dy − ⟨dy, y⟩)`.
+  static func softmaxBackward<Scalar: TensorScalar>(_ y: Tensor<Scalar>, _ dy: Tensor<Scalar>) -> OpGradients<
+    Scalar
+  > {
+    let width = y.shape.last!
+    var dx = dy
+    dx.withUnsafeMutableScalars { g in
+      y.scalars.withUnsafeBufferPointer { ys in
+        for row in 0..<(g.count / width) {
+          let base = row &* width
+          var dot: Scalar = 0
+          for j in 0..<width { dot += g[base &+ j] * ys[base &+ j] }
+          for j in 0..<width { g[base &+ j] = ys[base &+ j] * (g[base &+ j] - dot) }
+        }
+      }
+    }
+    return OpGradients(inputs: [dx])
+  }
+}
