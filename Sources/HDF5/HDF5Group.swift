@@ -55,17 +55,8 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         throw HDF5Error.operationFailed(
           file: fileName, path: path, operation: "listing group", reason: HDF5Library.lastError())
       }
-      return try (0..<Int(info.nlinks)).map { index in
-        let size = H5Lget_name_by_idx(
-          id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, snn_H5P_DEFAULT())
-        guard size >= 0 else {
-          throw HDF5Error.operationFailed(
-            file: fileName, path: path, operation: "reading a link name", reason: HDF5Library.lastError())
-        }
-        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
-        H5Lget_name_by_idx(
-          id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, snn_H5P_DEFAULT())
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      return try names(count: Int(info.nlinks), what: "a link name") { index, buffer, size in
+        Int(H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, snn_H5P_DEFAULT()))
       }
     }
   }

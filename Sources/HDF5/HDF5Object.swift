@@ -30,19 +30,28 @@ public class HDF5Object: @unchecked Sendable {
         throw HDF5Error.operationFailed(
           file: fileName, path: path, operation: "listing attributes", reason: HDF5Library.lastError())
       }
-      return try (0..<Int(info.num_attrs)).map { index in
-        let size = H5Aget_name_by_idx(
-          id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, snn_H5P_DEFAULT())
-        guard size >= 0 else {
-          throw HDF5Error.operationFailed(
-            file: fileName, path: path, operation: "reading an attribute name",
-            reason: HDF5Library.lastError())
-        }
-        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
-        H5Aget_name_by_idx(
-          id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, snn_H5P_DEFAULT())
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      return try names(count: Int(info.num_attrs), what: "an attribute name") { index, buffer, size in
+        Int(H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, snn_H5P_DEFAULT()))
       }
+    }
+  }
+
+  /// The `count` names an HDF5 `…_get_name_by_idx` function gives, in index order: each call
+  /// first asks for the length (`nil` buffer), then reads the name. Call under the library lock.
+  /// - Parameter nameAt: the function for (index, buffer or nil, buffer size) → name length or < 0.
+  /// - Throws: ``HDF5Error/operationFailed(file:path:operation:reason:)`` reading `what`.
+  func names(
+    count: Int, what: String, _ nameAt: (hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int
+  ) throws -> [String] {
+    try (0..<count).map { index in
+      let size = nameAt(hsize_t(index), nil, 0)
+      guard size >= 0 else {
+        throw HDF5Error.operationFailed(
+          file: fileName, path: path, operation: "reading \(what)", reason: HDF5Library.lastError())
+      }
+      var buffer = [CChar](repeating: 0, count: size + 1)
+      _ = buffer.withUnsafeMutableBufferPointer { nameAt(hsize_t(index), $0.baseAddress, $0.count) }
+      return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
   }
 
