@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Graph
 import Tensor
 
@@ -60,16 +62,19 @@ public struct SimulationSettings: Sendable, Hashable, Codable {
   public var batchSize: Int
   public var update: AffineUpdate
   public var input: InputEncoding
+  /// Worker threads, each simulating its own shard of every batch with single-threaded BLAS;
+  /// nil uses every core. Results do not depend on it.
+  public var threads: Int?
 
   public init(
     timesteps: [Int] = [1, 2, 4, 8, 16, 32, 64, 128, 256], batchSize: Int = 100,
-    update: AffineUpdate = .dense,
-    input: InputEncoding = .analog
+    update: AffineUpdate = .dense, input: InputEncoding = .analog, threads: Int? = nil
   ) {
     self.timesteps = timesteps
     self.batchSize = batchSize
     self.update = update
     self.input = input
+    self.threads = threads
   }
 }
 
@@ -78,6 +83,11 @@ public struct SimulationSettings: Sendable, Hashable, Codable {
 public enum Simulator {
   /// Simulates `images` and measures accuracy and approximation error at every T in
   /// `settings.timesteps`.
+  ///
+  /// Batches go to worker threads, each with its own lowered network and single-threaded BLAS;
+  /// every batch is simulated whole by one worker, and the measures of batches are summed in
+  /// batch order, so the result does not depend on the number of threads (it does on the batch
+  /// size: BLAS may round an image's products differently in batches of other sizes).
   ///
   /// Under spike encoding the input becomes a population (named after the input node, reported
   /// first) with λ = the largest pixel magnitude of `images`.
@@ -96,9 +106,6 @@ public enum Simulator {
     let graph = network.graph
     let adapted = try graph.adaptInput(images)
     let inputScale = adapted.scalars.reduce(Float(0)) { max($0, abs($1)) }
-    let lowered = LoweredNetwork(
-      network, capacity: min(batchSize, max(labels.count, 1)), update: settings.update,
-      encoding: settings.input, inputScale: inputScale)
     let positions = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
     let inputNode = graph.inputNodes[0]
     // What is reported: the encoder (if any), then every population in node order.
@@ -114,74 +121,52 @@ public enum Simulator {
           dynamics: settings.input == .rate ? .subgradient : .signGD, scale: Double(inputScale), op: "input"),
         at: 0)
     }
-    let fanOut = reported.map { Self.meanFanOut(of: $0.node, in: graph) }
-    let requested = Set(timesteps)
-    var correct = [Int](repeating: 0, count: timesteps.count)
-    var annCorrect = 0
-    var absError = [[Double]](
-      repeating: [Double](repeating: 0, count: timesteps.count), count: reported.count)
-    var spikes = absError
-    var annMagnitude = [Double](repeating: 0, count: reported.count)
-    let readout = positions[network.readout]!
-    let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
-
-    var start = 0
-    while start < labels.count {
-      let end = min(start + batchSize, labels.count)
-      let batch = adapted.rows(start..<end)
-      let batchLabels = Array(labels[start..<end])
-      let ann = graph.activations([batch])
-      annCorrect += zip(ann[network.readout]!.argmaxLastAxis(), batchLabels).filter { $0 == $1 }.count
-      for (k, entry) in reported.enumerated() {
-        annMagnitude[k] += ann[entry.node]!.scalars.reduce(0.0) { $0 + Double(abs($1)) }
-      }
-      lowered.load(input: batch, ann: ann)
-      var slot = 0
-      for t in 1...timesteps.last! {
-        lowered.step()
-        if t % 8 == 0 { progress(start, labels.count, t) }
-        guard requested.contains(t) else { continue }
-        let scores = lowered.estimate(at: readout)
-        for (row, label) in batchLabels.enumerated() {
-          var best = 0
-          var bestValue = -Float.infinity
-          for j in 0..<readoutWidth where scores[row * readoutWidth + j] > bestValue {
-            bestValue = scores[row * readoutWidth + j]
-            best = j
+    let capacity = min(batchSize, max(labels.count, 1))
+    let batches = stride(from: 0, to: labels.count, by: batchSize).map {
+      $0..<min($0 + batchSize, labels.count)
+    }
+    let workers = max(1, min(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount, batches.count))
+    let shards = (0..<workers).map { _ in
+      Shard(
+        LoweredNetwork(
+          network, capacity: capacity, update: settings.update, encoding: settings.input,
+          inputScale: inputScale),
+        reported: reported, timesteps: timesteps, readout: positions[network.readout]!)
+    }
+    var totals = Totals(reported: reported.count, timesteps: timesteps.count)
+    withoutActuallyEscaping(progress) { progress in
+      let tick = UncheckedSendable(progress)
+      BLASThreads.with(1) {
+        for group in stride(from: 0, to: batches.count, by: workers) {
+          let members = batches[group..<min(group + workers, batches.count)]
+          DispatchQueue.concurrentPerform(iterations: members.count) { w in
+            let range = members[group + w]
+            shards[w].simulate(
+              graph, images: adapted.rows(range), labels: Array(labels[range]),
+              progress: w == 0 ? { t in tick.value(range.lowerBound, labels.count, t) } : nil)
           }
-          if best == label { correct[slot] += 1 }
+          for w in members.indices { totals.add(shards[w - group]) }
+          progress(members.last!.upperBound, labels.count, 0)
         }
-        for (k, entry) in reported.enumerated() {
-          let estimate = lowered.estimate(at: entry.position)
-          var total = 0.0
-          ann[entry.node]!.scalars.withUnsafeBufferPointer { reference in
-            for i in 0..<estimate.count { total += Double(abs(estimate[i] - reference[i])) }
-          }
-          absError[k][slot] += total
-          spikes[k][slot] += Double(lowered.populations[entry.position]!.spikeCount) / Double(t)
-        }
-        slot += 1
       }
-      start = end
-      progress(end, labels.count, 0)
     }
     let count = Double(labels.count)
+    let fanOut = reported.map { Self.meanFanOut(of: $0.node, in: graph) }
     let results = reported.enumerated().map { k, entry -> SimulationResult.PopulationResult in
       let neurons = graph.nodes[entry.position].shape.reduce(1, *)
       let elements = Double(neurons) * count
-      let magnitude = max(annMagnitude[k] / elements, 1e-12)
-      let rate = spikes[k].map { $0 / elements }
+      let magnitude = max(totals.annMagnitude[k] / elements, 1e-12)
+      let rate = totals.spikes[k].map { $0 / elements }
       return SimulationResult.PopulationResult(
         name: entry.node, op: entry.op, dynamics: entry.dynamics, neurons: neurons, scale: entry.scale,
-        meanAbsError: absError[k].map { $0 / elements },
-        meanRelativeError: absError[k].map { $0 / elements / magnitude },
+        meanAbsError: totals.absError[k].map { $0 / elements },
+        meanRelativeError: totals.absError[k].map { $0 / elements / magnitude },
         spikesPerNeuronPerStep: rate,
         synapticOperations: zip(rate, timesteps).map { $0 * Double($1) * Double(neurons) * fanOut[k] })
     }
     return SimulationResult(
-      timesteps: timesteps, accuracy: correct.map { Double($0) / count },
-      annAccuracy: Double(annCorrect) / count,
-      images: labels.count, populations: results)
+      timesteps: timesteps, accuracy: totals.correct.map { Double($0) / count },
+      annAccuracy: Double(totals.annCorrect) / count, images: labels.count, populations: results)
   }
 
   /// ``run(_:images:labels:settings:progress:)`` with the settings spelled out.
@@ -192,15 +177,6 @@ public enum Simulator {
     try run(
       network, images: images, labels: labels,
       settings: SimulationSettings(timesteps: timesteps, batchSize: batchSize, update: update, input: input))
-  }
-
-  /// A population (or the encoder) whose accuracy and activity are measured.
-  private struct Reported {
-    let node: String
-    let position: Int
-    let dynamics: Dynamics
-    let scale: Double
-    let op: String
   }
 
   /// The mean number of downstream connections of one neuron of `node`: for every affine node
@@ -250,4 +226,113 @@ public enum Simulator {
     }
     return reads * channels
   }
+}
+
+/// A population (or the encoder) whose accuracy and activity are measured.
+struct Reported: Sendable {
+  let node: String
+  let position: Int
+  let dynamics: Dynamics
+  let scale: Double
+  let op: String
+}
+
+/// One worker: its lowered network and what it measured on the last batch it simulated.
+final class Shard: @unchecked Sendable {
+  let lowered: LoweredNetwork
+  let reported: [Reported]
+  let timesteps: [Int]
+  let readout: Int
+  /// Images the ANN and, per measured T, the network got right.
+  private(set) var annCorrect = 0
+  private(set) var correct = [Int]()
+  /// Per reported population: `Σ |a|` over the batch; per population and T: `Σ |λ·v − a|`
+  /// (each a running Double sum in index order) and spikes divided by T.
+  private(set) var annMagnitude = [Double]()
+  private(set) var absError = [[Double]]()
+  private(set) var spikes = [[Double]]()
+
+  init(_ lowered: LoweredNetwork, reported: [Reported], timesteps: [Int], readout: Int) {
+    self.lowered = lowered
+    self.reported = reported
+    self.timesteps = timesteps
+    self.readout = readout
+  }
+
+  /// Simulates one batch for every step up to the largest T, recording the measures.
+  /// - Parameter progress: called every eighth step with the step.
+  func simulate(_ graph: Graph, images input: Tensor<Float>, labels: [Int], progress: ((Int) -> Void)?) {
+    let ann = graph.activations([input])
+    let readoutName = graph.nodes[readout].name
+    let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
+    annCorrect = zip(ann[readoutName]!.argmaxLastAxis(), labels).filter { $0 == $1 }.count
+    annMagnitude = reported.map { entry in ann[entry.node]!.scalars.reduce(0.0) { $0 + Double(abs($1)) } }
+    correct = []
+    absError = reported.map { _ in [] }
+    spikes = reported.map { _ in [] }
+    lowered.load(input: input, ann: ann)
+    let requested = Set(timesteps)
+    for t in 1...timesteps.last! {
+      lowered.step()
+      if t % 8 == 0 { progress?(t) }
+      guard requested.contains(t) else { continue }
+      let scores = lowered.estimate(at: readout)
+      var hits = 0
+      for (row, label) in labels.enumerated() {
+        var best = 0
+        var bestValue = -Float.infinity
+        for j in 0..<readoutWidth where scores[row * readoutWidth + j] > bestValue {
+          bestValue = scores[row * readoutWidth + j]
+          best = j
+        }
+        if best == label { hits += 1 }
+      }
+      correct.append(hits)
+      for (k, entry) in reported.enumerated() {
+        let estimate = lowered.estimate(at: entry.position)
+        var total = 0.0
+        ann[entry.node]!.scalars.withUnsafeBufferPointer { reference in
+          for i in 0..<estimate.count { total += Double(abs(estimate[i] - reference[i])) }
+        }
+        absError[k].append(total)
+        spikes[k].append(Double(lowered.populations[entry.position]!.spikeCount) / Double(t))
+      }
+    }
+  }
+}
+
+/// The measures of a whole run: each batch's added in batch order.
+struct Totals {
+  var annCorrect = 0
+  var correct: [Int]
+  var annMagnitude: [Double]
+  var absError: [[Double]]
+  var spikes: [[Double]]
+
+  init(reported: Int, timesteps: Int) {
+    correct = [Int](repeating: 0, count: timesteps)
+    annMagnitude = [Double](repeating: 0, count: reported)
+    absError = [[Double]](repeating: [Double](repeating: 0, count: timesteps), count: reported)
+    spikes = absError
+  }
+
+  /// Adds the measures of the batch `shard` simulated last.
+  mutating func add(_ shard: Shard) {
+    annCorrect += shard.annCorrect
+    for slot in correct.indices { correct[slot] += shard.correct[slot] }
+    for k in annMagnitude.indices {
+      annMagnitude[k] += shard.annMagnitude[k]
+      for slot in correct.indices {
+        absError[k][slot] += shard.absError[k][slot]
+        spikes[k][slot] += shard.spikes[k][slot]
+      }
+    }
+  }
+}
+
+/// A value handed to concurrent workers that the caller knows is safe to share (a progress
+/// callback only ever called from one worker).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
 }

@@ -23,14 +23,22 @@ public struct SimulationOptions: ParsableArguments, Sendable {
   )
   public var input: InputEncoding = .analog
 
+  @Option(
+    help: ArgumentHelp(
+      "Worker threads, each simulating a shard of every batch (default: one per core). Results do not depend on it.",
+      valueName: "N"))
+  public var threads: Int?
+
   public init() {}
 
   public func validate() throws {
     guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
   }
 
   /// The simulation settings these options give.
   public var settings: SimulationSettings {
-    SimulationSettings(timesteps: timesteps, batchSize: batchSize, update: engine, input: input)
+    SimulationSettings(
+      timesteps: timesteps, batchSize: batchSize, update: engine, input: input, threads: threads)
   }
 }

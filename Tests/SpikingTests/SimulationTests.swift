@@ -181,3 +181,28 @@ import Testing
     }
   }
 }
+
+@Suite struct ParallelSimulationTests {
+  /// Every batch is simulated whole by one worker and batches are summed in order, so the
+  /// number of worker threads changes nothing, bit for bit.
+  @Test(arguments: [Dynamics.signGD, .subgradient])
+  func resultsDoNotDependOnTheNumberOfThreads(dynamics: Dynamics) throws {
+    let (graph, images) = try fixture("keras3_seq_cnn")
+    let network = try SpikingNetwork(graph, dynamics: dynamics, normalization: .max, calibration: images)
+    let labels = [0, 1, 2, 0]
+    func run(threads: Int) throws -> SimulationResult {
+      try Simulator.run(
+        network, images: images, labels: labels,
+        settings: SimulationSettings(timesteps: [4, 32, 128], batchSize: 1, update: .event, threads: threads))
+    }
+    let one = try run(threads: 1)
+    for threads in [2, 3] {
+      let many = try run(threads: threads)
+      #expect(many.accuracy == one.accuracy && many.annAccuracy == one.annAccuracy)
+      for (a, b) in zip(one.populations, many.populations) {
+        #expect(a.meanAbsError == b.meanAbsError, "\(a.name), \(threads) threads")
+        #expect(a.spikesPerNeuronPerStep == b.spikesPerNeuronPerStep, "\(a.name), \(threads) threads")
+      }
+    }
+  }
+}
