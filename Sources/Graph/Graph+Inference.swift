@@ -14,6 +14,14 @@ extension Graph {
     return values
   }
 
+  /// Runs the network on a batch and returns the outputs of the nodes named in `kept` only;
+  /// every other intermediate is freed after its last reader.
+  public func activations(_ inputs: [Tensor<Float>], keeping kept: Set<String>) -> [String: Tensor<Float>] {
+    var values = [String: Tensor<Float>]()
+    evaluate(inputs) { name, value in if kept.contains(name) { values[name] = value } }
+    return values
+  }
+
   /// Runs the network on a batch and returns its outputs, freeing each intermediate as soon as
   /// no later node reads it.
   public func predict(_ inputs: [Tensor<Float>]) -> [Tensor<Float>] {

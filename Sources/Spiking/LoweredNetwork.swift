@@ -26,6 +26,8 @@ final class LoweredNetwork {
   /// Scratch: a fused population's drive or an affine map of changes; im2col columns; the raw
   /// image under spike encoding.
   private let scratch: UnsafeMutableBufferPointer<Float>
+  /// The targets of the population being stepped, shared by all populations.
+  private let workspace: UnsafeMutableBufferPointer<Float>
   private let columns: UnsafeMutableBufferPointer<Float>
   private let image: UnsafeMutableBufferPointer<Float>
   private let encoderDynamics: Dynamics
@@ -42,11 +44,13 @@ final class LoweredNetwork {
     encoderDynamics = encoding == .rate ? .subgradient : .signGD
     let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
     let specs = Dictionary(uniqueKeysWithValues: network.populations.map { ($0.node, $0) })
-    var nodes = [LoweredNode]()
-    var buffers = [UnsafeMutableBufferPointer<Float>]()
-    var scratchSize = 0
+    // First the kind of every node, then buffers: a node's buffer may be shared with others.
+    var kinds = [LoweredNode.Kind]()
+    var inputLists = [[Int]]()
+    var sizes = [Int]()
     var columnsSize = 0
     var inputSize = 1
+    func isConstant(_ position: Int) -> Bool { LoweredNode.isConstant(kinds[position]) }
     for node in graph.nodes {
       let inputs = node.inputs.map { index[$0]! }
       let inputShape = node.inputs.first.map { graph.nodes[index[$0]!].shape } ?? []
@@ -58,8 +62,8 @@ final class LoweredNetwork {
       } else if let spec = specs[node.name] {
         kind = .population(spec, LoweredNode.drive(of: node, inputs: inputs, inputShape: inputShape))
       } else if node.op.sharesInputBuffer {
-        kind = .alias(nodes[inputs[0]].isConstant)
-      } else if !node.op.isAffine || inputs.allSatisfy({ nodes[$0].isConstant }) {
+        kind = .alias(isConstant(inputs[0]))
+      } else if !node.op.isAffine || inputs.allSatisfy(isConstant) {
         // A non-affine node without a population is the final softmax, which the readout
         // skips: it is never simulated.
         kind = .constant
@@ -75,16 +79,59 @@ final class LoweredNetwork {
               images: capacity, channels: conv.channels, window: conv.window))
         }
       }
-      let buffer: Int
-      if case .alias = kind {
-        buffer = nodes[inputs[0]].buffer
-      } else {
-        buffer = buffers.count
-        buffers.append(.allocate(capacity: capacity * size))
-      }
-      nodes.append(LoweredNode(name: node.name, size: size, buffer: buffer, inputs: inputs, kind: kind))
-      scratchSize = max(scratchSize, size)
+      kinds.append(kind)
+      inputLists.append(inputs)
+      sizes.append(size)
     }
+    // Under the dense update an affine node's output is recomputed before anything reads it in
+    // a step and is not needed after its last reader, so affine nodes whose lifetimes within a
+    // step do not overlap share buffers. The readout is read after the step, and everything else
+    // (populations, constants, event-updated maps) keeps its own buffer.
+    var lastRead = Array(0..<kinds.count)
+    for (position, inputs) in inputLists.enumerated() {
+      for input in inputs { lastRead[input] = max(lastRead[input], position) }
+    }
+    for position in kinds.indices.reversed() {
+      if case .alias = kinds[position] {
+        lastRead[inputLists[position][0]] = max(lastRead[inputLists[position][0]], lastRead[position])
+      }
+    }
+    var readoutPosition = index[network.readout]!
+    while case .alias = kinds[readoutPosition] { readoutPosition = inputLists[readoutPosition][0] }
+    var bufferOf = [Int]()
+    var bufferSizes = [Int]()
+    var pool = [(buffer: Int, freeAfter: Int)]()
+    for position in kinds.indices {
+      switch kinds[position] {
+      case .alias:
+        bufferOf.append(bufferOf[inputLists[position][0]])
+      case .affine where update == .dense && position != readoutPosition:
+        let free = pool.indices.filter { pool[$0].freeAfter < position }
+        let fitting = free.filter { bufferSizes[pool[$0].buffer] >= sizes[position] }
+        if let slot = fitting.min(by: { bufferSizes[pool[$0].buffer] < bufferSizes[pool[$1].buffer] })
+          ?? free.max(by: { bufferSizes[pool[$0].buffer] < bufferSizes[pool[$1].buffer] })
+        {
+          let buffer = pool[slot].buffer
+          bufferSizes[buffer] = max(bufferSizes[buffer], sizes[position])
+          pool[slot].freeAfter = lastRead[position]
+          bufferOf.append(buffer)
+        } else {
+          pool.append((bufferSizes.count, lastRead[position]))
+          bufferOf.append(bufferSizes.count)
+          bufferSizes.append(sizes[position])
+        }
+      default:
+        bufferOf.append(bufferSizes.count)
+        bufferSizes.append(sizes[position])
+      }
+    }
+    let buffers = bufferSizes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity * $0) }
+    let nodes = graph.nodes.indices.map { position in
+      LoweredNode(
+        name: graph.nodes[position].name, size: sizes[position], buffer: bufferOf[position],
+        inputs: inputLists[position], kind: kinds[position])
+    }
+    let scratchSize = sizes.max() ?? 1
     for buffer in buffers { buffer.initialize(repeating: 0) }
     var previous = [UnsafeMutableBufferPointer<Float>?](repeating: nil, count: buffers.count)
     var changes = previous
@@ -106,6 +153,8 @@ final class LoweredNetwork {
     self.changes = changes
     scratch = .allocate(capacity: capacity * scratchSize)
     scratch.initialize(repeating: 0)
+    workspace = .allocate(capacity: capacity * scratchSize)
+    workspace.initialize(repeating: 0)
     columns = .allocate(capacity: max(columnsSize, 1))
     columns.initialize(repeating: 0)
     image = .allocate(capacity: encoding == .analog ? 1 : capacity * inputSize)
@@ -118,8 +167,14 @@ final class LoweredNetwork {
     for buffer in previous { buffer?.deallocate() }
     for buffer in changes { buffer?.deallocate() }
     scratch.deallocate()
+    workspace.deallocate()
     columns.deallocate()
     image.deallocate()
+  }
+
+  /// The nodes whose ANN activations ``load(input:ann:)`` copies.
+  var constantNodes: [String] {
+    nodes.filter { if case .constant = $0.kind { true } else { false } }.map(\.name)
   }
 
   /// The current estimate of the node at `position` for the loaded images.
@@ -170,7 +225,8 @@ final class LoweredNetwork {
       case .constant, .alias: continue
       case .encoder:
         populations[position]!.advance(
-          first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node))
+          first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node),
+          workspace: workspace)
       case .population(_, let drive):
         advance(position, drive, output: output(of: node))
       case .affine(let map):
@@ -203,12 +259,12 @@ final class LoweredNetwork {
     let fused = UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
     switch drive {
     case .one(let x):
-      populations[position]!.advance(first: value(x), output: output)
+      populations[position]!.advance(first: value(x), output: output, workspace: workspace)
     case .two(let a, let b):
-      populations[position]!.advance(first: value(a), second: value(b), output: output)
+      populations[position]!.advance(first: value(a), second: value(b), output: output, workspace: workspace)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -216,10 +272,10 @@ final class LoweredNetwork {
             value(x), count: count, width: width, epsilon: epsilon, gamma: gamma, beta: beta, into: fused)
         }
       }
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output)
+      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
     }
   }
 
@@ -353,7 +409,9 @@ struct LoweredNode {
     case concatenate(blocks: [Int], outer: Int)
   }
 
-  var isConstant: Bool {
+  var isConstant: Bool { Self.isConstant(kind) }
+
+  static func isConstant(_ kind: Kind) -> Bool {
     switch kind {
     case .constant: return true
     case .alias(let constant): return constant

@@ -25,8 +25,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public private(set) var step = 0
   /// `1/λ` per entry of ``scales``.
   private let inverseScales: [Scalar]
-  /// `g(x̂_t)` of the current step (kept to avoid allocating one per step).
-  private var goals: [Scalar]
+  /// `g(x̂_t)` of the current step, when the caller gives no workspace (allocated at the first
+  /// such step, then reused).
+  private var goals: [Scalar] = []
 
   /// - Parameters:
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
@@ -45,7 +46,6 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     self.scales = scales
     inverseScales = scales.map { 1 / $0 }
     estimates = [Scalar](repeating: 0, count: count)
-    goals = [Scalar](repeating: 0, count: count)
   }
 
   /// A population with one scale λ for every neuron.
@@ -68,11 +68,14 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - second: the second operand for two-input targets (ignored otherwise).
   ///   - output: receives `λ · v_t`, one per neuron.
   ///   - spikes: if given, receives `s_t` (0 or 1) per neuron.
+  ///   - workspace: at least one value per neuron of scratch for the targets, so that
+  ///     populations stepped one after another can share it; nil uses the population's own.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public mutating func advance(
     first: UnsafeBufferPointer<Scalar>, second: UnsafeBufferPointer<Scalar>? = nil,
-    output: UnsafeMutableBufferPointer<Scalar>, spikes: UnsafeMutableBufferPointer<Scalar>? = nil
+    output: UnsafeMutableBufferPointer<Scalar>, spikes: UnsafeMutableBufferPointer<Scalar>? = nil,
+    workspace: UnsafeMutableBufferPointer<Scalar>? = nil
   ) {
     precondition(
       first.count == estimates.count && output.count == estimates.count,
@@ -85,21 +88,20 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let target = self.target
     let scales = self.scales
     let inverseScales = self.inverseScales
-    var fired = 0
-    goals.withUnsafeMutableBufferPointer { goal in
-      target.evaluate(first, second ?? first, into: goal)
-      estimates.withUnsafeMutableBufferPointer { v in
-        scales.withUnsafeBufferPointer { lambda in
-          inverseScales.withUnsafeBufferPointer { inverse in
-            if spikes == nil && lambda.count == 1 {
-              fired = Self.update(dynamics, eta, goal, v, lambda[0], inverse[0], output)
-            } else if spikes == nil {
-              fired = Self.update(dynamics, eta, goal, v, lambda, inverse, output)
-            } else {
-              fired = Self.update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
-            }
-          }
-        }
+    let fired: Int
+    if let workspace {
+      precondition(
+        workspace.count >= estimates.count, "workspace of \(workspace.count) for \(estimates.count)")
+      fired = Self.stepNeurons(
+        dynamics, target, eta, first, second ?? first,
+        UnsafeMutableBufferPointer(rebasing: workspace[0..<estimates.count]),
+        &estimates, scales, inverseScales, output, spikes)
+    } else {
+      if goals.count != estimates.count { goals = [Scalar](repeating: 0, count: estimates.count) }
+      fired = goals.withUnsafeMutableBufferPointer { goal in
+        Self.stepNeurons(
+          dynamics, target, eta, first, second ?? first, goal, &estimates, scales, inverseScales, output,
+          spikes)
       }
     }
     spikeCount &+= fired
@@ -107,6 +109,32 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 }
 
 extension Population {
+  /// One step for every neuron: the targets into `goal`, then the update that suits the scales
+  /// and whether spikes are written out. Returns the spikes.
+  @inline(__always)
+  static func stepNeurons(
+    _ dynamics: Dynamics, _ target: NeuronTarget, _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>,
+    _ second: UnsafeBufferPointer<Scalar>, _ goal: UnsafeMutableBufferPointer<Scalar>,
+    _ estimates: inout [Scalar],
+    _ scales: [Scalar], _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
+    _ spikes: UnsafeMutableBufferPointer<Scalar>?
+  ) -> Int {
+    target.evaluate(first, second, into: goal)
+    return estimates.withUnsafeMutableBufferPointer { v in
+      scales.withUnsafeBufferPointer { lambda in
+        inverseScales.withUnsafeBufferPointer { inverse in
+          if spikes == nil && lambda.count == 1 {
+            return update(dynamics, eta, goal, v, lambda[0], inverse[0], output)
+          } else if spikes == nil {
+            return update(dynamics, eta, goal, v, lambda, inverse, output)
+          } else {
+            return update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
+          }
+        }
+      }
+    }
+  }
+
   /// The step for one shared λ: branch-free loops the compiler vectorizes. Returns the spikes.
   @inline(__always)
   static func update(

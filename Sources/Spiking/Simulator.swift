@@ -262,8 +262,9 @@ final class Shard: @unchecked Sendable {
   /// Simulates one batch for every step up to the largest T, recording the measures.
   /// - Parameter progress: called every eighth step with the step.
   func simulate(_ graph: Graph, images input: Tensor<Float>, labels: [Int], progress: ((Int) -> Void)?) {
-    let ann = graph.activations([input])
     let readoutName = graph.nodes[readout].name
+    let ann = graph.activations(
+      [input], keeping: Set(lowered.constantNodes + reported.map(\.node) + [readoutName]))
     let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
     annCorrect = zip(ann[readoutName]!.argmaxLastAxis(), labels).filter { $0 == $1 }.count
     annMagnitude = reported.map { entry in ann[entry.node]!.scalars.reduce(0.0) { $0 + Double(abs($1)) } }
