@@ -16,8 +16,9 @@ import Tensor
 //    (Simulator.run, measuring only at T = STEPS), and
 // 2. times, for the same batches, STEPS dense forward passes of the network's GEMMs alone:
 //    one cblas_sgemm per Dense layer and per Conv2D layer (on a prepared im2col matrix, so the
-//    copy is not counted) with the shapes the network has — the floor any simulator of this
-//    network pays.
+//    copy is not counted) with the shapes the network has, the layers fed only by the analog
+//    input once per batch — the floor any simulator of this network pays; timed with OpenBLAS
+//    on one and on two threads, the better counting.
 // Prints one JSON line: image·steps per second of both, their ratio, and the process's peak
 // resident memory (run one process per batch size to compare memory).
 
@@ -50,51 +51,73 @@ let simulated = try seconds {
     network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, update: update)
 }
 
-// The GEMM shapes of one forward pass for `rows` images: (m, n, k) per Dense/Conv2D node.
-func gemmShapes(images: Int) -> [(m: Int, n: Int, k: Int)] {
-  network.graph.nodes.compactMap { node in
+// The GEMM shapes of one forward pass for `rows` images: (m, n, k) per Dense/Conv2D node, and
+// whether the node is time-invariant (fed, through affine nodes only, by the analog input: the
+// simulator computes it once per batch, so the floor does too).
+func gemmShapes(images: Int) -> [(m: Int, n: Int, k: Int, once: Bool)] {
+  var invariant = Set<String>()
+  for node in network.graph.nodes {
+    if case .input = node.op { invariant.insert(node.name) }
+    else if node.op.isAffine && network.populations.allSatisfy({ $0.node != node.name })
+      && node.inputs.allSatisfy(invariant.contains)
+    {
+      invariant.insert(node.name)
+    }
+  }
+  return network.graph.nodes.compactMap { node in
     switch node.op {
     case .dense(let units, _):
       let width = network.graph.node(node.inputs[0])!.shape.last!
-      return (images * node.shape.dropLast().reduce(1, *), units, width)
+      return (images * node.shape.dropLast().reduce(1, *), units, width, invariant.contains(node.name))
     case .conv2d(let a):
       let channels = network.graph.node(node.inputs[0])!.shape.last!
-      return (images * node.shape[0] * node.shape[1], a.filters, a.kernelSize[0] * a.kernelSize[1] * channels)
+      return (
+        images * node.shape[0] * node.shape[1], a.filters, a.kernelSize[0] * a.kernelSize[1] * channels,
+        invariant.contains(node.name)
+      )
     default: return nil
     }
   }
 }
-var raw = 0.0
-var start = 0
-while start < count {
-  let images = min(batch, count - start)
-  let shapes = gemmShapes(images: images)
-  let operands = shapes.map { shape in
-    (
-      a: [Float](repeating: 0.01, count: shape.m * shape.k),
-      b: [Float](repeating: 0.01, count: shape.k * shape.n),
-      c: [Float](repeating: 0, count: shape.m * shape.n)
-    )
-  }
-  var buffers = operands
-  raw += seconds {
-    for _ in 0..<steps {
-      for (index, shape) in shapes.enumerated() {
-        buffers[index].a.withUnsafeBufferPointer { a in
-          buffers[index].b.withUnsafeBufferPointer { b in
-            buffers[index].c.withUnsafeMutableBufferPointer { c in
-              cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1,
-                a.baseAddress, Int32(shape.k), b.baseAddress, Int32(shape.n), 0, c.baseAddress, Int32(shape.n)
-              )
+
+/// The GEMMs alone for every batch and step, OpenBLAS on `threads` threads.
+func rawSeconds(blasThreads threads: Int32) -> Double {
+  openblas_set_num_threads(threads)
+  var total = 0.0
+  var start = 0
+  while start < count {
+    let images = min(batch, count - start)
+    let shapes = gemmShapes(images: images)
+    var buffers = shapes.map { shape in
+      (
+        a: [Float](repeating: 0.01, count: shape.m * shape.k),
+        b: [Float](repeating: 0.01, count: shape.k * shape.n),
+        c: [Float](repeating: 0, count: shape.m * shape.n)
+      )
+    }
+    total += seconds {
+      for step in 0..<steps {
+        for (index, shape) in shapes.enumerated() where step == 0 || !shape.once {
+          buffers[index].a.withUnsafeBufferPointer { a in
+            buffers[index].b.withUnsafeBufferPointer { b in
+              buffers[index].c.withUnsafeMutableBufferPointer { c in
+                cblas_sgemm(
+                  CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1,
+                  a.baseAddress, Int32(shape.k), b.baseAddress, Int32(shape.n), 0, c.baseAddress, Int32(shape.n)
+                )
+              }
             }
           }
         }
       }
     }
+    start += images
   }
-  start += images
+  return total
 }
+let rawOne = rawSeconds(blasThreads: 1)
+let rawTwo = rawSeconds(blasThreads: 2)
+let raw = min(rawOne, rawTwo)
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
 let imageSteps = Double(count * steps)
@@ -104,6 +127,8 @@ let line: [String: Any] = [
   "neurons": network.populations.reduce(0) { $0 + network.graph.node($1.node)!.shape.reduce(1, *) },
   "simulation_seconds": simulated, "simulation_image_steps_per_second": imageSteps / simulated,
   "raw_blas_seconds": raw, "raw_blas_image_steps_per_second": imageSteps / raw, "ratio": simulated / raw,
+  "raw_blas_one_thread_seconds": rawOne, "raw_blas_two_threads_seconds": rawTwo,
+  "share_of_limit": raw / simulated,
   "peak_rss_mib": Double(usage.ru_maxrss) / 1024,
 ]
 let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
