@@ -119,6 +119,11 @@ extension Population {
     _ scales: [Scalar], _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
     _ spikes: UnsafeMutableBufferPointer<Scalar>?
   ) -> Int {
+    if spikes == nil,
+      let fired = fusedStep(dynamics, target, eta, first, second, &estimates, scales, inverseScales, output)
+    {
+      return fired
+    }
     target.evaluate(first, second, into: goal)
     return estimates.withUnsafeMutableBufferPointer { v in
       scales.withUnsafeBufferPointer { lambda in
@@ -237,6 +242,125 @@ extension Population {
         spikes?[i] = fires ? 1 : 0
         fired &+= fires ? 1 : 0
       }
+      base &+= width
+    }
+    return fired
+  }
+}
+
+/// A target cheap enough to compute inside the neuron update, so that the step makes one pass
+/// over memory instead of writing every target and reading it back.
+protocol FusedTarget {
+  static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar
+}
+
+/// ReLU, exactly as `NeuronTarget.evaluate` computes it.
+enum FusedReLU: FusedTarget {
+  @inline(__always) static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar {
+    a < 0 ? 0 : a
+  }
+}
+
+/// The identity (fused composite populations).
+enum FusedIdentity: FusedTarget {
+  @inline(__always) static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar { a }
+}
+
+/// The two-input maximum, NaN if either input is NaN.
+enum FusedMaximum: FusedTarget {
+  @inline(__always) static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar {
+    a.isNaN || b.isNaN ? .nan : Swift.max(a, b)
+  }
+}
+
+extension Population {
+  /// The step in one pass for the targets with a ``FusedTarget``; nil for the others. Computes
+  /// the same values, in the same order of operations, as evaluating the targets first and then
+  /// updating, so the results are the same bits.
+  @inline(__always)
+  static func fusedStep(
+    _ dynamics: Dynamics, _ target: NeuronTarget, _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>,
+    _ second: UnsafeBufferPointer<Scalar>, _ estimates: inout [Scalar], _ scales: [Scalar],
+    _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>
+  ) -> Int? {
+    func run<G: FusedTarget>(_ goal: G.Type) -> Int {
+      estimates.withUnsafeMutableBufferPointer { v in
+        scales.withUnsafeBufferPointer { lambda in
+          inverseScales.withUnsafeBufferPointer { inverse in
+            fused(G.self, dynamics, eta, first, second, v, lambda, inverse, output)
+          }
+        }
+      }
+    }
+    switch target {
+    case .unary(.relu): return run(FusedReLU.self)
+    case .unary(.identity): return run(FusedIdentity.self)
+    case .binary(.maximum): return run(FusedMaximum.self)
+    default: return nil
+    }
+  }
+
+  /// One pass of target and update over rows of `λ.count` neurons (one row when λ is shared);
+  /// spikes are counted in `Scalar` per row, exact below 2²⁴.
+  @inline(__always)
+  static func fused<G: FusedTarget>(
+    _: G.Type, _ dynamics: Dynamics, _ eta: Scalar, _ a: UnsafeBufferPointer<Scalar>,
+    _ b: UnsafeBufferPointer<Scalar>,
+    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
+    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>
+  ) -> Int {
+    var fired = 0
+    if lambda.count == 1 {
+      let l = lambda[0]
+      let r = inverse[0]
+      var block = 0
+      while block < v.count {
+        let end = Swift.min(block &+ (1 << 20), v.count)
+        var count: Scalar = 0
+        switch dynamics {
+        case .subgradient:
+          for i in block..<end {
+            let s: Scalar = G.value(a[i], b[i]) * r > v[i] ? 1 : 0
+            v[i] -= eta * (v[i] - s)
+            output[i] = l * v[i]
+            count += s
+          }
+        case .signGD:
+          for i in block..<end {
+            let s: Scalar = v[i] >= G.value(a[i], b[i]) * r ? 1 : 0
+            v[i] += eta - 2 * eta * s
+            output[i] = l * v[i]
+            count += s
+          }
+        }
+        fired &+= Int(count)
+        block = end
+      }
+      return fired
+    }
+    let width = lambda.count
+    var base = 0
+    while base < v.count {
+      var count: Scalar = 0
+      switch dynamics {
+      case .subgradient:
+        for j in 0..<width {
+          let i = base &+ j
+          let s: Scalar = G.value(a[i], b[i]) * inverse[j] > v[i] ? 1 : 0
+          v[i] -= eta * (v[i] - s)
+          output[i] = lambda[j] * v[i]
+          count += s
+        }
+      case .signGD:
+        for j in 0..<width {
+          let i = base &+ j
+          let s: Scalar = v[i] >= G.value(a[i], b[i]) * inverse[j] ? 1 : 0
+          v[i] += eta - 2 * eta * s
+          output[i] = lambda[j] * v[i]
+          count += s
+        }
+      }
+      fired &+= Int(count)
       base &+= width
     }
     return fired

@@ -147,16 +147,23 @@ import Testing
 
 /// The comparison at a tie is the one docs/dynamics.md states — signGD fires when the estimate
 /// equals the target (`≥`), the IF neuron does not (`H(0) = 0`) — in each of the population's
-/// update paths: one shared λ, one λ per position, and with the spikes written out.
+/// update paths: one shared λ, one λ per position, and with the spikes written out; for a target
+/// the update computes in the same pass (ReLU) and one it evaluates first (square).
 @Suite struct TieTests {
   enum Path: CaseIterable { case sharedScale, scalePerPosition, spikesWritten }
 
+  static let cases: [(Path, UnaryFunction)] = Path.allCases.flatMap { path in
+    [UnaryFunction.relu, .square].map { (path, $0) }
+  }
+
   /// One step of two neurons whose target equals their initial estimate `v₀ = 0` exactly;
   /// returns their spikes and output estimates.
-  func firstStepAtATie(_ dynamics: Dynamics, _ path: Path) -> (spikes: [Double], output: [Double]) {
+  func firstStepAtATie(_ dynamics: Dynamics, _ path: Path, _ function: UnaryFunction) -> (
+    spikes: [Double], output: [Double]
+  ) {
     var population = Population<Double>(
-      dynamics: dynamics, target: .unary(.relu), scales: path == .sharedScale ? [1] : [1, 1], count: 2)
-    let input: [Double] = [-1, 0]  // ReLU gives exactly 0 for both
+      dynamics: dynamics, target: .unary(function), scales: path == .sharedScale ? [1] : [1, 1], count: 2)
+    let input: [Double] = function == .relu ? [-1, 0] : [0, -0.0]  // the target is exactly 0 for both
     var output = [Double](repeating: .nan, count: 2)
     var spikes = [Double](repeating: .nan, count: 2)
     input.withUnsafeBufferPointer { x in
@@ -172,18 +179,18 @@ import Testing
     return (spikes, output)
   }
 
-  @Test(arguments: Path.allCases)
-  func signGDFiresWhenTheEstimateEqualsTheTarget(path: Path) {
-    let (spikes, output) = firstStepAtATie(.signGD, path)
+  @Test(arguments: cases)
+  func signGDFiresWhenTheEstimateEqualsTheTarget(path: Path, function: UnaryFunction) {
+    let (spikes, output) = firstStepAtATie(.signGD, path, function)
     let eta = Dynamics.signGD.defaultSchedule.eta(1)
-    #expect(spikes == [1, 1], "\(path)")
-    #expect(output == [-eta, -eta], "\(path): a spike steps the estimate down")
+    #expect(spikes == [1, 1], "\(path), \(function)")
+    #expect(output == [-eta, -eta], "\(path), \(function): a spike steps the estimate down")
   }
 
-  @Test(arguments: Path.allCases)
-  func integrateAndFireStaysSilentWhenTheTargetEqualsTheEstimate(path: Path) {
-    let (spikes, output) = firstStepAtATie(.subgradient, path)
-    #expect(spikes == [0, 0], "\(path)")
-    #expect(output == [0, 0], "\(path)")
+  @Test(arguments: cases)
+  func integrateAndFireStaysSilentWhenTheTargetEqualsTheEstimate(path: Path, function: UnaryFunction) {
+    let (spikes, output) = firstStepAtATie(.subgradient, path, function)
+    #expect(spikes == [0, 0], "\(path), \(function)")
+    #expect(output == [0, 0], "\(path), \(function)")
   }
 }
