@@ -173,10 +173,11 @@ extension Tensor {
     let width = vector.count
     guard width > 0 else { return }
     precondition(count % width == 0 && output.count >= count)
+    // A plain loop: rows are short (a layer's channels), and a copy call per row cost more
+    // than the copy.
     var offset = 0
     while offset < count {
-      _ = UnsafeMutableBufferPointer(rebasing: output[offset..<(offset &+ width)]).update(
-        fromContentsOf: vector)
+      for c in 0..<width { output[offset &+ c] = vector[c] }
       offset &+= width
     }
   }
@@ -264,8 +265,7 @@ extension Tensor {
             max(ow * window.strideWidth - window.padLeft + column, columns.lowerBound), columns.upperBound - 1
           )
           let source = n &* imageSize &+ (ih &* window.inputWidth &+ iw) &* channels
-          _ = UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)]).update(
-            fromContentsOf: UnsafeBufferPointer(rebasing: input[source..<(source &+ channels)]))
+          for c in 0..<channels { output[target &+ c] = input[source &+ c] }
           target &+= channels
         }
       }
