@@ -109,8 +109,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 }
 
 extension Population {
-  /// One step for every neuron: the targets into `goal`, then the update that suits the scales
-  /// and whether spikes are written out. Returns the spikes.
+  /// One step for every neuron. Without spike output, ReLU, identity and max targets are
+  /// computed inside the update loop (one pass over memory); other targets are evaluated into
+  /// `goal` first and the same loop reads them from there. Returns the spikes.
   @inline(__always)
   static func stepNeurons(
     _ dynamics: Dynamics, _ target: NeuronTarget, _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>,
@@ -119,101 +120,28 @@ extension Population {
     _ scales: [Scalar], _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
     _ spikes: UnsafeMutableBufferPointer<Scalar>?
   ) -> Int {
-    if spikes == nil,
-      let fired = fusedStep(dynamics, target, eta, first, second, &estimates, scales, inverseScales, output)
-    {
-      return fired
-    }
-    target.evaluate(first, second, into: goal)
-    return estimates.withUnsafeMutableBufferPointer { v in
+    estimates.withUnsafeMutableBufferPointer { v in
       scales.withUnsafeBufferPointer { lambda in
         inverseScales.withUnsafeBufferPointer { inverse in
-          if spikes == nil && lambda.count == 1 {
-            return update(dynamics, eta, goal, v, lambda[0], inverse[0], output)
-          } else if spikes == nil {
-            return update(dynamics, eta, goal, v, lambda, inverse, output)
-          } else {
+          if let spikes {
+            target.evaluate(first, second, into: goal)
             return update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
+          }
+          switch target {
+          case .unary(.relu):
+            return update(FusedReLU.self, dynamics, eta, first, second, v, lambda, inverse, output)
+          case .unary(.identity):
+            return update(FusedIdentity.self, dynamics, eta, first, second, v, lambda, inverse, output)
+          case .binary(.maximum):
+            return update(FusedMaximum.self, dynamics, eta, first, second, v, lambda, inverse, output)
+          default:
+            target.evaluate(first, second, into: goal)
+            let goals = UnsafeBufferPointer(goal)
+            return update(FusedIdentity.self, dynamics, eta, goals, goals, v, lambda, inverse, output)
           }
         }
       }
     }
-  }
-
-  /// The step for one shared λ: branch-free loops the compiler vectorizes. Returns the spikes.
-  @inline(__always)
-  static func update(
-    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
-    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: Scalar, _ inverse: Scalar,
-    _ output: UnsafeMutableBufferPointer<Scalar>
-  ) -> Int {
-    switch dynamics {
-    case .subgradient:
-      for i in v.indices {
-        let s: Scalar = goal[i] * inverse > v[i] ? 1 : 0
-        v[i] -= eta * (v[i] - s)
-        output[i] = lambda * v[i]
-        goal[i] = s
-      }
-    case .signGD:
-      for i in v.indices {
-        let s: Scalar = v[i] >= goal[i] * inverse ? 1 : 0
-        v[i] += eta - 2 * eta * s
-        output[i] = lambda * v[i]
-        goal[i] = s
-      }
-    }
-    // The spikes were left in `goal`; summing them separately keeps the loops above simple.
-    return countSpikes(goal)
-  }
-
-  /// The step with one λ per inner position, vectorized like the shared-λ step.
-  static func update(
-    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
-    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
-    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>
-  ) -> Int {
-    let width = lambda.count
-    var base = 0
-    while base < v.count {
-      let g = UnsafeMutableBufferPointer(rebasing: goal[base..<(base &+ width)])
-      let e = UnsafeMutableBufferPointer(rebasing: v[base..<(base &+ width)])
-      let o = UnsafeMutableBufferPointer(rebasing: output[base..<(base &+ width)])
-      switch dynamics {
-      case .subgradient:
-        for j in 0..<width {
-          let s: Scalar = g[j] * inverse[j] > e[j] ? 1 : 0
-          e[j] -= eta * (e[j] - s)
-          o[j] = lambda[j] * e[j]
-          g[j] = s
-        }
-      case .signGD:
-        for j in 0..<width {
-          let s: Scalar = e[j] >= g[j] * inverse[j] ? 1 : 0
-          e[j] += eta - 2 * eta * s
-          o[j] = lambda[j] * e[j]
-          g[j] = s
-        }
-      }
-      base &+= width
-    }
-    return countSpikes(goal)
-  }
-
-  /// The number of ones in `spikes` (a buffer of 0s and 1s).
-  @inline(__always)
-  static func countSpikes(_ spikes: UnsafeMutableBufferPointer<Scalar>) -> Int {
-    var fired = 0
-    var block = 0
-    while block < spikes.count {
-      // Float sums of 0/1 are exact below 2^24.
-      let end = min(block + 1 << 20, spikes.count)
-      var total: Scalar = 0
-      for i in block..<end { total += spikes[i] }
-      fired += Int(total)
-      block = end
-    }
-    return fired
   }
 
   /// The step with one λ per inner position and spike output.
@@ -248,8 +176,9 @@ extension Population {
   }
 }
 
-/// A target cheap enough to compute inside the neuron update, so that the step makes one pass
-/// over memory instead of writing every target and reading it back.
+/// A target computed inside the neuron update loop: cheap ones (ReLU, max) are, so that the step
+/// makes one pass over memory; the others are evaluated into a buffer first, which the loop then
+/// reads through ``FusedIdentity``.
 protocol FusedTarget {
   static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar
 }
@@ -261,7 +190,7 @@ enum FusedReLU: FusedTarget {
   }
 }
 
-/// The identity (fused composite populations).
+/// The identity: fused composite populations, and targets evaluated beforehand.
 enum FusedIdentity: FusedTarget {
   @inline(__always) static func value<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar { a }
 }
@@ -274,36 +203,11 @@ enum FusedMaximum: FusedTarget {
 }
 
 extension Population {
-  /// The step in one pass for the targets with a ``FusedTarget``; nil for the others. Computes
-  /// the same values, in the same order of operations, as evaluating the targets first and then
-  /// updating, so the results are the same bits.
+  /// One pass of target and update over rows of `λ.count` neurons (blocks of 2²⁰ when λ is
+  /// shared): branch-free loops the compiler vectorizes; spikes are counted in `Scalar` per row
+  /// or block, exact below 2²⁴.
   @inline(__always)
-  static func fusedStep(
-    _ dynamics: Dynamics, _ target: NeuronTarget, _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>,
-    _ second: UnsafeBufferPointer<Scalar>, _ estimates: inout [Scalar], _ scales: [Scalar],
-    _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>
-  ) -> Int? {
-    func run<G: FusedTarget>(_ goal: G.Type) -> Int {
-      estimates.withUnsafeMutableBufferPointer { v in
-        scales.withUnsafeBufferPointer { lambda in
-          inverseScales.withUnsafeBufferPointer { inverse in
-            fused(G.self, dynamics, eta, first, second, v, lambda, inverse, output)
-          }
-        }
-      }
-    }
-    switch target {
-    case .unary(.relu): return run(FusedReLU.self)
-    case .unary(.identity): return run(FusedIdentity.self)
-    case .binary(.maximum): return run(FusedMaximum.self)
-    default: return nil
-    }
-  }
-
-  /// One pass of target and update over rows of `λ.count` neurons (one row when λ is shared);
-  /// spikes are counted in `Scalar` per row, exact below 2²⁴.
-  @inline(__always)
-  static func fused<G: FusedTarget>(
+  static func update<G: FusedTarget>(
     _: G.Type, _ dynamics: Dynamics, _ eta: Scalar, _ a: UnsafeBufferPointer<Scalar>,
     _ b: UnsafeBufferPointer<Scalar>,
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
