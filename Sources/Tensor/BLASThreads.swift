@@ -6,9 +6,6 @@ internal import CBLAS
 /// on several BLAS threads, and the idle threads' spinning costs more than the call; callers that
 /// parallelize at a coarser grain (batch shards on their own threads) run BLAS on one thread.
 public enum BLASThreads {
-  /// The current count.
-  public static var count: Int { Int(openblas_get_num_threads()) }
-
   /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the previous count.
   public static func with<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
     let previous = openblas_get_num_threads()
