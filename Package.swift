@@ -52,7 +52,7 @@ let package = Package(
       name: "Training",
       dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
     .target(
-      name: "Pipeline", dependencies: ["ModelIO", "Conversion", "Spiking", "Results", "Datasets", "Graph"]),
+      name: "Pipeline", dependencies: ["ModelIO", "Conversion", "Spiking", "Results", "Datasets", "Graph", "Tensor"]),
     .target(
       name: "ToolSupport",
       dependencies: [

@@ -48,10 +48,16 @@ public struct Ablation: Sendable {
     on data: LabeledImages, limit: Int?, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
     finished: (Int, RunRecord) throws -> Void = { _, _ in }
   ) throws -> [RunRecord] {
+    // Every combination calibrates on the same first images: read them once, as many as the
+    // largest request.
+    let needed = combinations.filter(\.settings.needsCalibration).map(\.settings.calibrationImages).max()
+    let calibration = try needed.map { try calibrationData.load(.train, limit: $0).images }
     var records = [RunRecord]()
     for (index, combination) in combinations.enumerated() {
+      let images = combination.settings.needsCalibration ? calibration : nil
       let network = try SourcedNetwork(
-        converting: model, settings: combination.settings, calibrationData: calibrationData)
+        converting: model, settings: combination.settings,
+        calibration: images.map { $0.rows(0..<min(combination.settings.calibrationImages, $0.shape[0])) })
       let record = try network.simulate(
         on: data, limit: limit, settings: simulation, progress: { progress(index, $0, $1, $2) })
       try finished(index, record)

@@ -5,6 +5,7 @@ import Graph
 import ModelIO
 import Results
 import Spiking
+import Tensor
 
 /// A trained network read from a Keras HDF5 file, with the file's identity.
 public struct TrainedModel: Sendable {
@@ -48,11 +49,19 @@ public struct SourcedNetwork: Sendable {
   public init(converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource)
     throws
   {
-    let images =
-      settings.needsCalibration
-      ? try calibrationData.load(.train, limit: settings.calibrationImages).images : nil
+    try self.init(
+      converting: model, settings: settings,
+      calibration: settings.needsCalibration
+        ? try calibrationData.load(.train, limit: settings.calibrationImages).images : nil)
+  }
+
+  /// Converts `model` with `settings`, calibrating on `calibration` (see
+  /// `SpikingNetwork.init(converting:settings:calibration:)`).
+  public init(converting model: TrainedModel, settings: ConversionSettings, calibration: Tensor<Float>?)
+    throws
+  {
     self.init(
-      network: try SpikingNetwork(converting: model.graph, settings: settings, calibration: images),
+      network: try SpikingNetwork(converting: model.graph, settings: settings, calibration: calibration),
       location: "\(model.path) (converted in memory)",
       provenance: SNNFile.Provenance(
         sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string))
