@@ -136,18 +136,16 @@ public enum Simulator {
     var totals = Totals(reported: reported.count, timesteps: timesteps.count)
     withoutActuallyEscaping(progress) { progress in
       let tick = UncheckedSendable(progress)
-      BLASThreads.with(1) {
-        for group in stride(from: 0, to: batches.count, by: workers) {
-          let members = batches[group..<min(group + workers, batches.count)]
-          DispatchQueue.concurrentPerform(iterations: members.count) { w in
-            let range = members[group + w]
-            shards[w].simulate(
-              graph, images: adapted.rows(range), labels: Array(labels[range]),
-              progress: w == 0 ? { t in tick.value(range.lowerBound, labels.count, t) } : nil)
-          }
-          for w in members.indices { totals.add(shards[w - group]) }
-          progress(members.last!.upperBound, labels.count, 0)
+      for group in stride(from: 0, to: batches.count, by: workers) {
+        let members = batches[group..<min(group + workers, batches.count)]
+        DispatchQueue.concurrentPerform(iterations: members.count) { w in
+          let range = members[group + w]
+          shards[w].simulate(
+            graph, images: adapted.rows(range), labels: Array(labels[range]),
+            progress: w == 0 ? { t in tick.value(range.lowerBound, labels.count, t) } : nil)
         }
+        for w in members.indices { totals.add(shards[w - group]) }
+        progress(members.last!.upperBound, labels.count, 0)
       }
     }
     let count = Double(labels.count)

@@ -1,16 +1,16 @@
 internal import CBLAS
 
-/// The number of threads OpenBLAS uses inside one call.
+/// OpenBLAS runs on one thread in this toolkit, always.
 ///
-/// Small GEMMs — a convolution of a few images, a dense layer of one batch shard — run no faster
-/// on several BLAS threads, and the idle threads' spinning costs more than the call; callers that
-/// parallelize at a coarser grain (batch shards on their own threads) run BLAS on one thread.
-public enum BLASThreads {
-  /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the previous count.
-  public static func with<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
-    let previous = openblas_get_num_threads()
-    openblas_set_num_threads(Int32(max(threads, 1)))
-    defer { openblas_set_num_threads(previous) }
-    return try body()
-  }
+/// The toolkit parallelizes at a coarser grain on its own threads (the simulator gives whole
+/// batches to workers), and the GEMMs of a batch shard are too small for OpenBLAS's threads to
+/// pay for their spinning. One thread also makes results reproducible: OpenBLAS splits the work
+/// of a call differently with a different thread count, and the last bits of a product change with
+/// it — a network trained or simulated on a 2-core machine must match one run on 64 cores.
+///
+/// The count is set once, before the first product, and never changed: changing it while another
+/// thread is inside OpenBLAS would be a data race.
+enum BLASThreads {
+  /// Evaluated (once, thread-safely) by every product before it calls OpenBLAS.
+  static let single: Void = openblas_set_num_threads(1)
 }

@@ -77,14 +77,16 @@ public let productsDirectory: URL = {
   return url
 }()
 
-/// Runs one of the built tools with `arguments` from the repository root; returns its exit
-/// status, standard output and standard error separately.
-public func runTool(_ tool: String, _ arguments: [String]) throws -> (
+/// Runs one of the built tools with `arguments` from the repository root, with `environment`
+/// added to the test runner's; returns its exit status, standard output and standard error
+/// separately.
+public func runTool(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
   status: Int32, stdout: String, stderr: String
 ) {
   let process = Process()
   process.executableURL = productsDirectory.appendingPathComponent(tool)
   process.arguments = arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   process.currentDirectoryURL = repositoryRoot
   let out = Pipe()
   let err = Pipe()
