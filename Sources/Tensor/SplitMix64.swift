@@ -14,6 +14,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
   }
 
   /// `count` values uniform in `range`.
+  @inlinable
   public mutating func uniform<T: BinaryFloatingPoint>(
     _ count: Int, in range: ClosedRange<T> = -1...1
   ) -> [T] where T.RawSignificand: FixedWidthInteger {

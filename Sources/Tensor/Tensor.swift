@@ -105,9 +105,14 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable, Codable {
     return flat
   }
 
-  /// The elements converted to another scalar type.
+  /// The elements converted to another scalar type (the tensor itself when the type is its own).
+  ///
+  /// Inlinable so that callers get it specialized: unspecialized, each element's conversion goes
+  /// through the generic protocol witnesses and costs some fifty times as much.
+  @inlinable
   public func converted<Other: TensorScalar>(to: Other.Type = Other.self) -> Tensor<Other> {
-    Tensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
+    if let same = self as? Tensor<Other> { return same }
+    return Tensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
   }
 }
 

@@ -14,16 +14,21 @@ public enum Loss: String, Sendable, Hashable, Codable, CaseIterable {
   case squaredError = "squared-error"
 
   /// The mean loss over the batch and its gradient with respect to `output` (`[batch, K]`).
+  ///
+  /// When `output` is one shard of a larger mini-batch, `divisor` is the mini-batch's size: the
+  /// loss and gradient are then this shard's share of the mini-batch mean, and adding the shards'
+  /// shares gives the mean.
   /// - Complexity: O(batch × K).
-  func evaluate<Scalar: TensorScalar>(_ output: Tensor<Scalar>, labels: [Int]) -> (
+  func evaluate<Scalar: TensorScalar>(_ output: Tensor<Scalar>, labels: [Int], divisor: Int? = nil) -> (
     loss: Double, gradient: Tensor<Scalar>
   ) {
     let width = output.shape.last!
     let batch = output.count / width
     precondition(labels.count == batch, "loss: \(labels.count) labels for \(batch) outputs")
+    let divisor = divisor ?? batch
     var gradient = Tensor<Scalar>(zeros: output.shape)
     var total = 0.0
-    let scale = 1 / Scalar(batch)
+    let scale = 1 / Scalar(divisor)
     output.scalars.withUnsafeBufferPointer { z in
       gradient.withUnsafeMutableScalars { g in
         for row in 0..<batch {
@@ -57,6 +62,6 @@ public enum Loss: String, Sendable, Hashable, Codable, CaseIterable {
         }
       }
     }
-    return (total / Double(batch), gradient)
+    return (total / Double(divisor), gradient)
   }
 }

@@ -98,46 +98,65 @@ struct Optimizer<Scalar: TensorScalar> {
   private mutating func update(
     _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool
   ) {
-    let eta = Scalar(rate)
-    let count = weights.count
-    let half = roundsToHalf
     let settings = settings
     let step = steps
-    func round(_ x: Scalar) -> Scalar { half ? Scalar.roundedToHalf(x) : x }
     weights.withUnsafeMutableScalars { w in
       gradient.scalars.withUnsafeBufferPointer { g in
         first[k].withUnsafeMutableBufferPointer { m in
           second[k].withUnsafeMutableBufferPointer { v in
-            switch settings.kind {
-            case .sgd:
-              for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
-            case .momentum, .nesterov:
-              let mu = Scalar(settings.momentum)
-              for i in 0..<count {
-                m[i] = mu * m[i] + g[i]
-                let direction = settings.kind == .nesterov ? g[i] + mu * m[i] : m[i]
-                w[i] = round(w[i] - eta * direction)
+            // The rounding is chosen outside the loops so that each loop compiles to vector code.
+            if roundsToHalf {
+              Self.move(w, g, m, v, settings: settings, step: step, rate: rate, decays: decays) {
+                Scalar.roundedToHalf($0)
               }
-            case .adam:
-              let b1 = Scalar(settings.beta1)
-              let b2 = Scalar(settings.beta2)
-              let correction1 = 1 - Scalar.pow(b1, step)
-              let correction2 = 1 - Scalar.pow(b2, step)
-              let epsilon = Scalar(settings.epsilon)
-              for i in 0..<count {
-                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
-                w[i] = round(w[i] - eta * update)
-              }
-            }
-            if decays && settings.weightDecay > 0 {
-              let factor = 1 - eta * Scalar(settings.weightDecay)
-              for i in 0..<count { w[i] = round(w[i] * factor) }
+            } else {
+              Self.move(w, g, m, v, settings: settings, step: step, rate: rate, decays: decays) { $0 }
             }
           }
         }
       }
+    }
+  }
+
+  @inline(__always)
+  private static func move(
+    _ w: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
+    _ m: UnsafeMutableBufferPointer<Scalar>, _ v: UnsafeMutableBufferPointer<Scalar>,
+    settings: OptimizerSettings, step: Int, rate: Double, decays: Bool, round: (Scalar) -> Scalar
+  ) {
+    let eta = Scalar(rate)
+    let count = w.count
+    switch settings.kind {
+    case .sgd:
+      for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
+    case .momentum:
+      let mu = Scalar(settings.momentum)
+      for i in 0..<count {
+        m[i] = mu * m[i] + g[i]
+        w[i] = round(w[i] - eta * m[i])
+      }
+    case .nesterov:
+      let mu = Scalar(settings.momentum)
+      for i in 0..<count {
+        m[i] = mu * m[i] + g[i]
+        w[i] = round(w[i] - eta * (g[i] + mu * m[i]))
+      }
+    case .adam:
+      let b1 = Scalar(settings.beta1)
+      let b2 = Scalar(settings.beta2)
+      let correction1 = 1 - Scalar.pow(b1, step)
+      let correction2 = 1 - Scalar.pow(b2, step)
+      let epsilon = Scalar(settings.epsilon)
+      for i in 0..<count {
+        m[i] = b1 * m[i] + (1 - b1) * g[i]
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+        let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
+        w[i] = round(w[i] - eta * update)
+      }
+    }
+    if decays && settings.weightDecay > 0 {
+      let factor = 1 - eta * Scalar(settings.weightDecay)
+      for i in 0..<count { w[i] = round(w[i] * factor) }
     }
   }
 }

@@ -15,13 +15,16 @@ public struct TrainingConfiguration: Sendable, Hashable, Codable {
   public var policy: SubgradientPolicy
   /// Seeds the mini-batch shuffle and dropout; the same seed gives bit-identical weights.
   public var seed: UInt64
+  /// Threads computing the shards of a mini-batch (nil: one per core). The weights do not depend
+  /// on it: the shards are fixed by the batch size alone and added in order.
+  public var threads: Int?
 
   public init(
     epochs: Int = 10, batchSize: Int = 128, learningRate: Double = 1e-3,
     schedule: LearningRateSchedule = .constant,
     optimizer: OptimizerSettings = OptimizerSettings(), loss: Loss = .crossEntropy,
     precision: Precision = .float32,
-    policy: SubgradientPolicy = SubgradientPolicy(), seed: UInt64 = 0
+    policy: SubgradientPolicy = SubgradientPolicy(), seed: UInt64 = 0, threads: Int? = nil
   ) {
     self.epochs = epochs
     self.batchSize = batchSize
@@ -32,6 +35,7 @@ public struct TrainingConfiguration: Sendable, Hashable, Codable {
     self.precision = precision
     self.policy = policy
     self.seed = seed
+    self.threads = threads
   }
 }
 
@@ -109,6 +113,7 @@ public enum Trainer {
     let root = SplitMix64(seed: c.seed)
     var shuffle = root.split(1)
     var dropout = root.split(2)
+    let threads = max(1, c.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let batchesPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
     let totalSteps = batchesPerEpoch * c.epochs
     var history = [EpochReport]()
@@ -126,8 +131,7 @@ public enum Trainer {
           base: c.learningRate, step: epoch * batchesPerEpoch + batch, totalSteps: totalSteps, epoch: epoch)
         let (loss, hits) = step(
           &network, optimizer: &optimizer, input: images.gatherRows(indices), labels: labels, loss: c.loss,
-          rate: rate,
-          random: &dropout)
+          rate: rate, random: &dropout, threads: threads)
         guard loss.isFinite else {
           throw TrainingError.diverged(epoch: epoch + 1, batch: batch + 1, loss: loss)
         }
@@ -157,27 +161,92 @@ public enum Trainer {
     let gradients: [[String: Tensor<Scalar>]]
   }
 
-  /// Runs the network on one mini-batch in training mode and backpropagates `loss`.
+  /// Runs the network on one mini-batch (or, with `divisor`, one shard of a mini-batch of that
+  /// many rows) in training mode and backpropagates `loss`.
   static func gradients<Scalar: TensorScalar>(
     _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
-    random: inout SplitMix64
+    divisor: Int? = nil, random: inout SplitMix64
   ) -> BatchGradients<Scalar> {
     let tape = network.forward(input, training: true, random: &random)
     let hits = zip(tape.output.argmaxLastAxis(), labels).filter { $0 == $1 }.count
-    let (value, lossGradient) = loss.evaluate(tape.output, labels: labels)
+    let (value, lossGradient) = loss.evaluate(tape.output, labels: labels, divisor: divisor)
     var gradient = lossGradient
     if network.roundsToHalf { gradient.roundToHalf() }
     return BatchGradients(
       loss: value, hits: hits, tape: tape, gradients: network.backward(tape, outputGradient: gradient))
   }
 
+  /// The rows of a mini-batch computed as one unit. A mini-batch is cut into shards of this many
+  /// rows (the last one shorter), each shard's gradient is computed on its own — by whichever
+  /// thread is free — and the shards' gradients are added in shard order. The cut depends on the
+  /// batch size only, so the weights are the same for any number of threads.
+  static let shardRows = 32
+
+  /// Whether the training-mode forward pass couples the rows of a batch: BatchNorm normalizes
+  /// with statistics of the whole batch, so a network holding one is computed as one shard.
+  static func couplesRows(_ graph: Graph) -> Bool {
+    graph.nodes.contains {
+      if case .batchNorm = $0.op { return true }
+      return false
+    }
+  }
+
+  /// The mean loss, the correct predictions and the gradient of one mini-batch, computed in
+  /// shards of ``shardRows`` rows on up to `threads` threads. Dropout in shard `k` draws from
+  /// its own stream, split from one draw of `random`.
+  static func shardedGradients<Scalar: TensorScalar>(
+    _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
+    random: inout SplitMix64, threads: Int
+  ) -> (loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]]) {
+    let rows = labels.count
+    guard rows > shardRows, !couplesRows(network.graph) else {
+      let batch = gradients(&network, input: input, labels: labels, loss: loss, random: &random)
+      return (batch.loss, batch.hits, batch.gradients)
+    }
+    let shards = stride(from: 0, to: rows, by: shardRows).map { $0..<min($0 + shardRows, rows) }
+    let streams = SplitMix64(seed: random.next())
+    let workers = min(threads, shards.count)
+    var results = [(loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]])?](
+      repeating: nil, count: shards.count)
+    let shared = UncheckedSendable(network)
+    results.withUnsafeMutableBufferPointer { slots in
+      let slots = UncheckedSendable(slots)
+      DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        // Without BatchNorm the forward pass changes nothing in the network: each worker's copy
+        // shares the parameters' storage.
+        var local = shared.value
+        for k in stride(from: worker, to: shards.count, by: workers) {
+          var stream = streams.split(UInt64(k))
+          let batch = gradients(
+            &local, input: input.rows(shards[k]), labels: Array(labels[shards[k]]), loss: loss, divisor: rows,
+            random: &stream)
+          slots.value[k] = (batch.loss, batch.hits, batch.gradients)
+        }
+      }
+    }
+    var (total, hits, sum) = results[0]!
+    for result in results.dropFirst() {
+      total += result!.loss
+      hits += result!.hits
+      for node in sum.indices {
+        for (name, gradient) in result!.gradients[node] {
+          var added = sum[node][name]! + gradient
+          if network.roundsToHalf { added.roundToHalf() }
+          sum[node][name] = added
+        }
+      }
+    }
+    return (total, hits, sum)
+  }
+
   /// One optimization step on one mini-batch; returns the batch loss and the number of correct
   /// arg-max predictions.
   static func step<Scalar: TensorScalar>(
     _ network: inout TrainingNetwork<Scalar>, optimizer: inout Optimizer<Scalar>, input: Tensor<Scalar>,
-    labels: [Int], loss: Loss, rate: Double, random: inout SplitMix64
+    labels: [Int], loss: Loss, rate: Double, random: inout SplitMix64, threads: Int
   ) -> (Double, Int) {
-    let batch = gradients(&network, input: input, labels: labels, loss: loss, random: &random)
+    let batch = shardedGradients(
+      &network, input: input, labels: labels, loss: loss, random: &random, threads: threads)
     optimizer.step(&network.parameters, gradients: batch.gradients, rate: rate)
     return (batch.loss, batch.hits)
   }
@@ -197,4 +266,11 @@ public enum Trainer {
     }
     return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
   }
+}
+
+/// A value handed to concurrent workers that the caller knows is safe to share: each worker
+/// writes only its own slots, and reads what no one writes.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+  var value: Value
+  init(_ value: Value) { self.value = value }
 }

@@ -59,6 +59,11 @@ extension SNNTrain {
     @Option(help: "Arithmetic to train in.") var precision: Precision = .float32
     @Option(help: "Seed for initialization, shuffling and dropout.") var seed: UInt64 = 0
     @Option(
+      help: ArgumentHelp(
+        "Threads, each computing shards of 32 images of every batch (default: one per core). The weights do not depend on it; networks with BatchNorm run each batch as one shard.",
+        valueName: "N"))
+    var threads: Int?
+    @Option(
       name: [.short, .long], help: ArgumentHelp("Where to save the trained model.", valueName: "model.h5"))
     var output: String
 
@@ -68,6 +73,7 @@ extension SNNTrain {
       guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
       guard reluPrime.isFinite else { throw ValidationError("--relu-prime must be a finite number") }
       if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+      if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
       if ModelPreset(rawValue: model) == nil && !FileManager.default.fileExists(atPath: model) {
         throw ValidationError(
           "--model '\(model)' is neither a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) nor an existing file"
@@ -102,7 +108,7 @@ extension SNNTrain {
         optimizer: OptimizerSettings(kind: optimizer, momentum: momentum, weightDecay: weightDecay),
         loss: loss,
         precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
-        seed: seed)
+        seed: seed, threads: threads)
       printFlushed(
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )

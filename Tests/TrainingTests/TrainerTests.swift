@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import Graph
 import Tensor
 import TestSupport
@@ -37,6 +38,29 @@ import Testing
     #expect(a == b)
     let (c, _) = try run(.mlp, precision: .float32, seed: 8)
     #expect(a != c)
+  }
+
+  /// Batches are cut into shards of 32 rows computed on any free thread; the cut depends on the
+  /// batch size alone, so the thread count changes no bit — with dropout (one stream per shard)
+  /// and a batch size that leaves a short last shard, in every precision.
+  @Test(arguments: Precision.allCases)
+  func threadCountChangesNoWeight(precision: Precision) throws {
+    let json = """
+      {"name": "dropout-mlp", "input": [28, 28, 1], "layers": [
+        {"type": "flatten"}, {"type": "dense", "units": 64, "activation": "relu"},
+        {"type": "dropout", "rate": 0.3}, {"type": "dense", "units": 10}]}
+      """
+    let description = try JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8))
+    func train(threads: Int) throws -> Graph {
+      var random = SplitMix64(seed: 4)
+      let graph = try description.build(random: &random)
+      let configuration = TrainingConfiguration(
+        epochs: 1, batchSize: 100, precision: precision, seed: 4, threads: threads)
+      return try Trainer.fit(graph, train: Self.train, configuration: configuration).graph
+    }
+    let one = try train(threads: 1)
+    #expect(one == (try train(threads: 2)))
+    #expect(one == (try train(threads: 3)))
   }
 
   @Test(arguments: Precision.allCases)
