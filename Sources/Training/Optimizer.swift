@@ -94,7 +94,8 @@ struct Optimizer<Scalar: TensorScalar> {
     }
   }
 
-  /// Moves `weights` (slot `k`) against `gradient`.
+  /// Moves `weights` (slot `k`) against `gradient`. In half precision the moved weights are
+  /// rounded, then decayed and rounded again — each loop a plain pass that compiles to vector code.
   private mutating func update(
     _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool
   ) {
@@ -104,42 +105,42 @@ struct Optimizer<Scalar: TensorScalar> {
       gradient.scalars.withUnsafeBufferPointer { g in
         first[k].withUnsafeMutableBufferPointer { m in
           second[k].withUnsafeMutableBufferPointer { v in
-            // The rounding is chosen outside the loops so that each loop compiles to vector code.
-            if roundsToHalf {
-              Self.move(w, g, m, v, settings: settings, step: step, rate: rate, decays: decays) {
-                Scalar.roundedToHalf($0)
-              }
-            } else {
-              Self.move(w, g, m, v, settings: settings, step: step, rate: rate, decays: decays) { $0 }
-            }
+            Self.move(w, g, m, v, settings: settings, step: step, rate: rate)
           }
         }
       }
     }
+    if roundsToHalf { weights.roundToHalf() }
+    if decays && settings.weightDecay > 0 {
+      let factor = 1 - Scalar(rate) * Scalar(settings.weightDecay)
+      weights.withUnsafeMutableScalars { w in
+        for i in w.indices { w[i] *= factor }
+      }
+      if roundsToHalf { weights.roundToHalf() }
+    }
   }
 
-  @inline(__always)
   private static func move(
     _ w: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
     _ m: UnsafeMutableBufferPointer<Scalar>, _ v: UnsafeMutableBufferPointer<Scalar>,
-    settings: OptimizerSettings, step: Int, rate: Double, decays: Bool, round: (Scalar) -> Scalar
+    settings: OptimizerSettings, step: Int, rate: Double
   ) {
     let eta = Scalar(rate)
     let count = w.count
     switch settings.kind {
     case .sgd:
-      for i in 0..<count { w[i] = round(w[i] - eta * g[i]) }
+      for i in 0..<count { w[i] = w[i] - eta * g[i] }
     case .momentum:
       let mu = Scalar(settings.momentum)
       for i in 0..<count {
         m[i] = mu * m[i] + g[i]
-        w[i] = round(w[i] - eta * m[i])
+        w[i] = w[i] - eta * m[i]
       }
     case .nesterov:
       let mu = Scalar(settings.momentum)
       for i in 0..<count {
         m[i] = mu * m[i] + g[i]
-        w[i] = round(w[i] - eta * (g[i] + mu * m[i]))
+        w[i] = w[i] - eta * (g[i] + mu * m[i])
       }
     case .adam:
       let b1 = Scalar(settings.beta1)
@@ -151,12 +152,8 @@ struct Optimizer<Scalar: TensorScalar> {
         m[i] = b1 * m[i] + (1 - b1) * g[i]
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
         let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
-        w[i] = round(w[i] - eta * update)
+        w[i] = w[i] - eta * update
       }
-    }
-    if decays && settings.weightDecay > 0 {
-      let factor = 1 - eta * Scalar(settings.weightDecay)
-      for i in 0..<count { w[i] = round(w[i] * factor) }
     }
   }
 }

@@ -86,4 +86,25 @@ import Testing
     #expect(Double.roundedToHalf(0.1) == 0.0999755859375)
     #expect(Float.roundedToHalf(.nan).isNaN)
   }
+
+  /// The bit-level rounding against the conversion through `Float16` it replaces: every 251st
+  /// bit pattern (an odd stride, so every exponent and every low-bit pattern is visited), and
+  /// all patterns around the boundaries — the subnormal/normal half limit 2⁻¹⁴, the largest
+  /// half 65504 and the overflow point 65520, zero, infinity and the NaNs next to it.
+  @Test func bitLevelHalfRoundingEqualsTheConversion() {
+    var patterns = Array(stride(from: UInt32(0), to: UInt32.max, by: 251))
+    for boundary: Float in [0x1p-14, 0x1p-24, 65504, 65520, 0, .infinity] {
+      let bits = boundary.bitPattern
+      for sign: UInt32 in [0, 0x8000_0000] {
+        patterns += (bits - min(bits, 0x2000)...min(bits + 0x2000, 0x7FFF_FFFF)).map { $0 | sign }
+      }
+    }
+    var mismatches = [UInt32]()
+    for pattern in patterns {
+      let x = Float(bitPattern: pattern)
+      if Float.roundedToHalf(x).bitPattern != Float(Float16(x)).bitPattern { mismatches.append(pattern) }
+    }
+    #expect(patterns.count > 17_000_000)
+    #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5).map { String($0, radix: 16) })")
+  }
 }
