@@ -148,11 +148,25 @@ struct Optimizer<Scalar: TensorScalar> {
       let correction1 = 1 - Scalar.pow(b1, step)
       let correction2 = 1 - Scalar.pow(b2, step)
       let epsilon = Scalar(settings.epsilon)
-      for i in 0..<count {
-        m[i] = b1 * m[i] + (1 - b1) * g[i]
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-        let update = (m[i] / correction1) / ((v[i] / correction2).squareRoot() + epsilon)
-        w[i] = w[i] - eta * update
+      // In blocks of three loops: `squareRoot()` becomes a libm call that keeps its loop scalar,
+      // so it gets a loop of its own and the two around it compile to vector code. Same
+      // operations in the same order per element as the one-loop form, so the same bits.
+      withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 512) { root in
+        var start = 0
+        while start < count {
+          let end = min(start + 512, count)
+          for i in start..<end {
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+            root[i - start] = v[i] / correction2
+          }
+          for j in 0..<(end - start) { root[j] = root[j].squareRoot() }
+          for i in start..<end {
+            let update = (m[i] / correction1) / (root[i - start] + epsilon)
+            w[i] = w[i] - eta * update
+          }
+          start = end
+        }
       }
     }
   }

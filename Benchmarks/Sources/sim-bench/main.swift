@@ -57,8 +57,9 @@ let simulated = try seconds {
 func gemmShapes(images: Int) -> [(m: Int, n: Int, k: Int, once: Bool)] {
   var invariant = Set<String>()
   for node in network.graph.nodes {
-    if case .input = node.op { invariant.insert(node.name) }
-    else if node.op.isAffine && network.populations.allSatisfy({ $0.node != node.name })
+    if case .input = node.op {
+      invariant.insert(node.name)
+    } else if node.op.isAffine && network.populations.allSatisfy({ $0.node != node.name })
       && node.inputs.allSatisfy(invariant.contains)
     {
       invariant.insert(node.name)
@@ -102,8 +103,10 @@ func rawSeconds(blasThreads threads: Int32) -> Double {
             buffers[index].b.withUnsafeBufferPointer { b in
               buffers[index].c.withUnsafeMutableBufferPointer { c in
                 cblas_sgemm(
-                  CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1,
-                  a.baseAddress, Int32(shape.k), b.baseAddress, Int32(shape.n), 0, c.baseAddress, Int32(shape.n)
+                  CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(shape.m), Int32(shape.n), Int32(shape.k),
+                  1,
+                  a.baseAddress, Int32(shape.k), b.baseAddress, Int32(shape.n), 0, c.baseAddress,
+                  Int32(shape.n)
                 )
               }
             }

@@ -9,6 +9,27 @@ import Training
 
 MemoryTuning.keepFreedMemory()  // as the command-line tools do
 let train = try DataSource.fashionMNIST.load(.train, limit: 7680)
+
+// `train-bench PRESET PRECISION`: one case, one timed epoch, as a JSON line — what tools/bench
+// alternates with PyTorch. The time is the epoch's own (EpochReport.seconds), as the PyTorch
+// side times only its epoch.
+if CommandLine.arguments.count == 3 {
+  guard let preset = ModelPreset(rawValue: CommandLine.arguments[1]),
+    let precision = Precision(rawValue: CommandLine.arguments[2])
+  else {
+    print("usage: train-bench [PRESET PRECISION]")
+    exit(2)
+  }
+  var random = SplitMix64(seed: 1)
+  let graph = try preset.build(random: &random)
+  let configuration = TrainingConfiguration(epochs: 1, batchSize: 128, precision: precision, seed: 1)
+  _ = try Trainer.fit(graph, train: train.prefix(1280), configuration: configuration)
+  let seconds = try Trainer.fit(graph, train: train, configuration: configuration).history[0].seconds
+  print(
+    #"{"model": "\#(preset.rawValue)", "precision": "\#(precision.rawValue)", "#
+      + #""images_per_second": \#(Double(train.count) / seconds), "seconds": \#(seconds)}"#)
+  exit(0)
+}
 let cases: [(ModelPreset, Precision)] = [
   (.mlp, .float32), (.mlp, .float16), (.mlp, .float64), (.cnn, .float32), (.cnnBN, .float32),
   (.resmlp, .float32),
