@@ -131,7 +131,31 @@ final class LoweredNetwork {
         name: graph.nodes[position].name, size: sizes[position], buffer: bufferOf[position],
         inputs: inputLists[position], kind: kinds[position])
     }
-    let scratchSize = sizes.max() ?? 1
+    // Scratch holds the drive a population computes before its update (pooling, LayerNorm,
+    // softmax) and, under the event update, the change of a map that is not a GEMM; the
+    // workspace holds the goals of targets the update loop does not compute itself. Each is
+    // as large as the largest node that uses it (often none: every population of a decomposed
+    // ReLU CNN is fused with its target).
+    var scratchSize = 0
+    var workspaceSize = 0
+    for (kind, size) in zip(kinds, sizes) {
+      switch kind {
+      case .population(let spec, let drive):
+        if Population<Float>.evaluatesTargetSeparately(spec.target, spikes: false) {
+          workspaceSize = max(workspaceSize, size)
+        }
+        switch drive {
+        case .one, .two: break
+        case .pool, .layerNorm, .softmax: scratchSize = max(scratchSize, size)
+        }
+      case .affine(let map) where update == .event:
+        switch map {
+        case .dense, .conv2d: break
+        default: scratchSize = max(scratchSize, size)
+        }
+      default: break
+      }
+    }
     for buffer in buffers { buffer.initialize(repeating: 0) }
     var previous = [UnsafeMutableBufferPointer<Float>?](repeating: nil, count: buffers.count)
     var changes = previous
@@ -153,7 +177,7 @@ final class LoweredNetwork {
     self.changes = changes
     scratch = .allocate(capacity: capacity * scratchSize)
     scratch.initialize(repeating: 0)
-    workspace = .allocate(capacity: capacity * scratchSize)
+    workspace = .allocate(capacity: capacity * workspaceSize)
     workspace.initialize(repeating: 0)
     columns = .allocate(capacity: max(columnsSize, 1))
     columns.initialize(repeating: 0)
@@ -183,10 +207,23 @@ final class LoweredNetwork {
     return UnsafeBufferPointer(rebasing: buffers[node.buffer][0..<(images * node.size)])
   }
 
-  /// Starts a batch: `input` is the adapted image batch, `ann` the ANN's activations for it.
-  func load(input: Tensor<Float>, ann: [String: Tensor<Float>]) {
+  /// Starts a batch: `input` is the adapted image batch. The ANN's activations of the
+  /// ``constantNodes`` are asked for by consecutive ranges of `chunkRows` images covering the
+  /// batch, so that the caller never needs them for the whole batch at once.
+  func load(input: Tensor<Float>, chunkRows: Int, ann: (Range<Int>) -> [String: Tensor<Float>]) {
     images = input.shape[0]
     precondition(images <= capacity, "batch of \(images) > capacity \(capacity)")
+    for first in stride(from: 0, to: images, by: chunkRows) {
+      let rows = first..<min(first + chunkRows, images)
+      let values = ann(rows)
+      for node in nodes {
+        guard case .constant = node.kind else { continue }
+        let value = values[node.name]!
+        let target = UnsafeMutableBufferPointer(
+          rebasing: buffers[node.buffer][(rows.lowerBound * node.size)..<(rows.upperBound * node.size)])
+        value.scalars.withUnsafeBufferPointer { _ = target.update(fromContentsOf: $0) }
+      }
+    }
     for (position, node) in nodes.enumerated() {
       let count = images * node.size
       let buffer = buffers[node.buffer]
@@ -201,9 +238,7 @@ final class LoweredNetwork {
           dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
           scales: spec.scales.map(Float.init), count: count)
         buffer.update(repeating: 0)
-      case .constant:
-        ann[node.name]!.scalars.withUnsafeBufferPointer { _ = buffer.update(fromContentsOf: $0) }
-      case .alias, .affine:
+      case .constant, .alias, .affine:
         break
       }
     }
@@ -256,7 +291,7 @@ final class LoweredNetwork {
   private func advance(_ position: Int, _ drive: LoweredNode.Drive, output: UnsafeMutableBufferPointer<Float>)
   {
     let count = output.count
-    let fused = UnsafeMutableBufferPointer(rebasing: scratch[0..<count])
+    var fused: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) }
     switch drive {
     case .one(let x):
       populations[position]!.advance(first: value(x), output: output, workspace: workspace)
@@ -286,7 +321,9 @@ final class LoweredNetwork {
     let output = self.output(of: node)
     // Maps whose kernels accumulate (GEMM with β = 1) write to `output` directly; the others
     // write to `target`, which is added afterwards when only changes are pushed.
-    let target = changesOnly ? UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) : output
+    var target: UnsafeMutableBufferPointer<Float> {
+      changesOnly ? UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) : output
+    }
     func x(_ k: Int = 0) -> UnsafeBufferPointer<Float> { value(node.inputs[k], changes: changesOnly) }
     switch map {
     case .dense(let kernel, let bias, let inputWidth, let units):
@@ -323,16 +360,19 @@ final class LoweredNetwork {
         }
       }
     case .sum:
+      let target = target
       _ = target.update(fromContentsOf: x())
       for k in 1..<node.inputs.count {
         let other = x(k)
         for i in 0..<count { target[i] += other[i] }
       }
     case .difference:
+      let target = target
       let a = x()
       let b = x(1)
       for i in 0..<count { target[i] = a[i] - b[i] }
     case .concatenate(let blocks, let outer):
+      let target = target
       var offset = 0
       for o in 0..<(images * outer) {
         for (k, block) in blocks.enumerated() {
@@ -343,7 +383,10 @@ final class LoweredNetwork {
         }
       }
     }
-    if changesOnly { for i in 0..<count { output[i] += target[i] } }
+    if changesOnly {
+      let target = target
+      for i in 0..<count { output[i] += target[i] }
+    }
   }
 }
 

@@ -70,6 +70,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - spikes: if given, receives `s_t` (0 or 1) per neuron.
   ///   - workspace: at least one value per neuron of scratch for the targets, so that
   ///     populations stepped one after another can share it; nil uses the population's own.
+  ///     Unused (and may be empty) when ``evaluatesTargetSeparately(spikes:)`` is false.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public mutating func advance(
@@ -89,7 +90,11 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let scales = self.scales
     let inverseScales = self.inverseScales
     let fired: Int
-    if let workspace {
+    if !evaluatesTargetSeparately(spikes: spikes != nil) {
+      fired = Self.stepNeurons(
+        dynamics, target, eta, first, second ?? first, UnsafeMutableBufferPointer(start: nil, count: 0),
+        &estimates, scales, inverseScales, output, spikes)
+    } else if let workspace {
       precondition(
         workspace.count >= estimates.count, "workspace of \(workspace.count) for \(estimates.count)")
       fired = Self.stepNeurons(
@@ -109,6 +114,21 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 }
 
 extension Population {
+  /// Whether a step evaluates the target into a workspace before the update loop: always when
+  /// spikes are written out, and for every target the update loop does not compute itself
+  /// (all but ReLU, identity and max).
+  public func evaluatesTargetSeparately(spikes: Bool) -> Bool {
+    Self.evaluatesTargetSeparately(target, spikes: spikes)
+  }
+
+  static func evaluatesTargetSeparately(_ target: NeuronTarget, spikes: Bool) -> Bool {
+    if spikes { return true }
+    switch target {
+    case .unary(.relu), .unary(.identity), .binary(.maximum): return false
+    default: return true
+    }
+  }
+
   /// One step for every neuron. Without spike output, ReLU, identity and max targets are
   /// computed inside the update loop (one pass over memory); other targets are evaluated into
   /// `goal` first and the same loop reads them from there. Returns the spikes.
@@ -120,7 +140,12 @@ extension Population {
     _ scales: [Scalar], _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
     _ spikes: UnsafeMutableBufferPointer<Scalar>?
   ) -> Int {
-    estimates.withUnsafeMutableBufferPointer { v in
+    // The dispatch below and evaluatesTargetSeparately must agree: a goal is only given where
+    // the target is evaluated into it.
+    precondition(
+      !evaluatesTargetSeparately(target, spikes: spikes != nil) || goal.count >= estimates.count,
+      "no workspace for a target evaluated separately")
+    return estimates.withUnsafeMutableBufferPointer { v in
       scales.withUnsafeBufferPointer { lambda in
         inverseScales.withUnsafeBufferPointer { inverse in
           if let spikes {

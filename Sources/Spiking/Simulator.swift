@@ -257,19 +257,42 @@ final class Shard: @unchecked Sendable {
     self.readout = readout
   }
 
+  /// The ANN reference is computed in chunks of this many images. A batch of at most one chunk
+  /// keeps its reference for the whole simulation; a larger one recomputes it, chunk by chunk,
+  /// at every measured T instead of holding it for the whole batch (at batch 1,000 the decomposed
+  /// CNN's reference alone is 365 MB). Either way each image's reference is computed the same
+  /// way, so the measures do not depend on the batch size through it.
+  static let referenceRows = 100
+
   /// Simulates one batch for every step up to the largest T, recording the measures.
   /// - Parameter progress: called every eighth step with the step.
   func simulate(_ graph: Graph, images input: Tensor<Float>, labels: [Int], progress: ((Int) -> Void)?) {
     let readoutName = graph.nodes[readout].name
-    let ann = graph.activations(
-      [input], keeping: Set(lowered.constantNodes + reported.map(\.node) + [readoutName]))
-    let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
-    annCorrect = zip(ann[readoutName]!.argmaxLastAxis(), labels).filter { $0 == $1 }.count
-    annMagnitude = reported.map { entry in ann[entry.node]!.scalars.reduce(0.0) { $0 + Double(abs($1)) } }
+    let rows = labels.count
+    let chunks = stride(from: 0, to: rows, by: Self.referenceRows).map {
+      $0..<min($0 + Self.referenceRows, rows)
+    }
+    let reportedNodes = Set(reported.map(\.node))
+    func reference(_ range: Range<Int>, keeping kept: Set<String>) -> [String: Tensor<Float>] {
+      graph.activations([chunks.count == 1 ? input : input.rows(range)], keeping: kept)
+    }
+    annCorrect = 0
+    annMagnitude = reported.map { _ in 0 }
     correct = []
     absError = reported.map { _ in [] }
     spikes = reported.map { _ in [] }
-    lowered.load(input: input, ann: ann)
+    var kept: [String: Tensor<Float>]?
+    lowered.load(input: input, chunkRows: Self.referenceRows) { range in
+      let ann = reference(
+        range, keeping: Set(lowered.constantNodes).union(reportedNodes).union([readoutName]))
+      annCorrect += zip(ann[readoutName]!.argmaxLastAxis(), labels[range]).filter { $0 == $1 }.count
+      for (k, entry) in reported.enumerated() {
+        annMagnitude[k] = ann[entry.node]!.scalars.reduce(annMagnitude[k]) { $0 + Double(abs($1)) }
+      }
+      if chunks.count == 1 { kept = ann }
+      return ann
+    }
+    let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
     let requested = Set(timesteps)
     for t in 1...timesteps.last! {
       lowered.step()
@@ -287,13 +310,23 @@ final class Shard: @unchecked Sendable {
         if best == label { hits += 1 }
       }
       correct.append(hits)
-      for (k, entry) in reported.enumerated() {
-        let estimate = lowered.estimate(at: entry.position)
-        var total = 0.0
-        ann[entry.node]!.scalars.withUnsafeBufferPointer { reference in
-          for i in 0..<estimate.count { total += Double(abs(estimate[i] - reference[i])) }
+      // Σ |λ·v − a| per population, each a running sum in index order over the batch.
+      var totals = reported.map { _ in 0.0 }
+      for range in chunks {
+        let ann = kept ?? reference(range, keeping: reportedNodes)
+        for (k, entry) in reported.enumerated() {
+          let size = graph.nodes[entry.position].shape.reduce(1, *)
+          let estimate = lowered.estimate(at: entry.position)
+          let offset = range.lowerBound * size
+          var total = totals[k]
+          ann[entry.node]!.scalars.withUnsafeBufferPointer { reference in
+            for i in 0..<reference.count { total += Double(abs(estimate[offset + i] - reference[i])) }
+          }
+          totals[k] = total
         }
-        absError[k].append(total)
+      }
+      for (k, entry) in reported.enumerated() {
+        absError[k].append(totals[k])
         spikes[k].append(Double(lowered.populations[entry.position]!.spikeCount) / Double(t))
       }
     }
