@@ -83,29 +83,47 @@ struct Optimizer<Scalar: TensorScalar> {
 
   /// One step: moves every slot's parameter against its gradient (slots without a gradient stay)
   /// with learning rate `rate`; decoupled weight decay applies to kernels.
+  /// A parameter of `threads × 16,384` elements or more is moved by `threads` threads, each
+  /// on its own range of elements; every element's update is the same whoever computes it.
   mutating func step(
-    _ parameters: inout [[String: Tensor<Scalar>]], gradients: [[String: Tensor<Scalar>]], rate: Double
+    _ parameters: inout [[String: Tensor<Scalar>]], gradients: [[String: Tensor<Scalar>]], rate: Double,
+    threads: Int = 1
   ) {
     steps += 1
     for (k, slot) in slots.enumerated() {
       guard let gradient = gradients[slot.node][slot.name] else { continue }
       update(
-        &parameters[slot.node][slot.name]!, k, gradient: gradient, rate: rate, decays: slot.name == "kernel")
+        &parameters[slot.node][slot.name]!, k, gradient: gradient, rate: rate, decays: slot.name == "kernel",
+        threads: threads)
     }
   }
 
   /// Moves `weights` (slot `k`) against `gradient`. In half precision the moved weights are
   /// rounded, then decayed and rounded again — each loop a plain pass that compiles to vector code.
   private mutating func update(
-    _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool
+    _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool,
+    threads: Int
   ) {
     let settings = settings
     let step = steps
+    let count = weights.count
+    let parts = count >= threads * 16_384 ? threads : 1
     weights.withUnsafeMutableScalars { w in
       gradient.scalars.withUnsafeBufferPointer { g in
         first[k].withUnsafeMutableBufferPointer { m in
           second[k].withUnsafeMutableBufferPointer { v in
-            Self.move(w, g, m, v, settings: settings, step: step, rate: rate)
+            // Each part its own range; the buffers outlive the (synchronous) parallel loop.
+            let buffers = UncheckedSendable((w, g, m, v))
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+              let (w, g, m, v) = buffers.value
+              let range = (count * part / parts)..<(count * (part + 1) / parts)
+              func slice(_ b: UnsafeMutableBufferPointer<Scalar>) -> UnsafeMutableBufferPointer<Scalar> {
+                b.isEmpty ? b : UnsafeMutableBufferPointer(rebasing: b[range])
+              }
+              Self.move(
+                slice(w), UnsafeBufferPointer(rebasing: g[range]), slice(m), slice(v), settings: settings,
+                step: step, rate: rate)
+            }
           }
         }
       }

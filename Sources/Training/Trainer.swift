@@ -180,7 +180,7 @@ public enum Trainer {
   /// rows (the last one shorter), each shard's gradient is computed on its own — by whichever
   /// thread is free — and the shards' gradients are added in shard order. The cut depends on the
   /// batch size only, so the weights are the same for any number of threads.
-  static let shardRows = 32
+  static let shardRows = 64
 
   /// Whether the training-mode forward pass couples the rows of a batch: BatchNorm normalizes
   /// with statistics of the whole batch, so a network holding one is computed as one shard.
@@ -247,7 +247,7 @@ public enum Trainer {
   ) -> (Double, Int) {
     let batch = shardedGradients(
       &network, input: input, labels: labels, loss: loss, random: &random, threads: threads)
-    optimizer.step(&network.parameters, gradients: batch.gradients, rate: rate)
+    optimizer.step(&network.parameters, gradients: batch.gradients, rate: rate, threads: threads)
     return (batch.loss, batch.hits)
   }
 

@@ -60,7 +60,7 @@ extension SNNTrain {
     @Option(help: "Seed for initialization, shuffling and dropout.") var seed: UInt64 = 0
     @Option(
       help: ArgumentHelp(
-        "Threads, each computing shards of 32 images of every batch (default: one per core). The weights do not depend on it; networks with BatchNorm run each batch as one shard.",
+        "Threads, each computing shards of 64 images of every batch (default: one per core). The weights do not depend on it; networks with BatchNorm run each batch as one shard.",
         valueName: "N"))
     var threads: Int?
     @Option(

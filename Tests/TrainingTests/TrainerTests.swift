@@ -40,7 +40,7 @@ import Testing
     #expect(a != c)
   }
 
-  /// Batches are cut into shards of 32 rows computed on any free thread; the cut depends on the
+  /// Batches are cut into shards of 64 rows computed on any free thread; the cut depends on the
   /// batch size alone, so the thread count changes no bit — with dropout (one stream per shard)
   /// and a batch size that leaves a short last shard, in every precision.
   @Test(arguments: Precision.allCases)
