@@ -25,6 +25,12 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public private(set) var step = 0
   /// `1/λ` per entry of ``scales``.
   private let inverseScales: [Scalar]
+  /// ``scales`` and their inverses repeated into longer rows (up to 4,096 neurons, a divisor of
+  /// the population's size), which the update loops run over: per-channel scales give rows of a
+  /// few dozen neurons, too short for the loops to pay for themselves. Neuron `i` still gets
+  /// `scales[i % scales.count]`.
+  private let rowScales: [Scalar]
+  private let rowInverses: [Scalar]
   /// `g(x̂_t)` of the current step, when the caller gives no workspace (allocated at the first
   /// such step, then reused).
   private var goals: [Scalar] = []
@@ -45,6 +51,14 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     self.target = target
     self.scales = scales
     inverseScales = scales.map { 1 / $0 }
+    var repeats = 1
+    if scales.count > 1 {
+      let rows = count / scales.count
+      repeats = max(1, min(rows, 4096 / scales.count))
+      while rows % repeats != 0 { repeats -= 1 }
+    }
+    rowScales = Array([[Scalar]](repeating: scales, count: repeats).joined())
+    rowInverses = Array([[Scalar]](repeating: inverseScales, count: repeats).joined())
     estimates = [Scalar](repeating: 0, count: count)
   }
 
@@ -87,8 +101,8 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let eta = Scalar(schedule.eta(step))
     let dynamics = self.dynamics
     let target = self.target
-    let scales = self.scales
-    let inverseScales = self.inverseScales
+    let scales = rowScales
+    let inverseScales = rowInverses
     let fired: Int
     if !evaluatesTargetSeparately(spikes: spikes != nil) {
       fired = Self.stepNeurons(
@@ -269,8 +283,11 @@ extension Population {
     }
     let width = lambda.count
     var base = 0
+    // Spikes are counted in `Scalar` over blocks of rows of at most 2²⁰ neurons (exact below
+    // 2²⁴): converting to Int after every short row cost more than the row.
+    var count: Scalar = 0
+    var counted = 0
     while base < v.count {
-      var count: Scalar = 0
       switch dynamics {
       case .subgradient:
         for j in 0..<width {
@@ -289,10 +306,15 @@ extension Population {
           count += s
         }
       }
-      fired &+= Int(count)
+      counted &+= width
+      if counted >= 1 << 20 {
+        fired &+= Int(count)
+        count = 0
+        counted = 0
+      }
       base &+= width
     }
-    return fired
+    return fired &+ Int(count)
   }
 }
 
