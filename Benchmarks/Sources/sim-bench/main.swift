@@ -9,9 +9,9 @@ import Tensor
 
 // Simulation throughput against raw BLAS, and peak memory.
 //
-//   sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event]
+//   sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient]
 //
-// Converts MODEL.h5 (signGD, max normalization from 1,000 training images), then
+// Converts MODEL.h5 (signGD unless told, max normalization from 1,000 training images), then
 // 1. simulates the first IMAGES test images for STEPS time steps in batches of BATCH
 //    (Simulator.run, measuring only at T = STEPS), and
 // 2. times, for the same batches, STEPS dense forward passes of the network's GEMMs alone:
@@ -28,15 +28,17 @@ guard arguments.count >= 5, let batch = Int(arguments[2]), let count = Int(argum
   let steps = Int(arguments[4])
 else {
   FileHandle.standardError.write(
-    "usage: sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event]\n".data(using: .utf8)!)
+    "usage: sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient]\n".data(
+      using: .utf8)!)
   exit(2)
 }
 let fuse = arguments.count > 5 && arguments[5] == "fuse"
 let update = arguments.count > 6 ? AffineUpdate(rawValue: arguments[6]) ?? .dense : .dense
+let dynamics = arguments.count > 7 ? Dynamics(rawValue: arguments[7]) ?? .signGD : .signGD
 let graph = try KerasModelReader.read(arguments[1])
 let calibration = try DataSource.fashionMNIST.load(.train, limit: 1000).images
 let network = try SpikingNetwork(
-  graph, dynamics: .signGD, normalization: .max, calibration: calibration, fuse: fuse)
+  graph, dynamics: dynamics, normalization: .max, calibration: calibration, fuse: fuse)
 let test = try DataSource.fashionMNIST.load(.test, limit: count)
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -46,9 +48,11 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
   return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
 
+var accuracy = 0.0
 let simulated = try seconds {
-  _ = try Simulator.run(
-    network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, update: update)
+  accuracy = try Simulator.run(
+    network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, update: update
+  ).accuracy[0]
 }
 
 // The GEMM shapes of one forward pass for `rows` images: (m, n, k) per Dense/Conv2D node, and
@@ -126,7 +130,7 @@ getrusage(RUSAGE_SELF.rawValue, &usage)
 let imageSteps = Double(count * steps)
 let line: [String: Any] = [
   "model": arguments[1], "batch": batch, "images": count, "steps": steps, "fused": fuse,
-  "engine": update.rawValue,
+  "engine": update.rawValue, "dynamics": dynamics.rawValue, "accuracy": accuracy,
   "neurons": network.populations.reduce(0) { $0 + network.graph.node($1.node)!.shape.reduce(1, *) },
   "simulation_seconds": simulated, "simulation_image_steps_per_second": imageSteps / simulated,
   "raw_blas_seconds": raw, "raw_blas_image_steps_per_second": imageSteps / raw, "ratio": simulated / raw,
