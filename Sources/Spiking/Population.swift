@@ -188,27 +188,51 @@ extension Population {
     _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
     _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>,
-    spikes: UnsafeMutableBufferPointer<Scalar>?
+    spikes: UnsafeMutableBufferPointer<Scalar>
   ) -> Int {
+    precondition(goal.count >= v.count && output.count >= v.count && spikes.count >= v.count)
+    precondition(!lambda.isEmpty && inverse.count == lambda.count && v.count % lambda.count == 0)
+    let g = goal.baseAddress!
+    let e = v.baseAddress!
+    let l = lambda.baseAddress!
+    let r = inverse.baseAddress!
+    let o = output.baseAddress!
+    let s = spikes.baseAddress!
     let width = lambda.count
     var fired = 0
     var base = 0
     while base < v.count {
-      for j in 0..<width {
-        let i = base &+ j
-        let fires: Bool
-        switch dynamics {
-        case .subgradient:
-          fires = goal[i] * inverse[j] > v[i]
-          v[i] -= eta * (v[i] - (fires ? 1 : 0))
-        case .signGD:
-          fires = v[i] >= goal[i] * inverse[j]
-          v[i] += fires ? -eta : eta
+      // Raw pointers, an integer count and a plain `while`: the form LLVM vectorizes (a
+      // floating-point sum, or a `for` over a range with its overflow trap, keeps it scalar).
+      var count: Int32 = 0
+      var j = 0
+      switch dynamics {
+      case .subgradient:
+        while j < width {
+          let i = base &+ j
+          let fires = g[i] * r[j] > e[i]
+          let spike: Scalar = fires ? 1 : 0
+          let next = e[i] - eta * (e[i] - spike)
+          e[i] = next
+          o[i] = l[j] * next
+          s[i] = spike
+          count &+= fires ? 1 : 0
+          j &+= 1
         }
-        output[i] = lambda[j] * v[i]
-        spikes?[i] = fires ? 1 : 0
-        fired &+= fires ? 1 : 0
+      case .signGD:
+        while j < width {
+          let i = base &+ j
+          let fires = e[i] >= g[i] * r[j]
+          let spike: Scalar = fires ? 1 : 0
+          let next = e[i] + (eta - 2 * eta * spike)
+          e[i] = next
+          o[i] = l[j] * next
+          s[i] = spike
+          count &+= fires ? 1 : 0
+          j &+= 1
+        }
       }
+      fired &+= Int(count)
       base &+= width
     }
     return fired
@@ -242,9 +266,10 @@ enum FusedMaximum: FusedTarget {
 }
 
 extension Population {
-  /// One pass of target and update over rows of `λ.count` neurons (blocks of 2²⁰ when λ is
-  /// shared): branch-free loops the compiler vectorizes; spikes are counted in `Scalar` per row
-  /// or block, exact below 2²⁴.
+  /// One pass of target and update over rows of `λ.count` neurons (rows of up to 2³⁰ when λ
+  /// is shared), in the form LLVM vectorizes: raw pointers, a plain `while` and spikes counted
+  /// in `Int32` per row (a `for` over a range, with its overflow trap, or a floating-point
+  /// count keeps the loop scalar).
   @inline(__always)
   static func update<G: FusedTarget>(
     _: G.Type, _ dynamics: Dynamics, _ eta: Scalar, _ a: UnsafeBufferPointer<Scalar>,
@@ -252,69 +277,72 @@ extension Population {
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
     _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>
   ) -> Int {
+    precondition(a.count >= v.count && b.count >= v.count && output.count >= v.count)
+    precondition(!lambda.isEmpty && inverse.count == lambda.count && v.count % lambda.count == 0)
+    let x = a.baseAddress!
+    let y = b.baseAddress!
+    let e = v.baseAddress!
+    let o = output.baseAddress!
+    let l = lambda.baseAddress!
+    let r = inverse.baseAddress!
     var fired = 0
-    if lambda.count == 1 {
-      let l = lambda[0]
-      let r = inverse[0]
-      var block = 0
-      while block < v.count {
-        let end = Swift.min(block &+ (1 << 20), v.count)
-        var count: Scalar = 0
+    var base = 0
+    while base < v.count {
+      var count: Int32 = 0
+      var i = base
+      if lambda.count == 1 {
+        let end = base &+ Swift.min(v.count &- base, 1 << 30)
+        let scale = l[0]
+        let inverseScale = r[0]
         switch dynamics {
         case .subgradient:
-          for i in block..<end {
-            let s: Scalar = G.value(a[i], b[i]) * r > v[i] ? 1 : 0
-            v[i] -= eta * (v[i] - s)
-            output[i] = l * v[i]
-            count += s
+          while i < end {
+            let fires = G.value(x[i], y[i]) * inverseScale > e[i]
+            let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
+            e[i] = next
+            o[i] = scale * next
+            count &+= fires ? 1 : 0
+            i &+= 1
           }
         case .signGD:
-          for i in block..<end {
-            let s: Scalar = v[i] >= G.value(a[i], b[i]) * r ? 1 : 0
-            v[i] += eta - 2 * eta * s
-            output[i] = l * v[i]
-            count += s
+          while i < end {
+            let fires = e[i] >= G.value(x[i], y[i]) * inverseScale
+            let next = e[i] + (fires ? -eta : eta)
+            e[i] = next
+            o[i] = scale * next
+            count &+= fires ? 1 : 0
+            i &+= 1
           }
         }
-        fired &+= Int(count)
-        block = end
-      }
-      return fired
-    }
-    let width = lambda.count
-    var base = 0
-    // Spikes are counted in `Scalar` over blocks of rows of at most 2²⁰ neurons (exact below
-    // 2²⁴): converting to Int after every short row cost more than the row.
-    var count: Scalar = 0
-    var counted = 0
-    while base < v.count {
-      switch dynamics {
-      case .subgradient:
-        for j in 0..<width {
-          let i = base &+ j
-          let s: Scalar = G.value(a[i], b[i]) * inverse[j] > v[i] ? 1 : 0
-          v[i] -= eta * (v[i] - s)
-          output[i] = lambda[j] * v[i]
-          count += s
-        }
-      case .signGD:
-        for j in 0..<width {
-          let i = base &+ j
-          let s: Scalar = v[i] >= G.value(a[i], b[i]) * inverse[j] ? 1 : 0
-          v[i] += eta - 2 * eta * s
-          output[i] = lambda[j] * v[i]
-          count += s
+      } else {
+        var j = 0
+        switch dynamics {
+        case .subgradient:
+          while j < lambda.count {
+            let fires = G.value(x[i], y[i]) * r[j] > e[i]
+            let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
+            e[i] = next
+            o[i] = l[j] * next
+            count &+= fires ? 1 : 0
+            i &+= 1
+            j &+= 1
+          }
+        case .signGD:
+          while j < lambda.count {
+            let fires = e[i] >= G.value(x[i], y[i]) * r[j]
+            let next = e[i] + (fires ? -eta : eta)
+            e[i] = next
+            o[i] = l[j] * next
+            count &+= fires ? 1 : 0
+            i &+= 1
+            j &+= 1
+          }
         }
       }
-      counted &+= width
-      if counted >= 1 << 20 {
-        fired &+= Int(count)
-        count = 0
-        counted = 0
-      }
-      base &+= width
+      fired &+= Int(count)
+      base = i
     }
-    return fired &+ Int(count)
+    return fired
   }
 }
 

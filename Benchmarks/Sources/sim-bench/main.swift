@@ -9,11 +9,12 @@ import Tensor
 
 // Simulation throughput against raw BLAS, and peak memory.
 //
-//   sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient]
+//   sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient] [THREADS]
 //
 // Converts MODEL.h5 (signGD unless told, max normalization from 1,000 training images), then
 // 1. simulates the first IMAGES test images for STEPS time steps in batches of BATCH
-//    (Simulator.run, measuring only at T = STEPS), and
+//    (Simulator.run, measuring only at T = STEPS, on THREADS worker threads: all cores unless
+//    told), and
 // 2. times, for the same batches, STEPS dense forward passes of the network's GEMMs alone:
 //    one cblas_sgemm per Dense layer and per Conv2D layer (on a prepared im2col matrix, so the
 //    copy is not counted) with the shapes the network has, the layers fed only by the analog
@@ -28,13 +29,15 @@ guard arguments.count >= 5, let batch = Int(arguments[2]), let count = Int(argum
   let steps = Int(arguments[4])
 else {
   FileHandle.standardError.write(
-    "usage: sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient]\n".data(
-      using: .utf8)!)
+    "usage: sim-bench MODEL.h5 BATCH IMAGES STEPS [fuse|decompose] [dense|event] [signgd|subgradient] [THREADS]\n"
+      .data(
+        using: .utf8)!)
   exit(2)
 }
 let fuse = arguments.count > 5 && arguments[5] == "fuse"
 let update = arguments.count > 6 ? AffineUpdate(rawValue: arguments[6]) ?? .dense : .dense
 let dynamics = arguments.count > 7 ? Dynamics(rawValue: arguments[7]) ?? .signGD : .signGD
+let threads = arguments.count > 8 ? Int(arguments[8]) : nil
 let graph = try KerasModelReader.read(arguments[1])
 let calibration = try DataSource.fashionMNIST.load(.train, limit: 1000).images
 let network = try SpikingNetwork(
@@ -51,7 +54,8 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 var accuracy = 0.0
 let simulated = try seconds {
   accuracy = try Simulator.run(
-    network, images: test.images, labels: test.labels, timesteps: [steps], batchSize: batch, update: update
+    network, images: test.images, labels: test.labels,
+    settings: SimulationSettings(timesteps: [steps], batchSize: batch, update: update, threads: threads)
   ).accuracy[0]
 }
 
@@ -130,7 +134,8 @@ getrusage(RUSAGE_SELF.rawValue, &usage)
 let imageSteps = Double(count * steps)
 let line: [String: Any] = [
   "model": arguments[1], "batch": batch, "images": count, "steps": steps, "fused": fuse,
-  "engine": update.rawValue, "dynamics": dynamics.rawValue, "accuracy": accuracy,
+  "engine": update.rawValue, "dynamics": dynamics.rawValue,
+  "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount, "accuracy": accuracy,
   "neurons": network.populations.reduce(0) { $0 + network.graph.node($1.node)!.shape.reduce(1, *) },
   "simulation_seconds": simulated, "simulation_image_steps_per_second": imageSteps / simulated,
   "raw_blas_seconds": raw, "raw_blas_image_steps_per_second": imageSteps / raw, "ratio": simulated / raw,
