@@ -89,33 +89,67 @@ extension Tensor {
       input.count >= images * imageSize
         && output.count >= images * window.outputHeight * window.outputWidth * channels,
       "pool2d buffers too small for \(images) images")
-    var target = 0
+    guard images > 0, channels > 0, window.outputHeight > 0, window.outputWidth > 0 else { return }
+    switch mode {
+    case .max:
+      poolRows(PoolMaximum.self, input, images: images, channels: channels, window: window, into: output)
+    case .average:
+      poolRows(PoolSum.self, input, images: images, channels: channels, window: window, into: output)
+    }
+  }
+
+  /// The pooling loop for one way of combining a window (its start value and combination).
+  /// One output row at a time: its input rows in order, and within each, every output pixel's
+  /// window columns in order — for each output element the same sequence of operations as
+  /// pixel by pixel, so the same result, with raw pointers and plain loops over the contiguous
+  /// channels of a pixel.
+  @inline(__always)
+  static func poolRows<C: PoolCombination>(
+    _: C.Type, _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, window: Window2D,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let x = input.baseAddress!
+    let y = output.baseAddress!
+    let imageSize = window.inputHeight &* window.inputWidth &* channels
+    let rowWidth = window.outputWidth &* channels
+    let inputRowWidth = window.inputWidth &* channels
+    var out = y
     for n in 0..<images {
-      let image = n &* imageSize
+      let image = x + n &* imageSize
       for oh in 0..<window.outputHeight {
         let rows = window.inputRows(forOutputRow: oh)
-        for ow in 0..<window.outputWidth {
-          let columns = window.inputColumns(forOutputColumn: ow)
-          // Channels are contiguous: combine whole pixels so the inner loop runs over channels.
-          let out = UnsafeMutableBufferPointer(rebasing: output[target..<(target &+ channels)])
-          out.update(repeating: mode == .max ? -.infinity : 0)
-          for ih in rows {
-            for iw in columns {
-              let pixel = image &+ (ih &* window.inputWidth &+ iw) &* channels
-              switch mode {
-              case .max:
-                for c in 0..<channels { out[c] = BinaryFunction.maximum(out[c], input[pixel &+ c]) }
-              case .average:
-                for c in 0..<channels { out[c] += input[pixel &+ c] }
+        out.update(repeating: C.start(), count: rowWidth)
+        for ih in rows {
+          let inputRow = image + ih &* inputRowWidth
+          var pixelOut = out
+          for ow in 0..<window.outputWidth {
+            let columns = window.inputColumns(forOutputColumn: ow)
+            var pixel = inputRow + columns.lowerBound &* channels
+            let end = inputRow + columns.upperBound &* channels
+            while pixel < end {
+              var c = 0
+              while c < channels {
+                pixelOut[c] = C.combine(pixelOut[c], pixel[c])
+                c &+= 1
               }
+              pixel += channels
             }
+            pixelOut += channels
           }
-          if mode == .average {
-            let divisor = Scalar(rows.count * columns.count)
-            for c in 0..<channels { out[c] /= divisor }
-          }
-          target &+= channels
         }
+        if C.divides {
+          var pixelOut = out
+          for ow in 0..<window.outputWidth {
+            let divisor = Scalar(rows.count &* window.inputColumns(forOutputColumn: ow).count)
+            var c = 0
+            while c < channels {
+              pixelOut[c] /= divisor
+              c &+= 1
+            }
+            pixelOut += channels
+          }
+        }
+        out += rowWidth
       }
     }
   }
@@ -307,4 +341,28 @@ public enum LastAxisStatisticKind: String, Sendable, Hashable, Codable, CaseIter
   case mean, sum
   /// `x − mean(x)`.
   case deviation
+}
+
+/// How a pooling window's elements are combined: from `start`, one `combine` per element, then
+/// (average) a division by the window's size.
+protocol PoolCombination {
+  static var divides: Bool { get }
+  static func start<Scalar: TensorScalar>() -> Scalar
+  static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar
+}
+
+/// Max pooling: `maximum` from −∞ (NaN if any element is NaN).
+enum PoolMaximum: PoolCombination {
+  static var divides: Bool { false }
+  @inline(__always) static func start<Scalar: TensorScalar>() -> Scalar { -.infinity }
+  @inline(__always) static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar {
+    BinaryFunction.maximum(a, b)
+  }
+}
+
+/// Average pooling: the sum from 0, divided by the window's size afterwards.
+enum PoolSum: PoolCombination {
+  static var divides: Bool { true }
+  @inline(__always) static func start<Scalar: TensorScalar>() -> Scalar { 0 }
+  @inline(__always) static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar { a + b }
 }
