@@ -26,8 +26,15 @@ extension Tensor {
               (columns.baseAddress! + target).update(repeating: 0, count: spanLength)
             } else if spanInside {
               // For one kernel row the window covers kW consecutive pixels: one contiguous copy.
-              let source = image &+ (ih &* window.inputWidth &+ left) &* c
-              (columns.baseAddress! + target).update(from: input.baseAddress! + source, count: spanLength)
+              // A plain loop: spans are short (kW pixels of a few channels) and a copy call per
+              // span cost more than the copy.
+              let from = input.baseAddress! + (image &+ (ih &* window.inputWidth &+ left) &* c)
+              let to = columns.baseAddress! + target
+              var k = 0
+              while k < spanLength {
+                to[k] = from[k]
+                k &+= 1
+              }
             } else {
               for kw in 0..<window.kernelWidth {
                 let iw = left &+ kw
