@@ -99,10 +99,10 @@ extension Tensor {
   }
 
   /// The pooling loop for one way of combining a window (its start value and combination).
-  /// One output row at a time: its input rows in order, and within each, every output pixel's
-  /// window columns in order — for each output element the same sequence of operations as
-  /// pixel by pixel, so the same result, with raw pointers and plain loops over the contiguous
-  /// channels of a pixel.
+  /// Each output pixel's channels are accumulated in registers, four at a time where they
+  /// divide, over the window's input rows in order and within each its columns in order: for
+  /// each output element the same sequence of operations as the plain definition, so the same
+  /// result.
   @inline(__always)
   static func poolRows<C: PoolCombination>(
     _: C.Type, _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, window: Window2D,
@@ -111,45 +111,49 @@ extension Tensor {
     let x = input.baseAddress!
     let y = output.baseAddress!
     let imageSize = window.inputHeight &* window.inputWidth &* channels
-    let rowWidth = window.outputWidth &* channels
     let inputRowWidth = window.inputWidth &* channels
+    let vectors = channels & 3 == 0
     var out = y
     for n in 0..<images {
       let image = x + n &* imageSize
       for oh in 0..<window.outputHeight {
         let rows = window.inputRows(forOutputRow: oh)
-        out.update(repeating: C.start(), count: rowWidth)
-        for ih in rows {
-          let inputRow = image + ih &* inputRowWidth
-          var pixelOut = out
-          for ow in 0..<window.outputWidth {
-            let columns = window.inputColumns(forOutputColumn: ow)
-            var pixel = inputRow + columns.lowerBound &* channels
-            let end = inputRow + columns.upperBound &* channels
-            while pixel < end {
-              var c = 0
-              while c < channels {
-                pixelOut[c] = C.combine(pixelOut[c], pixel[c])
-                c &+= 1
-              }
-              pixel += channels
-            }
-            pixelOut += channels
-          }
-        }
-        if C.divides {
-          var pixelOut = out
-          for ow in 0..<window.outputWidth {
-            let divisor = Scalar(rows.count &* window.inputColumns(forOutputColumn: ow).count)
-            var c = 0
+        for ow in 0..<window.outputWidth {
+          let columns = window.inputColumns(forOutputColumn: ow)
+          let corner = image + columns.lowerBound &* channels
+          let divisor = Scalar(rows.count &* columns.count)
+          var c = 0
+          if vectors {
             while c < channels {
-              pixelOut[c] /= divisor
+              var total = SIMD4<Scalar>(repeating: C.start())
+              for ih in rows {
+                var pixel = corner + (ih &* inputRowWidth &+ c)
+                for _ in columns {
+                  total = C.combine(total, UnsafeRawPointer(pixel).loadUnaligned(as: SIMD4<Scalar>.self))
+                  pixel += channels
+                }
+              }
+              if C.divides { total /= SIMD4(repeating: divisor) }
+              UnsafeMutableRawPointer(out + c).storeBytes(of: total, as: SIMD4<Scalar>.self)
+              c &+= 4
+            }
+          } else {
+            while c < channels {
+              var total: Scalar = C.start()
+              for ih in rows {
+                var pixel = corner + (ih &* inputRowWidth &+ c)
+                for _ in columns {
+                  total = C.combine(total, pixel.pointee)
+                  pixel += channels
+                }
+              }
+              if C.divides { total /= divisor }
+              out[c] = total
               c &+= 1
             }
-            pixelOut += channels
           }
+          out += channels
         }
-        out += rowWidth
       }
     }
   }
@@ -349,6 +353,8 @@ protocol PoolCombination {
   static var divides: Bool { get }
   static func start<Scalar: TensorScalar>() -> Scalar
   static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar
+  /// `combine` lane by lane.
+  static func combine<Scalar: TensorScalar>(_ a: SIMD4<Scalar>, _ b: SIMD4<Scalar>) -> SIMD4<Scalar>
 }
 
 /// Max pooling: `maximum` from −∞ (NaN if any element is NaN).
@@ -358,6 +364,12 @@ enum PoolMaximum: PoolCombination {
   @inline(__always) static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar {
     BinaryFunction.maximum(a, b)
   }
+  @inline(__always) static func combine<Scalar: TensorScalar>(
+    _ a: SIMD4<Scalar>, _ b: SIMD4<Scalar>
+  ) -> SIMD4<Scalar> {
+    // As `BinaryFunction.maximum`: `Swift.max(a, b)` (b where b ≥ a), NaN where either is NaN.
+    a.replacing(with: b, where: b .>= a).replacing(with: .nan, where: (a .!= a) .| (b .!= b))
+  }
 }
 
 /// Average pooling: the sum from 0, divided by the window's size afterwards.
@@ -365,4 +377,7 @@ enum PoolSum: PoolCombination {
   static var divides: Bool { true }
   @inline(__always) static func start<Scalar: TensorScalar>() -> Scalar { 0 }
   @inline(__always) static func combine<Scalar: TensorScalar>(_ a: Scalar, _ b: Scalar) -> Scalar { a + b }
+  @inline(__always) static func combine<Scalar: TensorScalar>(
+    _ a: SIMD4<Scalar>, _ b: SIMD4<Scalar>
+  ) -> SIMD4<Scalar> { a + b }
 }

@@ -6,7 +6,7 @@ import RealModule
 /// Half precision is not a storage type here: half-precision arithmetic is emulated on `Float`
 /// tensors by ``Tensor/roundedToHalf()`` after each operation, with products accumulated in
 /// float32 — what GPU half-precision kernels do.
-public protocol TensorScalar: Real, BinaryFloatingPoint, Sendable, Codable
+public protocol TensorScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Codable
 where RawSignificand: FixedWidthInteger {
   /// `C ← α·op(A)·op(B) + β·C` on row-major matrices (BLAS `?gemm`); `op` transposes when asked.
   /// `A` is `m×k` after `op`, `B` is `k×n` after `op`, `C` is `m×n`.

@@ -30,6 +30,31 @@ import Testing
     #expect(y.scalars[1].isNaN)
   }
 
+  /// Channels in multiples of four take a vector path; it must give the bits the one-channel
+  /// (scalar) path gives for each channel alone — NaN, ±0 ties and infinities included.
+  @Test(arguments: [PoolingMode.max, .average])
+  func vectorPathMatchesEachChannelAlone(mode: PoolingMode) {
+    let (n, h, w, c) = (2, 5, 6, 8)
+    var rng = SeededRandom(seed: 11)
+    var x: [Float] = rng.uniform(n * h * w * c, in: -2...2)
+    for (i, special) in [Float.nan, 0, -0.0, .infinity, -.infinity, 0, -0.0].enumerated() {
+      x[(i * 13) % x.count] = special
+    }
+    // Image 0, channel 1, first window (rows 0–1, columns 0–2): a tie of −0 and +0 for the max.
+    for row in 0..<2 { for column in 0..<3 { x[(row * w + column) * c + 1] = -1 } }
+    x[1] = -0.0
+    x[1 + c] = 0
+    let together = Tensor.pool2d(
+      Tensor(shape: [n, h, w, c], scalars: x), mode: mode, size: (2, 3), strides: (2, 2), padding: .same)
+    for channel in 0..<c {
+      let alone = Tensor.pool2d(
+        Tensor(shape: [n, h, w, 1], scalars: stride(from: channel, to: x.count, by: c).map { x[$0] }),
+        mode: mode, size: (2, 3), strides: (2, 2), padding: .same)
+      let picked = stride(from: channel, to: together.scalars.count, by: c).map { together.scalars[$0] }
+      #expect(picked.map(\.bitPattern) == alone.scalars.map(\.bitPattern), "channel \(channel)")
+    }
+  }
+
   @Test func globalAveragePoolAveragesEachChannel() {
     let x = Tensor<Double>(shape: [1, 2, 2, 2], scalars: [1, 10, 2, 20, 3, 30, 4, 40])
     #expect(Tensor.globalAveragePool2d(x).scalars == [2.5, 25])
