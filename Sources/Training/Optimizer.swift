@@ -132,58 +132,97 @@ struct Optimizer<Scalar: TensorScalar> {
     if decays && settings.weightDecay > 0 {
       let factor = 1 - Scalar(rate) * Scalar(settings.weightDecay)
       weights.withUnsafeMutableScalars { w in
-        for i in w.indices { w[i] *= factor }
+        guard let base = w.baseAddress else { return }
+        var i = 0
+        while i < w.count {
+          base[i] *= factor
+          i &+= 1
+        }
       }
       if roundsToHalf { weights.roundToHalf() }
     }
   }
 
+  /// One update of a range of weights. Loops over raw pointers in plain `while` form, which
+  /// LLVM vectorizes (buffer subscripts in a `for` over a range keep a second exit, the range's
+  /// overflow trap, and stay scalar).
   private static func move(
-    _ w: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
-    _ m: UnsafeMutableBufferPointer<Scalar>, _ v: UnsafeMutableBufferPointer<Scalar>,
+    _ weights: UnsafeMutableBufferPointer<Scalar>, _ gradient: UnsafeBufferPointer<Scalar>,
+    _ first: UnsafeMutableBufferPointer<Scalar>, _ second: UnsafeMutableBufferPointer<Scalar>,
     settings: OptimizerSettings, step: Int, rate: Double
   ) {
+    let count = weights.count
+    guard count > 0 else { return }
     let eta = Scalar(rate)
-    let count = w.count
+    let w = weights.baseAddress!
+    let g = gradient.baseAddress!
+    var i = 0
     switch settings.kind {
     case .sgd:
-      for i in 0..<count { w[i] = w[i] - eta * g[i] }
+      while i < count {
+        w[i] = w[i] - eta * g[i]
+        i &+= 1
+      }
     case .momentum:
+      let m = first.baseAddress!
       let mu = Scalar(settings.momentum)
-      for i in 0..<count {
+      while i < count {
         m[i] = mu * m[i] + g[i]
         w[i] = w[i] - eta * m[i]
+        i &+= 1
       }
     case .nesterov:
+      let m = first.baseAddress!
       let mu = Scalar(settings.momentum)
-      for i in 0..<count {
+      while i < count {
         m[i] = mu * m[i] + g[i]
         w[i] = w[i] - eta * (g[i] + mu * m[i])
+        i &+= 1
       }
     case .adam:
+      let m = first.baseAddress!
+      let v = second.baseAddress!
       let b1 = Scalar(settings.beta1)
       let b2 = Scalar(settings.beta2)
       let correction1 = 1 - Scalar.pow(b1, step)
       let correction2 = 1 - Scalar.pow(b2, step)
       let epsilon = Scalar(settings.epsilon)
-      // In blocks of three loops: `squareRoot()` becomes a libm call that keeps its loop scalar,
-      // so it gets a loop of its own and the two around it compile to vector code. Same
-      // operations in the same order per element as the one-loop form, so the same bits.
-      withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 512) { root in
+      // In blocks of three loops, the square roots in the middle one as explicit vectors:
+      // `squareRoot()` on a scalar becomes a library call (errno) that keeps its loop scalar.
+      // Same operations in the same order per element as the one-loop form, so the same bits.
+      withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 512) { buffer in
+        let root = buffer.baseAddress!
         var start = 0
         while start < count {
-          let end = min(start + 512, count)
-          for i in start..<end {
-            m[i] = b1 * m[i] + (1 - b1) * g[i]
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-            root[i - start] = v[i] / correction2
+          let length = min(512, count &- start)
+          let m = m + start
+          let v = v + start
+          let g = g + start
+          let w = w + start
+          var j = 0
+          while j < length {
+            m[j] = b1 * m[j] + (1 - b1) * g[j]
+            v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
+            root[j] = v[j] / correction2
+            j &+= 1
           }
-          for j in 0..<(end - start) { root[j] = root[j].squareRoot() }
-          for i in start..<end {
-            let update = (m[i] / correction1) / (root[i - start] + epsilon)
-            w[i] = w[i] - eta * update
+          j = 0
+          while j &+ 4 <= length {
+            let x = UnsafeRawPointer(root + j).loadUnaligned(as: SIMD4<Scalar>.self)
+            UnsafeMutableRawPointer(root + j).storeBytes(of: x.squareRoot(), as: SIMD4<Scalar>.self)
+            j &+= 4
           }
-          start = end
+          while j < length {
+            root[j] = root[j].squareRoot()
+            j &+= 1
+          }
+          j = 0
+          while j < length {
+            let update = (m[j] / correction1) / (root[j] + epsilon)
+            w[j] = w[j] - eta * update
+            j &+= 1
+          }
+          start &+= length
         }
       }
     }
