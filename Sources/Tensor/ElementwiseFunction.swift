@@ -120,8 +120,15 @@ extension Tensor {
     scalars.withUnsafeMutableBufferPointer { buffer in
       switch function {
       case .relu:
-        // The common cases as their own loops, which compile to vector code; same values.
-        for index in buffer.indices { buffer[index] = buffer[index] < 0 ? 0 : buffer[index] }
+        // The common cases as their own loops over raw pointers in `while` form, which compile
+        // to vector code (same values).
+        guard let p = buffer.baseAddress else { return }
+        var i = 0
+        while i < buffer.count {
+          let x = p[i]
+          p[i] = x < 0 ? 0 : x
+          i &+= 1
+        }
       case .identity:
         break
       default:
@@ -139,11 +146,28 @@ extension Tensor {
     var result = a
     result.scalars.withUnsafeMutableBufferPointer { r in
       b.scalars.withUnsafeBufferPointer { pb in
+        // The common cases as their own loops over raw pointers in `while` form, which compile
+        // to vector code (same values): subscripts of a second buffer keep a bounds check that
+        // stops vectorization.
+        guard let x = r.baseAddress, let y = pb.baseAddress else { return }
+        let count = r.count
+        var i = 0
         switch function {
-        // The common cases as their own loops, which compile to vector code; same values.
-        case .add: for index in r.indices { r[index] += pb[index] }
-        case .subtract: for index in r.indices { r[index] -= pb[index] }
-        case .product: for index in r.indices { r[index] *= pb[index] }
+        case .add:
+          while i < count {
+            x[i] += y[i]
+            i &+= 1
+          }
+        case .subtract:
+          while i < count {
+            x[i] -= y[i]
+            i &+= 1
+          }
+        case .product:
+          while i < count {
+            x[i] *= y[i]
+            i &+= 1
+          }
         default: for index in r.indices { r[index] = function(r[index], pb[index]) }
         }
       }

@@ -62,8 +62,16 @@ enum Elementwise {
         y.scalars.withUnsafeBufferPointer { ys in
           switch function {
           case .relu:
-            // The common case as its own loop, which compiles to vector code; same values.
-            for i in g.indices { g[i] *= xs[i] > 0 ? 1 : (xs[i] < 0 ? 0 : s) }
+            // The common case as its own loop over raw pointers in `while` form, which
+            // compiles to vector code (same values).
+            precondition(xs.count == g.count, "ReLU gradient of \(g.count) for \(xs.count) inputs")
+            guard let dg = g.baseAddress, let xp = xs.baseAddress else { return }
+            var i = 0
+            while i < g.count {
+              let v = xp[i]
+              dg[i] *= v > 0 ? 1 : (v < 0 ? 0 : s)
+              i &+= 1
+            }
           default:
             for i in g.indices { g[i] *= function.derivative(xs[i], output: ys[i], reluPrime: s) }
           }
