@@ -127,6 +127,20 @@ extension Tensor {
     else { preconditionFailure("pool2dBackward: window \(size) does not fit input \(input.shape)") }
     let (batch, channels) = (input.shape[0], input.shape[3])
     var gradient = Tensor(zeros: input.shape)
+    if mode == .average || tie != .split {
+      gradient.scalars.withUnsafeMutableBufferPointer { dx in
+        input.scalars.withUnsafeBufferPointer { x in
+          output.scalars.withUnsafeBufferPointer { y in
+            outputGradient.scalars.withUnsafeBufferPointer { dy in
+              poolBackwardByPixel(
+                x, y, dy, into: dx, images: batch, channels: channels, window: window, mode: mode,
+                lastTie: tie == .last)
+            }
+          }
+        }
+      }
+      return gradient
+    }
     gradient.scalars.withUnsafeMutableBufferPointer { dx in
       input.scalars.withUnsafeBufferPointer { x in
         output.scalars.withUnsafeBufferPointer { y in
@@ -182,6 +196,74 @@ extension Tensor {
       }
     }
     return gradient
+  }
+
+  /// The pooling gradient one output pixel at a time, with the channels innermost (contiguous,
+  /// raw pointers): average pooling spreads each share over the window; max pooling gives each
+  /// channel's gradient to the first window element (in row-major window order; the last with
+  /// `lastTie`) equal to the forward maximum. Each input element receives at most one addition
+  /// per output pixel, in output-pixel order, as in the channel-by-channel definition.
+  static func poolBackwardByPixel(
+    _ input: UnsafeBufferPointer<Scalar>, _ output: UnsafeBufferPointer<Scalar>,
+    _ outputGradient: UnsafeBufferPointer<Scalar>, into inputGradient: UnsafeMutableBufferPointer<Scalar>,
+    images: Int, channels: Int, window: Window2D, mode: PoolingMode, lastTie: Bool
+  ) {
+    let imageSize = window.inputHeight &* window.inputWidth &* channels
+    let outputs = images &* window.outputHeight &* window.outputWidth &* channels
+    precondition(
+      input.count >= images &* imageSize && inputGradient.count >= images &* imageSize
+        && output.count >= outputs && outputGradient.count >= outputs, "pooling gradient buffers too small")
+    guard outputs > 0 else { return }
+    let x = input.baseAddress!
+    let y = output.baseAddress!
+    let dy = outputGradient.baseAddress!
+    let dx = inputGradient.baseAddress!
+    withUnsafeTemporaryAllocation(of: Bool.self, capacity: channels) { found in
+      var slot = 0
+      for n in 0..<images {
+        let image = n &* imageSize
+        for oh in 0..<window.outputHeight {
+          let rows = window.inputRows(forOutputRow: oh)
+          for ow in 0..<window.outputWidth {
+            let columns = window.inputColumns(forOutputColumn: ow)
+            let g = dy + slot
+            if mode == .average {
+              let divisor = Scalar(rows.count &* columns.count)
+              for ih in rows {
+                for iw in columns {
+                  let pixel = image &+ (ih &* window.inputWidth &+ iw) &* channels
+                  var c = 0
+                  while c < channels {
+                    dx[pixel &+ c] += g[c] / divisor
+                    c &+= 1
+                  }
+                }
+              }
+            } else {
+              let best = y + slot
+              found.initialize(repeating: false)
+              let count = rows.count &* columns.count
+              for k in 0..<count {
+                // The window's elements in row-major order, or backwards for the last tie.
+                let position = lastTie ? count &- 1 &- k : k
+                let ih = rows.lowerBound &+ position / columns.count
+                let iw = columns.lowerBound &+ position % columns.count
+                let pixel = image &+ (ih &* window.inputWidth &+ iw) &* channels
+                var c = 0
+                while c < channels {
+                  if !found[c] && x[pixel &+ c] == best[c] {
+                    found[c] = true
+                    dx[pixel &+ c] += g[c]
+                  }
+                  c &+= 1
+                }
+              }
+            }
+            slot &+= channels
+          }
+        }
+      }
+    }
   }
 
   /// The gradient of ``globalAveragePool2d(_:)``: each `(N, C)` gradient spread evenly over the
