@@ -203,6 +203,8 @@ extension Tensor {
   /// channel's gradient to the first window element (in row-major window order; the last with
   /// `lastTie`) equal to the forward maximum. Each input element receives at most one addition
   /// per output pixel, in output-pixel order, as in the channel-by-channel definition.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   static func poolBackwardByPixel(
     _ input: UnsafeBufferPointer<Scalar>, _ output: UnsafeBufferPointer<Scalar>,
     _ outputGradient: UnsafeBufferPointer<Scalar>, into inputGradient: UnsafeMutableBufferPointer<Scalar>,
