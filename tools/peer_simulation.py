@@ -12,7 +12,6 @@ every step. Only the simulation is timed. Prints one JSON line: image·steps per
 seconds, the SNN's accuracy at STEPS and the ANN's.
 """
 
-import gzip
 import json
 import sys
 import time
@@ -20,20 +19,10 @@ import time
 import h5py
 import numpy as np
 import torch
-from torch import nn
 from spikingjelly.activation_based import ann2snn, functional
+from torch import nn
 
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-
-
-def load(split, count):
-    prefix = "train" if split == "train" else "t10k"
-    with gzip.open(f"{FASHION_MNIST}/{prefix}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:count]
-    with gzip.open(f"{FASHION_MNIST}/{prefix}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)[:count]
-    return (torch.from_numpy(images.astype(np.float32) / 255),
-            torch.from_numpy(labels.astype(np.int64)))
+from peer_data import fashion_mnist
 
 
 class ChannelsLast(nn.Module):
@@ -98,8 +87,8 @@ def main():
     count, steps, batch, threads = (int(a) for a in (sys.argv[2:] + ["1000", "64", "100", "2"][len(sys.argv) - 2:]))
     torch.set_num_threads(threads)
     ann = keras_to_torch(path)
-    calibration, _ = load("train", 1000)
-    images, labels = load("test", count)
+    calibration, _ = fashion_mnist("train", 1000)
+    images, labels = fashion_mnist("test", count)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(calibration, torch.zeros(len(calibration))), batch_size=100)
     with torch.no_grad():

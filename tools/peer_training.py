@@ -12,25 +12,14 @@ presets (docs/training.md): mlp = 784-256-256-256-10 with ReLU; cnn = Conv 3×3 
 MaxPool 2, Conv 3×3 64 'same', ReLU, MaxPool 2, Dense 128, ReLU, Dense 10.
 """
 
-import gzip
 import json
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-
-
-def load(count):
-    with gzip.open(f"{FASHION_MNIST}/train-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:count]
-    with gzip.open(f"{FASHION_MNIST}/train-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)[:count]
-    return (torch.from_numpy(images.astype(np.float32) / 255),
-            torch.from_numpy(labels.astype(np.int64)))
+from peer_data import fashion_mnist
 
 
 def model(name):
@@ -60,7 +49,7 @@ def main():
     torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
     torch.manual_seed(1)
     generator = torch.Generator().manual_seed(1)
-    images, labels = load(7680)
+    images, labels = fashion_mnist("train", 7680)
     network = model(name)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     epoch(network, optimizer, images[:1280], labels[:1280], generator)
