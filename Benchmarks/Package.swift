@@ -25,6 +25,9 @@ let package = Package(
         .product(name: "Tensor", package: toolkit),
       ]),
     .executableTarget(
+      name: "sparse-bench",
+      dependencies: [.product(name: "Tensor", package: toolkit)]),
+    .executableTarget(
       name: "sim-bench",
       dependencies: [
         "CBLASRaw", .product(name: "Spiking", package: toolkit), .product(name: "Conversion", package: toolkit),

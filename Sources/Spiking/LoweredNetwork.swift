@@ -6,9 +6,15 @@ import Tensor
 /// with its inputs, parameters and sliding windows resolved, so that a time step looks nothing
 /// up and allocates nothing.
 ///
-/// Flatten, Reshape, Dropout and identity activations share their input's buffer. Under
-/// ``AffineUpdate/event`` every buffer read by an affine node also has a copy of its previous
-/// value and the change since, which the affine node pushes through its linear part.
+/// Flatten, Reshape, Dropout and identity activations share their input's buffer.
+///
+/// Under ``AffineUpdate/event`` an affine node fed by spikes follows them: an integrate-and-fire
+/// population's estimate moves as `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`, so an affine map `A`
+/// of it (or of a bias-free linear map of it, such as pooling) moves as
+/// `A_t = (1 − η_t)·A_{t−1} + η_t·b + L(η_t·λs_t)`, and `L` of the step's spikes costs in
+/// proportion to the spikes (``Tensor/denseAddingNonzeros(_:rows:weight:inputWidth:outputWidth:into:)``).
+/// Every other affine node reads a copy of its inputs' previous values and the change since,
+/// and pushes the change through its linear part.
 final class LoweredNetwork {
   let capacity: Int
   let update: AffineUpdate
@@ -20,9 +26,15 @@ final class LoweredNetwork {
   private(set) var images = 0
 
   private let buffers: [UnsafeMutableBufferPointer<Float>]
-  /// Event update: previous value and last change of the buffers affine nodes read, by buffer.
+  /// Event update: previous value and last change of the buffers that affine nodes not fed by
+  /// spikes read, by buffer.
   private let previous: [UnsafeMutableBufferPointer<Float>?]
   private let changes: [UnsafeMutableBufferPointer<Float>?]
+  /// Event update: how each affine node fed by spikes follows them, by position.
+  private let spikeDrives: [SpikeDrive?]
+  /// Event update, by position: `η_t·λs_t` of an integrate-and-fire population whose spikes an
+  /// affine node reads, or the linear part of a bias-free map of such spikes that another reads.
+  private let spikeSources: [UnsafeMutableBufferPointer<Float>?]
   /// Scratch: a fused population's drive or an affine map of changes; im2col columns; the raw
   /// image under spike encoding.
   private let scratch: UnsafeMutableBufferPointer<Float>
@@ -33,10 +45,15 @@ final class LoweredNetwork {
   private let encoderDynamics: Dynamics
   /// λ of a spike-encoding input population: the largest input magnitude.
   private let inputScale: Float
+  /// See ``defaultSparseDensityLimit``.
+  private let sparseDensityLimit: Double
 
   init(
-    _ network: SpikingNetwork, capacity: Int, update: AffineUpdate, encoding: InputEncoding, inputScale: Float
+    _ network: SpikingNetwork, capacity: Int, update: AffineUpdate, encoding: InputEncoding,
+    inputScale: Float,
+    sparseDensityLimit: Double = LoweredNetwork.defaultSparseDensityLimit
   ) {
+    self.sparseDensityLimit = sparseDensityLimit
     let graph = network.graph
     self.capacity = capacity
     self.update = update
@@ -83,6 +100,28 @@ final class LoweredNetwork {
       inputLists.append(inputs)
       sizes.append(size)
     }
+    // Under the event update, which affine nodes follow spikes: those with one input that is an
+    // integrate-and-fire population (through aliases) or a bias-free map that follows spikes.
+    var origins = [SpikeDrive?](repeating: nil, count: kinds.count)
+    var spikeDrives = origins
+    if update == .event {
+      for position in kinds.indices {
+        switch kinds[position] {
+        case .population(let spec, _) where spec.dynamics == .subgradient:
+          origins[position] = SpikeDrive(root: position, source: position)
+        case .encoder where encoding == .rate:
+          origins[position] = SpikeDrive(root: position, source: position)
+        case .alias:
+          origins[position] = origins[inputLists[position][0]]
+        case .affine(let map) where inputLists[position].count == 1:
+          guard let origin = origins[inputLists[position][0]] else { break }
+          spikeDrives[position] = origin
+          if map.passesSpikesOn { origins[position] = SpikeDrive(root: origin.root, source: position) }
+        default: break
+        }
+      }
+    }
+    let sourcePositions = Set(spikeDrives.compactMap { $0?.source })
     // Under the dense update an affine node's output is recomputed before anything reads it in
     // a step and is not needed after its last reader, so affine nodes whose lifetimes within a
     // step do not overlap share buffers. The readout is read after the step, and everything else
@@ -138,16 +177,20 @@ final class LoweredNetwork {
     // ReLU CNN is fused with its target).
     var scratchSize = 0
     var workspaceSize = 0
-    for (kind, size) in zip(kinds, sizes) {
+    for (position, (kind, size)) in zip(kinds, sizes).enumerated() {
       switch kind {
       case .population(let spec, let drive):
-        if Population<Float>.evaluatesTargetSeparately(spec.target, spikes: false) {
+        if Population<Float>.evaluatesTargetSeparately(
+          spec.target, spikes: sourcePositions.contains(position))
+        {
           workspaceSize = max(workspaceSize, size)
         }
         switch drive {
         case .one, .two: break
         case .pool, .layerNorm, .softmax: scratchSize = max(scratchSize, size)
         }
+      case .encoder where sourcePositions.contains(position):
+        workspaceSize = max(workspaceSize, size)
       case .affine(let map) where update == .event:
         switch map {
         case .dense, .conv2d: break
@@ -160,7 +203,7 @@ final class LoweredNetwork {
     var previous = [UnsafeMutableBufferPointer<Float>?](repeating: nil, count: buffers.count)
     var changes = previous
     if update == .event {
-      for node in nodes {
+      for (position, node) in nodes.enumerated() where spikeDrives[position] == nil {
         guard case .affine = node.kind else { continue }
         for input in node.inputs where previous[nodes[input].buffer] == nil {
           let count = capacity * nodes[input].size
@@ -175,6 +218,13 @@ final class LoweredNetwork {
     self.buffers = buffers
     self.previous = previous
     self.changes = changes
+    self.spikeDrives = spikeDrives
+    spikeSources = sizes.indices.map { position in
+      guard sourcePositions.contains(position) else { return nil }
+      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity * sizes[position])
+      buffer.initialize(repeating: 0)
+      return buffer
+    }
     scratch = .allocate(capacity: capacity * scratchSize)
     scratch.initialize(repeating: 0)
     workspace = .allocate(capacity: capacity * workspaceSize)
@@ -190,6 +240,7 @@ final class LoweredNetwork {
     for buffer in buffers { buffer.deallocate() }
     for buffer in previous { buffer?.deallocate() }
     for buffer in changes { buffer?.deallocate() }
+    for buffer in spikeSources { buffer?.deallocate() }
     scratch.deallocate()
     workspace.deallocate()
     columns.deallocate()
@@ -261,11 +312,17 @@ final class LoweredNetwork {
       case .encoder:
         populations[position]!.advance(
           first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node),
-          workspace: workspace)
+          spikes: spikeSource(position), workspace: workspace)
+        scaleSpikes(of: position)
       case .population(_, let drive):
         advance(position, drive, output: output(of: node))
+        scaleSpikes(of: position)
       case .affine(let map):
-        apply(map, of: node, changesOnly: update == .event)
+        if let drive = spikeDrives[position] {
+          follow(map, of: node, at: position, drive)
+        } else {
+          apply(map, of: node, changesOnly: update == .event)
+        }
       }
       if let last = previous[node.buffer], let change = changes[node.buffer] {
         let output = output(of: node)
@@ -274,6 +331,122 @@ final class LoweredNetwork {
           last[i] = output[i]
         }
       }
+    }
+  }
+
+  /// The spike buffer of the node at `position` for the loaded images, if an affine node reads
+  /// its spikes.
+  private func spikeSource(_ position: Int) -> UnsafeMutableBufferPointer<Float>? {
+    spikeSources[position].map {
+      UnsafeMutableBufferPointer(rebasing: $0[0..<(images * nodes[position].size)])
+    }
+  }
+
+  /// Turns the spikes `s_t` (0 or 1) a population just wrote into `η_t·λ·s_t`.
+  private func scaleSpikes(of position: Int) {
+    guard let spikes = spikeSource(position), let population = populations[position] else { return }
+    let eta = Float(population.schedule.eta(population.step))
+    population.scales.map { eta * $0 }.withUnsafeBufferPointer { scales in
+      Self.scaleRows(spikes, by: scales)
+    }
+  }
+
+  /// `values[i] ← decay·values[i] + row[i mod row.count]` over rows of `row.count` values, as
+  /// loops LLVM vectorizes (raw pointers, plain `while`).
+  private static func shiftRows(
+    _ values: UnsafeMutableBufferPointer<Float>, decay: Float, adding row: UnsafeBufferPointer<Float>
+  ) {
+    let v = values.baseAddress!
+    let r = row.baseAddress!
+    let width = row.count
+    var base = 0
+    while base < values.count {
+      var j = 0
+      while j < width {
+        v[base &+ j] = decay * v[base &+ j] + r[j]
+        j &+= 1
+      }
+      base &+= width
+    }
+  }
+
+  /// `values[i] ← values[i]·row[i mod row.count]` over rows of `row.count` values.
+  private static func scaleRows(
+    _ values: UnsafeMutableBufferPointer<Float>, by row: UnsafeBufferPointer<Float>
+  ) {
+    let v = values.baseAddress!
+    let r = row.baseAddress!
+    let width = row.count
+    if width == 1 {
+      let factor = r[0]
+      var i = 0
+      while i < values.count {
+        v[i] *= factor
+        i &+= 1
+      }
+      return
+    }
+    var base = 0
+    while base < values.count {
+      var j = 0
+      while j < width {
+        v[base &+ j] *= r[j]
+        j &+= 1
+      }
+      base &+= width
+    }
+  }
+
+  /// Moves an affine node fed by spikes one step: `A_t = (1 − η_t)·A_{t−1} + η_t·b + L(S_t)`
+  /// with `S_t` the spike source's `η_t·λs_t` (or a bias-free map of it). `L(S_t)` visits only
+  /// the nonzero entries of `S_t` where they are few enough, and is a GEMM otherwise.
+  private func follow(
+    _ map: LoweredNode.AffineMap, of node: LoweredNode, at position: Int, _ drive: SpikeDrive
+  ) {
+    let root = populations[drive.root]!
+    let eta = Float(root.schedule.eta(root.step))
+    let output = self.output(of: node)
+    let source = UnsafeBufferPointer(spikeSource(drive.source)!)
+    // A_{t−1} decays toward the bias: (1 − η)·A + η·b, or (1 − η)·A for a linear map.
+    if let bias = map.bias {
+      bias.map { eta * $0 }.withUnsafeBufferPointer { Self.shiftRows(output, decay: 1 - eta, adding: $0) }
+    } else {
+      [1 - eta].withUnsafeBufferPointer { Self.scaleRows(output, by: $0) }
+    }
+    let sparse =
+      map.fanOut >= Self.sparseFanOutMinimum
+      && Tensor<Float>.nonzeroCount(source) <= Int(sparseDensityLimit * Double(source.count))
+    switch map {
+    case .dense(let kernel, _, let inputWidth, let units):
+      kernel.withUnsafeBufferPointer { w in
+        if sparse {
+          Tensor.denseAddingNonzeros(
+            source, rows: output.count / units, weight: w, inputWidth: inputWidth, outputWidth: units,
+            into: output)
+        } else {
+          Tensor.dense(
+            source, rows: output.count / units, weight: w, inputWidth: inputWidth, outputWidth: units,
+            into: output, beta: 1)
+        }
+      }
+    case .conv2d(let conv):
+      conv.kernel.withUnsafeBufferPointer { k in
+        if sparse {
+          Tensor.conv2dAddingNonzeros(
+            source, images: images, channels: conv.channels, window: conv.window, kernel: k,
+            outChannels: conv.filters, into: output)
+        } else {
+          Tensor.conv2d(
+            source, images: images, channels: conv.channels, window: conv.window, kernel: k,
+            outChannels: conv.filters, columns: columns, into: output, beta: 1)
+        }
+      }
+    default:
+      // A cheap map: its linear part of the whole source, kept as the source of the nodes that
+      // read it when there are any.
+      let staged = spikeSource(position) ?? UnsafeMutableBufferPointer(rebasing: scratch[0..<output.count])
+      apply(map, of: node, to: [source], linear: true, into: staged)
+      for i in output.indices { output[i] += staged[i] }
     }
   }
 
@@ -291,15 +464,18 @@ final class LoweredNetwork {
   private func advance(_ position: Int, _ drive: LoweredNode.Drive, output: UnsafeMutableBufferPointer<Float>)
   {
     let count = output.count
+    let spikes = spikeSource(position)
     var fused: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) }
     switch drive {
     case .one(let x):
-      populations[position]!.advance(first: value(x), output: output, workspace: workspace)
+      populations[position]!.advance(first: value(x), output: output, spikes: spikes, workspace: workspace)
     case .two(let a, let b):
-      populations[position]!.advance(first: value(a), second: value(b), output: output, workspace: workspace)
+      populations[position]!.advance(
+        first: value(a), second: value(b), output: output, spikes: spikes, workspace: workspace)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
+      populations[position]!.advance(
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -307,87 +483,113 @@ final class LoweredNetwork {
             value(x), count: count, width: width, epsilon: epsilon, gamma: gamma, beta: beta, into: fused)
         }
       }
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
+      populations[position]!.advance(
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
-      populations[position]!.advance(first: UnsafeBufferPointer(fused), output: output, workspace: workspace)
+      populations[position]!.advance(
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
     }
   }
 
   /// Recomputes an affine node from its inputs' estimates, or (`changesOnly`) adds its linear
   /// part applied to its inputs' changes of this step.
   private func apply(_ map: LoweredNode.AffineMap, of node: LoweredNode, changesOnly: Bool) {
-    let count = images * node.size
     let output = self.output(of: node)
-    // Maps whose kernels accumulate (GEMM with β = 1) write to `output` directly; the others
-    // write to `target`, which is added afterwards when only changes are pushed.
-    var target: UnsafeMutableBufferPointer<Float> {
-      changesOnly ? UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) : output
+    let inputs = node.inputs.map { value($0, changes: changesOnly) }
+    switch map {
+    case .dense, .conv2d:
+      apply(map, of: node, to: inputs, linear: changesOnly, into: output, adding: changesOnly)
+    default:
+      guard changesOnly else { return apply(map, of: node, to: inputs, linear: false, into: output) }
+      let staged = UnsafeMutableBufferPointer(rebasing: scratch[0..<output.count])
+      apply(map, of: node, to: inputs, linear: true, into: staged)
+      for i in output.indices { output[i] += staged[i] }
     }
-    func x(_ k: Int = 0) -> UnsafeBufferPointer<Float> { value(node.inputs[k], changes: changesOnly) }
+  }
+
+  /// Writes the map of `inputs` — with its bias or shift, or (`linear`) its linear part only —
+  /// into `target`, or (`adding`, GEMM maps only) adds it.
+  private func apply(
+    _ map: LoweredNode.AffineMap, of node: LoweredNode, to inputs: [UnsafeBufferPointer<Float>], linear: Bool,
+    into target: UnsafeMutableBufferPointer<Float>, adding: Bool = false
+  ) {
+    let count = images * node.size
     switch map {
     case .dense(let kernel, let bias, let inputWidth, let units):
-      let bias = changesOnly ? nil : bias
-      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
+      let bias = linear || adding ? nil : bias
+      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(target, count: count, with: $0) } }
       kernel.withUnsafeBufferPointer { w in
         Tensor.dense(
-          x(), rows: count / units, weight: w, inputWidth: inputWidth, outputWidth: units, into: output,
-          beta: changesOnly || bias != nil ? 1 : 0)
+          inputs[0], rows: count / units, weight: w, inputWidth: inputWidth, outputWidth: units, into: target,
+          beta: adding || bias != nil ? 1 : 0)
       }
       return
     case .conv2d(let conv):
-      let bias = changesOnly ? nil : conv.bias
-      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(output, count: count, with: $0) } }
+      let bias = linear || adding ? nil : conv.bias
+      if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(target, count: count, with: $0) } }
       conv.kernel.withUnsafeBufferPointer { k in
         Tensor.conv2d(
-          x(), images: images, channels: conv.channels, window: conv.window, kernel: k,
-          outChannels: conv.filters, columns: columns, into: output, beta: changesOnly || bias != nil ? 1 : 0)
+          inputs[0], images: images, channels: conv.channels, window: conv.window, kernel: k,
+          outChannels: conv.filters, columns: columns, into: target, beta: adding || bias != nil ? 1 : 0)
       }
       return
+    default:
+      precondition(!adding, "only GEMM maps accumulate")
+    }
+    let x = inputs[0]
+    switch map {
+    case .dense, .conv2d:
+      break
     case .averagePool(let window, let channels):
-      Tensor.pool2d(x(), images: images, channels: channels, window: window, mode: .average, into: target)
+      Tensor.pool2d(x, images: images, channels: channels, window: window, mode: .average, into: target)
     case .windowElement(let window, let row, let column, let channels):
       Tensor.windowElement(
-        x(), images: images, channels: channels, window: window, row: row, column: column, into: target)
+        x, images: images, channels: channels, window: window, row: row, column: column, into: target)
     case .globalAveragePool(let positions, let channels):
-      Tensor.globalAveragePool2d(x(), images: images, positions: positions, channels: channels, into: target)
+      Tensor.globalAveragePool2d(x, images: images, positions: positions, channels: channels, into: target)
     case .lastAxis(let statistic, let width):
-      Tensor.lastAxisStatistic(x(), count: count, width: width, statistic: statistic, into: target)
+      Tensor.lastAxisStatistic(x, count: count, width: width, statistic: statistic, into: target)
     case .channelAffine(let scale, let shift):
       scale.withUnsafeBufferPointer { scale in
-        withOptionalBuffer(changesOnly ? nil : shift) { shift in
-          Tensor.affinePerChannel(x(), count: count, scale: scale, shift: shift, into: target)
+        withOptionalBuffer(linear ? nil : shift) { shift in
+          Tensor.affinePerChannel(x, count: count, scale: scale, shift: shift, into: target)
         }
       }
     case .sum:
-      let target = target
-      _ = target.update(fromContentsOf: x())
-      for k in 1..<node.inputs.count {
-        let other = x(k)
+      _ = target.update(fromContentsOf: x)
+      for other in inputs.dropFirst() {
         for i in 0..<count { target[i] += other[i] }
       }
     case .difference:
-      let target = target
-      let a = x()
-      let b = x(1)
-      for i in 0..<count { target[i] = a[i] - b[i] }
+      let b = inputs[1]
+      for i in 0..<count { target[i] = x[i] - b[i] }
     case .concatenate(let blocks, let outer):
-      let target = target
       var offset = 0
       for o in 0..<(images * outer) {
         for (k, block) in blocks.enumerated() {
-          let part = x(k)
           _ = UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + block)]).update(
-            fromContentsOf: UnsafeBufferPointer(rebasing: part[(o * block)..<((o + 1) * block)]))
+            fromContentsOf: UnsafeBufferPointer(rebasing: inputs[k][(o * block)..<((o + 1) * block)]))
           offset += block
         }
       }
     }
-    if changesOnly {
-      let target = target
-      for i in 0..<count { output[i] += target[i] }
-    }
   }
+
+  /// The share of nonzero spike-source entries up to which an affine node fed by spikes visits
+  /// the nonzero entries rather than running a GEMM over all of them (docs/benchmarks.md).
+  static let defaultSparseDensityLimit = 0.05
+  /// Maps with fewer outputs per input than this always run their GEMM: a nonzero input then
+  /// adds too few weights for the visit to pay (docs/benchmarks.md).
+  static let sparseFanOutMinimum = 64
+}
+
+/// How an affine node follows spikes under the event update: the integrate-and-fire population
+/// whose schedule sets `η_t`, and the node whose spike source it reads (the population, or a
+/// bias-free map of its spikes).
+struct SpikeDrive {
+  let root: Int
+  let source: Int
 }
 
 /// One graph node as the simulator runs it: its buffer, its inputs (by position) and what it
@@ -450,6 +652,34 @@ struct LoweredNode {
     case difference
     /// Per outer index, each input's block of `blocks[k]` values in turn; `outer` blocks per sample.
     case concatenate(blocks: [Int], outer: Int)
+
+    /// The bias or shift, repeated along the innermost axis; nil for a linear map.
+    var bias: [Float]? {
+      switch self {
+      case .dense(_, let bias, _, _): return bias
+      case .conv2d(let conv): return conv.bias
+      case .channelAffine(_, let shift): return shift
+      default: return nil
+      }
+    }
+
+    /// The outputs one input of a GEMM map reaches (per image); 0 for the other maps.
+    var fanOut: Int {
+      switch self {
+      case .dense(_, _, _, let units): return units
+      case .conv2d(let conv): return conv.window.kernelHeight * conv.window.kernelWidth * conv.filters
+      default: return 0
+      }
+    }
+
+    /// Whether nodes fed by this map may follow spikes through it: a bias-free map with one
+    /// input that is cheap to apply to a whole spike source (not a GEMM).
+    var passesSpikesOn: Bool {
+      switch self {
+      case .dense, .conv2d, .sum, .difference, .concatenate: return false
+      default: return bias == nil
+      }
+    }
   }
 
   var isConstant: Bool { Self.isConstant(kind) }

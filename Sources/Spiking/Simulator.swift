@@ -98,6 +98,17 @@ public enum Simulator {
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
     progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> SimulationResult {
+    try run(
+      network, images: images, labels: labels, settings: settings,
+      sparseDensityLimit: LoweredNetwork.defaultSparseDensityLimit, progress: progress)
+  }
+
+  /// ``run(_:images:labels:settings:progress:)`` with the event update's choice between
+  /// visiting spikes and a GEMM made at another spike density (tests run both ways).
+  static func run(
+    _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
+    sparseDensityLimit: Double, progress: (Int, Int, Int) -> Void = { _, _, _ in }
+  ) throws -> SimulationResult {
     let timesteps = settings.timesteps
     let batchSize = settings.batchSize
     precondition(
@@ -130,7 +141,7 @@ public enum Simulator {
       Shard(
         LoweredNetwork(
           network, capacity: capacity, update: settings.update, encoding: settings.input,
-          inputScale: inputScale),
+          inputScale: inputScale, sparseDensityLimit: sparseDensityLimit),
         reported: reported, timesteps: timesteps, readout: positions[network.readout]!)
     }
     var totals = Totals(reported: reported.count, timesteps: timesteps.count)

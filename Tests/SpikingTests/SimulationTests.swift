@@ -3,10 +3,11 @@ import Datasets
 import Graph
 import HDF5
 import ModelIO
-import Spiking
 import Tensor
 import TestSupport
 import Testing
+
+@testable import Spiking
 
 /// The converted Keras-trained ReLU MLP (models/keras_fashion_mlp.h5) on real test images.
 @Suite(.needsFashionMNIST) struct SimulationTests {
@@ -68,11 +69,19 @@ import Testing
 }
 
 @Suite struct EngineAgreementTests {
-  @Test(arguments: [
-    (Dynamics.signGD, "keras3_func_res", false), (.subgradient, "keras3_func_res", false),
-    (.signGD, "composite", false), (.signGD, "composite", true), (.subgradient, "composite", false),
-  ])
-  func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool) throws {
+  /// The event update's density limit: nil for the default, 0 to make every affine node fed by
+  /// spikes run a GEMM, 1 to make it visit the nonzero entries.
+  @Test(
+    arguments: [
+      (Dynamics.signGD, "keras3_func_res", false, nil), (.subgradient, "keras3_func_res", false, nil),
+      (.subgradient, "keras3_func_res", false, 0), (.subgradient, "keras3_func_res", false, 1),
+      (.subgradient, "keras3_seq_cnn", false, 0), (.subgradient, "keras3_seq_cnn", false, 1),
+      (.subgradient, "keras3_seq_cnn", true, 1),
+      (.signGD, "composite", false, nil), (.signGD, "composite", true, nil),
+      (.subgradient, "composite", false, 1),
+    ] as [(Dynamics, String, Bool, Double?)])
+  func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool, limit: Double?) throws
+  {
     let graph: Graph
     var images: Tensor<Float>
     if name == "composite" {
@@ -85,10 +94,13 @@ import Testing
     }
     let network = try SpikingNetwork(
       graph, dynamics: dynamics, normalization: .max, calibration: images, fuse: fuse)
+    let labels = (0..<images.shape[0]).map { $0 % 3 }
     let dense = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], update: .dense)
+      network, images: images, labels: labels, timesteps: [8, 64, 256], update: .dense)
     let event = try Simulator.run(
-      network, images: images, labels: [0, 1, 2, 0], timesteps: [8, 64, 256], update: .event)
+      network, images: images, labels: labels,
+      settings: SimulationSettings(timesteps: [8, 64, 256], update: .event),
+      sparseDensityLimit: limit ?? LoweredNetwork.defaultSparseDensityLimit)
     // Activations are of order 1, so float32 rounding accumulated over 256 steps is ~1e-6
     // absolute; beyond that the two forms must agree to 1e-4 relative.
     #expect(dense.accuracy == event.accuracy)
