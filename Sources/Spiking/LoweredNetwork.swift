@@ -24,6 +24,8 @@ final class LoweredNetwork {
   private(set) var populations: [Population<Float>?]
   /// The images loaded by the last ``load(input:ann:)``.
   private(set) var images = 0
+  /// Spikes each population emitted in the last step, by position.
+  private var fired: [Int]
 
   private let buffers: [UnsafeMutableBufferPointer<Float>]
   /// Event update: previous value and last change of the buffers that affine nodes not fed by
@@ -32,6 +34,9 @@ final class LoweredNetwork {
   private let changes: [UnsafeMutableBufferPointer<Float>?]
   /// Event update: how each affine node fed by spikes follows them, by position.
   private let spikeDrives: [SpikeDrive?]
+  /// Whether anything reads the node's estimate, by position (under the event update, a map
+  /// that only GEMM maps following its spikes read is never computed itself).
+  private let readsEstimate: [Bool]
   /// Event update, by position: `η_t·λs_t` of an integrate-and-fire population whose spikes an
   /// affine node reads, or the linear part of a bias-free map of such spikes that another reads.
   private let spikeSources: [UnsafeMutableBufferPointer<Float>?]
@@ -122,6 +127,19 @@ final class LoweredNetwork {
       }
     }
     let sourcePositions = Set(spikeDrives.compactMap { $0?.source })
+    // A bias-free map that passes spikes on needs its own estimate only if something reads that
+    // rather than its spike source: the readout, a population, or a map that is not a GEMM.
+    var readsEstimate = [Bool](repeating: false, count: kinds.count)
+    for position in kinds.indices.reversed() {
+      var reads = false
+      switch kinds[position] {
+      case .alias: reads = readsEstimate[position] || position == index[network.readout]!
+      case .affine(let map): reads = spikeDrives[position] == nil || map.fanOut == 0
+      default: reads = true
+      }
+      if reads { for input in inputLists[position] { readsEstimate[input] = true } }
+    }
+    readsEstimate[index[network.readout]!] = true
     // Under the dense update an affine node's output is recomputed before anything reads it in
     // a step and is not needed after its last reader, so affine nodes whose lifetimes within a
     // step do not overlap share buffers. The readout is read after the step, and everything else
@@ -177,20 +195,16 @@ final class LoweredNetwork {
     // ReLU CNN is fused with its target).
     var scratchSize = 0
     var workspaceSize = 0
-    for (position, (kind, size)) in zip(kinds, sizes).enumerated() {
+    for (kind, size) in zip(kinds, sizes) {
       switch kind {
       case .population(let spec, let drive):
-        if Population<Float>.evaluatesTargetSeparately(
-          spec.target, spikes: sourcePositions.contains(position))
-        {
+        if Population<Float>.evaluatesTargetSeparately(spec.target, spikes: false) {
           workspaceSize = max(workspaceSize, size)
         }
         switch drive {
         case .one, .two: break
         case .pool, .layerNorm, .softmax: scratchSize = max(scratchSize, size)
         }
-      case .encoder where sourcePositions.contains(position):
-        workspaceSize = max(workspaceSize, size)
       case .affine(let map) where update == .event:
         switch map {
         case .dense, .conv2d: break
@@ -219,6 +233,7 @@ final class LoweredNetwork {
     self.previous = previous
     self.changes = changes
     self.spikeDrives = spikeDrives
+    self.readsEstimate = readsEstimate
     spikeSources = sizes.indices.map { position in
       guard sourcePositions.contains(position) else { return nil }
       let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity * sizes[position])
@@ -234,6 +249,7 @@ final class LoweredNetwork {
     image = .allocate(capacity: encoding == .analog ? 1 : capacity * inputSize)
     image.initialize(repeating: 0)
     populations = [Population<Float>?](repeating: nil, count: nodes.count)
+    fired = [Int](repeating: 0, count: nodes.count)
   }
 
   deinit {
@@ -310,13 +326,15 @@ final class LoweredNetwork {
       switch node.kind {
       case .constant, .alias: continue
       case .encoder:
+        let before = populations[position]!.spikeCount
         populations[position]!.advance(
           first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node),
-          spikes: spikeSource(position), workspace: workspace)
-        scaleSpikes(of: position)
+          weightedSpikes: spikeSource(position), workspace: workspace)
+        fired[position] = populations[position]!.spikeCount &- before
       case .population(_, let drive):
+        let before = populations[position]!.spikeCount
         advance(position, drive, output: output(of: node))
-        scaleSpikes(of: position)
+        fired[position] = populations[position]!.spikeCount &- before
       case .affine(let map):
         if let drive = spikeDrives[position] {
           follow(map, of: node, at: position, drive)
@@ -339,15 +357,6 @@ final class LoweredNetwork {
   private func spikeSource(_ position: Int) -> UnsafeMutableBufferPointer<Float>? {
     spikeSources[position].map {
       UnsafeMutableBufferPointer(rebasing: $0[0..<(images * nodes[position].size)])
-    }
-  }
-
-  /// Turns the spikes `s_t` (0 or 1) a population just wrote into `η_t·λ·s_t`.
-  private func scaleSpikes(of position: Int) {
-    guard let spikes = spikeSource(position), let population = populations[position] else { return }
-    let eta = Float(population.schedule.eta(population.step))
-    population.scales.map { eta * $0 }.withUnsafeBufferPointer { scales in
-      Self.scaleRows(spikes, by: scales)
     }
   }
 
@@ -403,19 +412,29 @@ final class LoweredNetwork {
   private func follow(
     _ map: LoweredNode.AffineMap, of node: LoweredNode, at position: Int, _ drive: SpikeDrive
   ) {
+    let source = UnsafeBufferPointer(spikeSource(drive.source)!)
+    guard map.fanOut > 0 else {
+      // A cheap map is recomputed from its input's estimate, as under the dense update (one
+      // pass), where anything reads it, and keeps the linear part of its input's spike source
+      // for the nodes that read that.
+      if readsEstimate[position] { apply(map, of: node, changesOnly: false) }
+      if let kept = spikeSource(position) { apply(map, of: node, to: [source], linear: true, into: kept) }
+      return
+    }
     let root = populations[drive.root]!
     let eta = Float(root.schedule.eta(root.step))
     let output = self.output(of: node)
-    let source = UnsafeBufferPointer(spikeSource(drive.source)!)
     // A_{t−1} decays toward the bias: (1 − η)·A + η·b, or (1 − η)·A for a linear map.
     if let bias = map.bias {
       bias.map { eta * $0 }.withUnsafeBufferPointer { Self.shiftRows(output, decay: 1 - eta, adding: $0) }
     } else {
       [1 - eta].withUnsafeBufferPointer { Self.scaleRows(output, by: $0) }
     }
-    let sparse =
-      map.fanOut >= Self.sparseFanOutMinimum
-      && Tensor<Float>.nonzeroCount(source) <= Int(sparseDensityLimit * Double(source.count))
+    var sparse = false
+    if map.fanOut >= Self.sparseFanOutMinimum {
+      let nonzeros = drive.source == drive.root ? fired[drive.root] : Tensor<Float>.nonzeroCount(source)
+      sparse = nonzeros <= Int(sparseDensityLimit * Double(source.count))
+    }
     switch map {
     case .dense(let kernel, _, let inputWidth, let units):
       kernel.withUnsafeBufferPointer { w in
@@ -442,11 +461,7 @@ final class LoweredNetwork {
         }
       }
     default:
-      // A cheap map: its linear part of the whole source, kept as the source of the nodes that
-      // read it when there are any.
-      let staged = spikeSource(position) ?? UnsafeMutableBufferPointer(rebasing: scratch[0..<output.count])
-      apply(map, of: node, to: [source], linear: true, into: staged)
-      for i in output.indices { output[i] += staged[i] }
+      preconditionFailure("only GEMM maps accumulate spikes")
     }
   }
 
@@ -468,14 +483,15 @@ final class LoweredNetwork {
     var fused: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) }
     switch drive {
     case .one(let x):
-      populations[position]!.advance(first: value(x), output: output, spikes: spikes, workspace: workspace)
+      populations[position]!.advance(
+        first: value(x), output: output, weightedSpikes: spikes, workspace: workspace)
     case .two(let a, let b):
       populations[position]!.advance(
-        first: value(a), second: value(b), output: output, spikes: spikes, workspace: workspace)
+        first: value(a), second: value(b), output: output, weightedSpikes: spikes, workspace: workspace)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -484,11 +500,11 @@ final class LoweredNetwork {
         }
       }
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
     }
   }
 

@@ -82,6 +82,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - second: the second operand for two-input targets (ignored otherwise).
   ///   - output: receives `λ · v_t`, one per neuron.
   ///   - spikes: if given, receives `s_t` (0 or 1) per neuron.
+  ///   - weightedSpikes: if given, receives `η_t·λ·s_t` per neuron — the spike's share of the
+  ///     integrate-and-fire update `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`, what a receiver that
+  ///     follows spikes adds — written by the update loop itself (no separate target pass).
   ///   - workspace: at least one value per neuron of scratch for the targets, so that
   ///     populations stepped one after another can share it; nil uses the population's own.
   ///     Unused (and may be empty) when ``evaluatesTargetSeparately(spikes:)`` is false.
@@ -90,11 +93,15 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public mutating func advance(
     first: UnsafeBufferPointer<Scalar>, second: UnsafeBufferPointer<Scalar>? = nil,
     output: UnsafeMutableBufferPointer<Scalar>, spikes: UnsafeMutableBufferPointer<Scalar>? = nil,
+    weightedSpikes: UnsafeMutableBufferPointer<Scalar>? = nil,
     workspace: UnsafeMutableBufferPointer<Scalar>? = nil
   ) {
     precondition(
       first.count == estimates.count && output.count == estimates.count,
       "population of \(estimates.count) fed \(first.count)")
+    precondition(
+      weightedSpikes.map { $0.count >= estimates.count && spikes == nil } ?? true,
+      "weighted spikes need one value per neuron and no 0/1 spike output")
     precondition(
       target.arity == 1 || second?.count == estimates.count, "two-input population needs a second operand")
     step += 1
@@ -107,20 +114,20 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     if !evaluatesTargetSeparately(spikes: spikes != nil) {
       fired = Self.stepNeurons(
         dynamics, target, eta, first, second ?? first, UnsafeMutableBufferPointer(start: nil, count: 0),
-        &estimates, scales, inverseScales, output, spikes)
+        &estimates, scales, inverseScales, output, spikes, weightedSpikes)
     } else if let workspace {
       precondition(
         workspace.count >= estimates.count, "workspace of \(workspace.count) for \(estimates.count)")
       fired = Self.stepNeurons(
         dynamics, target, eta, first, second ?? first,
         UnsafeMutableBufferPointer(rebasing: workspace[0..<estimates.count]),
-        &estimates, scales, inverseScales, output, spikes)
+        &estimates, scales, inverseScales, output, spikes, weightedSpikes)
     } else {
       if goals.count != estimates.count { goals = [Scalar](repeating: 0, count: estimates.count) }
       fired = goals.withUnsafeMutableBufferPointer { goal in
         Self.stepNeurons(
           dynamics, target, eta, first, second ?? first, goal, &estimates, scales, inverseScales, output,
-          spikes)
+          spikes, weightedSpikes)
       }
     }
     spikeCount &+= fired
@@ -152,7 +159,7 @@ extension Population {
     _ second: UnsafeBufferPointer<Scalar>, _ goal: UnsafeMutableBufferPointer<Scalar>,
     _ estimates: inout [Scalar],
     _ scales: [Scalar], _ inverseScales: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
-    _ spikes: UnsafeMutableBufferPointer<Scalar>?
+    _ spikes: UnsafeMutableBufferPointer<Scalar>?, _ weighted: UnsafeMutableBufferPointer<Scalar>? = nil
   ) -> Int {
     // The dispatch below and evaluatesTargetSeparately must agree: a goal is only given where
     // the target is evaluated into it.
@@ -166,18 +173,14 @@ extension Population {
             target.evaluate(first, second, into: goal)
             return update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
           }
-          switch target {
-          case .unary(.relu):
-            return update(FusedReLU.self, dynamics, eta, first, second, v, lambda, inverse, output)
-          case .unary(.identity):
-            return update(FusedIdentity.self, dynamics, eta, first, second, v, lambda, inverse, output)
-          case .binary(.maximum):
-            return update(FusedMaximum.self, dynamics, eta, first, second, v, lambda, inverse, output)
-          default:
-            target.evaluate(first, second, into: goal)
-            let goals = UnsafeBufferPointer(goal)
-            return update(FusedIdentity.self, dynamics, eta, goals, goals, v, lambda, inverse, output)
+          if let weighted {
+            return update(
+              StoreSpikes.self, target, goal, dynamics, eta, first, second, v, lambda, inverse, output,
+              weighted.baseAddress!)
           }
+          return update(
+            DiscardSpikes.self, target, goal, dynamics, eta, first, second, v, lambda, inverse, output,
+            output.baseAddress!)
         }
       }
     }
@@ -239,6 +242,56 @@ extension Population {
   }
 }
 
+extension Population {
+  /// The target dispatch of a step without 0/1 spike output: ReLU, identity and max inside the
+  /// update loop, the others evaluated into `goal` first.
+  @inline(__always)
+  static func update<S: SpikeSink>(
+    _ sink: S.Type, _ target: NeuronTarget, _ goal: UnsafeMutableBufferPointer<Scalar>, _ dynamics: Dynamics,
+    _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>, _ second: UnsafeBufferPointer<Scalar>,
+    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
+    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>,
+    _ weighted: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    switch target {
+    case .unary(.relu):
+      return update(
+        FusedReLU.self, S.self, dynamics, eta, first, second, v, lambda, inverse, output, weighted)
+    case .unary(.identity):
+      return update(
+        FusedIdentity.self, S.self, dynamics, eta, first, second, v, lambda, inverse, output, weighted)
+    case .binary(.maximum):
+      return update(
+        FusedMaximum.self, S.self, dynamics, eta, first, second, v, lambda, inverse, output, weighted)
+    default:
+      target.evaluate(first, second, into: goal)
+      let goals = UnsafeBufferPointer(goal)
+      return update(
+        FusedIdentity.self, S.self, dynamics, eta, goals, goals, v, lambda, inverse, output, weighted)
+    }
+  }
+}
+
+/// Where the update loop puts `η_t·λ·s_t`: nowhere, or a buffer. A type parameter rather than
+/// an optional, so that each loop is compiled without a branch on it.
+protocol SpikeSink {
+  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
+}
+
+enum DiscardSpikes: SpikeSink {
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
+  {}
+}
+
+enum StoreSpikes: SpikeSink {
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
+  {
+    buffer[i] = value
+  }
+}
+
 /// A target computed inside the neuron update loop: cheap ones (ReLU, max) are, so that the step
 /// makes one pass over memory; the others are evaluated into a buffer first, which the loop then
 /// reads through ``FusedIdentity``.
@@ -271,11 +324,12 @@ extension Population {
   /// in `Int32` per row (a `for` over a range, with its overflow trap, or a floating-point
   /// count keeps the loop scalar).
   @inline(__always)
-  static func update<G: FusedTarget>(
-    _: G.Type, _ dynamics: Dynamics, _ eta: Scalar, _ a: UnsafeBufferPointer<Scalar>,
+  static func update<G: FusedTarget, S: SpikeSink>(
+    _: G.Type, _: S.Type, _ dynamics: Dynamics, _ eta: Scalar, _ a: UnsafeBufferPointer<Scalar>,
     _ b: UnsafeBufferPointer<Scalar>,
     _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
-    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>
+    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>,
+    _ weighted: UnsafeMutablePointer<Scalar>
   ) -> Int {
     precondition(a.count >= v.count && b.count >= v.count && output.count >= v.count)
     precondition(!lambda.isEmpty && inverse.count == lambda.count && v.count % lambda.count == 0)
@@ -296,20 +350,24 @@ extension Population {
         let inverseScale = r[0]
         switch dynamics {
         case .subgradient:
+          let spikeWeight = eta * scale
           while i < end {
             let fires = G.value(x[i], y[i]) * inverseScale > e[i]
             let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
             e[i] = next
             o[i] = scale * next
+            S.store(fires ? spikeWeight : 0, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
           }
         case .signGD:
+          let spikeWeight = eta * scale
           while i < end {
             let fires = e[i] >= G.value(x[i], y[i]) * inverseScale
             let next = e[i] + (fires ? -eta : eta)
             e[i] = next
             o[i] = scale * next
+            S.store(fires ? spikeWeight : 0, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
           }
@@ -323,6 +381,7 @@ extension Population {
             let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
             e[i] = next
             o[i] = l[j] * next
+            S.store(fires ? eta * l[j] : 0, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
             j &+= 1
@@ -333,6 +392,7 @@ extension Population {
             let next = e[i] + (fires ? -eta : eta)
             e[i] = next
             o[i] = l[j] * next
+            S.store(fires ? eta * l[j] : 0, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
             j &+= 1

@@ -69,6 +69,37 @@ import Testing
 }
 
 @Suite struct EngineAgreementTests {
+  /// Conv, ReLU, average pooling, conv, ReLU, dense: the second convolution follows spikes
+  /// through the pooling (whose own estimate nothing reads), and has enough outputs per input
+  /// (3·3·8) to visit nonzero entries.
+  static func pooledGraph() throws -> Graph {
+    var random = SeededRandom(seed: 5)
+    func tensor(_ shape: [Int], _ scale: Float = 0.5) -> Tensor<Float> {
+      Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -scale...scale))
+    }
+    return try Graph(
+      name: "pooled",
+      nodes: [
+        Node(name: "x", op: .input(shape: [7, 7, 2])),
+        Node(
+          name: "conv1", op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [3, 3], padding: .same)),
+          inputs: ["x"], parameters: ["kernel": tensor([3, 3, 2, 4]), "bias": tensor([4], 0.1)]),
+        Node(name: "relu1", op: .activation(.relu), inputs: ["conv1"]),
+        Node(
+          name: "pool",
+          op: .pool2d(Pool2DAttributes(mode: .average, size: [2, 2], strides: [2, 2], padding: .valid)),
+          inputs: ["relu1"]),
+        Node(
+          name: "conv2", op: .conv2d(Conv2DAttributes(filters: 8, kernelSize: [3, 3], padding: .same)),
+          inputs: ["pool"], parameters: ["kernel": tensor([3, 3, 4, 8]), "bias": tensor([8], 0.1)]),
+        Node(name: "relu2", op: .activation(.relu), inputs: ["conv2"]),
+        Node(name: "flat", op: .flatten, inputs: ["relu2"]),
+        Node(
+          name: "out", op: .dense(units: 3, useBias: true), inputs: ["flat"],
+          parameters: ["kernel": tensor([72, 3], 1), "bias": tensor([3], 0.1)]),
+      ])
+  }
+
   /// The event update's density limit: nil for the default, 0 to make every affine node fed by
   /// spikes run a GEMM, 1 to make it visit the nonzero entries.
   @Test(
@@ -78,14 +109,15 @@ import Testing
       (.subgradient, "keras3_seq_cnn", false, 0), (.subgradient, "keras3_seq_cnn", false, 1),
       (.subgradient, "keras3_seq_cnn", true, 1),
       (.signGD, "composite", false, nil), (.signGD, "composite", true, nil),
-      (.subgradient, "composite", false, 1),
+      (.subgradient, "composite", false, 1), (.subgradient, "pooled", false, 0),
+      (.subgradient, "pooled", false, 1),
     ] as [(Dynamics, String, Bool, Double?)])
   func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool, limit: Double?) throws
   {
     let graph: Graph
     var images: Tensor<Float>
-    if name == "composite" {
-      graph = try compositeGraph()
+    if name == "composite" || name == "pooled" {
+      graph = try name == "composite" ? compositeGraph() : Self.pooledGraph()
       var random = SeededRandom(seed: 11)
       images = Tensor(
         shape: [4, 7, 7, 2], scalars: (0..<392).map { _ in Float.random(in: 0...1, using: &random) })

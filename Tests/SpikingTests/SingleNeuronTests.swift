@@ -194,3 +194,42 @@ import Testing
     #expect(output == [0, 0], "\(path), \(function)")
   }
 }
+
+/// The spikes the update loop writes weighted by `η_t·λ` are those of the 0/1 spike output,
+/// and writing them changes nothing else.
+@Suite struct WeightedSpikeTests {
+  @Test(
+    arguments: [Dynamics.subgradient, .signGD],
+    [NeuronTarget.unary(.relu), .unary(.square), .unary(.identity)])
+  func weightedSpikesAreEtaTimesLambdaTimesSpikes(dynamics: Dynamics, target: NeuronTarget) {
+    for scales in [[Float(0.7)], [0.5, 2, 1.25]] {
+      let count = 12
+      var plain = Population<Float>(dynamics: dynamics, target: target, scales: scales, count: count)
+      var weighted = plain
+      var random = SeededRandom(seed: 21)
+      for step in 1...20 {
+        let input: [Float] = random.uniform(count, in: -1...2)
+        var plainOutput = [Float](repeating: 0, count: count)
+        var weightedOutput = plainOutput
+        var spikes = plainOutput
+        var weights = [Float](repeating: .nan, count: count)
+        input.withUnsafeBufferPointer { x in
+          plainOutput.withUnsafeMutableBufferPointer { out in
+            spikes.withUnsafeMutableBufferPointer { plain.advance(first: x, output: out, spikes: $0) }
+          }
+          weightedOutput.withUnsafeMutableBufferPointer { out in
+            weights.withUnsafeMutableBufferPointer {
+              weighted.advance(first: x, output: out, weightedSpikes: $0)
+            }
+          }
+        }
+        let eta = Float(plain.schedule.eta(step))
+        #expect(weightedOutput == plainOutput, "\(dynamics), \(target), step \(step)")
+        #expect(weighted.spikeCount == plain.spikeCount)
+        #expect(
+          weights == spikes.indices.map { spikes[$0] * (eta * scales[$0 % scales.count]) },
+          "\(dynamics), \(target), step \(step)")
+      }
+    }
+  }
+}
