@@ -35,9 +35,11 @@ public struct SimulationResult: Sendable, Codable {
 public enum AffineUpdate: String, Sendable, Hashable, Codable, CaseIterable {
   /// Recompute `x̂ = A(v)` from the current input estimates at every step.
   case dense
-  /// Accumulate: `x̂_t = x̂_{t−1} + L(v_t − v_{t−1})` with `L` the linear part of `A`, starting
-  /// from `A` of the initial estimates — what a receiver of signed steps does. Agrees with
-  /// `dense` to rounding.
+  /// Follow what the inputs send, starting from `A` of the initial estimates: a map fed by an
+  /// integrate-and-fire population decays toward its bias and adds the weights of the step's
+  /// spikes, `x̂_t = (1 − η_t)·x̂_{t−1} + η_t·b + L(η_t·λs_t)` (visiting only the inputs that
+  /// fired where they are few); any other accumulates `x̂_t = x̂_{t−1} + L(v_t − v_{t−1})` with
+  /// `L` the linear part of `A`. Agrees with `dense` to rounding.
   case event
 }
 

@@ -14,7 +14,9 @@ public struct SimulationOptions: ParsableArguments, Sendable {
   @Option(help: "Images simulated together.") public var batchSize = SimulationSettings().batchSize
 
   @Option(
-    help: "dense: recompute each affine map every step; event: accumulate the maps of per-step changes.")
+    help:
+      "dense: recompute each affine map every step; event: add the weights of each step's spikes (or changes)."
+  )
   public var engine: AffineUpdate = .dense
 
   @Option(
