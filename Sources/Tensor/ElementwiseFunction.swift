@@ -202,8 +202,18 @@ extension Tensor {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public mutating func roundToHalf() {
-    scalars.withUnsafeMutableBufferPointer { buffer in
-      for index in buffer.indices { buffer[index] = Scalar.roundedToHalf(buffer[index]) }
+    scalars.withUnsafeMutableBufferPointer { Self.roundToHalf($0) }
+  }
+
+  /// ``roundToHalf()`` of a buffer, in place.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func roundToHalf(_ buffer: UnsafeMutableBufferPointer<Scalar>) {
+    guard let p = buffer.baseAddress else { return }
+    var i = 0
+    while i < buffer.count {
+      p[i] = Scalar.roundedToHalf(p[i])
+      i &+= 1
     }
   }
 }

@@ -99,13 +99,17 @@ struct Optimizer<Scalar: TensorScalar> {
   }
 
   /// Moves `weights` (slot `k`) against `gradient`. In half precision the moved weights are
-  /// rounded, then decayed and rounded again — each loop a plain pass that compiles to vector code.
+  /// rounded, then decayed and rounded again — each loop a plain pass that compiles to vector
+  /// code, run by each worker on its own range (every step is elementwise: the same bits).
   private mutating func update(
     _ weights: inout Tensor<Scalar>, _ k: Int, gradient: Tensor<Scalar>, rate: Double, decays: Bool,
     threads: Int
   ) {
     let settings = settings
     let step = steps
+    let roundsToHalf = roundsToHalf
+    let decay: Scalar? =
+      decays && settings.weightDecay > 0 ? 1 - Scalar(rate) * Scalar(settings.weightDecay) : nil
     let count = weights.count
     let parts = count >= threads * 16_384 ? threads : 1
     weights.withUnsafeMutableScalars { w in
@@ -123,23 +127,22 @@ struct Optimizer<Scalar: TensorScalar> {
               Self.move(
                 slice(w), UnsafeBufferPointer(rebasing: g[range]), slice(m), slice(v), settings: settings,
                 step: step, rate: rate)
+              if roundsToHalf { Tensor.roundToHalf(slice(w)) }
+              if let decay {
+                let part = slice(w)
+                if let base = part.baseAddress {
+                  var i = 0
+                  while i < part.count {
+                    base[i] *= decay
+                    i &+= 1
+                  }
+                }
+                if roundsToHalf { Tensor.roundToHalf(part) }
+              }
             }
           }
         }
       }
-    }
-    if roundsToHalf { weights.roundToHalf() }
-    if decays && settings.weightDecay > 0 {
-      let factor = 1 - Scalar(rate) * Scalar(settings.weightDecay)
-      weights.withUnsafeMutableScalars { w in
-        guard let base = w.baseAddress else { return }
-        var i = 0
-        while i < w.count {
-          base[i] *= factor
-          i &+= 1
-        }
-      }
-      if roundsToHalf { weights.roundToHalf() }
     }
   }
 

@@ -230,9 +230,26 @@ public enum Trainer {
       hits += result!.hits
       for node in sum.indices {
         for (name, gradient) in result!.gradients[node] {
-          var added = sum[node][name]! + gradient
-          if network.roundsToHalf { added.roundToHalf() }
-          sum[node][name] = added
+          // In place, one pass: the sum, rounded to half in half precision.
+          let half = network.roundsToHalf
+          sum[node][name]!.withUnsafeMutableScalars { total in
+            gradient.scalars.withUnsafeBufferPointer { part in
+              precondition(total.count == part.count, "shard gradients of \(name) differ in size")
+              guard let t = total.baseAddress, let p = part.baseAddress else { return }
+              var i = 0
+              if half {
+                while i < total.count {
+                  t[i] = Scalar.roundedToHalf(t[i] + p[i])
+                  i &+= 1
+                }
+              } else {
+                while i < total.count {
+                  t[i] += p[i]
+                  i &+= 1
+                }
+              }
+            }
+          }
         }
       }
     }

@@ -19,6 +19,11 @@ struct TrainingNetwork<Scalar: TensorScalar> {
   let batchNormMomentum: Scalar = 0.99
   private let inputIndices: [[Int]]
   private let outputIndex: Int
+  /// Per node, under half precision: whether its output, and the gradients it passes back, are
+  /// already half values when what it reads is (it only selects, reshapes or zeroes values), so
+  /// that rounding them again would change nothing and is skipped.
+  private let forwardKeepsHalf: [Bool]
+  private let backwardKeepsHalf: [Bool]
 
   struct Tape {
     /// Every node's output, in node order.
@@ -40,6 +45,8 @@ struct TrainingNetwork<Scalar: TensorScalar> {
     let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
     inputIndices = graph.nodes.map { $0.inputs.map { index[$0]! } }
     outputIndex = index[graph.outputs[0]]!
+    forwardKeepsHalf = graph.nodes.map { $0.op.selectsInputValues }
+    backwardKeepsHalf = graph.nodes.map { $0.op.selectsOutputGradients(policy) }
     parameters = graph.nodes.map { node in
       node.parameters.mapValues { tensor in
         var converted: Tensor<Scalar> = tensor.converted()
@@ -85,7 +92,7 @@ struct TrainingNetwork<Scalar: TensorScalar> {
       if let statistics = result.batchStatistics {
         updateMovingStatistics(node: index, mean: statistics.mean, variance: statistics.variance)
       }
-      finish(&result.output)
+      if !forwardKeepsHalf[index] { finish(&result.output) }
       values.append(result.output)
       saved.append(result.saved)
     }
@@ -133,7 +140,7 @@ struct TrainingNetwork<Scalar: TensorScalar> {
       let grads = rule.parameters
       for (position, source) in sources.enumerated() {
         var gradient = inputGradients[position]
-        finish(&gradient)
+        if !backwardKeepsHalf[index] { finish(&gradient) }
         if let existing = gradients[source] {
           gradient = existing + gradient
           finish(&gradient)
@@ -150,5 +157,30 @@ struct TrainingNetwork<Scalar: TensorScalar> {
       gradients[index] = nil
     }
     return (parameterGradients, inputGradient)
+  }
+}
+
+extension Op {
+  /// Whether the output's values are values of the input or zeros (ReLU, identity, max pooling,
+  /// flatten, reshape): exact in any precision the input is.
+  var selectsInputValues: Bool {
+    switch self {
+    case .activation(.relu), .activation(.identity), .flatten, .reshape: return true
+    case .pool2d(let a): return a.mode == .max
+    default: return false
+    }
+  }
+
+  /// Whether the input gradient's values are values of the output gradient or zeros: ReLU when
+  /// its derivative at 0 is 0 or 1, identity, flatten, reshape, and max pooling whose windows do
+  /// not overlap and whose ties are not split (an overlap would sum two routed gradients).
+  func selectsOutputGradients(_ policy: SubgradientPolicy) -> Bool {
+    switch self {
+    case .activation(.relu): return policy.reluPrime == 0 || policy.reluPrime == 1
+    case .activation(.identity), .flatten, .reshape: return true
+    case .pool2d(let a):
+      return a.mode == .max && policy.maxPoolTie != .split && zip(a.strides, a.size).allSatisfy { $0 >= $1 }
+    default: return false
+    }
   }
 }
