@@ -113,6 +113,12 @@ extension Tensor {
     let imageSize = window.inputHeight &* window.inputWidth &* channels
     let inputRowWidth = window.inputWidth &* channels
     let vectors = channels & 3 == 0
+    if vectors && window.padTop == 0 && window.padLeft == 0
+      && (window.outputHeight - 1) * window.strideHeight + window.kernelHeight <= window.inputHeight
+      && (window.outputWidth - 1) * window.strideWidth + window.kernelWidth <= window.inputWidth
+    {
+      return poolFullWindows(C.self, x, images: images, channels: channels, window: window, into: y)
+    }
     var out = y
     for n in 0..<images {
       let image = x + n &* imageSize
@@ -155,6 +161,65 @@ extension Tensor {
           out += channels
         }
       }
+    }
+  }
+
+  /// ``poolRows(_:_:images:channels:window:into:)`` where every window lies wholly inside the
+  /// image and channels come in fours: fixed trip counts and no clipping per output pixel (the
+  /// per-pixel range arithmetic cost more than the few vector adds of a small window), the
+  /// elements combined in the same order, so the same bits. A division by a power of two is a
+  /// multiplication by its exact reciprocal.
+  static func poolFullWindows<C: PoolCombination>(
+    _: C.Type, _ x: UnsafePointer<Scalar>, images: Int, channels: Int, window: Window2D,
+    into y: UnsafeMutablePointer<Scalar>
+  ) {
+    let inputRowWidth = window.inputWidth &* channels
+    let imageSize = window.inputHeight &* inputRowWidth
+    let kH = window.kernelHeight
+    let kW = window.kernelWidth
+    let size = kH &* kW
+    let exact = size & (size &- 1) == 0
+    let divisor = SIMD4<Scalar>(repeating: Scalar(size))
+    let reciprocal = SIMD4<Scalar>(repeating: 1 / Scalar(size))
+    let rowStep = window.strideHeight &* inputRowWidth
+    let columnStep = window.strideWidth &* channels
+    var out = y
+    var n = 0
+    while n < images {
+      var rowStart = x + n &* imageSize
+      var oh = 0
+      while oh < window.outputHeight {
+        var corner = rowStart
+        var ow = 0
+        while ow < window.outputWidth {
+          var c = 0
+          while c < channels {
+            var total = SIMD4<Scalar>(repeating: C.start())
+            var row = corner + c
+            var i = 0
+            while i < kH {
+              var pixel = row
+              var j = 0
+              while j < kW {
+                total = C.combine(total, UnsafeRawPointer(pixel).loadUnaligned(as: SIMD4<Scalar>.self))
+                pixel += channels
+                j &+= 1
+              }
+              row += inputRowWidth
+              i &+= 1
+            }
+            if C.divides { total = exact ? total * reciprocal : total / divisor }
+            UnsafeMutableRawPointer(out + c).storeBytes(of: total, as: SIMD4<Scalar>.self)
+            c &+= 4
+          }
+          out += channels
+          corner += columnStep
+          ow &+= 1
+        }
+        rowStart += rowStep
+        oh &+= 1
+      }
+      n &+= 1
     }
   }
 

@@ -30,10 +30,16 @@ import Testing
     #expect(y.scalars[1].isNaN)
   }
 
-  /// Channels in multiples of four take a vector path; it must give the bits the one-channel
-  /// (scalar) path gives for each channel alone — NaN, ±0 ties and infinities included.
-  @Test(arguments: [PoolingMode.max, .average])
-  func vectorPathMatchesEachChannelAlone(mode: PoolingMode) {
+  /// Channels in multiples of four take a vector path (and, where every window lies inside the
+  /// image, one without clipping); it must give the bits the one-channel (scalar) path gives for
+  /// each channel alone — NaN, ±0 ties and infinities included.
+  @Test(
+    arguments: [PoolingMode.max, .average],
+    [
+      (2, 3, 2, 2, Padding.same), (2, 2, 2, 2, .valid), (3, 3, 1, 1, .valid), (2, 3, 1, 2, .valid),
+    ])
+  func vectorPathMatchesEachChannelAlone(mode: PoolingMode, window: (Int, Int, Int, Int, Padding)) {
+    let (kh, kw, sh, sw, padding) = window
     let (n, h, w, c) = (2, 5, 6, 8)
     var rng = SeededRandom(seed: 11)
     var x: [Float] = rng.uniform(n * h * w * c, in: -2...2)
@@ -45,11 +51,12 @@ import Testing
     x[1] = -0.0
     x[1 + c] = 0
     let together = Tensor.pool2d(
-      Tensor(shape: [n, h, w, c], scalars: x), mode: mode, size: (2, 3), strides: (2, 2), padding: .same)
+      Tensor(shape: [n, h, w, c], scalars: x), mode: mode, size: (kh, kw), strides: (sh, sw), padding: padding
+    )
     for channel in 0..<c {
       let alone = Tensor.pool2d(
         Tensor(shape: [n, h, w, 1], scalars: stride(from: channel, to: x.count, by: c).map { x[$0] }),
-        mode: mode, size: (2, 3), strides: (2, 2), padding: .same)
+        mode: mode, size: (kh, kw), strides: (sh, sw), padding: padding)
       let picked = stride(from: channel, to: together.scalars.count, by: c).map { together.scalars[$0] }
       #expect(picked.map(\.bitPattern) == alone.scalars.map(\.bitPattern), "channel \(channel)")
     }
