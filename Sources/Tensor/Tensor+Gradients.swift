@@ -243,8 +243,40 @@ extension Tensor {
               }
             } else {
               let best = y + slot
-              found.initialize(repeating: false)
               let count = rows.count &* columns.count
+              if count == 4 {
+                // A 2×2 window (the common case) without a branch on the data, so that it
+                // compiles to vector code over the channels: which element equals the maximum
+                // is data, and a branch on it mispredicts. The first (or, for the last tie,
+                // last) equal element in window order gets the gradient; adding +0 elsewhere
+                // leaves every value's bits as they are (no gradient entry is ever −0).
+                func pixel(_ position: Int) -> Int {
+                  let p = lastTie ? 3 &- position : position
+                  return image
+                    &+ ((rows.lowerBound &+ p / columns.count) &* window.inputWidth
+                      &+ columns.lowerBound &+ p % columns.count) &* channels
+                }
+                let (p0, p1, p2, p3) = (pixel(0), pixel(1), pixel(2), pixel(3))
+                var c = 0
+                while c < channels {
+                  // Every value loaded first: a load behind `&&` would stay a branch.
+                  let b = best[c]
+                  let gradient = g[c]
+                  let (v0, v1, v2, v3) = (x[p0 &+ c], x[p1 &+ c], x[p2 &+ c], x[p3 &+ c])
+                  let e0 = v0 == b
+                  let e1 = v1 == b
+                  let e2 = v2 == b
+                  let e3 = v3 == b
+                  dx[p0 &+ c] += e0 ? gradient : 0
+                  dx[p1 &+ c] += e1 && !e0 ? gradient : 0
+                  dx[p2 &+ c] += e2 && !(e0 || e1) ? gradient : 0
+                  dx[p3 &+ c] += e3 && !(e0 || e1 || e2) ? gradient : 0
+                  c &+= 1
+                }
+                slot &+= channels
+                continue
+              }
+              found.initialize(repeating: false)
               for k in 0..<count {
                 // The window's elements in row-major order, or backwards for the last tie.
                 let position = lastTie ? count &- 1 &- k : k

@@ -127,3 +127,47 @@ import Testing
     #expect(b.gatherRows([1, 0, 1]).scalars == [5, 6, 3, 4, 5, 6])
   }
 }
+
+/// The max-pooling gradient (2×2 windows take a branch-free path) against a direct
+/// reference: the first (or last) element of each window equal to its maximum gets the whole
+/// gradient, bit for bit, with ties, NaN and ±0 among the inputs and overlapping windows.
+@Suite struct MaxPoolGradientTests {
+  @Test(
+    arguments: [MaxTieRule.first, .last],
+    [(2, 2, 2, 2, Padding.valid), (2, 2, 1, 1, .valid), (2, 2, 2, 2, .same), (3, 2, 2, 1, .valid)])
+  func maxPoolGradientRoutesToTheTieRulesElement(tie: MaxTieRule, window: (Int, Int, Int, Int, Padding)) {
+    let (kh, kw, sh, sw, padding) = window
+    let (n, h, w, c) = (2, 5, 6, 8)
+    var rng = SeededRandom(seed: 17)
+    let choices: [Float] = [-1, 0, -0.0, 1, 2, .nan]
+    let x = (0..<(n * h * w * c)).map { _ in choices[Int(rng.next() % UInt64(choices.count))] }
+    let input = Tensor(shape: [n, h, w, c], scalars: x)
+    let output = Tensor.pool2d(input, mode: .max, size: (kh, kw), strides: (sh, sw), padding: padding)
+    let dy: [Float] = rng.uniform(output.count)
+    let dx = Tensor.pool2dBackward(
+      input: input, output: output, outputGradient: Tensor(shape: output.shape, scalars: dy), mode: .max,
+      size: (kh, kw), strides: (sh, sw), padding: padding, tie: tie)
+    let geometry = Window2D(input: (h, w), kernel: (kh, kw), strides: (sh, sw), padding: padding)!
+    var expected = [Float](repeating: 0, count: x.count)
+    var slot = 0
+    for image in 0..<n {
+      for oh in 0..<geometry.outputHeight {
+        for ow in 0..<geometry.outputWidth {
+          let rows = geometry.inputRows(forOutputRow: oh)
+          let columns = geometry.inputColumns(forOutputColumn: ow)
+          var order = rows.flatMap { r in columns.map { (r, $0) } }
+          if tie == .last { order.reverse() }
+          for channel in 0..<c {
+            let best = output.scalars[slot + channel]
+            if let (r, col) = order.first(where: { x[((image * h + $0.0) * w + $0.1) * c + channel] == best })
+            {
+              expected[((image * h + r) * w + col) * c + channel] += dy[slot + channel]
+            }
+          }
+          slot += c
+        }
+      }
+    }
+    #expect(dx.scalars.map(\.bitPattern) == expected.map(\.bitPattern))
+  }
+}
