@@ -15,9 +15,10 @@ let package = Package(
   dependencies: [.package(path: "..")],
   targets: [
     .systemLibrary(name: "CBLASRaw", pkgConfig: "openblas"),
+    .target(name: "BenchSupport"),
     .executableTarget(
       name: "tensor-bench",
-      dependencies: ["CBLASRaw", .product(name: "Tensor", package: toolkit)]),
+      dependencies: ["BenchSupport", "CBLASRaw", .product(name: "Tensor", package: toolkit)]),
     .executableTarget(
       name: "train-bench",
       dependencies: [
@@ -26,7 +27,7 @@ let package = Package(
       ]),
     .executableTarget(
       name: "sparse-bench",
-      dependencies: [.product(name: "Tensor", package: toolkit)]),
+      dependencies: ["BenchSupport", .product(name: "Tensor", package: toolkit)]),
     .executableTarget(
       name: "sim-bench",
       dependencies: [

@@ -171,7 +171,11 @@ extension Population {
         inverseScales.withUnsafeBufferPointer { inverse in
           if let spikes {
             target.evaluate(first, second, into: goal)
-            return update(dynamics, eta, goal, v, lambda, inverse, output, spikes: spikes)
+            let goals = UnsafeBufferPointer(goal)
+            return update(
+              FusedIdentity.self, StoreZeroOneSpikes.self, dynamics, eta, goals, goals, v, lambda, inverse,
+              output,
+              spikes.baseAddress!)
           }
           if let weighted {
             return update(
@@ -184,61 +188,6 @@ extension Population {
         }
       }
     }
-  }
-
-  /// The step with one λ per inner position and spike output.
-  static func update(
-    _ dynamics: Dynamics, _ eta: Scalar, _ goal: UnsafeMutableBufferPointer<Scalar>,
-    _ v: UnsafeMutableBufferPointer<Scalar>, _ lambda: UnsafeBufferPointer<Scalar>,
-    _ inverse: UnsafeBufferPointer<Scalar>, _ output: UnsafeMutableBufferPointer<Scalar>,
-    spikes: UnsafeMutableBufferPointer<Scalar>
-  ) -> Int {
-    precondition(goal.count >= v.count && output.count >= v.count && spikes.count >= v.count)
-    precondition(!lambda.isEmpty && inverse.count == lambda.count && v.count % lambda.count == 0)
-    let g = goal.baseAddress!
-    let e = v.baseAddress!
-    let l = lambda.baseAddress!
-    let r = inverse.baseAddress!
-    let o = output.baseAddress!
-    let s = spikes.baseAddress!
-    let width = lambda.count
-    var fired = 0
-    var base = 0
-    while base < v.count {
-      // Raw pointers, an integer count and a plain `while`: the form LLVM vectorizes (a
-      // floating-point sum, or a `for` over a range with its overflow trap, keeps it scalar).
-      var count: Int32 = 0
-      var j = 0
-      switch dynamics {
-      case .subgradient:
-        while j < width {
-          let i = base &+ j
-          let fires = g[i] * r[j] > e[i]
-          let spike: Scalar = fires ? 1 : 0
-          let next = e[i] - eta * (e[i] - spike)
-          e[i] = next
-          o[i] = l[j] * next
-          s[i] = spike
-          count &+= fires ? 1 : 0
-          j &+= 1
-        }
-      case .signGD:
-        while j < width {
-          let i = base &+ j
-          let fires = e[i] >= g[i] * r[j]
-          let spike: Scalar = fires ? 1 : 0
-          let next = e[i] + (eta - 2 * eta * spike)
-          e[i] = next
-          o[i] = l[j] * next
-          s[i] = spike
-          count &+= fires ? 1 : 0
-          j &+= 1
-        }
-      }
-      fired &+= Int(count)
-      base &+= width
-    }
-    return fired
   }
 }
 
@@ -272,23 +221,35 @@ extension Population {
   }
 }
 
-/// Where the update loop puts `η_t·λ·s_t`: nowhere, or a buffer. A type parameter rather than
-/// an optional, so that each loop is compiled without a branch on it.
+/// Where the update loop puts each neuron's spike: nowhere, `η_t·λ·s_t`, or `s_t` (0 or 1). A
+/// type parameter rather than an optional, so that each loop is compiled without a branch on it.
 protocol SpikeSink {
-  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
+  static func store<Scalar: TensorScalar>(
+    _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
 }
 
 enum DiscardSpikes: SpikeSink {
   @inline(__always)
-  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
-  {}
+  static func store<Scalar: TensorScalar>(
+    _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {}
 }
 
 enum StoreSpikes: SpikeSink {
   @inline(__always)
-  static func store<Scalar: TensorScalar>(_ value: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
-  {
-    buffer[i] = value
+  static func store<Scalar: TensorScalar>(
+    _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {
+    buffer[i] = fires ? weight : 0
+  }
+}
+
+enum StoreZeroOneSpikes: SpikeSink {
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(
+    _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {
+    buffer[i] = fires ? 1 : 0
   }
 }
 
@@ -356,7 +317,7 @@ extension Population {
             let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
             e[i] = next
             o[i] = scale * next
-            S.store(fires ? spikeWeight : 0, at: i, in: weighted)
+            S.store(fires, weight: spikeWeight, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
           }
@@ -367,7 +328,7 @@ extension Population {
             let next = e[i] + (fires ? -eta : eta)
             e[i] = next
             o[i] = scale * next
-            S.store(fires ? spikeWeight : 0, at: i, in: weighted)
+            S.store(fires, weight: spikeWeight, at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
           }
@@ -381,7 +342,7 @@ extension Population {
             let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
             e[i] = next
             o[i] = l[j] * next
-            S.store(fires ? eta * l[j] : 0, at: i, in: weighted)
+            S.store(fires, weight: eta * l[j], at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
             j &+= 1
@@ -392,7 +353,7 @@ extension Population {
             let next = e[i] + (fires ? -eta : eta)
             e[i] = next
             o[i] = l[j] * next
-            S.store(fires ? eta * l[j] : 0, at: i, in: weighted)
+            S.store(fires, weight: eta * l[j], at: i, in: weighted)
             count &+= fires ? 1 : 0
             i &+= 1
             j &+= 1

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import Tensor
 
@@ -7,20 +8,6 @@ import Tensor
 // by spikes, batch 100, one thread, at a range of spike densities (the share of inputs that
 // fired in the step). Prints a Markdown table of GEMM time / sparse time (above 1: visiting the
 // spikes is faster) and the density where the two cost the same. Results: docs/benchmarks.md.
-
-/// Seconds per call of `body`, repeating it until at least 0.1 s elapse.
-func secondsPerCall(_ body: () -> Void) -> Double {
-  let clock = ContinuousClock()
-  var calls = 0
-  let start = clock.now
-  var elapsed = Duration.zero
-  repeat {
-    body()
-    calls += 1
-    elapsed = clock.now - start
-  } while elapsed < .milliseconds(100)
-  return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) / Double(calls)
-}
 
 /// Spikes at `density`: each input is η·λ with that probability, else 0.
 func spikes(_ count: Int, density: Double, using generator: inout SplitMix64) -> [Float] {

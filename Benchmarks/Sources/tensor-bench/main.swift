@@ -1,3 +1,4 @@
+import BenchSupport
 import CBLASRaw
 import Foundation
 import Tensor
@@ -5,20 +6,6 @@ import Tensor
 // Measures the Tensor module's matmul and conv2d against a raw cblas_sgemm doing the same
 // multiply-adds into preallocated buffers, and prints a Markdown table. The ratio column is
 // median over rounds of (raw sgemm time) / (Tensor time): 1.0 means the Tensor call costs nothing beyond the GEMM.
-
-/// Seconds per call of `body`, repeating it until at least 0.1 s elapse.
-func secondsPerCall(_ body: () -> Void) -> Double {
-  let clock = ContinuousClock()
-  var calls = 0
-  let start = clock.now
-  var elapsed = Duration.zero
-  repeat {
-    body()
-    calls += 1
-    elapsed = clock.now - start
-  } while elapsed < .milliseconds(100)
-  return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) / Double(calls)
-}
 
 /// Times `tensor` and `raw` in alternating rounds (so drift in machine load hits both alike) and
 /// returns the median time of each and the median of the per-round ratios raw/tensor.
