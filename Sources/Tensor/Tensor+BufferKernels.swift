@@ -193,6 +193,23 @@ extension Tensor {
         var ow = 0
         while ow < window.outputWidth {
           var c = 0
+          if kH == 2 && kW == 2 {
+            // The common 2×2 window unrolled (same elements, same order).
+            while c < channels {
+              func load(_ p: UnsafePointer<Scalar>) -> SIMD4<Scalar> {
+                UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Scalar>.self)
+              }
+              let top = corner + c
+              let bottom = top + inputRowWidth
+              var total = C.combine(SIMD4<Scalar>(repeating: C.start()), load(top))
+              total = C.combine(total, load(top + channels))
+              total = C.combine(total, load(bottom))
+              total = C.combine(total, load(bottom + channels))
+              if C.divides { total = total * reciprocal }
+              UnsafeMutableRawPointer(out + c).storeBytes(of: total, as: SIMD4<Scalar>.self)
+              c &+= 4
+            }
+          }
           while c < channels {
             var total = SIMD4<Scalar>(repeating: C.start())
             var row = corner + c
