@@ -195,7 +195,7 @@ final class LoweredNetwork {
     // ReLU CNN is fused with its target).
     var scratchSize = 0
     var workspaceSize = 0
-    for (kind, size) in zip(kinds, sizes) {
+    for (position, (kind, size)) in zip(kinds, sizes).enumerated() {
       switch kind {
       case .population(let spec, let drive):
         if Population<Float>.evaluatesTargetSeparately(spec.target, spikes: false) {
@@ -205,7 +205,8 @@ final class LoweredNetwork {
         case .one, .two: break
         case .pool, .layerNorm, .softmax: scratchSize = max(scratchSize, size)
         }
-      case .affine(let map) where update == .event:
+      case .affine(let map) where update == .event && spikeDrives[position] == nil:
+        // (An affine node following spikes needs no scratch.)
         switch map {
         case .dense, .conv2d: break
         default: scratchSize = max(scratchSize, size)
@@ -360,37 +361,17 @@ final class LoweredNetwork {
     }
   }
 
-  /// `values[i] ← decay·values[i] + row[i mod row.count]` over rows of `row.count` values, as
-  /// loops LLVM vectorizes (raw pointers, plain `while`).
-  private static func shiftRows(
-    _ values: UnsafeMutableBufferPointer<Float>, decay: Float, adding row: UnsafeBufferPointer<Float>
+  /// `A ← (1 − η)·A + η·b` with `b` repeated along the innermost axis (`A ← (1 − η)·A` without
+  /// a bias), in place, as loops LLVM vectorizes (raw pointers, plain `while`).
+  private static func decay(
+    _ values: UnsafeMutableBufferPointer<Float>, eta: Float, towards bias: UnsafeBufferPointer<Float>?
   ) {
-    let v = values.baseAddress!
-    let r = row.baseAddress!
-    let width = row.count
-    var base = 0
-    while base < values.count {
-      var j = 0
-      while j < width {
-        v[base &+ j] = decay * v[base &+ j] + r[j]
-        j &+= 1
-      }
-      base &+= width
-    }
-  }
-
-  /// `values[i] ← values[i]·row[i mod row.count]` over rows of `row.count` values.
-  private static func scaleRows(
-    _ values: UnsafeMutableBufferPointer<Float>, by row: UnsafeBufferPointer<Float>
-  ) {
-    let v = values.baseAddress!
-    let r = row.baseAddress!
-    let width = row.count
-    if width == 1 {
-      let factor = r[0]
+    guard let v = values.baseAddress else { return }
+    let keep = 1 - eta
+    guard let bias, let b = bias.baseAddress else {
       var i = 0
       while i < values.count {
-        v[i] *= factor
+        v[i] *= keep
         i &+= 1
       }
       return
@@ -398,11 +379,11 @@ final class LoweredNetwork {
     var base = 0
     while base < values.count {
       var j = 0
-      while j < width {
-        v[base &+ j] *= r[j]
+      while j < bias.count {
+        v[base &+ j] = keep * v[base &+ j] + eta * b[j]
         j &+= 1
       }
-      base &+= width
+      base &+= bias.count
     }
   }
 
@@ -418,18 +399,15 @@ final class LoweredNetwork {
       // pass), where anything reads it, and keeps the linear part of its input's spike source
       // for the nodes that read that.
       if readsEstimate[position] { apply(map, of: node, changesOnly: false) }
-      if let kept = spikeSource(position) { apply(map, of: node, to: [source], linear: true, into: kept) }
+      if let kept = spikeSource(position) {
+        apply(map, of: node, to: { _ in source }, linear: true, into: kept)
+      }
       return
     }
     let root = populations[drive.root]!
     let eta = Float(root.schedule.eta(root.step))
     let output = self.output(of: node)
-    // A_{t−1} decays toward the bias: (1 − η)·A + η·b, or (1 − η)·A for a linear map.
-    if let bias = map.bias {
-      bias.map { eta * $0 }.withUnsafeBufferPointer { Self.shiftRows(output, decay: 1 - eta, adding: $0) }
-    } else {
-      [1 - eta].withUnsafeBufferPointer { Self.scaleRows(output, by: $0) }
-    }
+    withOptionalBuffer(map.bias) { Self.decay(output, eta: eta, towards: $0) }
     var sparse = false
     if map.fanOut >= Self.sparseFanOutMinimum {
       let nonzeros = drive.source == drive.root ? fired[drive.root] : Tensor<Float>.nonzeroCount(source)
@@ -512,7 +490,8 @@ final class LoweredNetwork {
   /// part applied to its inputs' changes of this step.
   private func apply(_ map: LoweredNode.AffineMap, of node: LoweredNode, changesOnly: Bool) {
     let output = self.output(of: node)
-    let inputs = node.inputs.map { value($0, changes: changesOnly) }
+    // A closure, not an array of buffers: a step allocates nothing.
+    let inputs = { (k: Int) in self.value(node.inputs[k], changes: changesOnly) }
     switch map {
     case .dense, .conv2d:
       apply(map, of: node, to: inputs, linear: changesOnly, into: output, adding: changesOnly)
@@ -524,11 +503,11 @@ final class LoweredNetwork {
     }
   }
 
-  /// Writes the map of `inputs` — with its bias or shift, or (`linear`) its linear part only —
-  /// into `target`, or (`adding`, GEMM maps only) adds it.
+  /// Writes the map of its inputs (`inputs(k)` the `k`-th) — with its bias or shift, or
+  /// (`linear`) its linear part only — into `target`, or (`adding`, GEMM maps only) adds it.
   private func apply(
-    _ map: LoweredNode.AffineMap, of node: LoweredNode, to inputs: [UnsafeBufferPointer<Float>], linear: Bool,
-    into target: UnsafeMutableBufferPointer<Float>, adding: Bool = false
+    _ map: LoweredNode.AffineMap, of node: LoweredNode, to inputs: (Int) -> UnsafeBufferPointer<Float>,
+    linear: Bool, into target: UnsafeMutableBufferPointer<Float>, adding: Bool = false
   ) {
     let count = images * node.size
     switch map {
@@ -537,7 +516,7 @@ final class LoweredNetwork {
       if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(target, count: count, with: $0) } }
       kernel.withUnsafeBufferPointer { w in
         Tensor.dense(
-          inputs[0], rows: count / units, weight: w, inputWidth: inputWidth, outputWidth: units, into: target,
+          inputs(0), rows: count / units, weight: w, inputWidth: inputWidth, outputWidth: units, into: target,
           beta: adding || bias != nil ? 1 : 0)
       }
       return
@@ -546,14 +525,14 @@ final class LoweredNetwork {
       if let bias { bias.withUnsafeBufferPointer { Tensor.fillRows(target, count: count, with: $0) } }
       conv.kernel.withUnsafeBufferPointer { k in
         Tensor.conv2d(
-          inputs[0], images: images, channels: conv.channels, window: conv.window, kernel: k,
+          inputs(0), images: images, channels: conv.channels, window: conv.window, kernel: k,
           outChannels: conv.filters, columns: columns, into: target, beta: adding || bias != nil ? 1 : 0)
       }
       return
     default:
       precondition(!adding, "only GEMM maps accumulate")
     }
-    let x = inputs[0]
+    let x = inputs(0)
     switch map {
     case .dense, .conv2d:
       break
@@ -574,18 +553,19 @@ final class LoweredNetwork {
       }
     case .sum:
       _ = target.update(fromContentsOf: x)
-      for other in inputs.dropFirst() {
+      for k in 1..<node.inputs.count {
+        let other = inputs(k)
         for i in 0..<count { target[i] += other[i] }
       }
     case .difference:
-      let b = inputs[1]
+      let b = inputs(1)
       for i in 0..<count { target[i] = x[i] - b[i] }
     case .concatenate(let blocks, let outer):
       var offset = 0
       for o in 0..<(images * outer) {
         for (k, block) in blocks.enumerated() {
           _ = UnsafeMutableBufferPointer(rebasing: target[offset..<(offset + block)]).update(
-            fromContentsOf: UnsafeBufferPointer(rebasing: inputs[k][(o * block)..<((o + 1) * block)]))
+            fromContentsOf: UnsafeBufferPointer(rebasing: inputs(k)[(o * block)..<((o + 1) * block)]))
           offset += block
         }
       }
