@@ -12,6 +12,11 @@ extension Tensor {
     let rowLength = window.kernelHeight * window.kernelWidth * c
     let imageSize = window.inputHeight * window.inputWidth * c
     let spanLength = window.kernelWidth &* c
+    if c % 4 == 0 {
+      return im2colQuads(
+        input.baseAddress! + first &* imageSize, channels: c, window: window, count: count,
+        into: columns.baseAddress!)
+    }
     var row = 0
     for n in first..<(first + count) {
       let image = n &* imageSize
@@ -52,6 +57,118 @@ extension Tensor {
           row &+= 1
         }
       }
+    }
+  }
+
+  /// ``im2col(_:channels:window:first:count:into:)`` for channels in fours: the same values,
+  /// copied (or zeroed, over the padding) as vectors of four, with plain pointer arithmetic and
+  /// fixed trip counts — the general loop spends more on its per-span bounds and overlap checks
+  /// than on the copy of a short span.
+  static func im2colQuads(
+    _ x: UnsafePointer<Scalar>, channels: Int, window: Window2D, count: Int,
+    into columns: UnsafeMutablePointer<Scalar>
+  ) {
+    typealias Quad = SIMD4<Scalar>
+    let quadBytes = MemoryLayout<Quad>.stride
+    let pixelQuads = channels / 4
+    let pixelBytes = channels &* MemoryLayout<Scalar>.stride
+    let spanQuads = window.kernelWidth &* pixelQuads
+    let rowBytes = window.inputWidth &* pixelBytes
+    let imageBytes = window.inputHeight &* rowBytes
+    let kH = window.kernelHeight
+    let kW = window.kernelWidth
+    var to = UnsafeMutableRawPointer(columns)
+    // Returns the position after what it wrote: `to` stays in a register.
+    @inline(__always) func copy(
+      _ quads: Int, from: UnsafeRawPointer, to start: UnsafeMutableRawPointer
+    ) -> UnsafeMutableRawPointer {
+      var to = start
+      var q = 0
+      while q < quads {
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: q &* quadBytes, as: Quad.self), as: Quad.self)
+        to += quadBytes
+        q &+= 1
+      }
+      return to
+    }
+    @inline(__always) func zeros(_ quads: Int, to start: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+      var to = start
+      var q = 0
+      while q < quads {
+        to.storeBytes(of: Quad(repeating: 0), as: Quad.self)
+        to += quadBytes
+        q &+= 1
+      }
+      return to
+    }
+    if window.padTop == 0 && window.padLeft == 0
+      && (window.outputHeight - 1) * window.strideHeight + kH <= window.inputHeight
+      && (window.outputWidth - 1) * window.strideWidth + kW <= window.inputWidth
+    {
+      // Every window inside the image: no bounds per span.
+      let rowStep = window.strideHeight &* rowBytes
+      let columnStep = window.strideWidth &* pixelBytes
+      var n = 0
+      while n < count {
+        var rowStart = UnsafeRawPointer(x) + n &* imageBytes
+        var oh = 0
+        while oh < window.outputHeight {
+          var corner = rowStart
+          var ow = 0
+          while ow < window.outputWidth {
+            var span = corner
+            var kh = 0
+            while kh < kH {
+              to = copy(spanQuads, from: span, to: to)
+              span += rowBytes
+              kh &+= 1
+            }
+            corner += columnStep
+            ow &+= 1
+          }
+          rowStart += rowStep
+          oh &+= 1
+        }
+        n &+= 1
+      }
+      return
+    }
+    var n = 0
+    while n < count {
+      let image = UnsafeRawPointer(x) + n &* imageBytes
+      var oh = 0
+      while oh < window.outputHeight {
+        let top = oh &* window.strideHeight &- window.padTop
+        var ow = 0
+        while ow < window.outputWidth {
+          let left = ow &* window.strideWidth &- window.padLeft
+          let spanInside = left >= 0 && left &+ kW <= window.inputWidth
+          var kh = 0
+          while kh < kH {
+            let ih = top &+ kh
+            if ih < 0 || ih >= window.inputHeight {
+              to = zeros(spanQuads, to: to)
+            } else if spanInside {
+              to = copy(spanQuads, from: image + (ih &* rowBytes &+ left &* pixelBytes), to: to)
+            } else {
+              var kw = 0
+              while kw < kW {
+                let iw = left &+ kw
+                if iw >= 0 && iw < window.inputWidth {
+                  to = copy(pixelQuads, from: image + (ih &* rowBytes &+ iw &* pixelBytes), to: to)
+                } else {
+                  to = zeros(pixelQuads, to: to)
+                }
+                kw &+= 1
+              }
+            }
+            kh &+= 1
+          }
+          ow &+= 1
+        }
+        oh &+= 1
+      }
+      n &+= 1
     }
   }
 

@@ -42,6 +42,9 @@ import Testing
     (2, 7, 5, 3, 3, 3, 4, 1, false), (2, 7, 5, 3, 3, 3, 4, 1, true), (1, 8, 8, 2, 3, 2, 5, 2, true),
     (3, 9, 6, 1, 4, 4, 2, 3, true), (1, 6, 7, 4, 1, 1, 3, 1, false), (2, 5, 5, 2, 1, 1, 3, 2, true),
     (1, 4, 4, 1, 4, 4, 1, 1, false), (5, 28, 28, 1, 5, 5, 8, 1, true),
+    // Channels in fours take the vector copy of im2col: inside, over the padding, strided.
+    (2, 7, 6, 8, 3, 3, 5, 1, false), (2, 7, 6, 8, 3, 3, 5, 1, true), (1, 9, 8, 4, 3, 2, 3, 2, true),
+    (2, 6, 5, 12, 4, 4, 2, 3, true), (3, 13, 13, 8, 3, 3, 16, 2, false),
   ])
   func conv2dMatchesDirectConvolution(
     n: Int, h: Int, w: Int, c: Int, kh: Int, kw: Int, cout: Int, stride: Int, same: Bool
@@ -73,6 +76,19 @@ import Testing
     // Spot-check against a direct sum built with the same rule for each stride separately.
     let direct = Reference.conv2d(
       x, n: 2, h: 9, w: 7, c: 3, kernel: k, kh: 3, kw: 2, cout: 2, bias: nil, stride: (2, 3), same: true)
+    assertClose(y.scalars, direct.values, rtol: 1e-12, atol: 1e-12)
+  }
+
+  @Test func conv2dOverChannelsInFoursInDouble() {
+    var rng = SeededRandom(seed: 6)
+    let x: [Double] = rng.uniform(2 * 9 * 7 * 8)
+    let k: [Double] = rng.uniform(3 * 2 * 8 * 3)
+    let y = Tensor.conv2d(
+      Tensor(shape: [2, 9, 7, 8], scalars: x), kernel: Tensor(shape: [3, 2, 8, 3], scalars: k),
+      strides: (2, 3), padding: .same)
+    let direct = Reference.conv2d(
+      x, n: 2, h: 9, w: 7, c: 8, kernel: k, kh: 3, kw: 2, cout: 3, bias: nil, stride: (2, 3), same: true)
+    #expect(y.shape == [2, direct.oh, direct.ow, 3])
     assertClose(y.scalars, direct.values, rtol: 1e-12, atol: 1e-12)
   }
 
