@@ -36,11 +36,11 @@ let package = Package(
     .systemLibrary(name: "CMalloc"),
     // The module graph and why each edge exists: docs/architecture.md.
     .target(name: "AtomicFile"),
-    .target(name: "HDF5", dependencies: ["CHDF5"]),
+    .target(name: "HDF5", dependencies: ["CHDF5", "AtomicFile"]),
     .target(
       name: "Tensor",
       dependencies: ["CBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
-    .target(name: "Datasets", dependencies: ["CZlib", "Tensor"]),
+    .target(name: "Datasets", dependencies: ["CZlib", "Tensor", "AtomicFile"]),
     .target(
       name: "Graph", dependencies: ["Tensor", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Spiking", dependencies: ["Graph"]),
@@ -50,7 +50,7 @@ let package = Package(
     .target(name: "Reports", dependencies: ["Results", "AtomicFile"]),
     .target(
       name: "Training",
-      dependencies: ["Graph", "Datasets", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["Graph", "Datasets", "AtomicFile", .product(name: "RealModule", package: "swift-numerics")]),
     .target(
       name: "Pipeline", dependencies: ["ModelIO", "Conversion", "Spiking", "Results", "Datasets", "Graph", "Tensor"]),
     .target(

@@ -27,8 +27,10 @@ extension DatasetError: CustomStringConvertible {
       return
         "'\(path)' is not the expected IDX file: magic number 0x\(hex(actual)), expected 0x\(hex(expected))"
     case .wrongSize(let path, let expectedBytes, let actualBytes):
-      let what = actualBytes < expectedBytes ? "truncated" : "has trailing data"
-      return "'\(path)' is \(what): header promises \(expectedBytes) bytes, file has \(actualBytes)"
+      if actualBytes > expectedBytes {
+        return "'\(path)' has trailing data: its header promises \(expectedBytes) bytes, it holds more"
+      }
+      return "'\(path)' is truncated: its header promises \(expectedBytes) bytes, it holds \(actualBytes)"
     case .countMismatch(let images, let imageCount, let labels, let labelCount):
       return "'\(images)' holds \(imageCount) images but '\(labels)' holds \(labelCount) labels"
     case .badLabel(let path, let index, let value, let classCount):

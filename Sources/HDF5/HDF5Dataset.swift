@@ -22,6 +22,20 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     try HDF5Library.locked { try value.readNumbers(as: T.self) }
   }
 
+  /// Reads every element after checking that the stored shape is `expected`, so that a file
+  /// claiming a huge or wrong shape is refused before anything is allocated for it.
+  /// - Throws: ``HDF5Error/shapeMismatch(file:path:expected:actual:)``, or what
+  ///   ``read(as:)`` throws.
+  public func read<T: HDF5Scalar>(as type: T.Type = T.self, expecting expected: [Int]) throws -> [T] {
+    try HDF5Library.locked {
+      let stored = try value.shape
+      guard stored == expected else {
+        throw HDF5Error.shapeMismatch(file: fileName, path: path, expected: expected, actual: stored)
+      }
+      return try value.readNumbers(as: T.self)
+    }
+  }
+
   /// Reads every element of a string dataset, whatever its charset and layout.
   public func readStrings() throws -> [String] {
     try HDF5Library.locked { try value.readStrings() }

@@ -15,6 +15,11 @@ public enum HDF5Error: Error, Equatable, Sendable {
   case shapeMismatch(file: String, path: String, expected: [Int], actual: [Int])
   /// A library call failed; `reason` is HDF5's own most specific message.
   case operationFailed(file: String, path: String, operation: String, reason: String)
+  /// The path goes through a soft or external link, which the toolkit does not follow: a link
+  /// could point at any file on the machine, or loop.
+  case link(file: String, path: String, kind: String)
+  /// The object claims more elements than the toolkit reads (``HDF5Limits``).
+  case tooLarge(file: String, path: String, shape: [Int], limit: Int)
 }
 
 extension HDF5Error: CustomStringConvertible {
@@ -35,6 +40,11 @@ extension HDF5Error: CustomStringConvertible {
     case .operationFailed(let file, let path, let operation, let reason):
       let detail = reason.isEmpty ? "" : ": \(reason)"
       return "\(file): \(operation) failed at '\(path)'\(detail)"
+    case .link(let file, let path, let kind):
+      return "\(file): '\(path)' is \(kind) link; links are not followed (they could point outside the file)"
+    case .tooLarge(let file, let path, let shape, let limit):
+      let claimed = shape.map(String.init).joined(separator: "×")
+      return "\(file): '\(path)' claims \(claimed) elements, more than the \(limit) this toolkit reads"
     }
   }
 }

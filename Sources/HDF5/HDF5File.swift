@@ -1,3 +1,4 @@
+import AtomicFile
 internal import CHDF5
 import Foundation
 
@@ -28,8 +29,8 @@ public final class HDF5File: @unchecked Sendable {
   ///   not an HDF5 file, or damaged so that its superblock cannot be read.
   public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
     try HDF5Library.locked {
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw HDF5Error.cannotOpen(file: path, reason: "no such file")
+      do { try InputFile.requireRegular(path) } catch let error as FileReadError {
+        throw HDF5Error.cannotOpen(file: path, reason: error.reason)
       }
       guard H5Fis_hdf5(path) > 0 else {
         H5Eclear2(snn_H5E_DEFAULT())
@@ -49,7 +50,11 @@ public final class HDF5File: @unchecked Sendable {
   public static func create(_ path: String, overwrite: Bool = true) throws -> HDF5File {
     try HDF5Library.locked {
       let flags = overwrite ? snn_H5F_ACC_TRUNC() : snn_H5F_ACC_EXCL()
-      let id = H5Fcreate(path, flags, snn_H5P_DEFAULT(), snn_H5P_DEFAULT())
+      // No modification times in object headers: the same content gives the same bytes.
+      let creation = H5Pcreate(snn_H5P_FILE_CREATE())
+      defer { H5Pclose(creation) }
+      H5Pset_obj_track_times(creation, false)
+      let id = H5Fcreate(path, flags, creation, snn_H5P_DEFAULT())
       guard id >= 0 else {
         throw HDF5Error.cannotCreate(file: path, reason: HDF5Library.lastError())
       }

@@ -29,21 +29,51 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     }
   }
 
-  /// The kind of object at `name`, or nil when nothing is there.
+  /// The kind of object at `name`, or nil when nothing is there; `.other` where the path goes
+  /// through a soft or external link, which are not followed.
   public func kind(of name: String) -> ChildKind? {
     HDF5Library.locked {
-      guard contains(name) else { return nil }
-      let object = H5Oopen(id, name, snn_H5P_DEFAULT())
-      guard object >= 0 else {
+      do { return try resolve(name) } catch { return .other }
+    }
+  }
+
+  /// The kind of object at `name`, or nil when nothing is there, checking that every link on
+  /// the way is a hard link. Call under the library lock.
+  /// - Throws: ``HDF5Error/link(file:path:kind:)`` at the first soft, external or user-defined
+  ///   link.
+  private func resolve(_ name: String) throws -> ChildKind? {
+    var prefix = ""
+    for component in name.split(separator: "/", omittingEmptySubsequences: true) {
+      prefix += (prefix.isEmpty ? "" : "/") + component
+      guard H5Lexists(id, prefix, snn_H5P_DEFAULT()) > 0 else {
         H5Eclear2(snn_H5E_DEFAULT())
-        return .other
+        return nil
       }
-      defer { H5Oclose(object) }
-      switch H5Iget_type(object) {
-      case H5I_GROUP: return .group
-      case H5I_DATASET: return .dataset
-      default: return .other
+      var info = H5L_info_t()
+      guard H5Lget_info(id, prefix, &info, snn_H5P_DEFAULT()) >= 0 else {
+        throw HDF5Error.operationFailed(
+          file: fileName, path: joinPath(path, prefix), operation: "reading link",
+          reason: HDF5Library.lastError())
       }
+      switch info.type {
+      case H5L_TYPE_HARD: continue
+      case H5L_TYPE_SOFT: throw HDF5Error.link(file: fileName, path: joinPath(path, prefix), kind: "a soft")
+      case H5L_TYPE_EXTERNAL:
+        throw HDF5Error.link(file: fileName, path: joinPath(path, prefix), kind: "an external")
+      default: throw HDF5Error.link(file: fileName, path: joinPath(path, prefix), kind: "a user-defined")
+      }
+    }
+    guard !prefix.isEmpty else { return nil }
+    let object = H5Oopen(id, name, snn_H5P_DEFAULT())
+    guard object >= 0 else {
+      H5Eclear2(snn_H5E_DEFAULT())
+      return .other
+    }
+    defer { H5Oclose(object) }
+    switch H5Iget_type(object) {
+    case H5I_GROUP: return .group
+    case H5I_DATASET: return .dataset
+    default: return .other
     }
   }
 
@@ -62,7 +92,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
   }
 
   private func requireKind(_ name: String, _ expected: ChildKind) throws {
-    guard let actual = kind(of: name) else {
+    guard let actual = try resolve(name) else {
       throw HDF5Error.notFound(file: fileName, path: joinPath(path, name))
     }
     guard actual == expected else {
@@ -85,9 +115,14 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     try HDF5Library.locked {
       if contains(name) { return try group(name) }
       let linkProperties = H5Pcreate(snn_H5P_LINK_CREATE())
-      defer { H5Pclose(linkProperties) }
+      let createProperties = H5Pcreate(snn_H5P_GROUP_CREATE())
+      defer {
+        H5Pclose(linkProperties)
+        H5Pclose(createProperties)
+      }
       H5Pset_create_intermediate_group(linkProperties, 1)
-      let child = H5Gcreate2(id, name, linkProperties, snn_H5P_DEFAULT(), snn_H5P_DEFAULT())
+      H5Pset_obj_track_times(createProperties, false)
+      let child = H5Gcreate2(id, name, linkProperties, createProperties, snn_H5P_DEFAULT())
       guard child >= 0 else {
         throw HDF5Error.operationFailed(
           file: fileName, path: joinPath(path, name), operation: "creating group",
@@ -134,6 +169,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         H5Pclose(createProperties)
       }
       H5Pset_create_intermediate_group(linkProperties, 1)
+      H5Pset_obj_track_times(createProperties, false)
       if let level = gzip, !shape.isEmpty, !shape.contains(0) {
         let chunk = chunkShape(shape, elementSize: H5Tget_size(type)).map { hsize_t($0) }
         H5Pset_chunk(createProperties, Int32(chunk.count), chunk)

@@ -22,6 +22,9 @@ enum HDF5Library {
     // locking is turned off unless the user has set HDF5_USE_FILE_LOCKING themselves.
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0)
     H5open()
+    // A file must not make the library load code: filter plugins are turned off (the toolkit
+    // reads and writes only built-in filters).
+    H5PLset_loading_state(0)
     return true
   }()
 

@@ -35,8 +35,22 @@ struct HDF5Value {
         let rank = Int(H5Sget_simple_extent_ndims(space))
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         H5Sget_simple_extent_dims(space, &dims, nil)
-        return dims.prefix(rank).map { Int($0) }
+        // Clamped, not trapping: a corrupt file may claim 2⁶⁴ − 1; ``elementCount`` refuses it.
+        return dims.prefix(rank).map { Int(clamping: $0) }
       }
+    }
+  }
+
+  /// The number of elements the shape claims, checked against ``HDF5Limits/maximumElements``
+  /// before anything is allocated for them.
+  /// - Throws: ``HDF5Error/tooLarge(file:path:shape:limit:)``.
+  var elementCount: Int {
+    get throws {
+      let dimensions = try shape
+      guard let count = HDF5Limits.elementCount(dimensions), count <= HDF5Limits.maximumElements else {
+        throw HDF5Error.tooLarge(file: file, path: path, shape: dimensions, limit: HDF5Limits.maximumElements)
+      }
+      return count
     }
   }
 
@@ -65,7 +79,7 @@ struct HDF5Value {
       throw HDF5Error.typeMismatch(
         file: file, path: path, expected: "\(T.hdf5ElementType)", actual: "\(stored)")
     }
-    let count = try shape.reduce(1, *)
+    let count = try elementCount
     var values = [T](repeating: T.hdf5Zero, count: count)
     let memoryType = T.hdf5ElementType.makeType(forFile: false)
     defer { H5Tclose(memoryType) }
@@ -85,7 +99,7 @@ struct HDF5Value {
           file: file, path: path, expected: "strings",
           actual: "\(HDF5ElementType.classify(fileType))")
       }
-      let count = try shape.reduce(1, *)
+      let count = try elementCount
       guard count > 0 else { return [] }
       // HDF5 converts between ASCII and UTF-8 only by failing, so read with the file's charset.
       let memoryType = H5Tcopy(snn_H5T_C_S1())
@@ -100,9 +114,14 @@ struct HDF5Value {
         return pointers.map { $0.map { String(cString: $0) } ?? "" }
       }
       let width = H5Tget_size(fileType)
+      let (total, overflow) = count.multipliedReportingOverflow(by: width)
+      guard width > 0, !overflow, total <= HDF5Limits.maximumStringBytes else {
+        throw HDF5Error.tooLarge(
+          file: file, path: path, shape: try shape + [width], limit: HDF5Limits.maximumStringBytes)
+      }
       H5Tset_size(memoryType, width)
       H5Tset_strpad(memoryType, H5Tget_strpad(fileType))
-      var bytes = [UInt8](repeating: 0, count: count * width)
+      var bytes = [UInt8](repeating: 0, count: total)
       let status = bytes.withUnsafeMutableBytes { read(memoryType: memoryType, into: $0.baseAddress!) }
       guard status >= 0 else { throw failure("reading fixed-length strings") }
       let spacePadded = H5Tget_strpad(fileType) == H5T_STR_SPACEPAD

@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 import Graph
 import HDF5
@@ -34,6 +35,8 @@ public enum KerasModelReader {
   }
 
   static func isZipArchive(_ path: String) -> Bool {
+    // Not a regular file: HDF5File.open says what it is (opening a named pipe here would block).
+    guard (try? InputFile.requireRegular(path)) != nil else { return false }
     guard let handle = FileHandle(forReadingAtPath: path) else { return false }
     defer { try? handle.close() }
     return (try? handle.read(upToCount: 4)) == Data([0x50, 0x4B, 0x03, 0x04])

@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 
 /// SHA-256 (FIPS 180-4), used to record which source model a converted network came from.
@@ -50,9 +51,12 @@ public enum SHA256 {
     return h.map { String(format: "%08x", $0) }.joined()
   }
 
+  /// The largest file digested: 4 GiB.
+  public static let maximumFileBytes = 1 << 32
+
   /// The digest of a file's contents.
   public static func hex(ofFile path: String) throws -> String {
-    hex(try Data(contentsOf: URL(fileURLWithPath: path)))
+    hex(try InputFile.read(path, limit: maximumFileBytes))
   }
 
   private static func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }

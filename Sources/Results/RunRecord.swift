@@ -136,8 +136,12 @@ public struct RunRecord: Codable, Sendable {
     try AtomicFile.write(csv(), to: csvPath)
   }
 
+  /// The largest run record read: 64 MiB (a record of every T up to 10⁵ for a hundred layers
+  /// is a few MiB).
+  public static let maximumFileBytes = 1 << 26
+
   /// Reads a record written by ``write(json:)``.
   public static func read(json path: String) throws -> RunRecord {
-    try RunRecord(json: Data(contentsOf: URL(fileURLWithPath: path)))
+    try RunRecord(json: InputFile.read(path, limit: maximumFileBytes))
   }
 }

@@ -1,3 +1,4 @@
+import AtomicFile
 import Foundation
 import Graph
 import Tensor
@@ -43,11 +44,16 @@ public struct ModelDescription: Sendable, Decodable {
     public let description: String
   }
 
+  /// The largest description file read: 16 MiB.
+  public static let maximumFileBytes = 1 << 24
+
   /// Reads a description file.
   public static func load(_ path: String) throws -> ModelDescription {
     do {
       return try JSONDecoder().decode(
-        ModelDescription.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        ModelDescription.self, from: InputFile.read(path, limit: maximumFileBytes))
+    } catch let error as FileReadError {
+      throw Problem(description: error.description)
     } catch let error as DecodingError {
       throw Problem(description: "\(path): not a model description: \(Self.explain(error))")
     } catch {
