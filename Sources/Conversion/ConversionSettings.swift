@@ -71,14 +71,8 @@ extension SpikingNetwork {
     var populations = [PopulationSpec]()
     for node in converted.nodes where !node.op.isAffine {
       if node.name == converted.outputs[0] && node.op == .softmax { continue }
-      let target: NeuronTarget
-      switch node.op {
-      case .activation(let function): target = .unary(function)
-      case .binary(let function): target = .binary(function)
-      case .pool2d, .layerNorm, .softmax:
-        // Fused: the simulator feeds each neuron the composite op applied to the input estimates.
-        target = .unary(.identity)
-      default: throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
+      guard let target = NeuronTarget(populating: node.op) else {
+        throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
       }
       populations.append(
         PopulationSpec(

@@ -196,14 +196,28 @@ public enum KerasModelReader {
   static func readParameters(for layer: KerasLayer, op: Op, weights: HDF5Group, file: String) throws
     -> [String: Tensor<Float>]
   {
-    let expected = op.parameterShapes(input: [0]).map(\.name)
-    guard !expected.isEmpty else { return [:] }
+    // The input's channels are not known yet (-1): every other dimension is checked before
+    // a weight is read, so a file cannot make the reader allocate what it claims.
+    let expectedShapes = op.parameterShapes(input: [-1])
+    let expected = expectedShapes.map(\.name)
+    guard !expected.isEmpty else {
+      if weights.kind(of: layer.name) == .group {
+        let stored = try splitStringAttribute(try weights.group(layer.name), "weight_names")
+        if !stored.isEmpty {
+          throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: stored, expected: [])
+        }
+      }
+      return [:]
+    }
     let groupPath = joinedPath(weights.path, layer.name)
     guard weights.kind(of: layer.name) == .group else {
       throw ModelIOError.missingWeight(file: file, layer: layer.name, weight: expected[0], path: groupPath)
     }
     let group = try weights.group(layer.name)
     let names = try splitStringAttribute(group, "weight_names")
+    guard names.count <= expected.count else {
+      throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: names, expected: expected)
+    }
     var parameters = [String: Tensor<Float>]()
     for (position, parameter) in expected.enumerated() {
       let match =
@@ -216,7 +230,13 @@ public enum KerasModelReader {
       }
       let dataset = try group.dataset(weightName)
       let shape = try dataset.shape
-      parameters[parameter] = Tensor(shape: shape, scalars: try dataset.read(as: Float.self))
+      let pattern = expectedShapes[position].shape.map { $0 < 0 ? nil : $0 }
+      guard shape.count == pattern.count, zip(shape, pattern).allSatisfy({ $1 == nil || $0 == $1 }) else {
+        throw ModelIOError.weightShape(
+          file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
+      }
+      parameters[parameter] = Tensor(
+        shape: shape, scalars: try dataset.read(as: Float.self, expecting: shape))
     }
     return parameters
   }

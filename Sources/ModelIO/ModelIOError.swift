@@ -14,6 +14,11 @@ public enum ModelIOError: Error, Equatable, Sendable {
   /// A supported layer uses a setting the toolkit does not implement.
   case unsupportedSetting(file: String, layer: String, setting: String, value: String)
   case missingWeight(file: String, layer: String, weight: String, path: String)
+  /// A stored weight's shape contradicts the layer's configuration (`nil` in `expected`: a
+  /// dimension set by the layer's input, not yet known).
+  case weightShape(file: String, layer: String, path: String, expected: [Int?], actual: [Int])
+  /// The layer stores weights its configuration has no place for (Keras refuses such a file).
+  case unexpectedWeights(file: String, layer: String, stored: [String], expected: [String])
   /// The layers read fine but do not form a valid network.
   case invalidGraph(file: String, error: GraphError)
   case hdf5(HDF5Error)
@@ -36,6 +41,13 @@ extension ModelIOError: CustomStringConvertible {
       return "\(file): layer '\(layer)': \(setting) = \(value) is not supported"
     case .missingWeight(let file, let layer, let weight, let path):
       return "\(file): layer '\(layer)' is missing its '\(weight)' weight (looked for \(path))"
+    case .weightShape(let file, let layer, let path, let expected, let actual):
+      let pattern = "[" + expected.map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
+      return
+        "\(file): layer '\(layer)': weight \(path) has shape \(actual), its configuration needs \(pattern)"
+    case .unexpectedWeights(let file, let layer, let stored, let expected):
+      return "\(file): layer '\(layer)' stores \(stored.count) weights (\(stored.joined(separator: ", "))), "
+        + "its configuration has \(expected.count) (\(expected.joined(separator: ", ")))"
     case .invalidGraph(let file, let error):
       return "\(file): \(error)"
     case .hdf5(let error):

@@ -93,6 +93,27 @@ public enum SNNFile {
     }
   }
 
+  /// A population's per-channel or per-neuron scales, their count checked against its node's
+  /// shape before they are read.
+  static func readScales(_ dataset: HDF5Dataset, of population: String, nodeShape: [Int]?, file: String)
+    throws
+    -> [Double]
+  {
+    let stored = try dataset.shape
+    guard let nodeShape else {
+      throw ModelIOError.badConfig(
+        file: file, detail: "population '\(population)' names no node of the graph")
+    }
+    let allowed = Set([nodeShape.last ?? 1, nodeShape.reduce(1, *)])
+    guard stored.count == 1, allowed.contains(stored[0]) else {
+      throw ModelIOError.badConfig(
+        file: file,
+        detail: "population '\(population)' has \(stored) scales for a node of shape \(nodeShape) "
+          + "(one per channel or one per neuron)")
+    }
+    return try dataset.read(as: Double.self, expecting: stored)
+  }
+
   /// Whether `path` is an HDF5 file that declares this format (whatever its version).
   public static func isSNNFile(_ path: String) -> Bool {
     guard let root = try? HDF5File.open(path).root, root.hasAttribute("format") else { return false }
@@ -109,6 +130,10 @@ public enum SNNFile {
           file: path, detail: "not a \(format) file (no format attribute '\(format)')")
       }
       let fileVersion = try root.readAttribute("version", as: Int64.self).first ?? 0
+      guard fileVersion >= 1 else {
+        throw ModelIOError.badConfig(
+          file: path, detail: "format version \(fileVersion) (versions start at 1)")
+      }
       guard fileVersion <= version else {
         throw ModelIOError.badConfig(
           file: path,
@@ -123,15 +148,33 @@ public enum SNNFile {
       let graphGroup = try root.group("graph")
       let records = try decode([NodeRecord].self, try graphGroup.readString("nodes"), "/graph@nodes")
       var nodes = [Node]()
+      var shapes = [String: [Int]]()
+      for record in records {
+        guard HDF5Limits.elementCount(record.shape).map({ $0 <= HDF5Limits.maximumElements }) ?? false else {
+          throw ModelIOError.badConfig(file: path, detail: "node '\(record.name)' has shape \(record.shape)")
+        }
+        shapes[record.name] = record.shape
+      }
       for record in records {
         var node = Node(name: record.name, op: record.op, inputs: record.inputs)
-        let path = "parameters/\(record.name)"
-        if graphGroup.kind(of: path) == .group {
-          let group = try graphGroup.group(path)
+        let parametersPath = "parameters/\(record.name)"
+        // Each parameter's shape follows from the node's op and its input's recorded shape, and
+        // is checked before anything is read: the file cannot make the reader allocate.
+        let inputShape = record.inputs.first.flatMap { shapes[$0] } ?? []
+        let expected = Dictionary(
+          record.op.parameterShapes(input: inputShape).map { ($0.name, $0.shape) },
+          uniquingKeysWith: { a, _ in a })
+        if graphGroup.kind(of: parametersPath) == .group {
+          let group = try graphGroup.group(parametersPath)
           for name in try group.children() {
+            guard let shape = expected[name] else {
+              throw ModelIOError.badConfig(
+                file: path,
+                detail: "node '\(record.name)' (\(record.op.kind)) has no parameter '\(name)'")
+            }
             let dataset = try group.dataset(name)
             node.parameters[name] = Tensor(
-              shape: try dataset.shape, scalars: try dataset.read(as: Float.self))
+              shape: shape, scalars: try dataset.read(as: Float.self, expecting: shape))
           }
         }
         nodes.append(node)
@@ -156,7 +199,7 @@ public enum SNNFile {
           dynamics: dynamics,
           schedule: try decode(StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'"),
           scales: group.kind(of: "scales") == .dataset
-            ? try group.dataset("scales").read(as: Double.self)
+            ? try readScales(group.dataset("scales"), of: name, nodeShape: shapes[name], file: path)
             : [try group.readAttribute("scale", as: Double.self).first ?? 1])
       }
       let normalizationText = try root.readString("normalization")

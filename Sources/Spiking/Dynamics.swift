@@ -47,6 +47,22 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
 
+  /// Why the schedule cannot drive a neuron, or nil: every step size must be finite and in
+  /// (0, 1] — a larger step overshoots the range [0, 1] the estimates live in, a zero or
+  /// negative one never moves or moves away.
+  public var problem: String? {
+    func inRange(_ value: Double) -> Bool { value.isFinite && value > 0 && value <= 1 }
+    switch self {
+    case .inverse: return nil
+    case .geometric(let eta0, let gamma):
+      if !inRange(eta0) { return "η₀ = \(eta0) is outside (0, 1]" }
+      if !inRange(gamma) { return "γ = \(gamma) is outside (0, 1]" }
+      return nil
+    case .constant(let eta):
+      return inRange(eta) ? nil : "η = \(eta) is outside (0, 1]"
+    }
+  }
+
   /// `η_t` for `t ≥ 1`.
   public func eta(_ t: Int) -> Double {
     switch self {

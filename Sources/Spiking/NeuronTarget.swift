@@ -1,3 +1,4 @@
+import Graph
 import Tensor
 
 /// The function a population approximates: one output per neuron, from one or two input
@@ -11,6 +12,18 @@ public enum NeuronTarget: Sendable, Hashable, Codable {
     switch self {
     case .unary(let f): return f.name
     case .binary(let f): return f.name
+    }
+  }
+
+  /// The target a population on a node with `op` approximates: the activation or the two-input
+  /// function itself, and the identity for the fused composites (pooling, LayerNorm, softmax),
+  /// whose neurons are fed the composite of the input estimates. Nil for affine ops.
+  public init?(populating op: Op) {
+    switch op {
+    case .activation(let function): self = .unary(function)
+    case .binary(let function): self = .binary(function)
+    case .pool2d, .layerNorm, .softmax: self = .unary(.identity)
+    default: return nil
     }
   }
 

@@ -100,6 +100,8 @@ public enum SpikingNetworkError: Error, Equatable, Sendable, CustomStringConvert
   case invalidPopulation(node: String, detail: String)
   /// The readout names no node of the graph.
   case unknownReadout(String)
+  /// A negative number of calibration images.
+  case negativeCalibrationCount(Int)
 
   public var description: String {
     switch self {
@@ -109,6 +111,8 @@ public enum SpikingNetworkError: Error, Equatable, Sendable, CustomStringConvert
       return "population '\(node)': \(detail)"
     case .unknownReadout(let name):
       return "the readout '\(name)' is not a node of the graph"
+    case .negativeCalibrationCount(let count):
+      return "calibrated on \(count) images"
     }
   }
 }
@@ -150,6 +154,13 @@ public struct SpikingNetwork: Sendable {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node, detail: "not a non-affine node of the graph")
       }
+      guard let expected = NeuronTarget(populating: node.op), spec.target == expected else {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node, detail: "target '\(spec.target.name)' does not fit a \(node.op.kind) node")
+      }
+      if let problem = spec.schedule.problem {
+        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "schedule: \(problem)")
+      }
       let neurons = node.shape.reduce(1, *)
       guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,
         spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
@@ -165,6 +176,9 @@ public struct SpikingNetwork: Sendable {
       }
     }
     guard graph.node(readout) != nil else { throw SpikingNetworkError.unknownReadout(readout) }
+    guard calibrationImages >= 0 else {
+      throw SpikingNetworkError.negativeCalibrationCount(calibrationImages)
+    }
     self.graph = graph
     self.populations = populations
     self.readout = readout

@@ -68,7 +68,48 @@ import Testing
     let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
     let name = try group.readStringAttribute("weight_names")[0]
     try group.writeDataset(name, values: [Float](repeating: 0, count: 6), shape: [2, 3])
-    #expect(message(path) == "\(path): 'dense': parameter 'kernel' has shape [2, 3], expected [12, 16]")
+    // Refused from the configuration alone (16 units), before the weight is read.
+    #expect(
+      message(path)
+        == "\(path): layer 'dense': weight /model_weights/dense/\(name) has shape [2, 3], its configuration needs [?, 16]"
+    )
+  }
+
+  @Test func weightWithTheWrongInputWidth() throws {
+    let path = try copy()
+    let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
+    let name = try group.readStringAttribute("weight_names")[0]
+    try group.writeDataset(name, values: [Float](repeating: 0, count: 32), shape: [2, 16])
+    // The input's width is known once the graph is built.
+    #expect(message(path) == "\(path): 'dense': parameter 'kernel' has shape [2, 16], expected [12, 16]")
+  }
+
+  @Test(.enabled(if: pythonHas("h5py"))) func weightClaimingAnAbsurdShapeIsRefusedBeforeReading() throws {
+    let path = try copy()
+    let name = try HDF5File.open(path).root.group("model_weights/dense").readStringAttribute("weight_names")[
+      0]
+    // A dataset whose dataspace claims 2⁴⁰ × 16 elements, made without its data (HDF5
+    // allocates storage lazily), as a damaged or hostile file would.
+    let script = """
+      import h5py, sys
+      with h5py.File(sys.argv[1], "r+") as f:
+          g = f["model_weights/dense"]
+          del g[sys.argv[2]]
+          g.create_dataset(sys.argv[2], shape=(2**40, 16), dtype="f4")
+      """
+    #expect(try runProcess("python3", ["-c", script, path, name]).status == 0)
+    #expect(
+      message(path)
+        == "\(path): '/model_weights/dense/\(name)' claims 1099511627776×16 elements, more than the 268435456 this toolkit reads"
+    )
+  }
+
+  @Test func extraWeightIsRefusedAsKerasRefusesIt() throws {
+    let path = try copy()
+    let group = try HDF5File.open(path, mode: .readWrite).root.group("model_weights/dense")
+    let names = try group.readStringAttribute("weight_names")
+    try group.writeAttribute("weight_names", strings: names + ["mlp/dense/extra"])
+    #expect(message(path).contains("layer 'dense' stores 3 weights"))
   }
 
   @Test func missingWeightDataset() throws {
