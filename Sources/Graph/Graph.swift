@@ -61,6 +61,24 @@ public struct Graph: Sendable, Equatable, Codable {
     nodes.filter { if case .input = $0.op { true } else { false } }
   }
 
+  /// The most elements one tensor may hold — a node's output per sample, or a parameter:
+  /// 2²⁸ (1 GiB of float32), documented in docs/limits.md. Descriptions and files that claim
+  /// more are refused before anything is allocated.
+  public static let maximumElements = 1 << 28
+
+  /// The product of `shape` when every dimension is positive and the product is at most
+  /// ``maximumElements``; nil otherwise (no overflow trap).
+  public static func elementCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for dimension in shape {
+      guard dimension > 0 else { return nil }
+      let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+      guard !overflow, product <= maximumElements else { return nil }
+      count = product
+    }
+    return count
+  }
+
   /// The node called `name`.
   public func node(_ name: String) -> Node? { nodes.first { $0.name == name } }
 

@@ -18,6 +18,8 @@ public enum GraphError: Error, Equatable, Sendable {
   case badAttribute(node: String, detail: String)
   case unknownOutput(String)
   case noInputs
+  /// A tensor of more elements than ``Graph/maximumElements`` (or whose size overflows).
+  case tooLarge(node: String, what: String, shape: [Int])
 }
 
 extension GraphError: CustomStringConvertible {
@@ -41,6 +43,9 @@ extension GraphError: CustomStringConvertible {
     case .badAttribute(let node, let detail): return "'\(node)': \(detail)"
     case .unknownOutput(let name): return "output '\(name)' is not a node of the graph"
     case .noInputs: return "the graph has no input node"
+    case .tooLarge(let node, let what, let shape):
+      return
+        "'\(node)': \(what) of shape \(shape) exceeds the \(Graph.maximumElements) elements a tensor may hold"
     }
   }
 }

@@ -2,7 +2,17 @@ import Tensor
 
 /// Per-sample output shapes of each op, with errors that say what does not fit.
 enum ShapeInference {
+  /// The output shape of `node`, refused when its elements per sample pass
+  /// ``Graph/maximumElements`` (products checked, never trapping).
   static func outputShape(of node: Node, inputShapes: [[Int]]) throws -> [Int] {
+    let shape = try uncheckedOutputShape(of: node, inputShapes: inputShapes)
+    guard Graph.elementCount(shape) != nil else {
+      throw GraphError.tooLarge(node: node.name, what: "an output", shape: shape)
+    }
+    return shape
+  }
+
+  static func uncheckedOutputShape(of node: Node, inputShapes: [[Int]]) throws -> [Int] {
     func mismatch(_ detail: String) -> GraphError {
       .shapeMismatch(node: node.name, op: node.op.kind, detail: detail)
     }
@@ -50,8 +60,10 @@ enum ShapeInference {
       guard wildcards <= 1, known.allSatisfy({ $0 > 0 }), !target.isEmpty else {
         throw bad("reshape target \(target) may hold one -1 and otherwise positive sizes")
       }
-      let total = input.reduce(1, *)
-      let product = known.reduce(1, *)
+      let total = input.reduce(1, *)  // the input's own shape was checked
+      guard let product = Graph.elementCount(known) else {
+        throw GraphError.tooLarge(node: node.name, what: "a reshape target", shape: target)
+      }
       if wildcards == 1 {
         guard total % product == 0 else { throw mismatch("cannot reshape \(input) to \(target)") }
         return target.map { $0 == -1 ? total / product : $0 }

@@ -28,6 +28,7 @@ public struct Window2D: Sendable, Hashable, Codable {
       strides.height > 0, strides.width > 0
     else { return nil }
     func along(_ size: Int, _ k: Int, _ s: Int) -> (out: Int, before: Int)? {
+      guard size > 0, k > 0, s > 0 else { return nil }
       switch padding {
       case .valid:
         return size >= k ? ((size - k) / s + 1, 0) : nil

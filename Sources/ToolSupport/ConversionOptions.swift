@@ -20,10 +20,13 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     case inverse, geometric, constant
   }
 
-  @Option(help: "Step schedule (default: inverse for subgradient, geometric for signgd).")
+  @Option(
+    help:
+      "Step schedule (default: inverse for subgradient, geometric for signgd; --eta0 or --gamma alone choose geometric)."
+  )
   public var schedule: ScheduleName?
-  @Option(help: "First step size η₀ (geometric, constant).") public var eta0 = 0.15
-  @Option(help: "Decay γ per step (geometric).") public var gamma = 0.95
+  @Option(help: "First step size η₀ in (0, 1] (geometric, constant; default 0.15).") public var eta0: Double?
+  @Option(help: "Decay γ per step in (0, 1] (geometric; default 0.95).") public var gamma: Double?
   @Option(help: "Share one normalization scale per layer, per channel or per neuron.")
   public var granularity: Granularity = .channel
   @Option(help: ArgumentHelp("Training images used to calibrate the normalization.", valueName: "N"))
@@ -35,18 +38,31 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public init() {}
 
   public func validate() throws {
-    guard calibration > 0 else { throw ValidationError("--calibration must be positive, got \(calibration)") }
-    guard eta0 > 0, eta0.isFinite else { throw ValidationError("--eta0 must be positive, got \(eta0)") }
-    guard gamma > 0, gamma <= 1 else { throw ValidationError("--gamma must be in (0, 1], got \(gamma)") }
+    guard calibration > 0, calibration <= ToolLimits.images else {
+      throw ValidationError("--calibration must be in 1…\(ToolLimits.images), got \(calibration)")
+    }
+    if let eta0, !(eta0 > 0 && eta0 <= 1) { throw ValidationError("--eta0 must be in (0, 1], got \(eta0)") }
+    if let gamma, !(gamma > 0 && gamma <= 1) {
+      throw ValidationError("--gamma must be in (0, 1], got \(gamma)")
+    }
+    // Never silently ignored: a step-size flag the chosen schedule does not read is an error.
+    if schedule == .inverse && (eta0 != nil || gamma != nil) {
+      throw ValidationError("--eta0 and --gamma do not apply to --schedule inverse (η_t = 1/(t+1))")
+    }
+    if schedule == .constant && gamma != nil {
+      throw ValidationError("--gamma does not apply to --schedule constant (η_t = --eta0)")
+    }
   }
 
-  /// The chosen schedule; nil means each dynamics' default.
+  /// The chosen schedule; nil means each dynamics' default. `--eta0` or `--gamma` without
+  /// `--schedule` choose the geometric schedule.
   public var stepSchedule: StepSchedule? {
+    let eta0 = self.eta0 ?? 0.15
     switch schedule {
-    case nil: nil
-    case .inverse: .inverse
-    case .geometric: .geometric(eta0: eta0, gamma: gamma)
-    case .constant: .constant(eta: eta0)
+    case nil: return self.eta0 == nil && gamma == nil ? nil : .geometric(eta0: eta0, gamma: gamma ?? 0.95)
+    case .inverse: return .inverse
+    case .geometric: return .geometric(eta0: eta0, gamma: gamma ?? 0.95)
+    case .constant: return .constant(eta: eta0)
     }
   }
 

@@ -34,8 +34,9 @@ where T.RawValue == String {
 
 /// Parses `--timesteps 1,2,4`: positive and strictly increasing.
 public func parseTimesteps(_ text: String) throws -> [Int] {
-  let values = try parseList(text, option: "--timesteps", expected: "positive integers") { part -> Int? in
-    guard let value = Int(part), value > 0 else { return nil }
+  let values = try parseList(text, option: "--timesteps", expected: "integers in 1…\(ToolLimits.timesteps)") {
+    part -> Int? in
+    guard let value = Int(part), value > 0, value <= ToolLimits.timesteps else { return nil }
     return value
   }
   guard zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }) else {

@@ -34,8 +34,8 @@ public struct SimulationOptions: ParsableArguments, Sendable {
   public init() {}
 
   public func validate() throws {
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-    if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+    try ToolLimits.check(batchSize, "--batch-size", in: 1...ToolLimits.images)
+    if let threads { try ToolLimits.check(threads, "--threads", in: 1...ToolLimits.threads) }
   }
 
   /// The simulation settings these options give.

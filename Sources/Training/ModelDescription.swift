@@ -81,6 +81,15 @@ public struct ModelDescription: Sendable, Decodable {
     return function
   }
 
+  /// Reads a description file and builds its graph; every error names the file.
+  public static func build(file path: String, random: inout SplitMix64) throws -> Graph {
+    do { return try load(path).build(random: &random) } catch let problem as Problem
+      where !problem.description.hasPrefix(path)
+    {
+      throw Problem(description: "\(path): \(problem.description)")
+    }
+  }
+
   /// Builds the graph with initialized parameters (as ``ModelPreset/build(activation:inputShape:classes:random:)``).
   public func build(random: inout SplitMix64) throws -> Graph {
     var builder = GraphBuilder(random: random, activation: .relu)

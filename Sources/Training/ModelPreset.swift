@@ -113,6 +113,18 @@ struct GraphBuilder {
     shape = try Graph(name: "building", nodes: nodes, outputs: [last]).node(last)!.shape
   }
 
+  /// Refuses a parameter shape before it is allocated: every dimension positive, at most
+  /// ``Graph/maximumElements`` elements. `base` names the layer as the next node will be named.
+  func check(_ shape: [Int], of base: String) throws {
+    let node = "\(base)_\((counts[base] ?? 0) + 1)"
+    guard shape.allSatisfy({ $0 > 0 }) else {
+      throw GraphError.badAttribute(node: node, detail: "kernel shape \(shape) must be positive")
+    }
+    guard Graph.elementCount(shape) != nil else {
+      throw GraphError.tooLarge(node: node, what: "a kernel", shape: shape)
+    }
+  }
+
   mutating func glorot(_ shape: [Int], fanIn: Int, fanOut: Int) -> Tensor<Float> {
     let limit = Float((6 / Double(fanIn + fanOut)).squareRoot())
     return Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -limit...limit))
@@ -127,6 +139,7 @@ struct GraphBuilder {
 
   mutating func dense(_ units: Int, useBias: Bool = true) throws {
     let inputs = shape.last ?? 0
+    try check([inputs, units], of: "dense")
     var parameters = ["kernel": glorot([inputs, units], fanIn: inputs, fanOut: units)]
     if useBias { parameters["bias"] = Tensor(zeros: [units]) }
     try append("dense", .dense(units: units, useBias: useBias), parameters: parameters)
@@ -136,6 +149,7 @@ struct GraphBuilder {
     _ filters: Int, kernel: Int = 3, strides: Int = 1, padding: Padding = .same, useBias: Bool = true
   ) throws {
     let channels = shape.last ?? 0
+    try check([kernel, kernel, channels, filters], of: "conv2d")
     let area = kernel * kernel
     var parameters = [
       "kernel": glorot([kernel, kernel, channels, filters], fanIn: area * channels, fanOut: area * filters)

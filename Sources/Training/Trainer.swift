@@ -45,9 +45,18 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   case diverged(epoch: Int, batch: Int, loss: Double)
   /// The graph holds an op that has no backward pass (a step of a spiking decomposition).
   case untrainableOp(node: String, op: String)
+  /// The network's output is not one score per class.
+  case notAClassifier(outputShape: [Int], classes: Int)
+  /// A label outside the data set's classes.
+  case labelOutOfRange(label: Int, classes: Int)
 
   public var description: String {
     switch self {
+    case .notAClassifier(let shape, let classes):
+      return
+        "the network's output has shape \(shape); training needs one score per class, a vector of \(classes)"
+    case .labelOutOfRange(let label, let classes):
+      return "label \(label) is outside the data set's \(classes) classes"
     case .untrainableOp(let node, let op):
       return "'\(node)' (\(op)) cannot be trained: it is a step of a spiking decomposition"
     case .diverged(let epoch, let batch, let loss):
@@ -104,6 +113,13 @@ public enum Trainer {
     as: Scalar.Type, onBatch: (Int, Int, Double) -> Void, onEpoch: (EpochReport) -> Void
   ) throws -> (graph: Graph, history: [EpochReport]) {
     precondition(c.batchSize > 0 && c.epochs >= 0, "batch size and epochs must be positive")
+    let output = graph.node(graph.outputs[0])!.shape
+    guard output == [train.classNames.count] else {
+      throw TrainingError.notAClassifier(outputShape: output, classes: train.classNames.count)
+    }
+    if let label = train.labels.first(where: { !(0..<train.classNames.count).contains($0) }) {
+      throw TrainingError.labelOutOfRange(label: label, classes: train.classNames.count)
+    }
     let half = c.precision == .float16
     var network = try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
     var optimizer = Optimizer<Scalar>(

@@ -32,9 +32,12 @@ extension SNNTrain {
     @Option(help: ArgumentHelp("Also write the results as JSON.", valueName: "file.json")) var json: String?
 
     func validate() throws {
-      guard runs > 0, batches > 0, batchSize > 0, epochs >= 0 else {
-        throw ValidationError("--runs, --batches and --batch-size must be positive, --epochs at least 0")
-      }
+      try ToolLimits.check(runs, "--runs", in: 1...1_000_000)
+      try ToolLimits.check(batches, "--batches", in: 1...ToolLimits.images)
+      try ToolLimits.check(batchSize, "--batch-size", in: 1...ToolLimits.images)
+      try ToolLimits.check(epochs, "--epochs", in: 0...ToolLimits.epochs)
+      try ToolLimits.check(lr, "--lr", in: 0...1e6, openBelow: true)
+      if let limit { try ToolLimits.check(limit, "--limit", in: 1...ToolLimits.images) }
     }
 
     func run() throws {

@@ -45,11 +45,11 @@ extension SNNTrain {
     @Option var batchSize = 128
     @Option(help: "Optimizer.") var optimizer: OptimizerKind = .adam
     @Option(help: "Learning rate.") var lr = 1e-3
-    @Option(help: "Momentum for momentum and nesterov.") var momentum = 0.9
+    @Option(help: "Momentum in [0, 1) for momentum and nesterov (default 0.9).") var momentum: Double?
     @Option(help: "Decoupled weight decay on kernels.") var weightDecay = 0.0
     @Option(help: "Learning-rate schedule.") var schedule: ScheduleChoice = .constant
-    @Option(help: "For --schedule step: epochs between decays.") var stepEpochs = 5
-    @Option(help: "For --schedule step: factor per decay.") var stepFactor = 0.1
+    @Option(help: "For --schedule step: epochs between decays (default 5).") var stepEpochs: Int?
+    @Option(help: "For --schedule step: factor per decay in (0, 1] (default 0.1).") var stepFactor: Double?
     @Option(help: "Loss on the network's output.") var loss: Loss = .crossEntropy
     @Option(
       help: ArgumentHelp("The derivative used where ReLU's input is exactly 0 (any real).", valueName: "S"))
@@ -68,12 +68,26 @@ extension SNNTrain {
     var output: String
 
     func validate() throws {
-      guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-      guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-      guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-      guard reluPrime.isFinite else { throw ValidationError("--relu-prime must be a finite number") }
-      if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
-      if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+      try ToolLimits.check(epochs, "--epochs", in: 1...ToolLimits.epochs)
+      try ToolLimits.check(batchSize, "--batch-size", in: 1...ToolLimits.images)
+      try ToolLimits.check(lr, "--lr", in: 0...1e6, openBelow: true)
+      if let momentum { try ToolLimits.check(momentum, "--momentum", in: 0...0.999_999) }
+      try ToolLimits.check(weightDecay, "--weight-decay", in: 0...1e6)
+      if let stepEpochs { try ToolLimits.check(stepEpochs, "--step-epochs", in: 1...ToolLimits.epochs) }
+      if let stepFactor { try ToolLimits.check(stepFactor, "--step-factor", in: 0...1, openBelow: true) }
+      guard reluPrime.isFinite else {
+        throw ValidationError("--relu-prime must be a finite number, got \(reluPrime)")
+      }
+      if let limit { try ToolLimits.check(limit, "--limit", in: 1...ToolLimits.images) }
+      if let testLimit { try ToolLimits.check(testLimit, "--test-limit", in: 0...ToolLimits.images) }
+      if let threads { try ToolLimits.check(threads, "--threads", in: 1...ToolLimits.threads) }
+      // Never silently ignored: flags the chosen optimizer or schedule does not read.
+      if optimizer != .momentum && optimizer != .nesterov && momentum != nil {
+        throw ValidationError("--momentum applies to --optimizer momentum and nesterov only")
+      }
+      if schedule != .step && (stepEpochs != nil || stepFactor != nil) {
+        throw ValidationError("--step-epochs and --step-factor apply to --schedule step only")
+      }
       if ModelPreset(rawValue: model) == nil && !FileManager.default.fileExists(atPath: model) {
         throw ValidationError(
           "--model '\(model)' is neither a preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))) nor an existing file"
@@ -91,21 +105,28 @@ extension SNNTrain {
       if let preset = ModelPreset(rawValue: model) {
         graph = try preset.build(activation: activation, random: &random)
       } else if model.hasSuffix(".json") {
-        graph = try ModelDescription.load(model).build(random: &random)
+        graph = try ModelDescription.build(file: model, random: &random)
       } else {
         graph = try KerasModelReader.read(model)
       }
       let train = try data.load(.train, limit: limit)
+      let outputShape = graph.node(graph.outputs[0])!.shape
+      guard outputShape == [train.classNames.count] else {
+        throw ModelFileError(
+          description:
+            "\(model): the network's output has shape \(outputShape); training on \(train.name) needs one score per class, a vector of \(train.classNames.count)"
+        )
+      }
       let test = testLimit == 0 ? nil : try data.load(.test, limit: testLimit)
       let scheduleValue: LearningRateSchedule =
         switch schedule {
         case .constant: .constant
-        case .step: .step(epochs: stepEpochs, factor: stepFactor)
+        case .step: .step(epochs: stepEpochs ?? 5, factor: stepFactor ?? 0.1)
         case .cosine: .cosine
         }
       let configuration = TrainingConfiguration(
         epochs: epochs, batchSize: batchSize, learningRate: lr, schedule: scheduleValue,
-        optimizer: OptimizerSettings(kind: optimizer, momentum: momentum, weightDecay: weightDecay),
+        optimizer: OptimizerSettings(kind: optimizer, momentum: momentum ?? 0.9, weightDecay: weightDecay),
         loss: loss,
         precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
         seed: seed, threads: threads)
@@ -130,4 +151,9 @@ extension SNNTrain {
       print("saved \(output)")
     }
   }
+}
+
+/// A model that cannot be trained on the chosen data, named by its file or preset.
+struct ModelFileError: Error, CustomStringConvertible {
+  let description: String
 }

@@ -39,7 +39,7 @@ import Testing
     (["run", "models/absent.snn.h5"], "no such file"),
     (["run", "models/keras_fashion_mlp.h5"], "not a snnkit.snn file"),
     (["run", "x.snn.h5", "--timesteps", "4,2"], "--timesteps must be strictly increasing"),
-    (["run", "x.snn.h5", "--timesteps", "0,2"], "positive integers"),
+    (["run", "x.snn.h5", "--timesteps", "0,2"], "integers in 1…1048576"),
     (["run", "x.snn.h5", "--input", "poisson"], "--input"),
     (["run", "x.snn.h5", "--data", "/nonexistent/idx"], "/nonexistent/idx"),
     (["report", "-o", "/tmp/never"], "at least one run file"),

@@ -68,7 +68,7 @@ import Testing
   @Test(arguments: [
     (["fit", "--model", "nosuch", "-o", "/tmp/x.h5"], "is neither a preset"),
     (["fit", "--precision", "float8", "-o", "/tmp/x.h5"], "float8"),
-    (["fit", "--epochs", "0", "-o", "/tmp/x.h5"], "--epochs must be positive"),
+    (["fit", "--epochs", "0", "-o", "/tmp/x.h5"], "--epochs must be in 1…1000000, got 0"),
     (["fit", "--relu-prime", "nan", "-o", "/tmp/x.h5"], "--relu-prime must be a finite number"),
     (["fit", "--model", "mlp"], "Missing expected argument '--output"),
     (

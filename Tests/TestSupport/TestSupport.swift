@@ -102,6 +102,36 @@ public func runTool(_ tool: String, _ arguments: [String], environment: [String:
   )
 }
 
+/// How a tool run ended, for tests that must tell an exit from a crash.
+public struct ToolOutcome: Sendable {
+  /// The exit status, or the signal number when ``signaled``.
+  public let status: Int32
+  /// Whether a signal ended the process (a trap, an abort, a segmentation fault).
+  public let signaled: Bool
+  public let stdout: String
+  public let stderr: String
+}
+
+/// ``runTool(_:_:environment:)`` that also says whether a signal ended the tool.
+public func runToolOutcome(_ tool: String, _ arguments: [String]) throws -> ToolOutcome {
+  let process = Process()
+  process.executableURL = productsDirectory.appendingPathComponent(tool)
+  process.arguments = arguments
+  process.currentDirectoryURL = repositoryRoot
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  process.standardInput = FileHandle.nullDevice
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  let stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return ToolOutcome(
+    status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+    stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
 /// Whether Debian's Fashion-MNIST files (package `dataset-fashion-mnist`) are installed.
 public let fashionMNISTIsInstalled = ["train", "t10k"].allSatisfy { prefix in
   ["images-idx3", "labels-idx1"].allSatisfy {
