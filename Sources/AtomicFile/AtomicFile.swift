@@ -25,21 +25,79 @@ public enum AtomicFile {
   /// - Throws: whatever `body` throws, or ``FileWriteError`` when the rename fails; the
   ///   temporary file is removed in both cases.
   public static func write(to path: String, _ body: (String) throws -> Void) throws {
+    try write(to: [path]) { try body($0[0]) }
+  }
+
+  /// Runs `body` on one temporary path per entry of `paths` and renames them all once `body`
+  /// has written every one: files that belong together (a run's JSON and CSV) appear together
+  /// or not at all. The temporaries are removed on failure, and by ``removeTemporariesOnSignal()``
+  /// when the process is interrupted.
+  public static func write(to paths: [String], _ body: ([String]) throws -> Void) throws {
+    let temporaries = paths.map(temporaryPath)
+    Pending.shared.add(temporaries)
+    defer { Pending.shared.remove(temporaries) }
+    do {
+      try body(temporaries)
+      for (temporary, path) in zip(temporaries, paths) {
+        guard rename(temporary, path) == 0 else {
+          throw FileWriteError(file: path, reason: String(cString: strerror(errno)))
+        }
+      }
+    } catch {
+      for temporary in temporaries { try? FileManager.default.removeItem(atPath: temporary) }
+      throw error
+    }
+  }
+
+  /// Writes several files atomically, as one (see ``write(to:_:)-([String],_)``).
+  /// - Throws: ``FileWriteError`` naming the file that failed.
+  public static func write(_ files: [(path: String, data: Data)]) throws {
+    try write(to: files.map(\.path)) { temporaries in
+      for (temporary, file) in zip(temporaries, files) {
+        do { try file.data.write(to: URL(fileURLWithPath: temporary)) } catch {
+          throw FileWriteError(file: file.path, reason: describe(error))
+        }
+      }
+    }
+  }
+
+  static func temporaryPath(_ path: String) -> String {
     let url = URL(fileURLWithPath: path)
-    let temporary = url.deletingLastPathComponent()
+    return url.deletingLastPathComponent()
       .appendingPathComponent(
         ".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)"
       )
       .path
-    do {
-      try body(temporary)
-      guard rename(temporary, path) == 0 else {
-        throw FileWriteError(file: path, reason: String(cString: strerror(errno)))
+  }
+
+  /// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files being written before the
+  /// process ends (with status 128 + the signal's number, as a shell reports it). The tools call
+  /// it first thing.
+  public static func removeTemporariesOnSignal() {
+    for number in [SIGINT, SIGTERM, SIGHUP] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        for path in Pending.shared.all() { unlink(path) }
+        FileHandle.standardError.write(Data("\ninterrupted; no output written\n".utf8))
+        exit(128 + number)
       }
-    } catch {
-      try? FileManager.default.removeItem(atPath: temporary)
-      throw error
+      source.resume()
+      Pending.shared.keep(source)
     }
+  }
+
+  /// The temporary files being written now.
+  final class Pending: @unchecked Sendable {
+    static let shared = Pending()
+    private let lock = NSLock()
+    private var paths = Set<String>()
+    private var sources = [DispatchSourceSignal]()
+
+    func add(_ new: [String]) { lock.withLock { paths.formUnion(new) } }
+    func remove(_ old: [String]) { lock.withLock { paths.subtract(old) } }
+    func all() -> [String] { lock.withLock { Array(paths) } }
+    func keep(_ source: DispatchSourceSignal) { lock.withLock { sources.append(source) } }
   }
 
   /// Writes `data` to `path` atomically.

@@ -60,6 +60,9 @@ public enum KerasModelWriter {
         }
         try weights.createGroup("top_level_model_weights").writeAttribute(
           "weight_names", values: [Double](), shape: [0])
+        // A write that failed (a full disk) is reported here, before the rename, not lost when
+        // the file closes.
+        try root.file.flush()
       }
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)

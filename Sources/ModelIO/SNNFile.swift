@@ -87,6 +87,8 @@ public enum SNNFile {
             try group.writeDataset("scales", values: spec.scales, shape: [spec.scales.count])
           }
         }
+        // A write that failed (a full disk) is reported here, before the rename.
+        try root.file.flush()
       }
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)

@@ -131,14 +131,17 @@ public struct RunRecord: Codable, Sendable {
 
   /// Writes the record as JSON at `path` and as CSV beside it (same name, `.csv`), both atomically.
   public func write(json path: String) throws {
-    try AtomicFile.write(try encoded(), to: path)
-    let csvPath = (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv"
-    try AtomicFile.write(csv(), to: csvPath)
+    try AtomicFile.write([(path, try encoded()), (Self.csvPath(besides: path), Data(csv().utf8))])
   }
 
   /// The largest run record read: 64 MiB (a record of every T up to 10⁵ for a hundred layers
   /// is a few MiB).
   public static let maximumFileBytes = 1 << 26
+
+  /// Where ``write(json:)`` puts the CSV: the JSON's name with `.csv`.
+  public static func csvPath(besides json: String) -> String {
+    (json.hasSuffix(".json") ? String(json.dropLast(5)) : json) + ".csv"
+  }
 
   /// Reads a record written by ``write(json:)``.
   public static func read(json path: String) throws -> RunRecord {

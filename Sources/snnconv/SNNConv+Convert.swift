@@ -38,6 +38,7 @@ extension SNNConv {
     var output: String
 
     func run() throws {
+      try prepareOutputs(files: [output], inputs: [model])
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model),
         settings: conversion.settings(dynamics: dynamics, normalization: normalize), calibrationData: data)

@@ -96,6 +96,7 @@ extension SNNConv {
     }
 
     func run() throws {
+      try prepareOutputs(files: outputs.map { [$0] } ?? [], inputs: [model])
       let graph = try KerasModelReader.read(model)
       let set = try data.selection.load()
       let progress = ProgressLine("eval")

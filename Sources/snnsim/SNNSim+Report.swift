@@ -30,6 +30,7 @@ extension SNNSim {
     }
 
     func run() throws {
+      try prepareOutputs(directories: [output])
       let records = try runs.map { path -> RunRecord in
         guard FileManager.default.fileExists(atPath: path) else {
           throw ValidationError("\(path): no such run file")
@@ -76,6 +77,7 @@ extension SNNSim {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
+      try prepareOutputs(directories: [output])
       let ablation = Ablation(
         model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
         base: conversion.settings(dynamics: .signGD, normalization: .max), simulation: simulation.settings,

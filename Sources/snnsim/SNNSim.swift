@@ -33,6 +33,8 @@ extension SNNSim {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
+      try prepareOutputs(
+        files: results.map { [$0, RunRecord.csvPath(besides: $0)] } ?? [], inputs: [self.network])
       let network = try SourcedNetwork(path: self.network)
       let images = try data.selection.load()
       let progress = ProgressLine("simulate")

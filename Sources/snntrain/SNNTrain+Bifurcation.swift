@@ -42,6 +42,7 @@ extension SNNTrain {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
+      try prepareOutputs(files: json.map { [$0] } ?? [])
       let train = try DataSource.fashionMNIST.load(.train, limit: limit)
       let test = try DataSource.fashionMNIST.load(.test)
       var results = [BifurcationStudy.Result]()

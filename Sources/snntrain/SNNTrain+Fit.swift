@@ -100,6 +100,7 @@ extension SNNTrain {
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
+      try prepareOutputs(files: [output], inputs: [model])
       var random = SplitMix64(seed: seed)
       let graph: Graph
       if let preset = ModelPreset(rawValue: model) {

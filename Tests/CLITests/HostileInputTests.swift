@@ -23,6 +23,7 @@ import Testing
     write("text.h5", "this is not HDF5\n")
     write("truncated.h5", Array(model.prefix(model.count / 2)))
     write("header-only.h5", Array(model.prefix(512)))
+    write("victim.h5", model)
     // A valid spiking network, and damaged copies of it.
     let network = path("mlp.snn.h5")
     let convert = try! runTool(
@@ -185,6 +186,17 @@ import Testing
     ("snnsim", ["run", "W/mlp.snn.h5", "--limit", "0"], "--limit must be a positive number"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--engine", "quantum"], "quantum"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--split", "validation"], "validation"),
+    // Outputs: checked before any work, never over an input.
+    ("snnconv", ["convert", "W/victim.h5", "-o", "W/victim.h5"], "it is also an input ('W/victim.h5')"),
+    ("snnconv", ["eval", "W/victim.h5", "--limit", "5", "--outputs", "W/victim.h5"], "it is also an input"),
+    ("snnsim", ["run", "W/mlp.snn.h5", "--results", "W/mlp.snn.h5"], "it is also an input"),
+    ("snntrain", ["fit", "--model", "W/victim.h5", "-o", "W/victim.h5"], "it is also an input"),
+    ("snnconv", ["convert", "models/mlp.h5", "-o", "O/missing/n.snn.h5"], "does not exist"),
+    ("snnconv", ["convert", "models/mlp.h5", "-o", "O"], "it is a directory"),
+    ("snnsim", ["run", "W/mlp.snn.h5", "--results", "O/missing/run.json"], "does not exist"),
+    ("snnsim", ["report", "W/garbage.json", "-o", "W/mlp.snn.h5"], "exists and is not a directory"),
+    ("snnsim", ["compare", "models/mlp.h5", "-o", "W/mlp.snn.h5"], "exists and is not a directory"),
+    ("snntrain", ["bifurcation", "--json", "O/missing/b.json"], "does not exist"),
     // Model descriptions.
     ("snntrain", ["fit", "--model", "W/no-layers.json", "-o", "O/m.h5"], "W/no-layers.json"),
     ("snntrain", ["fit", "--model", "W/huge-dense.json", "-o", "O/m.h5"], "W/huge-dense.json"),

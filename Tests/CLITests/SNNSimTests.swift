@@ -46,7 +46,7 @@ import Testing
     (["report", "absent.json", "-o", "/tmp/never"], "absent.json: no such run file"),
     (
       ["report", "docs/runs/mlp-signgd-max.json", "-o", "README.md"],
-      "README.md exists and is not a directory"
+      "cannot write README.md: it exists and is not a directory"
     ),
     (
       ["report", "Package.swift", "-o", "/tmp/never"],
