@@ -56,7 +56,7 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile",
+        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

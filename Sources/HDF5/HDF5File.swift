@@ -28,7 +28,17 @@ public final class HDF5File: @unchecked Sendable {
   /// - Throws: ``HDF5Error/cannotOpen(file:reason:)`` when the file is missing, unreadable,
   ///   not an HDF5 file, or damaged so that its superblock cannot be read.
   public static func open(_ path: String, mode: Mode = .readOnly) throws -> HDF5File {
-    try HDF5Library.locked {
+    try open(path, mode: mode, isolated: true)
+  }
+
+  /// Opens a file; `isolated`, it is first probed by a child process when ``HDF5Isolation`` is
+  /// on.
+  static func open(_ path: String, mode: Mode = .readOnly, isolated: Bool) throws -> HDF5File {
+    do { try InputFile.requireRegular(path) } catch let error as FileReadError {
+      throw HDF5Error.cannotOpen(file: path, reason: error.reason)
+    }
+    if isolated { try HDF5Isolation.check(path) }
+    return try HDF5Library.locked {
       do { try InputFile.requireRegular(path) } catch let error as FileReadError {
         throw HDF5Error.cannotOpen(file: path, reason: error.reason)
       }

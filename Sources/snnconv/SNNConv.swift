@@ -12,6 +12,11 @@ struct SNNConv: ParsableCommand {
     abstract: "Convert trained ANNs (Keras HDF5) into spiking neural networks, and export them to NIR.",
     version: ToolkitVersion.string,
     subcommands: [Convert.self, Inspect.self, Evaluate.self])
+
+  static func main() {
+    startTool()
+    main(nil)
+  }
 }
 
 extension SNNConv {

@@ -13,6 +13,11 @@ struct SNNSim: ParsableCommand {
       "Simulate converted spiking networks step by step and report how well they approximate the ANN.",
     version: ToolkitVersion.string,
     subcommands: [Run.self, Report.self, Compare.self])
+
+  static func main() {
+    startTool()
+    main(nil)
+  }
 }
 
 extension SNNSim {

@@ -10,6 +10,11 @@ struct SNNTrain: ParsableCommand {
     abstract: "Train artificial neural networks with explicit subgradients, for conversion to SNNs.",
     version: ToolkitVersion.string,
     subcommands: [Fit.self, Bifurcation.self, DataSummary.self])
+
+  static func main() {
+    startTool()
+    main(nil)
+  }
 }
 
 extension SNNTrain {

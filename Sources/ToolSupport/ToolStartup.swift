@@ -1,0 +1,9 @@
+import HDF5
+
+/// What every tool does before it parses its arguments: when started as the child that checks
+/// an HDF5 file (``HDF5Isolation``), do only that and exit; otherwise turn that checking on, so
+/// that a crash of libhdf5 on a damaged file becomes a clean error.
+public func startTool() {
+  HDF5Isolation.runProbeIfAsked()
+  HDF5Isolation.enable()
+}
