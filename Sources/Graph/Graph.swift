@@ -13,6 +13,9 @@ public struct Graph: Sendable, Equatable, Codable {
   public private(set) var nodes: [Node]
   /// The names of the nodes whose outputs are the network's outputs.
   public private(set) var outputs: [String]
+  /// Where each node sits in ``nodes``, so that ``node(_:)`` is a lookup, not a scan (writers
+  /// and passes ask for every node's inputs).
+  private var positions: [String: Int] = [:]
 
   /// Builds and validates a graph.
   /// - Parameters:
@@ -25,7 +28,8 @@ public struct Graph: Sendable, Equatable, Codable {
     self.nodes = try Graph.topologicallySorted(nodes)
     let read = Set(nodes.flatMap(\.inputs))
     self.outputs = outputs ?? nodes.map(\.name).filter { !read.contains($0) }
-    for output in self.outputs where !nodes.contains(where: { $0.name == output }) {
+    let names = Set(nodes.map(\.name))
+    for output in self.outputs where !names.contains(output) {
       throw GraphError.unknownOutput(output)
     }
     guard self.nodes.contains(where: { if case .input = $0.op { true } else { false } }) else {
@@ -39,6 +43,7 @@ public struct Graph: Sendable, Equatable, Codable {
       try Graph.checkParameters(of: node, inputShape: inputShapes.first ?? shape)
       self.nodes[index].shape = shape
       shapes[node.name] = shape
+      positions[node.name] = index
     }
   }
 
@@ -79,8 +84,16 @@ public struct Graph: Sendable, Equatable, Codable {
     return count
   }
 
+  /// The per-sample output shape `node` would have with inputs of `inputShapes`, checked as
+  /// the graph's own validation checks it (parameters aside): for builders that grow a graph
+  /// one node at a time without re-validating the whole of it at each step.
+  /// - Throws: ``GraphError`` when the node does not fit its inputs.
+  public static func outputShape(of node: Node, inputShapes: [[Int]]) throws -> [Int] {
+    try ShapeInference.outputShape(of: node, inputShapes: inputShapes)
+  }
+
   /// The node called `name`.
-  public func node(_ name: String) -> Node? { nodes.first { $0.name == name } }
+  public func node(_ name: String) -> Node? { positions[name].map { nodes[$0] } }
 
   /// The total number of parameter values.
   public var parameterCount: Int { nodes.reduce(0) { $0 + $1.parameterCount } }

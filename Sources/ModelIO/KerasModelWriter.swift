@@ -42,7 +42,7 @@ public enum KerasModelWriter {
         try root.writeAttribute("keras_version", string: kerasLayoutVersion)
         try root.writeAttribute("snnkit_version", string: writerVersion)
         let weights = try root.createGroup("model_weights")
-        try weights.writeAttribute("layer_names", strings: graph.nodes.map(\.name))
+        try writeNames(graph.nodes.map(\.name), as: "layer_names", on: weights)
         try weights.writeAttribute("keras_version", string: kerasLayoutVersion)
         for node in graph.nodes {
           let group = try weights.createGroup(node.name)
@@ -177,4 +177,19 @@ public enum KerasModelWriter {
       }
     }
   }
+
+  /// Names per attribute at most: each variable-length string takes 16 bytes of the object
+  /// header, which HDF5 caps at 64 KiB.
+  static let namesPerAttribute = 2048
+
+  /// Writes a list of names as one attribute, or — past ``namesPerAttribute`` — split into
+  /// `name0`, `name1`, … as Keras splits long lists (its loader and ours join them again).
+  static func writeNames(_ names: [String], as name: String, on object: HDF5Object) throws {
+    guard names.count > namesPerAttribute else { return try object.writeAttribute(name, strings: names) }
+    for (chunk, start) in stride(from: 0, to: names.count, by: namesPerAttribute).enumerated() {
+      let slice = Array(names[start..<min(start + namesPerAttribute, names.count)])
+      try object.writeAttribute("\(name)\(chunk)", strings: slice)
+    }
+  }
+
 }

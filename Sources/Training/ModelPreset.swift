@@ -96,6 +96,8 @@ struct GraphBuilder {
   private var counts = [String: Int]()
   /// The per-sample shape of the last node.
   private(set) var shape = [Int]()
+  /// The per-sample shape of every node so far.
+  private var shapes = [String: [Int]]()
 
   init(random: SplitMix64, activation: UnaryFunction) {
     self.random = random
@@ -108,9 +110,17 @@ struct GraphBuilder {
     _ base: String, _ op: Op, inputs: [String]? = nil, parameters: [String: Tensor<Float>] = [:]
   ) throws {
     counts[base, default: 0] += 1
-    nodes.append(
-      Node(name: "\(base)_\(counts[base]!)", op: op, inputs: inputs ?? [last], parameters: parameters))
-    shape = try Graph(name: "building", nodes: nodes, outputs: [last]).node(last)!.shape
+    let node = Node(
+      name: "\(base)_\(counts[base]!)", op: op, inputs: inputs ?? [last], parameters: parameters)
+    // Only the new node's shape: the whole graph is validated once, when it is built (checking
+    // it at every layer made a 10,000-layer description take a minute).
+    let inputShapes = try node.inputs.map { input in
+      guard let shape = shapes[input] else { throw GraphError.unknownInput(node: node.name, input: input) }
+      return shape
+    }
+    shape = try Graph.outputShape(of: node, inputShapes: inputShapes)
+    shapes[node.name] = shape
+    nodes.append(node)
   }
 
   /// Refuses a parameter shape before it is allocated: every dimension positive, at most
@@ -131,8 +141,10 @@ struct GraphBuilder {
   }
 
   mutating func input(_ shape: [Int]) throws {
-    nodes.append(Node(name: "input", op: .input(shape: shape)))
-    self.shape = try Graph(name: "building", nodes: nodes).node("input")!.shape
+    let node = Node(name: "input", op: .input(shape: shape))
+    self.shape = try Graph.outputShape(of: node, inputShapes: [])
+    shapes[node.name] = self.shape
+    nodes.append(node)
   }
 
   mutating func flatten() throws { try append("flatten", .flatten) }
