@@ -83,23 +83,8 @@ public let productsDirectory: URL = {
 public func runTool(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
   status: Int32, stdout: String, stderr: String
 ) {
-  let process = Process()
-  process.executableURL = productsDirectory.appendingPathComponent(tool)
-  process.arguments = arguments
-  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-  process.currentDirectoryURL = repositoryRoot
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  let stderr = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (
-    process.terminationStatus, String(decoding: stdout, as: UTF8.self),
-    String(decoding: stderr, as: UTF8.self)
-  )
+  let outcome = try runToolOutcome(tool, arguments, environment: environment)
+  return (outcome.status, outcome.stdout, outcome.stderr)
 }
 
 /// How a tool run ended, for tests that must tell an exit from a crash.
@@ -112,11 +97,15 @@ public struct ToolOutcome: Sendable {
   public let stderr: String
 }
 
-/// ``runTool(_:_:environment:)`` that also says whether a signal ended the tool.
-public func runToolOutcome(_ tool: String, _ arguments: [String]) throws -> ToolOutcome {
+/// Runs one of the built tools with `arguments` from the repository root (standard input
+/// empty), with `environment` added to the test runner's, and says how it ended.
+public func runToolOutcome(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws
+  -> ToolOutcome
+{
   let process = Process()
   process.executableURL = productsDirectory.appendingPathComponent(tool)
   process.arguments = arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   process.currentDirectoryURL = repositoryRoot
   let out = Pipe()
   let err = Pipe()
