@@ -39,9 +39,6 @@ public final class HDF5File: @unchecked Sendable {
     }
     if isolated { try HDF5Isolation.check(path) }
     return try HDF5Library.locked {
-      do { try InputFile.requireRegular(path) } catch let error as FileReadError {
-        throw HDF5Error.cannotOpen(file: path, reason: error.reason)
-      }
       guard H5Fis_hdf5(path) > 0 else {
         H5Eclear2(snn_H5E_DEFAULT())
         throw HDF5Error.cannotOpen(

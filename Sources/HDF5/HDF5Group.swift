@@ -18,16 +18,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
   }
 
   /// Whether a link `name` (possibly a nested path) exists under this group.
-  public func contains(_ name: String) -> Bool {
-    HDF5Library.locked {
-      var prefix = ""
-      for component in name.split(separator: "/", omittingEmptySubsequences: true) {
-        prefix += (prefix.isEmpty ? "" : "/") + component
-        guard H5Lexists(id, prefix, snn_H5P_DEFAULT()) > 0 else { return false }
-      }
-      return !prefix.isEmpty
-    }
-  }
+  public func contains(_ name: String) -> Bool { kind(of: name) != nil }
 
   /// The kind of object at `name`, or nil when nothing is there; `.other` where the path goes
   /// through a soft or external link, which are not followed.

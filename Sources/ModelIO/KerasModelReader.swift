@@ -235,8 +235,7 @@ public enum KerasModelReader {
         throw ModelIOError.weightShape(
           file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
       }
-      parameters[parameter] = Tensor(
-        shape: shape, scalars: try dataset.read(as: Float.self, expecting: shape))
+      parameters[parameter] = Tensor(shape: shape, scalars: try dataset.read(as: Float.self))
     }
     return parameters
   }

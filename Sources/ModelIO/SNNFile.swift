@@ -113,7 +113,7 @@ public enum SNNFile {
         detail: "population '\(population)' has \(stored) scales for a node of shape \(nodeShape) "
           + "(one per channel or one per neuron)")
     }
-    return try dataset.read(as: Double.self, expecting: stored)
+    return try dataset.read(as: Double.self)
   }
 
   /// Whether `path` is an HDF5 file that declares this format (whatever its version).
@@ -152,7 +152,7 @@ public enum SNNFile {
       var nodes = [Node]()
       var shapes = [String: [Int]]()
       for record in records {
-        guard HDF5Limits.elementCount(record.shape).map({ $0 <= HDF5Limits.maximumElements }) ?? false else {
+        guard Graph.elementCount(record.shape) != nil else {
           throw ModelIOError.badConfig(file: path, detail: "node '\(record.name)' has shape \(record.shape)")
         }
         shapes[record.name] = record.shape

@@ -21,7 +21,7 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   public var defaultSchedule: StepSchedule {
     switch self {
     case .subgradient: return .inverse
-    case .signGD: return .geometric(eta0: 0.15, gamma: 0.95)
+    case .signGD: return .geometric(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
     }
   }
 }
@@ -46,6 +46,11 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     case .constant(let eta): return "constant(η=\(eta))"
     }
   }
+
+  /// signGD's default first step η₀, also the step of `constant` when none is given.
+  public static let defaultEta0 = 0.15
+  /// signGD's default decay γ.
+  public static let defaultGamma = 0.95
 
   /// Why the schedule cannot drive a neuron, or nil: every step size must be finite and in
   /// (0, 1] — a larger step overshoots the range [0, 1] the estimates live in, a zero or

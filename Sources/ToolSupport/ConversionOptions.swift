@@ -38,13 +38,9 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public init() {}
 
   public func validate() throws {
-    guard calibration > 0, calibration <= ToolLimits.images else {
-      throw ValidationError("--calibration must be in 1…\(ToolLimits.images), got \(calibration)")
-    }
-    if let eta0, !(eta0 > 0 && eta0 <= 1) { throw ValidationError("--eta0 must be in (0, 1], got \(eta0)") }
-    if let gamma, !(gamma > 0 && gamma <= 1) {
-      throw ValidationError("--gamma must be in (0, 1], got \(gamma)")
-    }
+    try ToolLimits.check(calibration, "--calibration", in: 1...ToolLimits.images)
+    if let eta0 { try ToolLimits.check(eta0, "--eta0", in: 0...1, openBelow: true) }
+    if let gamma { try ToolLimits.check(gamma, "--gamma", in: 0...1, openBelow: true) }
     // Never silently ignored: a step-size flag the chosen schedule does not read is an error.
     if schedule == .inverse && (eta0 != nil || gamma != nil) {
       throw ValidationError("--eta0 and --gamma do not apply to --schedule inverse (η_t = 1/(t+1))")
@@ -57,11 +53,12 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   /// The chosen schedule; nil means each dynamics' default. `--eta0` or `--gamma` without
   /// `--schedule` choose the geometric schedule.
   public var stepSchedule: StepSchedule? {
-    let eta0 = self.eta0 ?? 0.15
+    let eta0 = self.eta0 ?? StepSchedule.defaultEta0
+    let gamma = self.gamma ?? StepSchedule.defaultGamma
     switch schedule {
-    case nil: return self.eta0 == nil && gamma == nil ? nil : .geometric(eta0: eta0, gamma: gamma ?? 0.95)
+    case nil: return self.eta0 == nil && self.gamma == nil ? nil : .geometric(eta0: eta0, gamma: gamma)
     case .inverse: return .inverse
-    case .geometric: return .geometric(eta0: eta0, gamma: gamma ?? 0.95)
+    case .geometric: return .geometric(eta0: eta0, gamma: gamma)
     case .constant: return .constant(eta: eta0)
     }
   }

@@ -111,13 +111,6 @@ extension SNNTrain {
         graph = try KerasModelReader.read(model)
       }
       let train = try data.load(.train, limit: limit)
-      let outputShape = graph.node(graph.outputs[0])!.shape
-      guard outputShape == [train.classNames.count] else {
-        throw ModelFileError(
-          description:
-            "\(model): the network's output has shape \(outputShape); training on \(train.name) needs one score per class, a vector of \(train.classNames.count)"
-        )
-      }
       let test = testLimit == 0 ? nil : try data.load(.test, limit: testLimit)
       let scheduleValue: LearningRateSchedule =
         switch schedule {
@@ -135,21 +128,31 @@ extension SNNTrain {
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )
       let progress = ProgressLine("epoch")
-      let result = try Trainer.fit(
-        graph, train: train, test: test, configuration: configuration,
-        onBatch: { done, total, loss in
-          progress.update(done, of: total, detail: String(format: "loss %.4f", loss))
-        },
-        onEpoch: { report in
-          progress.finish()
-          let testText = report.testAccuracy.map { String(format: "  test %.2f%%", $0 * 100) } ?? ""
-          printFlushed(
-            String(
-              format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
-              report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
-        })
+      let result = try namingModel {
+        try Trainer.fit(
+          graph, train: train, test: test, configuration: configuration,
+          onBatch: { done, total, loss in
+            progress.update(done, of: total, detail: String(format: "loss %.4f", loss))
+          },
+          onEpoch: { report in
+            progress.finish()
+            let testText = report.testAccuracy.map { String(format: "  test %.2f%%", $0 * 100) } ?? ""
+            printFlushed(
+              String(
+                format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
+                report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
+          })
+      }
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
       print("saved \(output)")
+    }
+
+    /// Runs `body`, naming the model in an error about the network's own shape.
+    func namingModel<R>(_ body: () throws -> R) throws -> R {
+      do { return try body() } catch let error as TrainingError {
+        guard case .notAClassifier = error else { throw error }
+        throw ModelFileError(description: "\(model): \(error)")
+      }
     }
   }
 }

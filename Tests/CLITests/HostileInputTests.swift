@@ -145,17 +145,25 @@ import Testing
     ("snntrain", ["bifurcation", "--limit", "0"], "--limit must be"),
     ("snntrain", ["bifurcation", "--runs", "0"], "--runs must be"),
     ("snntrain", ["bifurcation", "--lr=-1"], "--lr must be"),
-    ("snnconv", ["convert", "models/mlp.h5", "--eta0", "0", "-o", "O/n.snn.h5"], "--eta0 must be in (0, 1]"),
     (
-      "snnconv", ["convert", "models/mlp.h5", "--eta0", "nan", "-o", "O/n.snn.h5"], "--eta0 must be in (0, 1]"
+      "snnconv", ["convert", "models/mlp.h5", "--eta0", "0", "-o", "O/n.snn.h5"],
+      "--eta0 must be a number in (0.0, 1.0]"
     ),
-    ("snnconv", ["convert", "models/mlp.h5", "--eta0", "2", "-o", "O/n.snn.h5"], "--eta0 must be in (0, 1]"),
+    (
+      "snnconv", ["convert", "models/mlp.h5", "--eta0", "nan", "-o", "O/n.snn.h5"],
+      "--eta0 must be a number in (0.0, 1.0]"
+    ),
+    (
+      "snnconv", ["convert", "models/mlp.h5", "--eta0", "2", "-o", "O/n.snn.h5"],
+      "--eta0 must be a number in (0.0, 1.0]"
+    ),
     (
       "snnconv", ["convert", "models/mlp.h5", "--gamma", "1.5", "-o", "O/n.snn.h5"],
-      "--gamma must be in (0, 1]"
+      "--gamma must be a number in (0.0, 1.0]"
     ),
     (
-      "snnconv", ["convert", "models/mlp.h5", "--gamma=-inf", "-o", "O/n.snn.h5"], "--gamma must be in (0, 1]"
+      "snnconv", ["convert", "models/mlp.h5", "--gamma=-inf", "-o", "O/n.snn.h5"],
+      "--gamma must be a number in (0.0, 1.0]"
     ),
     (
       "snnconv", ["convert", "models/mlp.h5", "--schedule", "inverse", "--gamma", "0.9", "-o", "O/n.snn.h5"],
@@ -168,7 +176,7 @@ import Testing
     ),
     (
       "snnconv", ["convert", "models/mlp.h5", "--calibration", "0", "-o", "O/n.snn.h5"],
-      "--calibration must be"
+      "--calibration must be in 1…"
     ),
     ("snnconv", ["convert", "models/mlp.h5", "--calibration=-5", "-o", "O/n.snn.h5"], "--calibration"),
     ("snnconv", ["convert", "models/mlp.h5", "--normalize", "p101", "-o", "O/n.snn.h5"], "--normalize"),
