@@ -76,6 +76,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
         images: imagesPath, imageCount: imageFile.dimensions[0], labels: labelsPath,
         labelCount: labelFile.dimensions[0])
     }
+    guard imageFile.dimensions[0] > 0 else { throw DatasetError.noImages(path: imagesPath) }
     let classNames: [String]
     switch self {
     case .fashionMNIST: classNames = Self.fashionMNISTClasses

@@ -14,6 +14,11 @@ public enum DatasetError: Error, Equatable, Sendable {
   case badLabel(path: String, index: Int, value: Int, classCount: Int)
   /// A data source name that is neither a known data set nor an existing directory.
   case unknownSource(String)
+  /// The images file holds no images: there is nothing to evaluate, simulate or calibrate on.
+  case noImages(path: String)
+  /// A label that names none of a network's outputs (the data has more classes than the
+  /// network scores).
+  case labelBeyondOutputs(data: String, index: Int, label: Int, outputs: Int, network: String)
 }
 
 extension DatasetError: CustomStringConvertible {
@@ -35,6 +40,11 @@ extension DatasetError: CustomStringConvertible {
       return "'\(images)' holds \(imageCount) images but '\(labels)' holds \(labelCount) labels"
     case .badLabel(let path, let index, let value, let classCount):
       return "'\(path)': label \(value) at index \(index) is outside 0..<\(classCount)"
+    case .noImages(let path):
+      return "'\(path)' holds no images"
+    case .labelBeyondOutputs(let data, let index, let label, let outputs, let network):
+      return "'\(data)': label \(label) of image \(index) names no output of '\(network)', which scores "
+        + "\(outputs) classes (0…\(outputs - 1))"
     case .unknownSource(let name):
       return "unknown data source '\(name)': use 'fashion-mnist' or a directory holding IDX files "
         + "named like train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…"

@@ -31,6 +31,15 @@ public struct LabeledImages: Sendable {
       classNames: classNames, name: name)
   }
 
+  /// Throws ``DatasetError/labelBeyondOutputs(data:index:label:outputs:network:)`` unless every
+  /// label is below `outputs`, the number of classes the network called `network` scores.
+  public func checkLabels(fit outputs: Int, network: String) throws {
+    if let index = labels.firstIndex(where: { !(0..<outputs).contains($0) }) {
+      throw DatasetError.labelBeyondOutputs(
+        data: name, index: index, label: labels[index], outputs: outputs, network: network)
+    }
+  }
+
   /// How many images carry each label.
   public var classCounts: [Int] {
     var counts = [Int](repeating: 0, count: classNames.count)

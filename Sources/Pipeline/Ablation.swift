@@ -48,6 +48,7 @@ public struct Ablation: Sendable {
     on data: LabeledImages, limit: Int?, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
     finished: (Int, RunRecord) throws -> Void = { _, _ in }
   ) throws -> [RunRecord] {
+    try data.check(fits: model.graph)
     // Every combination calibrates on the same first images: read them once, as many as the
     // largest request.
     let needed = combinations.filter(\.settings.needsCalibration).map(\.settings.calibrationImages).max()

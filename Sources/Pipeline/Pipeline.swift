@@ -73,6 +73,7 @@ public struct SourcedNetwork: Sendable {
   }
 
   /// Simulates the network on `data` and records the settings and what was measured.
+  /// - Throws: `DatasetError` when a label names none of the network's outputs.
   /// - Parameters:
   ///   - limit: the `--limit` the images were selected with, recorded in the run's settings.
   ///   - progress: (images done, total images, steps done in the current batch).
@@ -80,6 +81,7 @@ public struct SourcedNetwork: Sendable {
     on data: LabeledImages, limit: Int?, settings: SimulationSettings,
     progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> RunRecord {
+    try data.check(fits: network.graph)
     let started = Date()
     let result = try Simulator.run(
       network, images: data.images, labels: data.labels, settings: settings, progress: progress)

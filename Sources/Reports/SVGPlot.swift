@@ -151,11 +151,14 @@ public struct LinePlot: Sendable {
     let xRange = Self.range(of: xValues, axis: x)
     let yRange = Self.range(of: yValues, axis: y)
     func position(_ value: Double, _ range: ClosedRange<Double>, _ scale: AxisScale) -> Double {
+      // Halves keep the differences finite across the whole range of doubles.
       let (v, lo, hi) =
         scale == .log
         ? (log10(value), log10(range.lowerBound), log10(range.upperBound))
-        : (value, range.lowerBound, range.upperBound)
-      return hi == lo ? 0.5 : (v - lo) / (hi - lo)
+        : (value / 2, range.lowerBound / 2, range.upperBound / 2)
+      let fraction = hi == lo ? 0.5 : (v - lo) / (hi - lo)
+      // A point far outside a fixed range is drawn just outside the frame, not kilometres away.
+      return fraction.isNaN ? 0.5 : min(max(fraction, -0.1), 1.1)
     }
     func px(_ value: Double) -> Double { plot.x + position(value, xRange, x.scale) * plot.width }
     func py(_ value: Double) -> Double { plot.y + (1 - position(value, yRange, y.scale)) * plot.height }
@@ -211,15 +214,16 @@ public struct LinePlot: Sendable {
       let style = SeriesStyle.at(index)
       let points = item.points.filter { visible($0.x, x.scale) && visible($0.y, y.scale) }
       guard !points.isEmpty else { continue }
-      let d = points.enumerated().map {
-        "\($0.offset == 0 ? "M" : "L")\(f(px($0.element.x))) \(f(py($0.element.y)))"
-      }
+      let drawn = Self.thinned(points.map { (px($0.x), py($0.y)) })
+      let d = drawn.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(f($0.element.0)) \(f($0.element.1))" }
       svg += "<g class=\"series\" data-label=\"\(escapeXML(item.label))\">\n"
       svg +=
         "<path d=\"\(d.joined(separator: " "))\" fill=\"none\" stroke=\"\(style.color)\" stroke-width=\"2\""
       if let dash = style.dash { svg += " stroke-dasharray=\"\(dash)\"" }
       svg += "/>\n"
-      for point in points { svg += Self.marker(style, at: (px(point.x), py(point.y))) + "\n" }
+      if points.count <= Self.maximumMarkers {
+        for point in points { svg += Self.marker(style, at: (px(point.x), py(point.y))) + "\n" }
+      }
       svg += "</g>\n"
     }
     // Legend.
@@ -241,53 +245,104 @@ public struct LinePlot: Sendable {
     return svg + "</svg>\n"
   }
 
+  /// Series with more points than this are drawn without markers, which would merge into a band.
+  static let maximumMarkers = 100
+
+  /// A polyline's points (in drawing coordinates) reduced to what can be seen: within each
+  /// half-pixel column of consecutive points, the first, lowest, highest and last, in their
+  /// order. The drawn envelope is unchanged, and the size is bounded by the plot's width however
+  /// many points (time steps) the data has.
+  static func thinned(_ points: [(Double, Double)]) -> [(Double, Double)] {
+    guard points.count > 4 else { return points }
+    var kept = [(Double, Double)]()
+    var start = 0
+    while start < points.count {
+      let column = (points[start].0 * 2).rounded(.down)
+      var end = start + 1
+      while end < points.count && (points[end].0 * 2).rounded(.down) == column { end += 1 }
+      var low = start
+      var high = start
+      for k in start..<end {
+        if points[k].1 < points[low].1 { low = k }
+        if points[k].1 > points[high].1 { high = k }
+      }
+      for k in Set([start, low, high, end - 1]).sorted() { kept.append(points[k]) }
+      start = end
+    }
+    return kept
+  }
+
   /// The data range, padded a little on linear axes and widened to whole decades on log axes.
+  /// Any finite values give a finite range of positive width (from 5e-324 to 1.8e308).
   static func range(of values: [Double], axis: Axis) -> ClosedRange<Double> {
     if let fixed = axis.range { return fixed }
     let usable = values.filter { $0.isFinite && (axis.scale == .linear || $0 > 0) }
     guard var lo = usable.min(), var hi = usable.max() else { return axis.scale == .log ? 1...10 : 0...1 }
     switch axis.scale {
     case .log:
-      lo = pow(10, floor(log10(lo)))
-      hi = pow(10, ceil(log10(hi)))
-      if lo == hi { hi = lo * 10 }
+      let first = min(decade(lo, rounding: .down), maximumDecade - 1)
+      let last = max(decade(hi, rounding: .up), first + 1)
+      lo = pow(10, Double(first))
+      hi = pow(10, Double(last))
     case .linear:
       if lo == hi {
-        lo -= 0.5
-        hi += 0.5
+        // Half a unit either side, or 5 % of the value where a unit is below its precision.
+        let widen = max(0.5, abs(lo) * 0.05)
+        lo -= widen
+        hi += widen
       }
-      let pad = (hi - lo) * 0.05
-      lo -= pad
-      hi += pad
+      let pad = (hi / 2 - lo / 2) * 0.1
+      lo = max(lo - pad, -.greatestFiniteMagnitude)
+      hi = min(hi + pad, .greatestFiniteMagnitude)
     }
     return lo...hi
   }
 
+  /// The decades a log axis can show: 1e-323 (the smallest power of ten a double holds) to 1e308.
+  static let minimumDecade = -323
+  static let maximumDecade = 308
+
+  /// The power of ten at or below (`.down`) or at or above (`.up`) a value, as its exponent,
+  /// within the decades a double holds; non-positive values give the smallest.
+  static func decade(_ value: Double, rounding: FloatingPointRoundingRule) -> Int {
+    guard value > 0 else { return minimumDecade }
+    let exponent = log10(value).rounded(rounding)
+    return Int(min(max(exponent, Double(minimumDecade)), Double(maximumDecade)))
+  }
+
   /// Tick positions: powers of ten on log axes (with 2 and 5 between when the axis spans fewer
-  /// than three decades), 1–2–5 steps on linear axes.
+  /// than three decades, and only every n-th decade when it spans more than twelve), 1–2–5
+  /// steps on linear axes. Never more than about a dozen.
   static func ticks(_ range: ClosedRange<Double>, _ scale: AxisScale) -> [Double] {
     switch scale {
     case .log:
-      let first = Int(floor(log10(range.lowerBound)))
-      let last = Int(ceil(log10(range.upperBound)))
+      let first = decade(range.lowerBound, rounding: .down)
+      let last = decade(range.upperBound, rounding: .up)
+      let every = max(1, (last - first + 11) / 12)
       var ticks = [Double]()
-      for exponent in first...last {
+      for exponent in stride(from: first, through: last, by: every) {
         let base = pow(10, Double(exponent))
         let steps: [Double] = last - first < 3 ? [1, 2, 5] : [1]
         for step in steps where range.contains(base * step) { ticks.append(base * step) }
       }
       return ticks
     case .linear:
-      let span = range.upperBound - range.lowerBound
-      guard span > 0 else { return [range.lowerBound] }
-      let raw = span / 6
+      let (lo, hi) = (range.lowerBound, range.upperBound)
+      guard lo.isFinite && hi.isFinite else { return [] }
+      // A sixth of the span, computed from halves so that it cannot overflow.
+      let raw = (hi / 2 - lo / 2) / 3
+      guard raw > 0 else { return [lo] }
+      guard raw.isNormal else { return [lo, hi] }
       let magnitude = pow(10, floor(log10(raw)))
       let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-      var tick = ceil(range.lowerBound / step) * step
+      let start = ceil(lo / step)
       var ticks = [Double]()
-      while tick <= range.upperBound + step * 1e-9 {
-        ticks.append(abs(tick) < step * 1e-9 ? 0 : tick)
-        tick += step
+      // Counted, not accumulated: adding a step to a large tick may not change it.
+      for k in 0..<16 {
+        let tick = (start + Double(k)) * step
+        guard tick.isFinite, tick <= hi + step * 1e-9 else { break }
+        let value = abs(tick) < step * 1e-9 ? 0 : tick
+        if ticks.last != value { ticks.append(value) }
       }
       return ticks
     }
@@ -319,8 +374,15 @@ public struct LinePlot: Sendable {
   }
 }
 
-/// A coordinate with two decimals (enough at screen resolution, and short).
-func f(_ value: Double) -> String { String(format: "%.2f", value) }
+/// A coordinate with two decimals (enough at screen resolution, and short), written without
+/// `String(format:)`, which costs microseconds a call.
+func f(_ value: Double) -> String {
+  let hundredths = (value * 100).rounded()
+  guard hundredths.magnitude < 1e15 else { return String(format: "%.2f", value) }
+  let whole = Int(hundredths)
+  let fraction = whole.magnitude % 100
+  return "\(whole < 0 ? "-" : "")\(whole.magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
 
 /// Text made safe for XML and HTML content and attribute values.
 public func escapeXML(_ text: String) -> String {

@@ -1,5 +1,6 @@
 import AtomicFile
 import Foundation
+import Graph
 import Spiking
 
 /// A simulation run as `snnsim run --results` writes it: its settings, typed, and what it
@@ -109,11 +110,65 @@ public struct RunRecord: Codable, Sendable {
     return try encoder.encode(self)
   }
 
-  /// Decodes a record written by ``encoded()``.
+  /// Decodes a record written by ``encoded()`` and checks it as ``problem`` does.
+  /// - Throws: a `DecodingError` when the JSON does not have the record's form, and
+  ///   ``RunRecordError/invalid(_:)`` when it has the form but not a run's meaning.
   public init(json data: Data) throws {
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
     self = try decoder.decode(RunRecord.self, from: data)
+    if let problem { throw RunRecordError.invalid(problem) }
+  }
+
+  /// What makes the record something no run could have written, naming the field as the JSON
+  /// spells it, or nil: time steps must be positive and strictly increasing; every per-T array
+  /// must have one finite value per T (accuracies in [0, 1], errors, rates and operations
+  /// non-negative); counts must be positive and schedules valid.
+  public var problem: String? {
+    guard !timesteps.isEmpty else { return "'timesteps' is empty" }
+    guard timesteps[0] >= 1 else { return "'timesteps' starts at \(timesteps[0]); time steps count from 1" }
+    for k in timesteps.indices.dropFirst() where timesteps[k] <= timesteps[k - 1] {
+      return "'timesteps' is not strictly increasing (\(timesteps[k - 1]) then \(timesteps[k]))"
+    }
+    func check(_ values: [Double], _ field: String, atMostOne: Bool = false) -> String? {
+      guard values.count == timesteps.count else {
+        return "'\(field)' has \(values.count) values for \(timesteps.count) time steps"
+      }
+      let range = atMostOne ? "[0, 1]" : "[0, ∞)"
+      if let k = values.firstIndex(where: { !($0.isFinite && $0 >= 0 && (!atMostOne || $0 <= 1)) }) {
+        return "'\(field)[\(k)]' is \(values[k]), outside \(range)"
+      }
+      return nil
+    }
+    if let problem = check(accuracy, "accuracy", atMostOne: true) { return problem }
+    guard annAccuracy.isFinite && (0...1).contains(annAccuracy) else {
+      return "'ann_accuracy' is \(annAccuracy), outside [0, 1]"
+    }
+    guard images >= 1 else { return "'images' is \(images); a run simulates at least one image" }
+    guard seconds.isFinite && seconds >= 0 else { return "'seconds' is \(seconds)" }
+    for (k, population) in populations.enumerated() {
+      let field = "populations[\(k)]"
+      guard (1...Graph.maximumElements).contains(population.neurons) else {
+        return "'\(field).neurons' is \(population.neurons), outside 1…\(Graph.maximumElements)"
+      }
+      guard population.scale.isFinite else { return "'\(field).scale' is \(population.scale)" }
+      for (values, name) in [
+        (population.meanAbsError, "mean_abs_error"), (population.meanRelativeError, "mean_relative_error"),
+        (population.spikesPerNeuronPerStep, "spikes_per_neuron_per_step"),
+        (population.synapticOperations, "synaptic_operations"),
+      ] {
+        if let problem = check(values, "\(field).\(name)") { return problem }
+      }
+    }
+    guard settings.batchSize >= 1 else { return "'settings.batch_size' is \(settings.batchSize)" }
+    guard settings.calibrationImages >= 0 else {
+      return "'settings.calibration_images' is \(settings.calibrationImages)"
+    }
+    if let limit = settings.limit, limit < 1 { return "'settings.limit' is \(limit)" }
+    for (k, schedule) in settings.schedules.enumerated() {
+      if let problem = schedule.problem { return "'settings.schedules[\(k)]': \(problem)" }
+    }
+    return nil
   }
 
   /// The record as CSV: one row per T with the accuracy and each population's mean absolute error.
@@ -143,8 +198,20 @@ public struct RunRecord: Codable, Sendable {
     (json.hasSuffix(".json") ? String(json.dropLast(5)) : json) + ".csv"
   }
 
-  /// Reads a record written by ``write(json:)``.
+  /// Reads a record written by ``write(json:)``, checked as ``init(json:)`` does.
   public static func read(json path: String) throws -> RunRecord {
     try RunRecord(json: InputFile.read(path, limit: maximumFileBytes))
+  }
+}
+
+/// Why a decoded run record cannot be used.
+public enum RunRecordError: Error, Equatable, CustomStringConvertible {
+  /// The record has the JSON form of a run but values no run could have (the text says which).
+  case invalid(String)
+
+  public var description: String {
+    switch self {
+    case .invalid(let problem): return problem
+    }
   }
 }

@@ -104,6 +104,7 @@ extension SNNConv {
       try prepareOutputs(files: outputs.map { [$0] } ?? [], inputs: [model])
       let graph = try KerasModelReader.read(model)
       let set = try data.selection.load()
+      try set.check(fits: graph)
       let progress = ProgressLine("eval")
       let result = try graph.evaluate(
         images: set.images, labels: set.labels, batchSize: batchSize, keepOutputs: outputs != nil,

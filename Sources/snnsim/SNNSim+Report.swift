@@ -35,7 +35,9 @@ extension SNNSim {
         guard FileManager.default.fileExists(atPath: path) else {
           throw ValidationError("\(path): no such run file")
         }
-        do { return try RunRecord.read(json: path) } catch {
+        do { return try RunRecord.read(json: path) } catch let error as RunRecordError {
+          throw ValidationError("\(path): not a run 'snnsim run --results' could write: \(error)")
+        } catch {
           throw ValidationError("\(path): not a run written by 'snnsim run --results' (\(describe(error)))")
         }
       }
@@ -83,8 +85,8 @@ extension SNNSim {
         base: conversion.settings(dynamics: .signGD, normalization: .max), simulation: simulation.settings,
         calibrationData: data.data)
       let images = try data.selection.load()
+      // Made when the first run is written: a failure before then leaves nothing behind.
       let runsDirectory = (output as NSString).appendingPathComponent("runs")
-      try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
       let total = ablation.combinations.count
       let lines = ablation.combinations.enumerated().map { index, combination in
         ProgressLine("[\(index + 1)/\(total)] \(combination.name)")
@@ -96,6 +98,7 @@ extension SNNSim {
         finished: { index, record in
           lines[index].finish()
           let name = ablation.combinations[index].name
+          try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
           try record.write(json: (runsDirectory as NSString).appendingPathComponent("\(name).json"))
           let reached = record.timesteps(toWithin: 0.01).map { "T = \($0)" } ?? "not reached"
           printFlushed(

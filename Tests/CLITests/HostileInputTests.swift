@@ -9,16 +9,16 @@ import Testing
 @Suite(.needsFashionMNIST) struct HostileInputTests {
   /// The bad files, made once: `W` in a case's arguments stands for this directory, `O` for the
   /// case's own, empty, output directory.
-  static let workshop: String = {
-    let directory = try! makeTemporaryDirectory("hostile").path
+  static let madeWorkshop = Result { () throws -> String in
+    let directory = try makeTemporaryDirectory("hostile").path
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
     func write(_ name: String, _ bytes: [UInt8]) {
       _ = FileManager.default.createFile(atPath: path(name), contents: Data(bytes))
     }
     func write(_ name: String, _ text: String) { write(name, Array(text.utf8)) }
-    let model = Array(try! Data(contentsOf: repositoryRoot.appendingPathComponent("models/mlp.h5")))
+    let model = Array(try Data(contentsOf: repositoryRoot.appendingPathComponent("models/mlp.h5")))
     mkfifo(path("fifo.h5"), 0o600)
-    try! FileManager.default.createDirectory(atPath: path("directory.h5"), withIntermediateDirectories: false)
+    try FileManager.default.createDirectory(atPath: path("directory.h5"), withIntermediateDirectories: false)
     write("empty.h5", [])
     write("text.h5", "this is not HDF5\n")
     write("truncated.h5", Array(model.prefix(model.count / 2)))
@@ -26,10 +26,10 @@ import Testing
     write("victim.h5", model)
     // A valid spiking network, and damaged copies of it.
     let network = path("mlp.snn.h5")
-    let convert = try! runTool(
+    let convert = try runTool(
       "snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", network])
-    precondition(convert.status == 0, convert.stderr)
-    let snn = Array(try! Data(contentsOf: URL(fileURLWithPath: network)))
+    guard convert.status == 0 else { throw WorkshopError(convert.stderr) }
+    let snn = Array(try Data(contentsOf: URL(fileURLWithPath: network)))
     write("truncated.snn.h5", Array(snn.prefix(snn.count * 2 / 3)))
     // Model descriptions for snntrain fit.
     write("garbage.json", "{\"name\": ")
@@ -62,25 +62,68 @@ import Testing
       ),
       ("idx-huge-claim", [0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]),
     ] as [(String, [UInt8])] {
-      try! FileManager.default.createDirectory(atPath: path(folder), withIntermediateDirectories: false)
+      try FileManager.default.createDirectory(atPath: path(folder), withIntermediateDirectories: false)
       write("\(folder)/t10k-images-idx3-ubyte", images)
-      try! FileManager.default.copyItem(atPath: labels, toPath: path("\(folder)/t10k-labels-idx1-ubyte.gz"))
+      try FileManager.default.copyItem(atPath: labels, toPath: path("\(folder)/t10k-labels-idx1-ubyte.gz"))
     }
-    try! FileManager.default.createDirectory(atPath: path("idx-fifo"), withIntermediateDirectories: false)
+    try FileManager.default.createDirectory(atPath: path("idx-fifo"), withIntermediateDirectories: false)
     mkfifo(path("idx-fifo/t10k-images-idx3-ubyte"), 0o600)
-    try! FileManager.default.copyItem(atPath: labels, toPath: path("idx-fifo/t10k-labels-idx1-ubyte.gz"))
-    try! FileManager.default.createDirectory(atPath: path("idx-bomb"), withIntermediateDirectories: false)
-    let bomb = try! runProcess(
+    try FileManager.default.copyItem(atPath: labels, toPath: path("idx-fifo/t10k-labels-idx1-ubyte.gz"))
+    try FileManager.default.createDirectory(atPath: path("idx-bomb"), withIntermediateDirectories: false)
+    let bomb = try runProcess(
       "python3",
       [
         "-c",
         "import gzip, struct, sys\nwith gzip.open(sys.argv[1], 'wb') as f:\n    f.write(struct.pack('>IIII', 0x803, 10, 28, 28))\n    f.write(bytes(64 << 20))",
         path("idx-bomb/t10k-images-idx3-ubyte.gz"),
       ])
-    precondition(bomb.status == 0, bomb.output)
-    try! FileManager.default.copyItem(atPath: labels, toPath: path("idx-bomb/t10k-labels-idx1-ubyte.gz"))
+    guard bomb.status == 0 else { throw WorkshopError(bomb.output) }
+    try FileManager.default.copyItem(atPath: labels, toPath: path("idx-bomb/t10k-labels-idx1-ubyte.gz"))
+    // Well-formed data the networks cannot use: no images, or labels beyond their ten classes.
+    func idx(_ folder: String, images: Int, label: UInt8) throws {
+      try FileManager.default.createDirectory(atPath: path(folder), withIntermediateDirectories: false)
+      func header(_ magic: UInt32, _ dimensions: [Int]) -> [UInt8] {
+        ([magic] + dimensions.map(UInt32.init)).flatMap { value in
+          (0..<4).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+      }
+      for split in ["t10k", "train"] {
+        write(
+          "\(folder)/\(split)-images-idx3-ubyte",
+          header(0x803, [images, 28, 28]) + [UInt8](repeating: 9, count: images * 784))
+        write(
+          "\(folder)/\(split)-labels-idx1-ubyte",
+          header(0x801, [images]) + [UInt8](repeating: label, count: images))
+      }
+    }
+    try idx("idx-empty", images: 0, label: 0)
+    try idx("idx-label-200", images: 20, label: 200)
+    // Run records for snnsim report: JSON of the right form with values no run could have.
+    let run = try runTool(
+      "snnsim", ["run", network, "--limit", "10", "--timesteps", "2,4", "--results", path("run.json")])
+    guard run.status == 0 else { throw WorkshopError(run.stderr) }
+    let record = try String(contentsOfFile: path("run.json"), encoding: .utf8)
+    for (name, from, to) in [
+      ("decreasing", "\"timesteps\" : [\n    2,\n    4\n  ]", "\"timesteps\" : [4, 2]"),
+      ("zero-t", "\"timesteps\" : [\n    2,\n    4\n  ]", "\"timesteps\" : [0, 4]"),
+      ("no-t", "\"timesteps\" : [\n    2,\n    4\n  ]", "\"timesteps\" : []"),
+      ("unequal", "\"timesteps\" : [\n    2,\n    4\n  ]", "\"timesteps\" : [2, 4, 8]"),
+      ("overflow", "\"images\" : 10", "\"images\" : 1e999"),
+      ("no-images", "\"images\" : 10", "\"images\" : 0"),
+    ] {
+      guard record.contains(from) else { throw WorkshopError("run.json has no \(from)") }
+      write("run-\(name).json", record.replacingOccurrences(of: from, with: to))
+    }
     return directory
-  }()
+  }
+
+  /// The workshop's directory; making it fails the cases that need it instead of the whole run.
+  static var workshop: String { get throws { try madeWorkshop.get() } }
+
+  struct WorkshopError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+  }
 
   static let cases: [(tool: String, arguments: [String], expected: String)] = [
     // Files that are not what they claim, for every reader.
@@ -100,6 +143,14 @@ import Testing
     ("snnsim", ["run", "models/mlp.h5"], "not a snnkit.snn file"),
     ("snnsim", ["report", "W/garbage.json", "-o", "O/report"], "W/garbage.json"),
     ("snnsim", ["report", "W/fifo.h5", "-o", "O/report"], "not a regular file (a named pipe)"),
+    ("snnsim", ["report", "W/run-decreasing.json", "-o", "O/report"], "not strictly increasing (4 then 2)"),
+    ("snnsim", ["report", "W/run.json", "W/run-zero-t.json", "-o", "O/report"], "'timesteps' starts at 0"),
+    ("snnsim", ["report", "W/run-no-t.json", "-o", "O/report"], "W/run-no-t.json: not a run"),
+    (
+      "snnsim", ["report", "W/run-unequal.json", "-o", "O/report"], "'accuracy' has 2 values for 3 time steps"
+    ),
+    ("snnsim", ["report", "W/run-overflow.json", "-o", "O/report"], "W/run-overflow.json"),
+    ("snnsim", ["report", "W/run-no-images.json", "-o", "O/report"], "'images' is 0"),
     ("snntrain", ["fit", "--model", "W/garbage.json", "-o", "O/m.h5"], "W/garbage.json"),
     ("snntrain", ["fit", "--model", "W/fifo.h5", "-o", "O/m.h5"], "not a regular file (a named pipe)"),
     ("snntrain", ["fit", "--model", "W/truncated.h5", "-o", "O/m.h5"], "W/truncated.h5"),
@@ -111,6 +162,21 @@ import Testing
     ("snnconv", ["eval", "models/mlp.h5", "--data", "W/idx-bomb"], "has trailing data"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--data", "W/idx-bomb"], "has trailing data"),
     ("snnconv", ["eval", "models/mlp.h5", "--data", "W/nowhere"], "unknown data source"),
+    (
+      "snnconv", ["eval", "models/mlp.h5", "--data", "W/idx-empty"],
+      "idx-empty/t10k-images-idx3-ubyte' holds no images"
+    ),
+    ("snnsim", ["run", "W/mlp.snn.h5", "--data", "W/idx-empty"], "holds no images"),
+    ("snnconv", ["convert", "models/mlp.h5", "--data", "W/idx-empty", "-o", "O/n.snn.h5"], "W/idx-empty"),
+    (
+      "snnconv", ["eval", "models/mlp.h5", "--data", "W/idx-label-200"],
+      "label 200 of image 0 names no output of 'mlp'"
+    ),
+    ("snnsim", ["run", "W/mlp.snn.h5", "--data", "W/idx-label-200"], "label 200 of image 0 names no output"),
+    (
+      "snnsim", ["compare", "models/mlp.h5", "--data", "W/idx-label-200", "-o", "O/c"], "label 200 of image 0"
+    ),
+    ("snntrain", ["fit", "--data", "W/idx-empty", "--epochs", "1", "-o", "O/m.h5"], "holds no images"),
     // Flags: every numeric one, out of range, NaN, infinite, absurd.
     ("snntrain", ["fit", "--epochs=-1", "-o", "O/m.h5"], "--epochs must be in 1…"),
     ("snntrain", ["fit", "--batch-size", "0", "-o", "O/m.h5"], "--batch-size must be in 1…"),
@@ -217,7 +283,7 @@ import Testing
   @Test(arguments: cases.indices)
   func failsCleanly(index: Int) throws {
     let (tool, template, expected) = Self.cases[index]
-    let workshop = Self.workshop
+    let workshop = try Self.workshop
     let output = try makeTemporaryDirectory("hostile-out").path
     func expand(_ text: String) -> String {
       if text == "W" || text.hasPrefix("W/") { return workshop + text.dropFirst() }

@@ -2,7 +2,7 @@ import Conversion
 import Datasets
 import Foundation
 import ModelIO
-import Reports
+@testable import Reports
 import Results
 import Spiking
 import TestSupport
@@ -265,5 +265,181 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
         #expect(abs(grey[i] - grey[j]) >= 0.05, "styles \(i), \(j): luminance \(grey[i]) and \(grey[j])")
       }
     }
+  }
+}
+
+@Suite struct RunRecordValidationTests {
+  /// A valid record of two measured T and one population, as a JSON object to spoil.
+  func valid() -> [String: Any] {
+    let series: [Double] = [0.5, 0.25]
+    return [
+      "settings": [
+        "network": "n", "name": "m", "source_model": "m.h5", "source_sha256": "0", "dynamics": ["signgd"],
+        "schedules": [["geometric": ["eta0": 0.15, "gamma": 0.95]]], "normalization": "max",
+        "granularity": "layer", "fused": false, "calibration_images": 1, "engine": "dense", "input": "analog",
+        "data": "d", "batch_size": 1,
+      ] as [String: Any],
+      "images": 10, "ann_accuracy": 0.9, "seconds": 1.5, "timesteps": [4, 16], "accuracy": [0.5, 0.85],
+      "populations": [
+        [
+          "name": "dense", "op": "relu", "dynamics": "signgd", "neurons": 8, "scale": 1.0,
+          "mean_abs_error": series, "mean_relative_error": series, "spikes_per_neuron_per_step": series,
+          "synaptic_operations": [10.0, 20.0],
+        ] as [String: Any]
+      ],
+    ]
+  }
+
+  func decode(_ object: [String: Any]) throws -> RunRecord {
+    try RunRecord(json: JSONSerialization.data(withJSONObject: object))
+  }
+
+  @Test func aValidRecordDecodes() throws {
+    let record = try decode(valid())
+    #expect(record.timesteps == [4, 16] && record.populations.count == 1)
+  }
+
+  /// Each spoilt record is refused with a message naming the field as the JSON spells it.
+  @Test(arguments: [
+    ("timesteps", [] as [Int], "'timesteps' is empty"),
+    ("timesteps", [0, 16], "'timesteps' starts at 0"),
+    ("timesteps", [-4, 16], "'timesteps' starts at -4"),
+    ("timesteps", [16, 4], "not strictly increasing (16 then 4)"),
+    ("timesteps", [4, 4], "not strictly increasing (4 then 4)"),
+    ("timesteps", [4, 16, 64], "'accuracy' has 2 values for 3 time steps"),
+    ("accuracy", [0.5], "'accuracy' has 1 values for 2 time steps"),
+    ("accuracy", [0.5, 1.5], "'accuracy[1]' is 1.5, outside [0, 1]"),
+    ("accuracy", [-0.1, 0.5], "'accuracy[0]' is -0.1"),
+    ("ann_accuracy", 2.0, "'ann_accuracy' is 2.0"),
+    ("images", 0, "'images' is 0"),
+    ("seconds", -1.0, "'seconds' is -1.0"),
+  ] as [(String, any Sendable, String)])
+  func spoiltTopLevelFieldsAreRefused(field: String, value: any Sendable, message: String) throws {
+    var object = valid()
+    object[field] = value
+    expectRefused(object, message)
+  }
+
+  @Test(arguments: [
+    ("neurons", 0 as any Sendable, "'populations[0].neurons' is 0"),
+    ("neurons", 1 << 40, "'populations[0].neurons' is 1099511627776, outside 1…268435456"),
+    ("mean_abs_error", [0.5], "'populations[0].mean_abs_error' has 1 values for 2 time steps"),
+    ("mean_abs_error", [0.5, -1e-300], "'populations[0].mean_abs_error[1]' is -1e-300"),
+    ("mean_relative_error", [] as [Double], "'populations[0].mean_relative_error' has 0 values"),
+    ("spikes_per_neuron_per_step", [0.5, 0.1, 0.2], "'populations[0].spikes_per_neuron_per_step' has 3"),
+    ("synaptic_operations", [-5.0, 1.0], "'populations[0].synaptic_operations[0]' is -5.0"),
+  ] as [(String, any Sendable, String)])
+  func spoiltPopulationsAreRefused(field: String, value: any Sendable, message: String) throws {
+    var object = valid()
+    var population = (object["populations"] as! [[String: Any]])[0]
+    population[field] = value
+    object["populations"] = [population]
+    expectRefused(object, message)
+  }
+
+  @Test(arguments: [
+    ("batch_size", 0 as any Sendable, "'settings.batch_size' is 0"),
+    ("calibration_images", -3, "'settings.calibration_images' is -3"),
+    ("limit", 0, "'settings.limit' is 0"),
+    ("schedules", [["geometric": ["eta0": 0.15, "gamma": 0.0]]] as [[String: [String: Double]]], "'settings.schedules[0]': γ = 0.0"),
+    ("schedules", [["constant": ["eta": 2.0]]] as [[String: [String: Double]]], "'settings.schedules[0]': η = 2.0 is outside (0, 1]"),
+  ] as [(String, any Sendable, String)])
+  func spoiltSettingsAreRefused(field: String, value: any Sendable, message: String) throws {
+    var object = valid()
+    var settings = object["settings"] as! [String: Any]
+    settings[field] = value
+    object["settings"] = settings
+    expectRefused(object, message)
+  }
+
+  func expectRefused(
+    _ object: [String: Any], _ message: String, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    do {
+      _ = try decode(object)
+      Issue.record("accepted; expected \(message)", sourceLocation: sourceLocation)
+    } catch let error as RunRecordError {
+      #expect("\(error)".contains(message), "\(error)", sourceLocation: sourceLocation)
+    } catch {
+      Issue.record("\(error); expected \(message)", sourceLocation: sourceLocation)
+    }
+  }
+}
+
+/// The smallest positive double, 5e-324 (a subnormal).
+let tiny = Double.leastNonzeroMagnitude
+
+@Suite struct PlotExtremesTests {
+  /// The numbers of an SVG's coordinates and sizes.
+  func numbers(in svg: String) -> [String] {
+    let attributes = ["x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "width", "height", "d"]
+    var found = [String]()
+    for name in attributes {
+      var rest = Substring(svg)
+      while let start = rest.range(of: " \(name)=\"") {
+        rest = rest[start.upperBound...]
+        let end = rest.firstIndex(of: "\"")!
+        found += rest[..<end].split(whereSeparator: { "MLZ ".contains($0) }).map(String.init)
+        rest = rest[end...]
+      }
+    }
+    return found
+  }
+
+  /// Values from the smallest subnormal to the largest double, on log and linear axes, give a
+  /// well-formed plot whose every coordinate is a finite number, with a bounded number of ticks.
+  @Test(arguments: [
+    [tiny, 1e308], [tiny, 2 * tiny], [.greatestFiniteMagnitude, 1e300], [1e308, 1e308], [1e17, 1e17 + 16],
+    [-1.7e308, 1.7e308], [0, tiny], [1, 1], [-1e-300, 1e-300],
+  ] as [[Double]])
+  func extremeValuesPlotWithFiniteCoordinates(values: [Double]) throws {
+    for scale in [AxisScale.linear, .log] {
+      let plot = LinePlot(
+        title: "extremes", x: Axis("T", scale: .log), y: Axis("value", scale: scale),
+        series: [Series("a", points: values.enumerated().map { (Double($0.offset + 1), $0.element) })],
+        references: [ReferenceLine("r", y: values[0])])
+      let svg = plot.render()
+      #expect(Element.parse(Data(svg.utf8)) != nil)
+      let coordinates = numbers(in: svg)
+      #expect(!coordinates.isEmpty)
+      for text in coordinates {
+        #expect(Double(text).map(\.isFinite) == true, "\(scale) \(values): coordinate \(text)")
+      }
+      let range = LinePlot.range(of: values, axis: plot.y)
+      #expect(range.lowerBound < range.upperBound && range.lowerBound.isFinite && range.upperBound.isFinite)
+      #expect((1...16).contains(LinePlot.ticks(range, scale).count), "\(scale) \(values): \(range)")
+    }
+  }
+}
+
+@Suite struct ManyTimeStepsTests {
+  /// A run measured at every T up to 10⁵ plots as a path bounded by the plot's width, not by
+  /// the data: at most four points per half-pixel column, the curve's extremes kept, no markers.
+  @Test func aHundredThousandTimeStepsGiveABoundedPlot() throws {
+    let count = 100_000
+    // A zigzag on a falling trend: every column holds many points of very different heights.
+    let points: [(x: Double, y: Double)] = (1...count).map { t in
+      let height: Double = t % 2 == 0 ? 2 : 0.5
+      return (Double(t), height / Double(t).squareRoot())
+    }
+    let plot = LinePlot(
+      title: "many", x: Axis("T", scale: .log), y: Axis("error", scale: .log), series: [Series("a", points: points)])
+    let svg = plot.render()
+    #expect(svg.utf8.count < 200_000, "\(svg.utf8.count) bytes")
+    let parsed = try #require(Element.parse(Data(svg.utf8)))
+    let curve = try #require(parsed.elements("g", class: "series").first)
+    #expect(curve.all.filter { $0.attributes["class"] == "marker" }.isEmpty)
+    let path = try #require(curve.elements("path").first)
+    let vertices: [[Double]] = path.attributes["d"]!.split(whereSeparator: { "ML".contains($0) }).map {
+      $0.split(separator: " ").map { Double(String($0))! }
+    }
+    #expect(vertices.count <= 4 * 2 * Int(plot.width))
+    // x never goes back; the drawn extremes are those of the data.
+    #expect(zip(vertices, vertices.dropFirst()).allSatisfy { $0[0] <= $1[0] })
+    let drawn: [(Double, Double)] = LinePlot.thinned(points.map { ($0.x.squareRoot(), -$0.y) })
+    let heights = drawn.map { $0.1 }
+    let all = points.map { -$0.y }
+    #expect(heights.min() == all.min() && heights.max() == all.max())
+    #expect(drawn.first!.0 == 1 && drawn.last!.0 == Double(count).squareRoot())
   }
 }
