@@ -22,36 +22,19 @@ public class HDF5Object: @unchecked Sendable {
 
   // MARK: Attributes
 
-  /// The names of this object's attributes, in creation-index or name order.
+  /// The names of this object's attributes, in name order, in one pass over them.
   public func attributeNames() throws -> [String] {
     try HDF5Library.locked {
-      var info = H5O_info_t()
-      guard H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else {
+      let names = NameList()
+      var position: hsize_t = 0
+      let status = H5Aiterate2(
+        id, H5_INDEX_NAME, H5_ITER_INC, &position,
+        { _, name, _, context in NameList.append(name, to: context) }, Unmanaged.passUnretained(names).toOpaque())
+      guard withExtendedLifetime(names, { status >= 0 }) else {
         throw HDF5Error.operationFailed(
           file: fileName, path: path, operation: "listing attributes", reason: HDF5Library.lastError())
       }
-      return try names(count: Int(info.num_attrs), what: "an attribute name") { index, buffer, size in
-        Int(H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, buffer, size, snn_H5P_DEFAULT()))
-      }
-    }
-  }
-
-  /// The `count` names an HDF5 `…_get_name_by_idx` function gives, in index order: each call
-  /// first asks for the length (`nil` buffer), then reads the name. Call under the library lock.
-  /// - Parameter nameAt: the function for (index, buffer or nil, buffer size) → name length or < 0.
-  /// - Throws: ``HDF5Error/operationFailed(file:path:operation:reason:)`` reading `what`.
-  func names(
-    count: Int, what: String, _ nameAt: (hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int
-  ) throws -> [String] {
-    try (0..<count).map { index in
-      let size = nameAt(hsize_t(index), nil, 0)
-      guard size >= 0 else {
-        throw HDF5Error.operationFailed(
-          file: fileName, path: path, operation: "reading \(what)", reason: HDF5Library.lastError())
-      }
-      var buffer = [CChar](repeating: 0, count: size + 1)
-      _ = buffer.withUnsafeMutableBufferPointer { nameAt(hsize_t(index), $0.baseAddress, $0.count) }
-      return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      return names.list
     }
   }
 
@@ -182,5 +165,18 @@ public class HDF5Object: @unchecked Sendable {
         try values.withUnsafeBytes { try value.write(memoryType: memoryType, from: $0.baseAddress!) }
       }
     }
+  }
+}
+
+/// Names collected by an HDF5 iteration callback, passed to it as its context pointer.
+final class NameList {
+  var list = [String]()
+
+  /// The callback's body: appends `name` (UTF-8, as HDF5 stores it) to the list `context`
+  /// points to and lets the iteration go on.
+  static func append(_ name: UnsafePointer<CChar>?, to context: UnsafeMutableRawPointer?) -> herr_t {
+    guard let name, let context else { return -1 }
+    Unmanaged<NameList>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+    return 0
   }
 }
