@@ -78,7 +78,8 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
       var position: hsize_t = 0
       let status = H5Literate(
         id, H5_INDEX_NAME, H5_ITER_INC, &position,
-        { _, name, _, context in NameList.append(name, to: context) }, Unmanaged.passUnretained(names).toOpaque())
+        { _, name, _, context in NameList.append(name, to: context) },
+        Unmanaged.passUnretained(names).toOpaque())
       guard withExtendedLifetime(names, { status >= 0 }) else {
         throw HDF5Error.operationFailed(
           file: fileName, path: path, operation: "listing group", reason: HDF5Library.lastError())

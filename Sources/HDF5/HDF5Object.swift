@@ -29,7 +29,8 @@ public class HDF5Object: @unchecked Sendable {
       var position: hsize_t = 0
       let status = H5Aiterate2(
         id, H5_INDEX_NAME, H5_ITER_INC, &position,
-        { _, name, _, context in NameList.append(name, to: context) }, Unmanaged.passUnretained(names).toOpaque())
+        { _, name, _, context in NameList.append(name, to: context) },
+        Unmanaged.passUnretained(names).toOpaque())
       guard withExtendedLifetime(names, { status >= 0 }) else {
         throw HDF5Error.operationFailed(
           file: fileName, path: path, operation: "listing attributes", reason: HDF5Library.lastError())

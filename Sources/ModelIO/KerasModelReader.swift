@@ -23,12 +23,23 @@ public enum KerasModelReader {
           : "no 'model_config' attribute at '/'"
         throw ModelIOError.notAKerasModel(file: path, reason: reason)
       }
-      let text = try root.readString("model_config")
-      guard let config = JSONValue(parsing: text) else {
-        throw ModelIOError.badConfig(file: path, detail: "model_config is not valid JSON")
-      }
       let weights = root.contains("model_weights") ? try root.group("model_weights") : root
-      return try build(config: config, weights: weights, file: path)
+      return try read(config: try root.readString("model_config"), weights: weights, file: path)
+    } catch let error as HDF5Error {
+      throw ModelIOError.hdf5(error)
+    }
+  }
+
+  /// Reads a model from its Keras `model_config` JSON and a group laid out as Keras's
+  /// `model_weights` (one group per layer with `weight_names`), which need not come from the same
+  /// file; `file` names the source in errors.
+  /// - Throws: ``ModelIOError`` naming `file`, the layer and the HDF5 path at fault.
+  public static func read(config text: String, weights: HDF5Group, file: String) throws -> Graph {
+    do {
+      guard let config = JSONValue(parsing: text) else {
+        throw ModelIOError.badConfig(file: file, detail: "model_config is not valid JSON")
+      }
+      return try build(config: config, weights: weights, file: file)
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)
     }

@@ -370,7 +370,9 @@ func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100)
 
 func csv(_ header: [String], _ rows: [[String]]) -> String {
   func field(_ text: String) -> String {
-    text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") })
+    text.utf8.contains(where: {
+      $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n")
+    })
       ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
   }
   return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
