@@ -16,13 +16,16 @@ import Tensor
 ///   datasets `/graph/parameters/<node>/<parameter>` (float32, Keras layouts);
 /// - `/populations/<node>` groups with attributes `dynamics`, `schedule` (JSON), `target` (JSON)
 ///   and `scale` (float64, the largest λ), plus a float64 dataset `scales` when λ is per channel or
-///   per neuron (version 2), in the order of attribute `/populations@order`.
+///   per neuron (version 2), and a float64 dataset `initial` of `v_0` (one, per channel or per
+///   neuron) when a tuned conversion starts the neurons elsewhere than 0 (version 3), in the order
+///   of attribute `/populations@order`.
 ///
 /// Version 2 added the decomposition ops to the graph, per-channel and per-neuron scales and
-/// `granularity`; version 1 files read as layer granularity.
+/// `granularity`; version 1 files read as layer granularity. Version 3 added `initial`; older
+/// files start every neuron at 0.
 public enum SNNFile {
   public static let format = "snnkit.snn"
-  public static let version: Int64 = 2
+  public static let version: Int64 = 3
 
   /// Where a network came from.
   public struct Provenance: Sendable, Equatable {
@@ -86,6 +89,9 @@ public enum SNNFile {
           if spec.scales.count > 1 {
             try group.writeDataset("scales", values: spec.scales, shape: [spec.scales.count])
           }
+          if spec.initial.contains(where: { $0 != 0 }) {
+            try group.writeDataset("initial", values: spec.initial, shape: [spec.initial.count])
+          }
         }
         // A write that failed (a full disk) is reported here, before the rename.
         try root.file.flush()
@@ -95,28 +101,26 @@ public enum SNNFile {
     }
   }
 
-  /// A population's per-channel or per-neuron scales, their count checked against its node's
-  /// shape before they are read.
-  static func readScales(_ dataset: HDF5Dataset, of population: String, nodeShape: [Int]?, file: String)
-    throws
-    -> [Double]
-  {
+  /// A population's per-channel or per-neuron values (`what`: scales, initial estimates), their
+  /// count checked against its node's shape before they are read.
+  static func readPerPosition(
+    _ dataset: HDF5Dataset, _ what: String, of population: String, nodeShape: [Int]?, file: String
+  ) throws -> [Double] {
     let stored = try dataset.shape
     guard let nodeShape else {
       throw ModelIOError.badConfig(
         file: file, detail: "population '\(population)' names no node of the graph")
     }
-    let allowed = Set([nodeShape.last ?? 1, nodeShape.reduce(1, *)])
+    let allowed = Set([1, nodeShape.last ?? 1, nodeShape.reduce(1, *)])
     guard stored.count == 1, allowed.contains(stored[0]) else {
       throw ModelIOError.badConfig(
         file: file,
-        detail: "population '\(population)' has \(stored) scales for a node of shape \(nodeShape) "
-          + "(one per channel or one per neuron)")
+        detail: "population '\(population)' has \(stored) \(what) for a node of shape \(nodeShape) "
+          + "(one, one per channel or one per neuron)")
     }
     return try dataset.read(as: Double.self)
   }
 
-  /// Whether `path` is an HDF5 file that declares this format (whatever its version).
   public static func isSNNFile(_ path: String) -> Bool {
     guard let root = try? HDF5File.open(path).root, root.hasAttribute("format") else { return false }
     return (try? root.readString("format")) == format
@@ -201,8 +205,13 @@ public enum SNNFile {
           dynamics: dynamics,
           schedule: try decode(StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'"),
           scales: group.kind(of: "scales") == .dataset
-            ? try readScales(group.dataset("scales"), of: name, nodeShape: shapes[name], file: path)
-            : [try group.readAttribute("scale", as: Double.self).first ?? 1])
+            ? try readPerPosition(
+              group.dataset("scales"), "scales", of: name, nodeShape: shapes[name], file: path)
+            : [try group.readAttribute("scale", as: Double.self).first ?? 1],
+          initial: group.kind(of: "initial") == .dataset
+            ? try readPerPosition(
+              group.dataset("initial"), "initial estimates", of: name, nodeShape: shapes[name], file: path)
+            : [0])
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {

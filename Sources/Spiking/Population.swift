@@ -17,6 +17,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   /// innermost `scales.count` elements of a sample (per channel or per neuron). Neuron `i` uses
   /// `scales[i % scales.count]`; it works on `g/λ` and emits `λ·v`.
   public let scales: [Scalar]
+  /// `v_0`, the estimates every neuron starts from (in units of λ, like `v`): one for the whole
+  /// population, or one per position of the innermost `initial.count` elements of a sample.
+  public let initial: [Scalar]
   /// `v` for every neuron of every batch element.
   public private(set) var estimates: [Scalar]
   /// Spikes emitted so far, summed over neurons and steps.
@@ -37,15 +40,20 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 
   /// - Parameters:
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
-  ///   - count: neurons × batch size, a multiple of `scales.count`.
+  ///   - initial: `v_0`, one or per inner position (see ``initial``); each finite.
+  ///   - count: neurons × batch size, a multiple of `scales.count` and of `initial.count`.
   public init(
     dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1],
-    count: Int
+    initial: [Scalar] = [0], count: Int
   ) {
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
       "population scales must be positive and finite")
     precondition(count % scales.count == 0, "\(count) neurons do not divide into \(scales.count) scales")
+    precondition(
+      !initial.isEmpty && initial.allSatisfy(\.isFinite) && count % initial.count == 0,
+      "\(initial.count) initial estimates for \(count) neurons")
+    self.initial = initial
     self.dynamics = dynamics
     self.schedule = schedule ?? dynamics.defaultSchedule
     self.target = target
@@ -59,7 +67,21 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     }
     rowScales = Array([[Scalar]](repeating: scales, count: repeats).joined())
     rowInverses = Array([[Scalar]](repeating: inverseScales, count: repeats).joined())
-    estimates = [Scalar](repeating: 0, count: count)
+    estimates = Self.repeated(initial, count: count)
+  }
+
+  /// `pattern` repeated to `count` values (`count` a multiple of its length).
+  static func repeated(_ pattern: [Scalar], count: Int) -> [Scalar] {
+    pattern.count == 1
+      ? [Scalar](repeating: pattern[0], count: count)
+      : Array([[Scalar]](repeating: pattern, count: count / pattern.count).joined())
+  }
+
+  /// Writes what the population publishes before its first step, `λ·v_0`, one per neuron.
+  public func publishInitial(into output: UnsafeMutableBufferPointer<Scalar>) {
+    precondition(
+      output.count == estimates.count, "population of \(estimates.count) publishing \(output.count)")
+    for i in 0..<output.count { output[i] = scales[i % scales.count] * initial[i % initial.count] }
   }
 
   /// A population with one scale λ for every neuron.
@@ -69,9 +91,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     self.init(dynamics: dynamics, schedule: schedule, target: target, scales: [scale], count: count)
   }
 
-  /// Starts over: `v = 0`, no spikes, step 0.
+  /// Starts over: `v = v_0`, no spikes, step 0.
   public mutating func reset() {
-    for i in estimates.indices { estimates[i] = 0 }
+    for i in estimates.indices { estimates[i] = initial[i % initial.count] }
     spikeCount = 0
     step = 0
   }

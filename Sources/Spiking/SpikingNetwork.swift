@@ -73,21 +73,48 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   /// channel: the last axis; per neuron: the whole sample).
   public let scales: [Double]
 
+  /// `v_0`, the estimate every neuron starts from, in units of λ (docs/dynamics.md, "Neurons"):
+  /// one value for the whole population or one per inner position, as for ``scales``; `[0]`
+  /// unless the conversion was tuned.
+  public let initial: [Double]
+
   /// The largest λ, which is the population's only one at layer granularity.
   public var scale: Double { scales.max() ?? 1 }
 
   public init(
-    node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double]
+    node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double],
+    initial: [Double] = [0]
   ) {
     self.node = node
     self.target = target
     self.dynamics = dynamics
     self.schedule = schedule
     self.scales = scales
+    self.initial = initial
   }
 
   public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
     self.init(node: node, target: target, dynamics: dynamics, schedule: schedule, scales: [scale])
+  }
+
+  /// The same population with another schedule and initial estimates.
+  public func with(schedule: StepSchedule? = nil, initial: [Double]? = nil) -> PopulationSpec {
+    PopulationSpec(
+      node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule, scales: scales,
+      initial: initial ?? self.initial)
+  }
+
+  private enum CodingKeys: String, CodingKey { case node, target, dynamics, schedule, scales, initial }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      node: try container.decode(String.self, forKey: .node),
+      target: try container.decode(NeuronTarget.self, forKey: .target),
+      dynamics: try container.decode(Dynamics.self, forKey: .dynamics),
+      schedule: try container.decode(StepSchedule.self, forKey: .schedule),
+      scales: try container.decode([Double].self, forKey: .scales),
+      initial: try container.decodeIfPresent([Double].self, forKey: .initial) ?? [0])
   }
 }
 
@@ -169,6 +196,12 @@ public struct SpikingNetwork: Sendable {
           node: spec.node,
           detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
       }
+      guard !spec.initial.isEmpty, neurons % spec.initial.count == 0, spec.initial.allSatisfy(\.isFinite)
+      else {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node,
+          detail: "\(spec.initial.count) initial estimates for \(neurons) neurons (each must be finite)")
+      }
     }
     for node in graph.nodes where !node.op.isAffine && !seen.contains(node.name) {
       guard node.op == .softmax && graph.outputs.contains(node.name) else {
@@ -185,6 +218,14 @@ public struct SpikingNetwork: Sendable {
     self.normalization = normalization
     self.granularity = granularity
     self.calibrationImages = calibrationImages
+  }
+
+  /// The same network with other populations (a tuned schedule or start, say).
+  /// - Throws: ``SpikingNetworkError`` as ``init(graph:populations:readout:normalization:granularity:calibrationImages:)``.
+  public func replacing(populations: [PopulationSpec]) throws -> SpikingNetwork {
+    try SpikingNetwork(
+      graph: graph, populations: populations, readout: readout, normalization: normalization,
+      granularity: granularity, calibrationImages: calibrationImages)
   }
 
   /// Whether composite layers run as fused populations (their op is still in the graph).

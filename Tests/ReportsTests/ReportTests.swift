@@ -2,11 +2,12 @@ import Conversion
 import Datasets
 import Foundation
 import ModelIO
-@testable import Reports
 import Results
 import Spiking
 import TestSupport
 import Testing
+
+@testable import Reports
 
 #if canImport(FoundationXML)
   import FoundationXML
@@ -300,35 +301,37 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
   }
 
   /// Each spoilt record is refused with a message naming the field as the JSON spells it.
-  @Test(arguments: [
-    ("timesteps", [] as [Int], "'timesteps' is empty"),
-    ("timesteps", [0, 16], "'timesteps' starts at 0"),
-    ("timesteps", [-4, 16], "'timesteps' starts at -4"),
-    ("timesteps", [16, 4], "not strictly increasing (16 then 4)"),
-    ("timesteps", [4, 4], "not strictly increasing (4 then 4)"),
-    ("timesteps", [4, 16, 64], "'accuracy' has 2 values for 3 time steps"),
-    ("accuracy", [0.5], "'accuracy' has 1 values for 2 time steps"),
-    ("accuracy", [0.5, 1.5], "'accuracy[1]' is 1.5, outside [0, 1]"),
-    ("accuracy", [-0.1, 0.5], "'accuracy[0]' is -0.1"),
-    ("ann_accuracy", 2.0, "'ann_accuracy' is 2.0"),
-    ("images", 0, "'images' is 0"),
-    ("seconds", -1.0, "'seconds' is -1.0"),
-  ] as [(String, any Sendable, String)])
+  @Test(
+    arguments: [
+      ("timesteps", [] as [Int], "'timesteps' is empty"),
+      ("timesteps", [0, 16], "'timesteps' starts at 0"),
+      ("timesteps", [-4, 16], "'timesteps' starts at -4"),
+      ("timesteps", [16, 4], "not strictly increasing (16 then 4)"),
+      ("timesteps", [4, 4], "not strictly increasing (4 then 4)"),
+      ("timesteps", [4, 16, 64], "'accuracy' has 2 values for 3 time steps"),
+      ("accuracy", [0.5], "'accuracy' has 1 values for 2 time steps"),
+      ("accuracy", [0.5, 1.5], "'accuracy[1]' is 1.5, outside [0, 1]"),
+      ("accuracy", [-0.1, 0.5], "'accuracy[0]' is -0.1"),
+      ("ann_accuracy", 2.0, "'ann_accuracy' is 2.0"),
+      ("images", 0, "'images' is 0"),
+      ("seconds", -1.0, "'seconds' is -1.0"),
+    ] as [(String, any Sendable, String)])
   func spoiltTopLevelFieldsAreRefused(field: String, value: any Sendable, message: String) throws {
     var object = valid()
     object[field] = value
     expectRefused(object, message)
   }
 
-  @Test(arguments: [
-    ("neurons", 0 as any Sendable, "'populations[0].neurons' is 0"),
-    ("neurons", 1 << 40, "'populations[0].neurons' is 1099511627776, outside 1…268435456"),
-    ("mean_abs_error", [0.5], "'populations[0].mean_abs_error' has 1 values for 2 time steps"),
-    ("mean_abs_error", [0.5, -1e-300], "'populations[0].mean_abs_error[1]' is -1e-300"),
-    ("mean_relative_error", [] as [Double], "'populations[0].mean_relative_error' has 0 values"),
-    ("spikes_per_neuron_per_step", [0.5, 0.1, 0.2], "'populations[0].spikes_per_neuron_per_step' has 3"),
-    ("synaptic_operations", [-5.0, 1.0], "'populations[0].synaptic_operations[0]' is -5.0"),
-  ] as [(String, any Sendable, String)])
+  @Test(
+    arguments: [
+      ("neurons", 0 as any Sendable, "'populations[0].neurons' is 0"),
+      ("neurons", 1 << 40, "'populations[0].neurons' is 1099511627776, outside 1…268435456"),
+      ("mean_abs_error", [0.5], "'populations[0].mean_abs_error' has 1 values for 2 time steps"),
+      ("mean_abs_error", [0.5, -1e-300], "'populations[0].mean_abs_error[1]' is -1e-300"),
+      ("mean_relative_error", [] as [Double], "'populations[0].mean_relative_error' has 0 values"),
+      ("spikes_per_neuron_per_step", [0.5, 0.1, 0.2], "'populations[0].spikes_per_neuron_per_step' has 3"),
+      ("synaptic_operations", [-5.0, 1.0], "'populations[0].synaptic_operations[0]' is -5.0"),
+    ] as [(String, any Sendable, String)])
   func spoiltPopulationsAreRefused(field: String, value: any Sendable, message: String) throws {
     var object = valid()
     var population = (object["populations"] as! [[String: Any]])[0]
@@ -337,13 +340,20 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
     expectRefused(object, message)
   }
 
-  @Test(arguments: [
-    ("batch_size", 0 as any Sendable, "'settings.batch_size' is 0"),
-    ("calibration_images", -3, "'settings.calibration_images' is -3"),
-    ("limit", 0, "'settings.limit' is 0"),
-    ("schedules", [["geometric": ["eta0": 0.15, "gamma": 0.0]]] as [[String: [String: Double]]], "'settings.schedules[0]': γ = 0.0"),
-    ("schedules", [["constant": ["eta": 2.0]]] as [[String: [String: Double]]], "'settings.schedules[0]': η = 2.0 is outside (0, 1]"),
-  ] as [(String, any Sendable, String)])
+  @Test(
+    arguments: [
+      ("batch_size", 0 as any Sendable, "'settings.batch_size' is 0"),
+      ("calibration_images", -3, "'settings.calibration_images' is -3"),
+      ("limit", 0, "'settings.limit' is 0"),
+      (
+        "schedules", [["geometric": ["eta0": 0.15, "gamma": 0.0]]] as [[String: [String: Double]]],
+        "'settings.schedules[0]': γ = 0.0"
+      ),
+      (
+        "schedules", [["constant": ["eta": 2.0]]] as [[String: [String: Double]]],
+        "'settings.schedules[0]': η = 2.0 is outside (0, 1]"
+      ),
+    ] as [(String, any Sendable, String)])
   func spoiltSettingsAreRefused(field: String, value: any Sendable, message: String) throws {
     var object = valid()
     var settings = object["settings"] as! [String: Any]
@@ -388,10 +398,11 @@ let tiny = Double.leastNonzeroMagnitude
 
   /// Values from the smallest subnormal to the largest double, on log and linear axes, give a
   /// well-formed plot whose every coordinate is a finite number, with a bounded number of ticks.
-  @Test(arguments: [
-    [tiny, 1e308], [tiny, 2 * tiny], [.greatestFiniteMagnitude, 1e300], [1e308, 1e308], [1e17, 1e17 + 16],
-    [-1.7e308, 1.7e308], [0, tiny], [1, 1], [-1e-300, 1e-300],
-  ] as [[Double]])
+  @Test(
+    arguments: [
+      [tiny, 1e308], [tiny, 2 * tiny], [.greatestFiniteMagnitude, 1e300], [1e308, 1e308], [1e17, 1e17 + 16],
+      [-1.7e308, 1.7e308], [0, tiny], [1, 1], [-1e-300, 1e-300],
+    ] as [[Double]])
   func extremeValuesPlotWithFiniteCoordinates(values: [Double]) throws {
     for scale in [AxisScale.linear, .log] {
       let plot = LinePlot(
@@ -423,7 +434,8 @@ let tiny = Double.leastNonzeroMagnitude
       return (Double(t), height / Double(t).squareRoot())
     }
     let plot = LinePlot(
-      title: "many", x: Axis("T", scale: .log), y: Axis("error", scale: .log), series: [Series("a", points: points)])
+      title: "many", x: Axis("T", scale: .log), y: Axis("error", scale: .log),
+      series: [Series("a", points: points)])
     let svg = plot.render()
     #expect(svg.utf8.count < 200_000, "\(svg.utf8.count) bytes")
     let parsed = try #require(Element.parse(Data(svg.utf8)))

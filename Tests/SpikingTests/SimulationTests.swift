@@ -46,6 +46,36 @@ import Testing
   }
 }
 
+/// Initial estimates reach the simulation: populations started at the ANN's own activations of
+/// an image are within one tiny step of them after the first step, in both engines; started at 0
+/// they are far off.
+@Suite(.needsFashionMNIST) struct InitialEstimateTests {
+  @Test(arguments: AffineUpdate.allCases)
+  func startingAtTheANNsActivationsIsRightFromTheFirstStep(update: AffineUpdate) throws {
+    let model = try SimulationTests.model
+    let image = try SimulationTests.test.images.rows(0..<1)
+    let step = 0.001
+    let plain = try SpikingNetwork(
+      model, dynamics: .signGD, schedule: .constant(eta: step), normalization: .max, granularity: .neuron,
+      calibration: image)
+    let activations = model.activations([try model.adaptInput(image)])
+    let started = try plain.replacing(
+      populations: plain.populations.map { spec in
+        spec.with(
+          initial: zip(activations[spec.node]!.scalars, spec.scales).map { Double($0) / $1 })
+      })
+    func errors(_ network: SpikingNetwork) throws -> [Double] {
+      try Simulator.run(
+        network, images: image, labels: [SimulationTests.test.labels[0]], timesteps: [1], update: update
+      ).populations.map { $0.meanAbsError[0] }
+    }
+    for (population, error) in zip(started.populations, try errors(started)) {
+      #expect(error <= step * population.scale * 1.001 + 1e-5, "\(population.node): \(error)")
+    }
+    #expect(try errors(plain).max()! > 100 * step)
+  }
+}
+
 /// Networks beyond ReLU, from the Keras fixtures: GELU, SiLU, leaky ReLU, LayerNorm (fused),
 /// residual adds (func_mlp) and BatchNorm, max and average pooling, softmax (seq_cnn).
 @Suite struct FusedPopulationTests {
