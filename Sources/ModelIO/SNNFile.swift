@@ -11,7 +11,8 @@ import Tensor
 /// - `/` attributes `format` = `snnkit.snn`, `version` (integer), `name`, `toolkit_version`,
 ///   `source_model` and `source_sha256` (the ANN file it was converted from), `readout`,
 ///   `normalization` (`none`, `max`, `pNN.N`), `granularity` (`layer`, `channel`, `neuron`;
-///   version 2) and `calibration_images`;
+///   version 2), `calibration_images` and, for a network tuned for a number of time steps,
+///   `target_timesteps` (version 3);
 /// - `/graph` attributes `nodes` (JSON: name, op, inputs, shape per node, in order) and `outputs`;
 ///   datasets `/graph/parameters/<node>/<parameter>` (float32, Keras layouts);
 /// - `/populations/<node>` groups with attributes `dynamics`, `schedule` (JSON), `target` (JSON)
@@ -66,6 +67,9 @@ public enum SNNFile {
         try root.writeAttribute("normalization", string: network.normalization.description)
         try root.writeAttribute("granularity", string: network.granularity.rawValue)
         try root.writeAttribute("calibration_images", values: [Int64(network.calibrationImages)])
+        if let target = network.targetTimesteps {
+          try root.writeAttribute("target_timesteps", values: [Int64(target)])
+        }
         let graph = try root.createGroup("graph")
         let records = network.graph.nodes.map {
           NodeRecord(name: $0.name, op: $0.op, inputs: $0.inputs, shape: $0.shape)
@@ -230,7 +234,10 @@ public enum SNNFile {
         network = try SpikingNetwork(
           graph: graph, populations: specs, readout: try root.readString("readout"),
           normalization: normalization, granularity: granularity,
-          calibrationImages: Int(try root.readAttribute("calibration_images", as: Int64.self).first ?? 0))
+          calibrationImages: Int(
+            clamping: try root.readAttribute("calibration_images", as: Int64.self).first ?? 0),
+          targetTimesteps: root.hasAttribute("target_timesteps")
+            ? Int(clamping: try root.readAttribute("target_timesteps", as: Int64.self).first ?? 0) : nil)
       } catch let error as SpikingNetworkError {
         throw ModelIOError.badConfig(file: path, detail: error.description)
       }

@@ -97,11 +97,13 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     self.init(node: node, target: target, dynamics: dynamics, schedule: schedule, scales: [scale])
   }
 
-  /// The same population with another schedule and initial estimates.
-  public func with(schedule: StepSchedule? = nil, initial: [Double]? = nil) -> PopulationSpec {
+  /// The same population with another schedule, scales or initial estimates.
+  public func with(schedule: StepSchedule? = nil, scales: [Double]? = nil, initial: [Double]? = nil)
+    -> PopulationSpec
+  {
     PopulationSpec(
-      node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule, scales: scales,
-      initial: initial ?? self.initial)
+      node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule,
+      scales: scales ?? self.scales, initial: initial ?? self.initial)
   }
 
   private enum CodingKeys: String, CodingKey { case node, target, dynamics, schedule, scales, initial }
@@ -129,6 +131,8 @@ public enum SpikingNetworkError: Error, Equatable, Sendable, CustomStringConvert
   case unknownReadout(String)
   /// A negative number of calibration images.
   case negativeCalibrationCount(Int)
+  /// A target number of time steps below 1.
+  case invalidTargetTimesteps(Int)
 
   public var description: String {
     switch self {
@@ -140,6 +144,8 @@ public enum SpikingNetworkError: Error, Equatable, Sendable, CustomStringConvert
       return "the readout '\(name)' is not a node of the graph"
     case .negativeCalibrationCount(let count):
       return "calibrated on \(count) images"
+    case .invalidTargetTimesteps(let count):
+      return "tuned for \(count) time steps (at least 1)"
     }
   }
 }
@@ -165,12 +171,14 @@ public struct SpikingNetwork: Sendable {
   public let normalization: Normalization
   public let granularity: Granularity
   public let calibrationImages: Int
+  /// The number of time steps the conversion was tuned for (``Tuning``), nil if it was not.
+  public let targetTimesteps: Int?
 
   /// A network from its parts.
   /// - Throws: ``SpikingNetworkError`` for the first part that does not fit.
   public init(
     graph: Graph, populations: [PopulationSpec], readout: String, normalization: Normalization = .none,
-    granularity: Granularity = .layer, calibrationImages: Int = 0
+    granularity: Granularity = .layer, calibrationImages: Int = 0, targetTimesteps: Int? = nil
   ) throws {
     var seen = Set<String>()
     for spec in populations {
@@ -212,20 +220,43 @@ public struct SpikingNetwork: Sendable {
     guard calibrationImages >= 0 else {
       throw SpikingNetworkError.negativeCalibrationCount(calibrationImages)
     }
+    if let targetTimesteps, targetTimesteps < 1 {
+      throw SpikingNetworkError.invalidTargetTimesteps(targetTimesteps)
+    }
     self.graph = graph
     self.populations = populations
     self.readout = readout
     self.normalization = normalization
     self.granularity = granularity
     self.calibrationImages = calibrationImages
+    self.targetTimesteps = targetTimesteps
   }
 
-  /// The same network with other populations (a tuned schedule or start, say).
-  /// - Throws: ``SpikingNetworkError`` as ``init(graph:populations:readout:normalization:granularity:calibrationImages:)``.
-  public func replacing(populations: [PopulationSpec]) throws -> SpikingNetwork {
+  /// The same network with other populations (a tuned schedule or start, say), and optionally
+  /// the number of time steps they were tuned for.
+  /// - Throws: ``SpikingNetworkError`` as ``init(graph:populations:readout:normalization:granularity:calibrationImages:targetTimesteps:)``.
+  public func replacing(populations: [PopulationSpec], targetTimesteps: Int? = nil) throws -> SpikingNetwork {
     try SpikingNetwork(
       graph: graph, populations: populations, readout: readout, normalization: normalization,
-      granularity: granularity, calibrationImages: calibrationImages)
+      granularity: granularity, calibrationImages: calibrationImages,
+      targetTimesteps: targetTimesteps ?? self.targetTimesteps)
+  }
+
+  /// The part of the network that computes `node`: its ancestors and itself, with their
+  /// populations, read out at `node`. Simulating it costs only what `node` depends on.
+  /// - Precondition: `node` is a node of the graph.
+  public func truncated(at node: String) throws -> SpikingNetwork {
+    precondition(graph.node(node) != nil, "no node '\(node)'")
+    var needed: Set<String> = [node]
+    for candidate in graph.nodes.reversed() where needed.contains(candidate.name) {
+      needed.formUnion(candidate.inputs)
+    }
+    let part = try Graph(
+      name: graph.name, nodes: graph.nodes.filter { needed.contains($0.name) }, outputs: [node])
+    return try SpikingNetwork(
+      graph: part, populations: populations.filter { needed.contains($0.node) }, readout: node,
+      normalization: normalization, granularity: granularity, calibrationImages: calibrationImages,
+      targetTimesteps: targetTimesteps)
   }
 
   /// Whether composite layers run as fused populations (their op is still in the graph).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conversion
 import Datasets
 import Foundation
 import Pipeline
@@ -33,21 +34,77 @@ extension SNNConv {
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
     @Option(
+      help: ArgumentHelp(
+        "Tune each population's schedule, start and scale for simulation at T steps, on training images (docs/dynamics.md).",
+        valueName: "T"))
+    var targetTimesteps: Int?
+    @Option(
+      help: ArgumentHelp("Training images the tuning simulates (with --target-timesteps).", valueName: "N"))
+    var tuningImages: Int?
+    @Option(help: ArgumentHelp("Worker threads for tuning (default: one per core).", valueName: "N"))
+    var threads: Int?
+    @Option(
       name: [.short, .long],
       help: ArgumentHelp("Where to write the spiking network.", valueName: "out.snn.h5"))
     var output: String
 
+    func validate() throws {
+      if let targetTimesteps {
+        try ToolLimits.check(targetTimesteps, "--target-timesteps", in: 1...(ToolLimits.timesteps / 2))
+      }
+      if let tuningImages {
+        guard targetTimesteps != nil else {
+          throw ValidationError("--tuning-images applies only with --target-timesteps")
+        }
+        try ToolLimits.check(tuningImages, "--tuning-images", in: 1...ToolLimits.images)
+      }
+      if let threads {
+        guard targetTimesteps != nil else {
+          throw ValidationError("--threads applies only with --target-timesteps")
+        }
+        try ToolLimits.check(threads, "--threads", in: 1...ToolLimits.threads)
+      }
+    }
+
+    /// Training images tuning simulates unless told otherwise.
+    static let defaultTuningImages = 256
+
     func run() throws {
       try prepareOutputs(files: [output], inputs: [model])
-      let converted = try SourcedNetwork(
-        converting: try TrainedModel(path: model),
-        settings: conversion.settings(dynamics: dynamics, normalization: normalize), calibrationData: data)
+      let settings = conversion.settings(dynamics: dynamics, normalization: normalize)
+      let tuning = targetTimesteps.map { _ in tuningImages ?? Self.defaultTuningImages } ?? 0
+      let needed = max(settings.needsCalibration ? settings.calibrationImages : 0, tuning)
+      let images = needed > 0 ? try data.load(.train, limit: needed).images : nil
+      var converted = try SourcedNetwork(
+        converting: try TrainedModel(path: model), settings: settings,
+        calibration: settings.needsCalibration
+          ? images.map { $0.rows(0..<min(settings.calibrationImages, $0.shape[0])) } : nil)
+      var choices = [String: Tuning.Choice]()
+      if let targetTimesteps, let images {
+        let started = Date()
+        let progress = ProgressLine("tuning for T = \(targetTimesteps)")
+        let outcome = try Tuning.tune(
+          converted.network, images: images.rows(0..<min(tuning, images.shape[0])),
+          timesteps: targetTimesteps,
+          threads: threads, progress: { progress.update($0, of: $1) })
+        progress.finish()
+        converted = SourcedNetwork(
+          network: outcome.network, location: converted.location, provenance: converted.provenance)
+        for choice in outcome.choices { choices[choice.population] = choice }
+        print(
+          "tuned for T = \(targetTimesteps) on \(min(tuning, images.shape[0])) training images: \(outcome.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+        )
+      }
       try converted.write(to: output)
       let network = converted.network
       for spec in network.populations {
-        print(
+        var line =
           "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 ? "≤" : "=") \(String(format: "%.4g", spec.scale))"
-        )
+        if let choice = choices[spec.node] {
+          line +=
+            "  \(spec.schedule)  v₀ \(choice.startsAtMean ? "mean" : "0")  λ×\(choice.scaleFactor)  error at T+2T \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
+        }
+        print(line)
       }
       print(
         "wrote \(output): \(network.populations.count) populations, normalization \(network.normalization)\(network.normalization == .none ? "" : " per \(network.granularity.rawValue)")"

@@ -41,18 +41,23 @@ extension SNNConv {
             dynamics: spec.dynamics.rawValue,
             schedule: spec.schedule.description,
             neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
-            scale: spec.scale, scales: spec.scales.count, target: spec.target.name)
+            scale: spec.scale, scales: spec.scales.count, target: spec.target.name,
+            initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count)
         }
         if json {
           print(String(decoding: try encoder.encode(rows), as: UTF8.self))
           return
         }
         print(
-          "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization) per \(network.granularity.rawValue), \(network.isFused ? "fused" : "decomposed") composites, readout \(network.readout)"
+          "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization) per \(network.granularity.rawValue), \(network.isFused ? "fused" : "decomposed") composites, readout \(network.readout)\(network.targetTimesteps.map { ", tuned for T = \($0)" } ?? "")"
         )
         for row in rows {
+          let start =
+            row.initials > 1
+            ? "  v₀ mean \(String(format: "%.4g", row.initial)) (\(row.initials) values)"
+            : row.initial != 0 ? "  v₀ = \(String(format: "%.4g", row.initial))" : ""
           print(
-            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")"
+            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
           )
         }
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
@@ -77,6 +82,9 @@ extension SNNConv {
       let scales: Int
       /// What each neuron approximates (`relu`, `max`, `normalize` …; `identity` when fused).
       let target: String
+      /// The mean initial estimate `v_0` (in units of λ), and how many values there are.
+      let initial: Double
+      let initials: Int
     }
   }
 

@@ -247,6 +247,23 @@ import Testing
     ("snnconv", ["convert", "models/mlp.h5", "--calibration=-5", "-o", "O/n.snn.h5"], "--calibration"),
     ("snnconv", ["convert", "models/mlp.h5", "--normalize", "p101", "-o", "O/n.snn.h5"], "--normalize"),
     ("snnconv", ["convert", "models/mlp.h5", "--dynamics", "lif", "-o", "O/n.snn.h5"], "lif"),
+    (
+      "snnconv", ["convert", "models/mlp.h5", "--target-timesteps", "0", "-o", "O/n.snn.h5"],
+      "--target-timesteps must be in 1…"
+    ),
+    (
+      "snnconv", ["convert", "models/mlp.h5", "--target-timesteps", "99999999", "-o", "O/n.snn.h5"],
+      "--target-timesteps must be in 1…"
+    ),
+    (
+      "snnconv", ["convert", "models/mlp.h5", "--tuning-images", "64", "-o", "O/n.snn.h5"],
+      "--tuning-images applies only with --target-timesteps"
+    ),
+    (
+      "snnconv",
+      ["convert", "models/mlp.h5", "--target-timesteps", "8", "--tuning-images", "0", "-o", "O/n.snn.h5"],
+      "--tuning-images must be in 1…"
+    ),
     ("snnconv", ["eval", "models/mlp.h5", "--limit=-1"], "--limit must be a positive number"),
     ("snnconv", ["eval", "models/mlp.h5", "--batch-size", "0"], "--batch-size"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--timesteps", "9223372036854775807"], "integers in 1…1048576"),

@@ -22,6 +22,33 @@ import Testing
     #expect(abs(Int(printed)! - correct) <= 2, "\(result.stdout)")
   }
 
+  /// Tuning reads training images only: a data folder without a test split still tunes, and the
+  /// tuned file says what it was tuned for.
+  @Test func tuningNeverReadsTheTestSplit() throws {
+    let directory = try makeTemporaryDirectory("tune-train-only")
+    let data = directory.appendingPathComponent("train-only")
+    try FileManager.default.createDirectory(at: data, withIntermediateDirectories: false)
+    for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+      try FileManager.default.createSymbolicLink(
+        atPath: data.appendingPathComponent(name).path,
+        withDestinationPath: "/usr/share/datasets/fashion-mnist/\(name)")
+    }
+    let output = directory.appendingPathComponent("tuned.snn.h5").path
+    let convert = try runTool(
+      "snnconv",
+      [
+        "convert", "models/mlp.h5", "--data", data.path, "--calibration", "100", "--target-timesteps", "4",
+        "--tuning-images", "32", "-o", output,
+      ])
+    #expect(convert.status == 0, "\(convert.stderr)")
+    #expect(convert.stdout.contains("tuned for T = 4 on 32 training images"), "\(convert.stdout)")
+    let inspect = try runTool("snnconv", ["inspect", output])
+    #expect(inspect.stdout.contains("tuned for T = 4"), "\(inspect.stdout)")
+    // The same folder cannot be evaluated on: it has no test split.
+    let eval = try runTool("snnconv", ["eval", "models/mlp.h5", "--data", data.path])
+    #expect(eval.status != 0 && eval.stderr.contains("t10k-images-idx3-ubyte"), "\(eval.stderr)")
+  }
+
   @Test func evalWritesRawOutputsAsCSV() throws {
     let csv = try makeTemporaryDirectory("eval").appendingPathComponent("out.csv").path
     let result = try runTool("snnconv", ["eval", model, "--limit", "100", "--outputs", csv])

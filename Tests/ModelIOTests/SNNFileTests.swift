@@ -30,7 +30,7 @@ import Testing
         spec.with(
           schedule: .geometric(eta0: 0.2 + 0.1 * Double(k), gamma: 0.8),
           initial: spec.scales.indices.map { 0.01 * Double($0 + k) })
-      })
+      }, targetTimesteps: 12)
     let path = directory.appendingPathComponent("net.snn.h5").path
     let provenance = SNNFile.Provenance(
       sourceModel: "cnn.h5", sourceSHA256: String(repeating: "ab", count: 32), toolkitVersion: "test")
@@ -42,6 +42,7 @@ import Testing
     #expect(back.normalization == .percentile(99.9))
     #expect(back.calibrationImages == 4)
     #expect(back.granularity == granularity)
+    #expect(back.targetTimesteps == 12)
     #expect(back.isFused == fuse)
     if granularity != .layer { #expect(back.populations.allSatisfy { $0.scales.count > 1 }) }
     #expect(backProvenance == provenance)
