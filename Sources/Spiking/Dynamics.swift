@@ -15,12 +15,25 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   /// `v_t = v_{t−1} − η_t (2 s_t − 1)`, `v_0 = 0`. With a geometric schedule the error falls
   /// geometrically once the target is reached; the reachable range is `±Σ η_t`.
   case signGD = "signgd"
+  /// The signed integrate-and-fire neuron: the subgradient method on
+  /// `L(v; x) = |g̃(x̂) − v| + ½v²`, whose minimizer is `clip(g̃(x̂), −1, 1)`. Ternary spikes:
+  /// `s_t = +1` when `g̃(x̂_t) − v_{t−1} > η_t/2`, `−1` when it is below `−η_t/2`, else 0 (a
+  /// target within half a step stays silent, so a zero output makes no spikes), then
+  /// `v_t = v_{t−1} − η_t (v_{t−1} − s_t)`: with `η_t = 1/(t+1)`, `v_t` is the net rate
+  /// `Σ s / (t+1)`, within `2/(T+1)` of the clipped target. A membrane with a positive and a
+  /// negative threshold and reset by subtraction; unlike ``subgradient`` it represents negative
+  /// outputs (GELU's dip, LayerNorm, tanh).
+  case signedSubgradient = "signed-subgradient"
+
+  /// Whether the neuron is integrate-and-fire (its estimate a firing rate that a receiver of
+  /// its spikes can follow): ``subgradient`` and ``signedSubgradient``.
+  public var isIntegrateAndFire: Bool { self != .signGD }
 
   /// The schedule the dynamics uses unless told otherwise: `1/(t+1)` for the IF neuron,
   /// `0.15 · 0.95^(t−1)` for signGD (the defaults of Oh & Lee's code).
   public var defaultSchedule: StepSchedule {
     switch self {
-    case .subgradient: return .inverse
+    case .subgradient, .signedSubgradient: return .inverse
     case .signGD: return .geometric(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
     }
   }

@@ -112,7 +112,7 @@ final class LoweredNetwork {
     if update == .event {
       for position in kinds.indices {
         switch kinds[position] {
-        case .population(let spec, _) where spec.dynamics == .subgradient:
+        case .population(let spec, _) where spec.dynamics.isIntegrateAndFire:
           origins[position] = SpikeDrive(root: position, source: position)
         case .encoder where encoding == .rate:
           origins[position] = SpikeDrive(root: position, source: position)

@@ -243,17 +243,24 @@ extension Population {
   }
 }
 
-/// Where the update loop puts each neuron's spike: nowhere, `η_t·λ·s_t`, or `s_t` (0 or 1). A
-/// type parameter rather than an optional, so that each loop is compiled without a branch on it.
+/// Where the update loop puts each neuron's spike: nowhere, `η_t·λ·s_t`, or `s_t` (0 or 1; −1,
+/// 0 or 1 for the signed neuron). A type parameter rather than an optional, so that each loop is
+/// compiled without a branch on it.
 protocol SpikeSink {
   static func store<Scalar: TensorScalar>(
     _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
+  static func store<Scalar: TensorScalar>(
+    signed spike: Scalar, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>)
 }
 
 enum DiscardSpikes: SpikeSink {
   @inline(__always)
   static func store<Scalar: TensorScalar>(
     _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {}
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(
+    signed spike: Scalar, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
   ) {}
 }
 
@@ -264,6 +271,12 @@ enum StoreSpikes: SpikeSink {
   ) {
     buffer[i] = fires ? weight : 0
   }
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(
+    signed spike: Scalar, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {
+    buffer[i] = spike * weight
+  }
 }
 
 enum StoreZeroOneSpikes: SpikeSink {
@@ -272,6 +285,12 @@ enum StoreZeroOneSpikes: SpikeSink {
     _ fires: Bool, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
   ) {
     buffer[i] = fires ? 1 : 0
+  }
+  @inline(__always)
+  static func store<Scalar: TensorScalar>(
+    signed spike: Scalar, weight: Scalar, at i: Int, in buffer: UnsafeMutablePointer<Scalar>
+  ) {
+    buffer[i] = spike
   }
 }
 
@@ -324,6 +343,10 @@ extension Population {
     let r = inverse.baseAddress!
     var fired = 0
     var base = 0
+    // The signed neuron fires only when its estimate is more than half a step from the target:
+    // a spike then brings it closer, and a target within half a step of it (zero, most often)
+    // makes no spikes at all instead of an alternation of +1 and −1.
+    let threshold = eta / 2
     while base < v.count {
       var count: Int32 = 0
       var i = base
@@ -354,6 +377,18 @@ extension Population {
             count &+= fires ? 1 : 0
             i &+= 1
           }
+        case .signedSubgradient:
+          let spikeWeight = eta * scale
+          while i < end {
+            let gap = G.value(x[i], y[i]) * inverseScale - e[i]
+            let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
+            let next = e[i] - eta * (e[i] - spike)
+            e[i] = next
+            o[i] = scale * next
+            S.store(signed: spike, weight: spikeWeight, at: i, in: weighted)
+            count &+= spike != 0 ? 1 : 0
+            i &+= 1
+          }
         }
       } else {
         var j = 0
@@ -377,6 +412,18 @@ extension Population {
             o[i] = l[j] * next
             S.store(fires, weight: eta * l[j], at: i, in: weighted)
             count &+= fires ? 1 : 0
+            i &+= 1
+            j &+= 1
+          }
+        case .signedSubgradient:
+          while j < lambda.count {
+            let gap = G.value(x[i], y[i]) * r[j] - e[i]
+            let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
+            let next = e[i] - eta * (e[i] - spike)
+            e[i] = next
+            o[i] = l[j] * next
+            S.store(signed: spike, weight: eta * l[j], at: i, in: weighted)
+            count &+= spike != 0 ? 1 : 0
             i &+= 1
             j &+= 1
           }

@@ -20,6 +20,11 @@ extension SNNConv {
 
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
     @Option(help: "Neuronal dynamics.") var dynamics: Dynamics = .signGD
+    @Flag(
+      help:
+        "With --dynamics subgradient: signed integrate-and-fire neurons (ternary spikes), which also represent negative outputs."
+    )
+    var signed = false
     @Option(
       help: ArgumentHelp(
         "Normalization: none, max, or a percentile such as p99.9.", valueName: "none|max|pNN.N"),
@@ -48,7 +53,14 @@ extension SNNConv {
       help: ArgumentHelp("Where to write the spiking network.", valueName: "out.snn.h5"))
     var output: String
 
+    /// The dynamics asked for, `--signed` applied.
+    var chosenDynamics: Dynamics { signed ? .signedSubgradient : dynamics }
+
     func validate() throws {
+      if signed && dynamics != .subgradient {
+        throw ValidationError(
+          "--signed applies to --dynamics subgradient (signed integrate-and-fire neurons)")
+      }
       if let targetTimesteps {
         try ToolLimits.check(targetTimesteps, "--target-timesteps", in: 1...(ToolLimits.timesteps / 2))
       }
@@ -71,7 +83,7 @@ extension SNNConv {
 
     func run() throws {
       try prepareOutputs(files: [output], inputs: [model])
-      let settings = conversion.settings(dynamics: dynamics, normalization: normalize)
+      let settings = conversion.settings(dynamics: chosenDynamics, normalization: normalize)
       let tuning = targetTimesteps.map { _ in tuningImages ?? Self.defaultTuningImages } ?? 0
       let needed = max(settings.needsCalibration ? settings.calibrationImages : 0, tuning)
       let images = needed > 0 ? try data.load(.train, limit: needed).images : nil

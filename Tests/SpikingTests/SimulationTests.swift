@@ -141,6 +141,8 @@ import Testing
       (.signGD, "composite", false, nil), (.signGD, "composite", true, nil),
       (.subgradient, "composite", false, 1), (.subgradient, "pooled", false, 0),
       (.subgradient, "pooled", false, 1),
+      (.signedSubgradient, "keras3_func_res", false, 0), (.signedSubgradient, "keras3_func_res", false, 1),
+      (.signedSubgradient, "composite", false, 1),
     ] as [(Dynamics, String, Bool, Double?)])
   func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool, limit: Double?) throws
   {

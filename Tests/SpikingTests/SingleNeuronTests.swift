@@ -87,6 +87,28 @@ import Testing
     }
   }
 
+  /// The signed IF neuron reaches negative targets too: it converges to `clip(g, −1, 1)` with an
+  /// error of at most 2/(T+1) (a step moves `v` by `(±1 − v)/(t+1)`), and a zero target never
+  /// makes it spike.
+  @Test(arguments: unary)
+  func signedSubgradientConvergesToTheSignedClippedTarget(function: UnaryFunction) {
+    let steps = 200
+    let trace = run(.signedSubgradient, .unary(function), Self.inputs, steps: steps)
+    for (index, x) in Self.inputs.enumerated() {
+      let goal = min(max(function(x), -1), 1)
+      let error = abs(trace[steps - 1][index] - goal)
+      #expect(error <= 2 / Double(steps + 1) + 1e-12, "\(function)(\(x)): error \(error)")
+    }
+    var silent = Population<Double>(dynamics: .signedSubgradient, target: .unary(function), count: 1)
+    var output = [0.0]
+    for _ in 0..<10 {
+      [0.0].withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { silent.advance(first: input, output: $0) }
+      }
+    }
+    if function(0) == 0 { #expect(silent.spikeCount == 0 && output == [0], "\(function)") }
+  }
+
   @Test func normalizationScaleExtendsTheRange() {
     // ReLU(4) is out of the IF neuron's [0, 1] and of signGD's reach (< 3) without a scale.
     let plain = run(.subgradient, .unary(.relu), [4], steps: 100).last![0]
@@ -189,9 +211,11 @@ import Testing
 
   @Test(arguments: cases)
   func integrateAndFireStaysSilentWhenTheTargetEqualsTheEstimate(path: Path, function: UnaryFunction) {
-    let (spikes, output) = firstStepAtATie(.subgradient, path, function)
-    #expect(spikes == [0, 0], "\(path), \(function)")
-    #expect(output == [0, 0], "\(path), \(function)")
+    for dynamics in [Dynamics.subgradient, .signedSubgradient] {
+      let (spikes, output) = firstStepAtATie(dynamics, path, function)
+      #expect(spikes == [0, 0], "\(dynamics), \(path), \(function)")
+      #expect(output == [0, 0], "\(dynamics), \(path), \(function)")
+    }
   }
 }
 
@@ -199,8 +223,8 @@ import Testing
 /// and writing them changes nothing else.
 @Suite struct WeightedSpikeTests {
   @Test(
-    arguments: [Dynamics.subgradient, .signGD],
-    [NeuronTarget.unary(.relu), .unary(.square), .unary(.identity)])
+    arguments: [Dynamics.subgradient, .signGD, .signedSubgradient],
+    [NeuronTarget.unary(.relu), .unary(.square), .unary(.identity), .unary(.tanh)])
   func weightedSpikesAreEtaTimesLambdaTimesSpikes(dynamics: Dynamics, target: NeuronTarget) {
     for scales in [[Float(0.7)], [0.5, 2, 1.25]] {
       let count = 12
