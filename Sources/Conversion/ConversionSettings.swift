@@ -31,10 +31,19 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   /// track the composite op of their input estimates, instead of decomposing them into affine
   /// steps and one- and two-input neurons (``GraphPasses/decompose(_:)``).
   public var fuse: Bool
+  /// Tune the populations for simulation at this many time steps (``Tuning``); nil converts
+  /// with the defaults.
+  public var targetTimesteps: Int?
+  /// How many training images tuning simulates.
+  public var tuningImages: Int
+
+  /// Training images tuning simulates unless told otherwise.
+  public static let defaultTuningImages = 256
 
   public init(
     dynamics: Dynamics = .signGD, schedule: StepSchedule? = nil, normalization: Normalization = .max,
-    granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false
+    granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false,
+    targetTimesteps: Int? = nil, tuningImages: Int = ConversionSettings.defaultTuningImages
   ) {
     self.dynamics = dynamics
     self.schedule = schedule
@@ -42,10 +51,18 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
     self.granularity = granularity
     self.calibrationImages = calibrationImages
     self.fuse = fuse
+    self.targetTimesteps = targetTimesteps
+    self.tuningImages = tuningImages
   }
 
   /// Whether the normalization needs calibration images.
   public var needsCalibration: Bool { normalization != .none }
+
+  /// How many training images the conversion reads: for the normalization's calibration and for
+  /// tuning, whichever needs more (0: none).
+  public var trainingImagesNeeded: Int {
+    max(needsCalibration ? calibrationImages : 0, targetTimesteps != nil ? tuningImages : 0)
+  }
 }
 
 extension SpikingNetwork {
@@ -57,6 +74,32 @@ extension SpikingNetwork {
   /// - Throws: ``ConversionError`` for an op without a neuron; `GraphError` when the
   ///   calibration images do not fit the input.
   public init(converting graph: Graph, settings: ConversionSettings, calibration: Tensor<Float>?) throws {
+    let images = calibration.map { $0.rows(0..<min(settings.calibrationImages, $0.shape[0])) }
+    try self.init(converting: graph, untunedWith: settings, calibration: images)
+  }
+
+  /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
+  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:timesteps:threads:progress:)``)
+  /// on the first `settings.tuningImages` of `images`.
+  /// - Parameter images: training images, at least as many as the calibration and the tuning use
+  ///   (``ConversionSettings/trainingImagesNeeded``); nil when neither needs any.
+  /// - Returns: the network and, when tuned, what tuning chose.
+  public static func converting(
+    _ graph: Graph, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws -> (network: SpikingNetwork, tuning: Tuning.Outcome?) {
+    let network = try SpikingNetwork(
+      converting: graph, settings: settings, calibration: settings.needsCalibration ? images : nil)
+    guard let target = settings.targetTimesteps, let images else { return (network, nil) }
+    let outcome = try Tuning.tune(
+      network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])), timesteps: target,
+      threads: threads, progress: progress)
+    return (outcome.network, outcome)
+  }
+
+  private init(converting graph: Graph, untunedWith settings: ConversionSettings, calibration: Tensor<Float>?)
+    throws
+  {
     var converted = try GraphPasses.removeDropout(graph)
     converted = try GraphPasses.foldBatchNorm(converted)
     if !settings.fuse { converted = try GraphPasses.decompose(converted) }

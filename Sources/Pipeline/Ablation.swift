@@ -4,11 +4,13 @@ import Results
 import Spiking
 
 /// The ablation of Oh & Lee (ICML 2024): one model converted with every combination of
-/// dynamics and normalization, each simulated on the same images — what `snnsim compare` runs.
+/// dynamics and normalization — each as converted and, optionally, tuned for given numbers of
+/// time steps — each simulated on the same images: what `snnsim compare` runs.
 public struct Ablation: Sendable {
   /// One conversion of the ablation.
   public struct Combination: Sendable {
-    /// `<dynamics>-<normalization>`, e.g. `signgd-max`: the run's file name.
+    /// `<dynamics>-<normalization>[-t<T>]`, e.g. `signgd-max` or `signgd-max-t8`: the run's file
+    /// name.
     public let name: String
     public let settings: ConversionSettings
   }
@@ -19,19 +21,25 @@ public struct Ablation: Sendable {
   /// Where calibration images come from (their training split).
   public let calibrationData: DataSource
 
-  /// - Parameter base: the conversion settings every combination shares; its dynamics and
-  ///   normalization are replaced by each combination's.
+  /// - Parameters:
+  ///   - targetTimesteps: besides the conversion as is, one tuned for each of these T.
+  ///   - base: the conversion settings every combination shares; its dynamics, normalization and
+  ///     target are replaced by each combination's.
   public init(
-    model: TrainedModel, dynamics: [Dynamics], normalizations: [Normalization], base: ConversionSettings,
-    simulation: SimulationSettings, calibrationData: DataSource
+    model: TrainedModel, dynamics: [Dynamics], normalizations: [Normalization], targetTimesteps: [Int] = [],
+    base: ConversionSettings, simulation: SimulationSettings, calibrationData: DataSource
   ) {
     self.model = model
     combinations = dynamics.flatMap { dynamics in
-      normalizations.map { normalization in
-        var settings = base
-        settings.dynamics = dynamics
-        settings.normalization = normalization
-        return Combination(name: "\(dynamics.rawValue)-\(normalization)", settings: settings)
+      normalizations.flatMap { normalization in
+        ([nil] + targetTimesteps.map(Optional.some)).map { target in
+          var settings = base
+          settings.dynamics = dynamics
+          settings.normalization = normalization
+          settings.targetTimesteps = target
+          let name = "\(dynamics.rawValue)-\(normalization)" + (target.map { "-t\($0)" } ?? "")
+          return Combination(name: name, settings: settings)
+        }
       }
     }
     self.simulation = simulation
@@ -51,14 +59,12 @@ public struct Ablation: Sendable {
     try data.check(fits: model.graph)
     // Every combination calibrates on the same first images: read them once, as many as the
     // largest request.
-    let needed = combinations.filter(\.settings.needsCalibration).map(\.settings.calibrationImages).max()
-    let calibration = try needed.map { try calibrationData.load(.train, limit: $0).images }
+    let needed = combinations.map(\.settings.trainingImagesNeeded).max() ?? 0
+    let images = needed > 0 ? try calibrationData.load(.train, limit: needed).images : nil
     var records = [RunRecord]()
     for (index, combination) in combinations.enumerated() {
-      let images = combination.settings.needsCalibration ? calibration : nil
       let network = try SourcedNetwork(
-        converting: model, settings: combination.settings,
-        calibration: images.map { $0.rows(0..<min(combination.settings.calibrationImages, $0.shape[0])) })
+        converting: model, settings: combination.settings, images: images, threads: simulation.threads)
       let record = try network.simulate(
         on: data, limit: limit, settings: simulation, progress: { progress(index, $0, $1, $2) })
       try finished(index, record)

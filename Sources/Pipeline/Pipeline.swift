@@ -28,11 +28,16 @@ public struct SourcedNetwork: Sendable {
   public let network: SpikingNetwork
   public let location: String
   public let provenance: SNNFile.Provenance
+  /// What tuning chose, when the network was converted here with a target number of time steps.
+  public let tuning: Tuning.Outcome?
 
-  public init(network: SpikingNetwork, location: String, provenance: SNNFile.Provenance) {
+  public init(
+    network: SpikingNetwork, location: String, provenance: SNNFile.Provenance, tuning: Tuning.Outcome? = nil
+  ) {
     self.network = network
     self.location = location
     self.provenance = provenance
+    self.tuning = tuning
   }
 
   /// Reads a `.snn.h5` file.
@@ -42,29 +47,37 @@ public struct SourcedNetwork: Sendable {
     self.init(network: network, location: path, provenance: provenance)
   }
 
-  /// Converts `model` with `settings`, calibrating on the first `settings.calibrationImages`
-  /// training images of `calibrationData` when the normalization needs data.
-  /// - Throws: `DatasetError` when the calibration images cannot be read; ``ConversionError``
+  /// Converts `model` with `settings`, reading the training images of `calibrationData` that the
+  /// normalization's calibration and the tuning need (``ConversionSettings/trainingImagesNeeded``).
+  /// - Parameters:
+  ///   - threads: worker threads for tuning's simulations (nil: every core).
+  ///   - progress: tuning's (populations done, populations in all).
+  /// - Throws: `DatasetError` when the images cannot be read; ``ConversionError``
   ///   for an op without a spiking neuron.
-  public init(converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource)
-    throws
-  {
+  public init(
+    converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource,
+    threads: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
+  ) throws {
+    let needed = settings.trainingImagesNeeded
     try self.init(
       converting: model, settings: settings,
-      calibration: settings.needsCalibration
-        ? try calibrationData.load(.train, limit: settings.calibrationImages).images : nil)
+      images: needed > 0 ? try calibrationData.load(.train, limit: needed).images : nil, threads: threads,
+      progress: progress)
   }
 
-  /// Converts `model` with `settings`, calibrating on `calibration` (see
-  /// `SpikingNetwork.init(converting:settings:calibration:)`).
-  public init(converting model: TrainedModel, settings: ConversionSettings, calibration: Tensor<Float>?)
-    throws
-  {
+  /// Converts `model` with `settings` on training `images` (see
+  /// `SpikingNetwork.converting(_:settings:images:threads:progress:)`).
+  public init(
+    converting model: TrainedModel, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws {
+    let (network, tuning) = try SpikingNetwork.converting(
+      model.graph, settings: settings, images: images, threads: threads, progress: progress)
     self.init(
-      network: try SpikingNetwork(converting: model.graph, settings: settings, calibration: calibration),
-      location: "\(model.path) (converted in memory)",
+      network: network, location: "\(model.path) (converted in memory)",
       provenance: SNNFile.Provenance(
-        sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string))
+        sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string),
+      tuning: tuning)
   }
 
   /// Writes the network as a `.snn.h5` file, atomically.

@@ -153,16 +153,20 @@ public struct Report: Sendable {
   /// (header, rows) of the settings table.
   public func settingsTable() -> (header: [String], rows: [[String]]) {
     let header = [
-      "run", "model", "sha256", "dynamics", "schedule", "normalization", "granularity", "composites",
-      "engine",
+      "run", "model", "sha256", "dynamics", "tuned for", "schedule", "normalization", "granularity",
+      "composites", "engine",
       "input", "data", "images", "seconds",
     ]
-    let rows = zip(labels, runs).map { label, run in
+    let rows = zip(labels, runs).map { label, run -> [String] in
       let s = run.settings
+      let tuned: String = s.targetTimesteps.map { "T = \($0)" } ?? "—"
+      // A tuned network has a schedule per population: too many to list.
+      let schedules: String =
+        s.schedules.count > 4
+        ? "\(s.schedules.count) schedules" : s.schedules.map(\.description).joined(separator: ", ")
       return [
         label, s.sourceModel, String(s.sourceSha256.prefix(12)),
-        s.dynamics.map(\.rawValue).joined(separator: ", "),
-        s.schedules.map(\.description).joined(separator: ", "),
+        s.dynamics.map(\.rawValue).joined(separator: ", "), tuned, schedules,
         "\(s.normalization) (\(s.calibrationImages) images)",
         s.granularity.rawValue,
         s.fused ? "fused" : "decomposed", s.engine.rawValue, s.input.rawValue, s.data,
@@ -329,6 +333,7 @@ public struct Report: Sendable {
       { $0.settings.name }, { $0.settings.dynamics.map(\.rawValue).joined(separator: "+") },
       { $0.settings.normalization.description }, { $0.settings.granularity.rawValue },
       { $0.settings.fused ? "fused" : "decomposed" },
+      { $0.settings.targetTimesteps.map { "tuned for T = \($0)" } ?? "not tuned" },
       { $0.settings.schedules.map(\.description).joined(separator: "+") },
       { "\($0.settings.engine.rawValue) engine" }, { "\($0.settings.input.rawValue) input" },
       { "\($0.images) images" },

@@ -32,12 +32,15 @@ public struct RunRecord: Codable, Sendable {
     public let data: String
     public let limit: Int?
     public let batchSize: Int
+    /// The number of time steps the conversion was tuned for; nil if it was not (and in records
+    /// written before tuning existed).
+    public let targetTimesteps: Int?
 
     public init(
       network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [Dynamics],
       schedules: [StepSchedule], normalization: Normalization, granularity: Granularity, fused: Bool,
       calibrationImages: Int, engine: AffineUpdate, input: InputEncoding, data: String, limit: Int?,
-      batchSize: Int
+      batchSize: Int, targetTimesteps: Int? = nil
     ) {
       self.network = network
       self.name = name
@@ -54,6 +57,7 @@ public struct RunRecord: Codable, Sendable {
       self.data = data
       self.limit = limit
       self.batchSize = batchSize
+      self.targetTimesteps = targetTimesteps
     }
 
     /// The settings of simulating `network` (found at `networkPath`, converted from
@@ -68,7 +72,7 @@ public struct RunRecord: Codable, Sendable {
         granularity: network.granularity, fused: network.isFused,
         calibrationImages: network.calibrationImages,
         engine: simulation.update, input: simulation.input, data: data, limit: limit,
-        batchSize: simulation.batchSize)
+        batchSize: simulation.batchSize, targetTimesteps: network.targetTimesteps)
     }
   }
 
@@ -165,6 +169,9 @@ public struct RunRecord: Codable, Sendable {
       return "'settings.calibration_images' is \(settings.calibrationImages)"
     }
     if let limit = settings.limit, limit < 1 { return "'settings.limit' is \(limit)" }
+    if let target = settings.targetTimesteps, target < 1 {
+      return "'settings.target_timesteps' is \(target)"
+    }
     for (k, schedule) in settings.schedules.enumerated() {
       if let problem = schedule.problem { return "'settings.schedules[\(k)]': \(problem)" }
     }

@@ -34,6 +34,11 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   @Flag(
     help: "Keep max pooling, LayerNorm and inner softmax as fused populations instead of decomposing them.")
   public var fuse = false
+  @Option(
+    help: ArgumentHelp(
+      "Training images tuning simulates (with --target-timesteps; default \(ConversionSettings.defaultTuningImages)).",
+      valueName: "N"))
+  public var tuningImages: Int?
 
   public init() {}
 
@@ -48,6 +53,13 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     if schedule == .constant && gamma != nil {
       throw ValidationError("--gamma does not apply to --schedule constant (η_t = --eta0)")
     }
+  }
+
+  /// Throws unless `--tuning-images` is in range and given only when the command tunes.
+  public func validateTuning(tuned: Bool) throws {
+    guard let tuningImages else { return }
+    guard tuned else { throw ValidationError("--tuning-images applies only with --target-timesteps") }
+    try ToolLimits.check(tuningImages, "--tuning-images", in: 1...ToolLimits.images)
   }
 
   /// The chosen schedule; nil means each dynamics' default. `--eta0` or `--gamma` without
@@ -67,6 +79,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public func settings(dynamics: Dynamics, normalization: Normalization) -> ConversionSettings {
     ConversionSettings(
       dynamics: dynamics, schedule: stepSchedule, normalization: normalization, granularity: granularity,
-      calibrationImages: calibration, fuse: fuse)
+      calibrationImages: calibration, fuse: fuse,
+      tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages)
   }
 }

@@ -40,12 +40,9 @@ extension SNNConv {
     var data: DataSource = .fashionMNIST
     @Option(
       help: ArgumentHelp(
-        "Tune each population's schedule, start and scale for simulation at T steps, on training images (docs/dynamics.md).",
+        "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md).",
         valueName: "T"))
     var targetTimesteps: Int?
-    @Option(
-      help: ArgumentHelp("Training images the tuning simulates (with --target-timesteps).", valueName: "N"))
-    var tuningImages: Int?
     @Option(help: ArgumentHelp("Worker threads for tuning (default: one per core).", valueName: "N"))
     var threads: Int?
     @Option(
@@ -64,12 +61,7 @@ extension SNNConv {
       if let targetTimesteps {
         try ToolLimits.check(targetTimesteps, "--target-timesteps", in: 1...(ToolLimits.timesteps / 2))
       }
-      if let tuningImages {
-        guard targetTimesteps != nil else {
-          throw ValidationError("--tuning-images applies only with --target-timesteps")
-        }
-        try ToolLimits.check(tuningImages, "--tuning-images", in: 1...ToolLimits.images)
-      }
+      try conversion.validateTuning(tuned: targetTimesteps != nil)
       if let threads {
         guard targetTimesteps != nil else {
           throw ValidationError("--threads applies only with --target-timesteps")
@@ -78,33 +70,22 @@ extension SNNConv {
       }
     }
 
-    /// Training images tuning simulates unless told otherwise.
-    static let defaultTuningImages = 256
-
     func run() throws {
       try prepareOutputs(files: [output], inputs: [model])
-      let settings = conversion.settings(dynamics: chosenDynamics, normalization: normalize)
-      let tuning = targetTimesteps.map { _ in tuningImages ?? Self.defaultTuningImages } ?? 0
-      let needed = max(settings.needsCalibration ? settings.calibrationImages : 0, tuning)
-      let images = needed > 0 ? try data.load(.train, limit: needed).images : nil
-      var converted = try SourcedNetwork(
-        converting: try TrainedModel(path: model), settings: settings,
-        calibration: settings.needsCalibration
-          ? images.map { $0.rows(0..<min(settings.calibrationImages, $0.shape[0])) } : nil)
+      var settings = conversion.settings(dynamics: chosenDynamics, normalization: normalize)
+      settings.targetTimesteps = targetTimesteps
+      let started = Date()
+      let progress = ProgressLine("tuning for T = \(targetTimesteps ?? 0)")
+      let converted = try SourcedNetwork(
+        converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
+        threads: threads,
+        progress: { progress.update($0, of: $1) })
       var choices = [String: Tuning.Choice]()
-      if let targetTimesteps, let images {
-        let started = Date()
-        let progress = ProgressLine("tuning for T = \(targetTimesteps)")
-        let outcome = try Tuning.tune(
-          converted.network, images: images.rows(0..<min(tuning, images.shape[0])),
-          timesteps: targetTimesteps,
-          threads: threads, progress: { progress.update($0, of: $1) })
+      if let targetTimesteps, let tuning = converted.tuning {
         progress.finish()
-        converted = SourcedNetwork(
-          network: outcome.network, location: converted.location, provenance: converted.provenance)
-        for choice in outcome.choices { choices[choice.population] = choice }
+        for choice in tuning.choices { choices[choice.population] = choice }
         print(
-          "tuned for T = \(targetTimesteps) on \(min(tuning, images.shape[0])) training images: \(outcome.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+          "tuned for T = \(targetTimesteps) on \(settings.tuningImages) training images: \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         )
       }
       try converted.write(to: output)

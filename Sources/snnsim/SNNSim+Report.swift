@@ -51,8 +51,9 @@ extension SNNSim {
       abstract:
         "Convert a model with every combination of dynamics and normalization, simulate each, and report.",
       discussion: """
-        The ablation of Oh & Lee (dynamics × normalization) in one command. Each run is written to \
-        DIR/runs/<dynamics>-<normalization>.json and the report to DIR (see 'snnsim report').
+        The ablation of Oh & Lee (dynamics × normalization) in one command, each combination also tuned for \
+        every T of --target-timesteps. Each run is written to DIR/runs/<dynamics>-<normalization>[-t<T>].json \
+        and the report to DIR (see 'snnsim report').
         """)
 
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
@@ -69,9 +70,25 @@ extension SNNSim {
       })
     var normalize: [Normalization] = [.none, .max]
 
+    @Option(
+      help: ArgumentHelp(
+        "Also run each combination tuned for these numbers of time steps (see snnconv convert --target-timesteps).",
+        valueName: "8,16"),
+      transform: {
+        try parseList($0, option: "--target-timesteps", expected: "integers in 1…\(ToolLimits.timesteps / 2)")
+        {
+          part -> Int? in
+          guard let value = Int(part), (1...(ToolLimits.timesteps / 2)).contains(value) else { return nil }
+          return value
+        }
+      })
+    var targetTimesteps: [Int] = []
+
     @OptionGroup(title: "Conversion") var conversion: ConversionOptions
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Simulation") var simulation: SimulationOptions
+
+    func validate() throws { try conversion.validateTuning(tuned: !targetTimesteps.isEmpty) }
 
     @Option(
       name: [.short, .long], help: ArgumentHelp("Directory to write runs and report into.", valueName: "dir"))
@@ -82,7 +99,8 @@ extension SNNSim {
       try prepareOutputs(directories: [output])
       let ablation = Ablation(
         model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
-        base: conversion.settings(dynamics: .signGD, normalization: .max), simulation: simulation.settings,
+        targetTimesteps: targetTimesteps, base: conversion.settings(dynamics: .signGD, normalization: .max),
+        simulation: simulation.settings,
         calibrationData: data.data)
       let images = try data.selection.load()
       // Made when the first run is written: a failure before then leaves nothing behind.
