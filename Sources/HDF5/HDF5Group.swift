@@ -73,18 +73,11 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
   ///   `H5Lget_name_by_idx` does, walks the group's index from the start each time in groups of
   ///   the old format, which made listing a group of 10,000 layers quadratic).
   public func children() throws -> [String] {
-    try HDF5Library.locked {
-      let names = NameList()
-      var position: hsize_t = 0
-      let status = H5Literate(
-        id, H5_INDEX_NAME, H5_ITER_INC, &position,
+    try collectNames("listing group") { position, context in
+      H5Literate(
+        id, H5_INDEX_NAME, H5_ITER_INC, position,
         { _, name, _, context in NameList.append(name, to: context) },
-        Unmanaged.passUnretained(names).toOpaque())
-      guard withExtendedLifetime(names, { status >= 0 }) else {
-        throw HDF5Error.operationFailed(
-          file: fileName, path: path, operation: "listing group", reason: HDF5Library.lastError())
-      }
-      return names.list
+        context)
     }
   }
 

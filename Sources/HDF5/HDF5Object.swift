@@ -24,16 +24,29 @@ public class HDF5Object: @unchecked Sendable {
 
   /// The names of this object's attributes, in name order, in one pass over them.
   public func attributeNames() throws -> [String] {
+    try collectNames("listing attributes") { position, context in
+      H5Aiterate2(
+        id, H5_INDEX_NAME, H5_ITER_INC, position,
+        { _, name, _, context in NameList.append(name, to: context) },
+        context)
+    }
+  }
+
+  /// The names an HDF5 iteration gives: `iterate` starts it at `position` with a callback that
+  /// appends each name through ``NameList/append(_:to:)`` to the list `context` points to.
+  /// - Throws: ``HDF5Error/operationFailed(file:path:operation:reason:)`` naming `operation`.
+  func collectNames(
+    _ operation: String, _ iterate: (UnsafeMutablePointer<hsize_t>, UnsafeMutableRawPointer) -> herr_t
+  ) throws -> [String] {
     try HDF5Library.locked {
       let names = NameList()
       var position: hsize_t = 0
-      let status = H5Aiterate2(
-        id, H5_INDEX_NAME, H5_ITER_INC, &position,
-        { _, name, _, context in NameList.append(name, to: context) },
-        Unmanaged.passUnretained(names).toOpaque())
-      guard withExtendedLifetime(names, { status >= 0 }) else {
+      let status = withExtendedLifetime(names) {
+        iterate(&position, Unmanaged.passUnretained(names).toOpaque())
+      }
+      guard status >= 0 else {
         throw HDF5Error.operationFailed(
-          file: fileName, path: path, operation: "listing attributes", reason: HDF5Library.lastError())
+          file: fileName, path: path, operation: operation, reason: HDF5Library.lastError())
       }
       return names.list
     }
