@@ -341,12 +341,11 @@ extension Population {
     let o = output.baseAddress!
     let l = lambda.baseAddress!
     let r = inverse.baseAddress!
+    if dynamics == .signedSubgradient {
+      return updateSigned(G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
+    }
     var fired = 0
     var base = 0
-    // The signed neuron fires only when its estimate is more than half a step from the target:
-    // a spike then brings it closer, and a target within half a step of it (zero, most often)
-    // makes no spikes at all instead of an alternation of +1 and −1.
-    let threshold = eta / 2
     while base < v.count {
       var count: Int32 = 0
       var i = base
@@ -378,17 +377,7 @@ extension Population {
             i &+= 1
           }
         case .signedSubgradient:
-          let spikeWeight = eta * scale
-          while i < end {
-            let gap = G.value(x[i], y[i]) * inverseScale - e[i]
-            let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
-            let next = e[i] - eta * (e[i] - spike)
-            e[i] = next
-            o[i] = scale * next
-            S.store(signed: spike, weight: spikeWeight, at: i, in: weighted)
-            count &+= spike != 0 ? 1 : 0
-            i &+= 1
-          }
+          preconditionFailure("signed neurons step in updateSigned")
         }
       } else {
         var j = 0
@@ -416,17 +405,61 @@ extension Population {
             j &+= 1
           }
         case .signedSubgradient:
-          while j < lambda.count {
-            let gap = G.value(x[i], y[i]) * r[j] - e[i]
-            let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
-            let next = e[i] - eta * (e[i] - spike)
-            e[i] = next
-            o[i] = l[j] * next
-            S.store(signed: spike, weight: eta * l[j], at: i, in: weighted)
-            count &+= spike != 0 ? 1 : 0
-            i &+= 1
-            j &+= 1
-          }
+          preconditionFailure("signed neurons step in updateSigned")
+        }
+      }
+      fired &+= Int(count)
+      base = i
+    }
+    return fired
+  }
+}
+
+extension Population {
+  /// ``update(_:_:_:_:_:_:_:_:_:_:_:)`` for the signed integrate-and-fire neuron, kept apart so
+  /// that the loops of the other dynamics compile as they did before it existed.
+  @inline(never)
+  static func updateSigned<G: FusedTarget, S: SpikeSink>(
+    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
+    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
+    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    // The signed neuron fires only when its estimate is more than half a step from the target:
+    // a spike then brings it closer, and a target within half a step of it (zero, most often)
+    // makes no spikes at all instead of an alternation of +1 and −1.
+    let threshold = eta / 2
+    var fired = 0
+    var base = 0
+    while base < neurons {
+      var count: Int32 = 0
+      var i = base
+      if scaleCount == 1 {
+        let end = base &+ Swift.min(neurons &- base, 1 << 30)
+        let scale = l[0]
+        let inverseScale = r[0]
+        let spikeWeight = eta * scale
+        while i < end {
+          let gap = G.value(x[i], y[i]) * inverseScale - e[i]
+          let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
+          let next = e[i] - eta * (e[i] - spike)
+          e[i] = next
+          o[i] = scale * next
+          S.store(signed: spike, weight: spikeWeight, at: i, in: weighted)
+          count &+= spike != 0 ? 1 : 0
+          i &+= 1
+        }
+      } else {
+        var j = 0
+        while j < scaleCount {
+          let gap = G.value(x[i], y[i]) * r[j] - e[i]
+          let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
+          let next = e[i] - eta * (e[i] - spike)
+          e[i] = next
+          o[i] = l[j] * next
+          S.store(signed: spike, weight: eta * l[j], at: i, in: weighted)
+          count &+= spike != 0 ? 1 : 0
+          i &+= 1
+          j &+= 1
         }
       }
       fired &+= Int(count)
