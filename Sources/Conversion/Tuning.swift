@@ -54,8 +54,9 @@ public enum Tuning {
   public struct Outcome: Sendable {
     public let network: SpikingNetwork
     public let choices: [Choice]
-    /// Simulations run.
+    /// Simulations run, and the images each simulated.
     public let simulations: Int
+    public let images: Int
   }
 
   /// The η₀ and γ of the coarse grid tried for signGD populations from every start, and the
@@ -160,7 +161,7 @@ public enum Tuning {
     progress(network.populations.count, network.populations.count)
     return Outcome(
       network: try network.replacing(populations: populations, targetTimesteps: timesteps), choices: choices,
-      simulations: simulations)
+      simulations: simulations, images: count)
   }
 
   /// The up to four neighbours of `(eta0, gamma)` on the fine lists (either value off the lists

@@ -75,7 +75,7 @@ extension SNNConv {
       var settings = conversion.settings(dynamics: chosenDynamics, normalization: normalize)
       settings.targetTimesteps = targetTimesteps
       let started = Date()
-      let progress = ProgressLine("tuning for T = \(targetTimesteps ?? 0)")
+      let progress = ProgressLine("tuning for T = \(targetTimesteps.map(String.init) ?? "")")
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
         threads: threads,
@@ -85,7 +85,7 @@ extension SNNConv {
         progress.finish()
         for choice in tuning.choices { choices[choice.population] = choice }
         print(
-          "tuned for T = \(targetTimesteps) on \(settings.tuningImages) training images: \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+          "tuned for T = \(targetTimesteps) on \(tuning.images) training images: \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         )
       }
       try converted.write(to: output)
