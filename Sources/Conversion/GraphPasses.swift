@@ -53,8 +53,8 @@ public enum GraphPasses {
   /// - max pooling k×k: the k² window elements (affine selections), combined by a balanced tree
   ///   of two-input `max` nodes;
   /// - LayerNorm: `x − mean` → `square` → `mean` → `x₁/sqrt(x₂ + ε)` → `γ·x + β`;
-  /// - softmax: `exp` → `sum` → `x₁/x₂` (no max shift: it stays finite for the moderate values
-  ///   of trained networks; the ANN is evaluated the same way).
+  /// - softmax: the row maximum by rounds of two-input `max` neurons over rotations of the row
+  ///   (``shiftedSoftmax(_:width:)``), `x − max` (affine) → `exp` → `sum` → `x₁/x₂`.
   ///
   /// The node that produces the result keeps the original name, so readers are unchanged; the
   /// steps are named `original/step`.
@@ -82,14 +82,43 @@ public enum GraphPasses {
               parameters: node.parameters))
         }
       case .softmax where !graph.outputs.contains(node.name):
-        let exp = Node(name: "\(node.name)/exp", op: .activation(.exp), inputs: node.inputs)
-        let sum = Node(name: "\(node.name)/sum", op: .lastAxis(.sum), inputs: [exp.name])
-        nodes += [exp, sum, Node(name: node.name, op: .binary(.division), inputs: [exp.name, sum.name])]
+        nodes += shiftedSoftmax(node, width: graph.node(node.inputs[0])?.shape.last ?? 1)
       default:
         nodes.append(node)
       }
     }
     return try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs)
+  }
+
+  /// A softmax over rows of `width` as `exp(x − m) / Σ exp(x − m)`, with `m` the row's maximum
+  /// found by two-input max neurons: round `k` takes the max of the previous round and its
+  /// rotation by `2^(k−1)` along the row, so after `⌈log₂ width⌉` rounds every position holds the
+  /// maximum of the whole row; their mean (affine) gives one shift per row, which keeps every
+  /// `exp` input at or below about 0 whatever the logits' offset — so its scale stays near 1
+  /// instead of `exp` of the largest logit the calibration saw.
+  static func shiftedSoftmax(_ node: Node, width: Int) -> [Node] {
+    let name = node.name
+    let x = node.inputs[0]
+    var nodes = [Node]()
+    var running = x
+    var span = 1
+    var round = 1
+    while span < width {
+      let rotated = Node(
+        name: "\(name)/rotate\(round)", op: .lastAxisRotation(shift: span), inputs: [running])
+      let maximum = Node(name: "\(name)/max\(round)", op: .binary(.maximum), inputs: [running, rotated.name])
+      nodes += [rotated, maximum]
+      running = maximum.name
+      span *= 2
+      round += 1
+    }
+    let shift = Node(name: "\(name)/row_max", op: .lastAxis(.mean), inputs: [running])
+    let shifted = Node(name: "\(name)/shifted", op: .binary(.subtract), inputs: [x, shift.name])
+    let exp = Node(name: "\(name)/exp", op: .activation(.exp), inputs: [shifted.name])
+    let sum = Node(name: "\(name)/sum", op: .lastAxis(.sum), inputs: [exp.name])
+    return nodes + [
+      shift, shifted, exp, sum, Node(name: name, op: .binary(.division), inputs: [exp.name, sum.name]),
+    ]
   }
 
   /// The window elements of a max pooling and a balanced tree of two-input max nodes over them,

@@ -87,6 +87,7 @@ extension Op {
       return LayerNormalization.forward(x, epsilon: epsilon, parameters: parameters)
     case .scaleShift: return LayerNormalization.scaleShift(x, parameters: parameters)
     case .lastAxis(let statistic): return LayerNormalization.lastAxis(x, statistic)
+    case .lastAxisRotation(let shift): return LayerNormalization.lastAxisRotation(x, shift: shift)
     case .add: return inputs.dropFirst().reduce(x) { $0 + $1 }
     case .concatenate(let axis): return Structural.concatenate(inputs, axis: axis)
     case .activation(let function): return x.map(function)

@@ -95,6 +95,9 @@ public enum Op: Sendable, Hashable, Codable {
   case windowElement(Pool2DAttributes, row: Int, column: Int)
   /// A statistic of each sample's last axis broadcast back over that axis (same shape out).
   case lastAxis(LastAxisStatistic)
+  /// A cyclic shift along the last axis: `y[…, j] = x[…, (j + shift) mod width]` (a selection;
+  /// the row-maximum step of a decomposed softmax).
+  case lastAxisRotation(shift: Int)
   /// `y = x·gamma + beta` along the last axis (LayerNorm's affine tail); either may be absent.
   case scaleShift(scale: Bool, shift: Bool)
 
@@ -118,6 +121,7 @@ public enum Op: Sendable, Hashable, Codable {
     case .binary(let function): return "Binary(\(function.name))"
     case .windowElement(_, let row, let column): return "WindowElement(\(row),\(column))"
     case .lastAxis(let statistic): return "LastAxis(\(statistic.rawValue))"
+    case .lastAxisRotation(let shift): return "LastAxisRotation(\(shift))"
     case .scaleShift: return "ScaleShift"
     }
   }
@@ -151,7 +155,7 @@ public enum Op: Sendable, Hashable, Codable {
     case .pool2d(let attributes): return attributes.mode == .average
     case .activation(let function): return function == .identity
     case .binary(let function): return function == .add || function == .subtract
-    case .windowElement, .lastAxis, .scaleShift: return true
+    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift: return true
     case .layerNorm, .softmax: return false
     }
   }

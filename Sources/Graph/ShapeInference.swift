@@ -79,6 +79,9 @@ enum ShapeInference {
       return input
     case .activation, .softmax, .lastAxis:
       return input
+    case .lastAxisRotation:
+      guard !input.isEmpty else { throw mismatch("needs a feature axis") }
+      return input
     case .scaleShift:
       guard !input.isEmpty else { throw mismatch("needs a feature axis") }
       return input

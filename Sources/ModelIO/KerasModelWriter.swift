@@ -150,7 +150,7 @@ public enum KerasModelWriter {
       return ("Concatenate", ["axis": .number(Double(axis < 0 ? axis : axis + 1))])
     case .softmax:
       return ("Softmax", ["axis": -1])
-    case .binary, .windowElement, .lastAxis, .scaleShift:
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift:
       throw ModelIOError.unsupportedSetting(
         file: file, layer: node.name, setting: "op",
         value: "\(node.op.kind) (a spiking decomposition step; Keras has no layer for it)")

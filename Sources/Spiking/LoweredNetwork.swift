@@ -547,6 +547,8 @@ final class LoweredNetwork {
       Tensor.globalAveragePool2d(x, images: images, positions: positions, channels: channels, into: target)
     case .lastAxis(let statistic, let width):
       Tensor.lastAxisStatistic(x, count: count, width: width, statistic: statistic, into: target)
+    case .lastAxisRotation(let shift, let width):
+      Tensor.lastAxisRotation(x, count: count, width: width, shift: shift, into: target)
     case .channelAffine(let scale, let shift):
       scale.withUnsafeBufferPointer { scale in
         withOptionalBuffer(linear ? nil : shift) { shift in
@@ -644,6 +646,7 @@ struct LoweredNode {
     case windowElement(Window2D, row: Int, column: Int, channels: Int)
     case globalAveragePool(positions: Int, channels: Int)
     case lastAxis(LastAxisStatistic, width: Int)
+    case lastAxisRotation(shift: Int, width: Int)
     /// `x·scale + shift` per channel (inference BatchNorm, LayerNorm's tail).
     case channelAffine(scale: [Float], shift: [Float]?)
     case sum
@@ -726,6 +729,8 @@ struct LoweredNode {
       return .globalAveragePool(positions: inputShape[0] * inputShape[1], channels: channels)
     case .lastAxis(let statistic):
       return .lastAxis(statistic, width: channels)
+    case .lastAxisRotation(let shift):
+      return .lastAxisRotation(shift: shift, width: channels)
     case .batchNorm(let epsilon, _, _):
       let affine = BatchNormalization.channelAffine(epsilon: epsilon, parameters: node.parameters)
       return .channelAffine(scale: affine.scale, shift: affine.shift)

@@ -422,6 +422,28 @@ extension Tensor {
   }
 }
 
+extension Tensor {
+  /// Each row of width `width` shifted cyclically: `output[…, j] = input[…, (j + shift) mod width]`
+  /// (any shift, negative ones included); `input` and `output` must not overlap.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func lastAxisRotation(
+    _ input: UnsafeBufferPointer<Scalar>, count: Int, width: Int, shift: Int,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    guard width > 0 else { return }
+    precondition(count % width == 0 && input.count >= count && output.count >= count)
+    let offset = ((shift % width) + width) % width
+    var base = 0
+    while base < count {
+      // The row's tail moves to its front, its head to its back.
+      for j in 0..<(width - offset) { output[base &+ j] = input[base &+ offset &+ j] }
+      for j in 0..<offset { output[base &+ width &- offset &+ j] = input[base &+ j] }
+      base &+= width
+    }
+  }
+}
+
 /// Which statistic ``Tensor/lastAxisStatistic(_:count:width:statistic:into:)`` computes.
 public enum LastAxisStatisticKind: String, Sendable, Hashable, Codable, CaseIterable {
   case mean, sum

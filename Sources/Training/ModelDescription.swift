@@ -16,9 +16,10 @@ import Tensor
 ///
 /// Layer types: `dense` (`units`, `activation`, `bias`), `conv2d` (`filters`, `kernel`, `strides`,
 /// `padding`, `activation`, `bias`), `maxpool` / `avgpool` (`size`, `strides`, `padding`),
-/// `globalavgpool`, `flatten`, `batchnorm`, `layernorm`, `dropout` (`rate`), `activation`
-/// (`function`), and `residual` (`layers`, whose output is added to its input — their shapes must
-/// match). Activations: the names of `UnaryFunction.named` (relu, gelu, silu, leaky_relu …).
+/// `globalavgpool`, `flatten`, `batchnorm`, `layernorm`, `dropout` (`rate`), `softmax` (over the
+/// last axis), `activation` (`function`), and `residual` (`layers`, whose output is added to its
+/// input — their shapes must match). Activations: the names of `UnaryFunction.named` (relu, gelu,
+/// silu, leaky_relu …) and `softmax`.
 public struct ModelDescription: Sendable, Decodable {
   public let name: String
   public let input: [Int]
@@ -76,9 +77,16 @@ public struct ModelDescription: Sendable, Decodable {
   static func activation(_ name: String, at position: String) throws -> UnaryFunction {
     guard let function = UnaryFunction(named: name) else {
       throw Problem(
-        description: "layer \(position): unknown activation '\(name)' (known: \(UnaryFunction.namesList))")
+        description:
+          "layer \(position): unknown activation '\(name)' (known: \(UnaryFunction.namesList), softmax)")
     }
     return function
+  }
+
+  /// Appends the activation `name` names: an elementwise function, or a softmax over the last axis.
+  private static func activate(_ name: String, at position: String, _ builder: inout GraphBuilder) throws {
+    if name == "softmax" { return try builder.softmax() }
+    try builder.activate(try activation(name, at: position))
   }
 
   /// Reads a description file and builds its graph; every error names the file.
@@ -130,8 +138,9 @@ public struct ModelDescription: Sendable, Decodable {
       case "batchnorm": try builder.batchNorm()
       case "layernorm": try builder.layerNorm()
       case "dropout": try builder.dropout(layer.rate ?? 0.5)
+      case "softmax": try builder.softmax()
       case "activation":
-        try builder.activate(try Self.activation(try need(layer.function, "function"), at: position))
+        try Self.activate(try need(layer.function, "function"), at: position, &builder)
       case "residual":
         let skip = builder.last
         try append(try need(layer.layers, "layers"), to: &builder, prefix: "\(prefix)\(index + 1).")
@@ -139,11 +148,11 @@ public struct ModelDescription: Sendable, Decodable {
       default:
         throw Problem(
           description:
-            "layer \(position): unknown type (dense, conv2d, maxpool, avgpool, globalavgpool, flatten, batchnorm, layernorm, dropout, activation, residual)"
+            "layer \(position): unknown type (dense, conv2d, maxpool, avgpool, globalavgpool, flatten, batchnorm, layernorm, dropout, softmax, activation, residual)"
         )
       }
       if let name = layer.activation, layer.type == "dense" || layer.type == "conv2d" {
-        try builder.activate(try Self.activation(name, at: position))
+        try Self.activate(name, at: position, &builder)
       }
     }
   }

@@ -208,5 +208,7 @@ struct GraphBuilder {
     try append(function.name, .activation(function))
   }
 
+  mutating func softmax() throws { try append("softmax", .softmax) }
+
   mutating func add(_ other: String) throws { try append("add", .add, inputs: [last, other]) }
 }

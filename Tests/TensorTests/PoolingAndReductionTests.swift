@@ -113,6 +113,26 @@ import Testing
     assertClose(y.scalars, (e + e).map { Float($0 / total) }, rtol: 1e-6)
   }
 
+  /// Every shift, negative and beyond the width included, moves element `(j + shift) mod width`
+  /// of each row to position `j`.
+  @Test(arguments: [-6, -1, 0, 1, 2, 4, 5, 11])
+  func rotationShiftsEachRowCyclically(shift: Int) {
+    let width = 5
+    let x: [Float] = (0..<15).map { Float($0 * $0) }
+    var y = [Float](repeating: .nan, count: 15)
+    x.withUnsafeBufferPointer { input in
+      y.withUnsafeMutableBufferPointer { output in
+        Tensor<Float>.lastAxisRotation(input, count: 15, width: width, shift: shift, into: output)
+      }
+    }
+    let expected = (0..<15).map { i -> Float in
+      let row = i / width
+      let column = ((i % width + shift) % width + width) % width
+      return x[row * width + column]
+    }
+    #expect(y == expected)
+  }
+
   @Test func permuteAndConcatenate() {
     let x = Tensor<Float>(shape: [1, 2, 3, 2], scalars: (0..<12).map(Float.init))
     let nchw = x.permuted([0, 3, 1, 2])

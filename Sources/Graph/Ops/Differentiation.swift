@@ -62,7 +62,7 @@ extension Op {
   /// Whether the op has a backward pass: every op but the steps of a spiking decomposition.
   public var isDifferentiable: Bool {
     switch self {
-    case .binary, .windowElement, .lastAxis, .scaleShift: return false
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift: return false
     default: return true
     }
   }
@@ -107,7 +107,7 @@ extension Op {
     outputGradient dy: Tensor<Scalar>, parameters: [String: Tensor<Scalar>], policy: SubgradientPolicy
   ) -> OpGradients<Scalar> {
     switch self {
-    case .binary, .windowElement, .lastAxis, .scaleShift:
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift:
       preconditionFailure("\(kind) has no backward pass")
     case .input:
       return OpGradients(inputs: [])

@@ -238,4 +238,16 @@ enum LayerNormalization {
     }
     return output
   }
+
+  /// Each row shifted cyclically: `y[…, j] = x[…, (j + shift) mod width]`.
+  static func lastAxisRotation<Scalar: TensorScalar>(_ x: Tensor<Scalar>, shift: Int) -> Tensor<Scalar> {
+    var output = x
+    output.withUnsafeMutableScalars { out in
+      x.scalars.withUnsafeBufferPointer { input in
+        Tensor<Scalar>.lastAxisRotation(
+          input, count: input.count, width: x.shape.last!, shift: shift, into: out)
+      }
+    }
+    return output
+  }
 }
