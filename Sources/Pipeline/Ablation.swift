@@ -50,10 +50,13 @@ public struct Ablation: Sendable {
   /// - Parameters:
   ///   - limit: the `--limit` the images were selected with, recorded in each run.
   ///   - progress: (combination index, images done, total images, step in the current batch).
+  ///   - warned: called with each combination's index and its conversion's warnings, when there
+  ///     are any, before it is simulated.
   ///   - finished: called with each combination's index and record as soon as it is done.
   /// - Returns: one record per combination, in order.
   public func run(
     on data: LabeledImages, limit: Int?, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
+    warned: (Int, [ConversionWarning]) -> Void = { _, _ in },
     finished: (Int, RunRecord) throws -> Void = { _, _ in }
   ) throws -> [RunRecord] {
     try data.check(fits: model.graph)
@@ -65,6 +68,7 @@ public struct Ablation: Sendable {
     for (index, combination) in combinations.enumerated() {
       let network = try SourcedNetwork(
         converting: model, settings: combination.settings, images: images, threads: simulation.threads)
+      if !network.warnings.isEmpty { warned(index, network.warnings) }
       let record = try network.simulate(
         on: data, limit: limit, settings: simulation, progress: { progress(index, $0, $1, $2) })
       try finished(index, record)

@@ -30,14 +30,19 @@ public struct SourcedNetwork: Sendable {
   public let provenance: SNNFile.Provenance
   /// What tuning chose, when the network was converted here with a target number of time steps.
   public let tuning: Tuning.Outcome?
+  /// Populations that are unlikely to approximate their op well, when the network was converted
+  /// here with training images (``ConversionWarning/check(_:images:)`` on the calibration images).
+  public let warnings: [ConversionWarning]
 
   public init(
-    network: SpikingNetwork, location: String, provenance: SNNFile.Provenance, tuning: Tuning.Outcome? = nil
+    network: SpikingNetwork, location: String, provenance: SNNFile.Provenance, tuning: Tuning.Outcome? = nil,
+    warnings: [ConversionWarning] = []
   ) {
     self.network = network
     self.location = location
     self.provenance = provenance
     self.tuning = tuning
+    self.warnings = warnings
   }
 
   /// Reads a `.snn.h5` file.
@@ -73,11 +78,14 @@ public struct SourcedNetwork: Sendable {
   ) throws {
     let (network, tuning) = try SpikingNetwork.converting(
       model.graph, settings: settings, images: images, threads: threads, progress: progress)
+    let warnings = try images.map {
+      try ConversionWarning.check(network, images: $0.rows(0..<min(settings.calibrationImages, $0.shape[0])))
+    }
     self.init(
       network: network, location: "\(model.path) (converted in memory)",
       provenance: SNNFile.Provenance(
         sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string),
-      tuning: tuning)
+      tuning: tuning, warnings: warnings ?? [])
   }
 
   /// Writes the network as a `.snn.h5` file, atomically.

@@ -1,3 +1,4 @@
+import Conversion
 import Foundation
 
 /// A one-line progress bar on standard error, drawn only when standard error is a terminal
@@ -45,5 +46,16 @@ extension ProgressLine {
   /// step reached in the current batch of `steps`.
   public func simulation(steps: Int) -> (Int, Int, Int) -> Void {
     { done, total, step in self.update(done, of: total, detail: step > 0 ? "step \(step)/\(steps)" : "") }
+  }
+}
+
+/// Prints each conversion warning on standard error as `warning: [context: ]text`, so that they
+/// reach a terminal even when standard output goes to a file.
+public func printWarnings(_ warnings: [ConversionWarning], for context: String? = nil) {
+  // On a terminal, first clear a progress line that may be drawn there.
+  let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
+  for warning in warnings {
+    let line = clear + "warning: " + (context.map { "\($0): " } ?? "") + "\(warning)\n"
+    FileHandle.standardError.write(Data(line.utf8))
   }
 }

@@ -89,6 +89,7 @@ extension SNNConv {
         )
       }
       try converted.write(to: output)
+      printWarnings(converted.warnings)
       let network = converted.network
       for spec in network.populations {
         var line =

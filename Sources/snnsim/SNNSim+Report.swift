@@ -113,6 +113,9 @@ extension SNNSim {
       let records = try ablation.run(
         on: images, limit: data.limit,
         progress: { index, done, count, step in lines[index].simulation(steps: steps)(done, count, step) },
+        warned: { index, warnings in
+          printWarnings(warnings, for: "[\(index + 1)/\(total)] \(ablation.combinations[index].name)")
+        },
         finished: { index, record in
           lines[index].finish()
           let name = ablation.combinations[index].name

@@ -49,6 +49,31 @@ import Testing
     #expect(eval.status != 0 && eval.stderr.contains("t10k-images-idx3-ubyte"), "\(eval.stderr)")
   }
 
+  /// Unsigned IF neurons on GELU outputs: each GELU population is named on standard error and the
+  /// file is still written; the signed IF neuron covers them and draws no warning.
+  @Test func convertWarnsAboutIFOnSignedOutputs() throws {
+    let directory = try makeTemporaryDirectory("warnings")
+    let unsigned = directory.appendingPathComponent("if.snn.h5").path
+    let convert = try runTool(
+      "snnconv",
+      ["convert", "models/mlp-gelu.h5", "--dynamics", "subgradient", "--calibration", "200", "-o", unsigned])
+    #expect(convert.status == 0, "\(convert.stderr)")
+    #expect(FileManager.default.fileExists(atPath: unsigned))
+    for population in ["gelu_1", "gelu_2", "gelu_3"] {
+      #expect(
+        convert.stderr.contains("warning: population '\(population)' (gelu):")
+          && convert.stderr.contains("integrate-and-fire neurons cannot emit"), "\(convert.stderr)")
+    }
+    let signed = try runTool(
+      "snnconv",
+      [
+        "convert", "models/mlp-gelu.h5", "--dynamics", "subgradient", "--signed", "--calibration", "200",
+        "-o",
+        directory.appendingPathComponent("signed.snn.h5").path,
+      ])
+    #expect(signed.status == 0 && !signed.stderr.contains("warning"), "\(signed.stderr)")
+  }
+
   @Test func evalWritesRawOutputsAsCSV() throws {
     let csv = try makeTemporaryDirectory("eval").appendingPathComponent("out.csv").path
     let result = try runTool("snnconv", ["eval", model, "--limit", "100", "--outputs", csv])

@@ -1,0 +1,78 @@
+import Conversion
+import Foundation
+import Graph
+import Spiking
+import Tensor
+import Testing
+
+/// A network of one Dense layer of four units (identity kernel, no bias) and the activation
+/// `function`.
+private func oneLayer(_ function: UnaryFunction) throws -> Graph {
+  var kernel = [Float](repeating: 0, count: 16)
+  for i in 0..<4 { kernel[i * 4 + i] = 1 }
+  return try Graph(
+    name: "one-layer",
+    nodes: [
+      Node(name: "x", op: .input(shape: [4])),
+      Node(
+        name: "dense", op: .dense(units: 4, useBias: false), inputs: ["x"],
+        parameters: ["kernel": Tensor(shape: [4, 4], scalars: kernel)]),
+      Node(name: "act", op: .activation(function), inputs: ["dense"]),
+      Node(
+        name: "out", op: .dense(units: 2, useBias: false), inputs: ["act"],
+        parameters: ["kernel": Tensor(repeating: 0.5, shape: [4, 2])]),
+    ])
+}
+
+@Suite struct ConversionWarningTests {
+  /// 499 images of 0.001 and one of 10: λ = 10 per channel while the outputs average about
+  /// 0.021, a ratio near 476 — reported, naming the population; evenly spread inputs are not.
+  @Test func scalesFarAboveTheOutputsAreReported() throws {
+    var scalars = [Float](repeating: 0.001, count: 500 * 4)
+    for i in 0..<4 { scalars[i] = 10 }
+    let rare = Tensor<Float>(shape: [500, 4], scalars: scalars)
+    let network = try SpikingNetwork(
+      try oneLayer(.relu), dynamics: .signGD, normalization: .max, calibration: rare)
+    let warnings = try ConversionWarning.check(network, images: rare)
+    #expect(warnings.count == 1)
+    let warning = try #require(warnings.first)
+    #expect(warning.population == "act" && warning.function == "relu")
+    guard case .scaleFarAboveOutputs(let ratio) = warning.kind else {
+      Issue.record("\(warning)")
+      return
+    }
+    #expect(abs(ratio - 10 / ((10 + 499 * 0.001) / 500)) < 0.5, "\(ratio)")
+    #expect(warning.description.contains("population 'act' (relu)"))
+
+    let even = Tensor<Float>(shape: [100, 4], scalars: (0..<400).map { Float($0 % 100) / 100 })
+    let calm = try SpikingNetwork(
+      try oneLayer(.relu), dynamics: .signGD, normalization: .max, calibration: even)
+    #expect(try ConversionWarning.check(calm, images: even).isEmpty)
+  }
+
+  /// tanh of inputs in [−1, 1] is half negative: unsigned IF neurons are reported, signed IF and
+  /// signGD neurons are not; ReLU under IF is not.
+  @Test(arguments: [
+    (Dynamics.subgradient, UnaryFunction.tanh, true), (.signedSubgradient, .tanh, false),
+    (.signGD, .tanh, false),
+    (.subgradient, .relu, false),
+  ])
+  func integrateAndFireOnNegativeOutputsIsReported(
+    dynamics: Dynamics, function: UnaryFunction, reported: Bool
+  )
+    throws
+  {
+    let images = Tensor<Float>(shape: [50, 4], scalars: (0..<200).map { Float($0 % 21 - 10) / 10 })
+    let network = try SpikingNetwork(
+      try oneLayer(function), dynamics: dynamics, normalization: .max, calibration: images)
+    let warnings = try ConversionWarning.check(network, images: images)
+    #expect(
+      warnings.contains {
+        if case .negativeOutputsUnderIF(let lost, let lowest) = $0.kind {
+          return $0.population == "act" && lost > 0.4 && lost < 0.6 && abs(lowest - tanh(-1.0)) < 1e-6
+        }
+        return false
+      } == reported, "\(warnings)")
+    #expect(warnings.allSatisfy { if case .negativeOutputsUnderIF = $0.kind { reported } else { false } })
+  }
+}
