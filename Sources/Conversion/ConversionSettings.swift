@@ -6,12 +6,21 @@ import Tensor
 public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The op has no spiking neuron.
   case unsupportedOp(node: String, op: String)
+  /// The op has no neuron of the chosen dynamics (membrane neurons compute ReLU only).
+  case unsupportedByDynamics(node: String, op: String, dynamics: Dynamics)
+  /// Settings that do not go together.
+  case conflictingSettings(String)
 
   public var description: String {
     switch self {
     case .unsupportedOp(let node, let op):
       return
         "'\(node)' (\(op)) has no spiking neuron; supported: elementwise activations, two-input functions, max pooling, LayerNorm and softmax"
+    case .unsupportedByDynamics(let node, let op, let dynamics):
+      return
+        "'\(node)' (\(op)) has no \(dynamics.rawValue) neuron: membrane integrate-and-fire neurons compute ReLU (and max pooling, as ReLU neurons); convert with --dynamics subgradient, signgd or subgradient --signed"
+    case .conflictingSettings(let detail):
+      return detail
     }
   }
 }
@@ -36,6 +45,12 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   public var targetTimesteps: Int?
   /// How many training images tuning simulates.
   public var tuningImages: Int
+  /// How membrane neurons (``Dynamics/integrateAndFire``) reset when they fire.
+  public var reset: ResetMode
+  /// The membrane time constant τ of leaky membrane neurons; nil: no leak.
+  public var leak: Double?
+  /// Where membrane neurons start, as a fraction of the threshold (0: at rest).
+  public var initialMembrane: Double
 
   /// Training images tuning simulates unless told otherwise.
   public static let defaultTuningImages = 256
@@ -43,8 +58,12 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   public init(
     dynamics: Dynamics = .signGD, schedule: StepSchedule? = nil, normalization: Normalization = .max,
     granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false,
-    targetTimesteps: Int? = nil, tuningImages: Int = ConversionSettings.defaultTuningImages
+    targetTimesteps: Int? = nil, tuningImages: Int = ConversionSettings.defaultTuningImages,
+    reset: ResetMode = .subtract, leak: Double? = nil, initialMembrane: Double = 0
   ) {
+    self.reset = reset
+    self.leak = leak
+    self.initialMembrane = initialMembrane
     self.dynamics = dynamics
     self.schedule = schedule
     self.normalization = normalization
@@ -100,9 +119,16 @@ extension SpikingNetwork {
   private init(converting graph: Graph, untunedWith settings: ConversionSettings, calibration: Tensor<Float>?)
     throws
   {
+    let membrane = settings.dynamics == .integrateAndFire
+    if membrane && settings.fuse {
+      throw ConversionError.conflictingSettings(
+        "fused composite layers have no membrane integrate-and-fire form: drop --fuse or choose other dynamics"
+      )
+    }
     var converted = try GraphPasses.removeDropout(graph)
     converted = try GraphPasses.foldBatchNorm(converted)
     if !settings.fuse { converted = try GraphPasses.decompose(converted) }
+    if membrane { converted = try GraphPasses.maximaAsReLU(converted) }
     var readout = converted.outputs[0]
     if let last = converted.node(readout), last.op == .softmax { readout = last.inputs[0] }
     let normalization = settings.normalization
@@ -117,10 +143,16 @@ extension SpikingNetwork {
       guard let target = NeuronTarget(populating: node.op) else {
         throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
       }
+      if membrane && target != .unary(.relu) {
+        throw ConversionError.unsupportedByDynamics(
+          node: node.name, op: node.op.kind, dynamics: settings.dynamics)
+      }
       populations.append(
         PopulationSpec(
           node: node.name, target: target, dynamics: settings.dynamics,
-          schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: scales[node.name] ?? [1]))
+          schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: scales[node.name] ?? [1],
+          initial: [membrane ? settings.initialMembrane : 0], reset: settings.reset,
+          leak: membrane ? settings.leak : nil))
     }
     try self.init(
       graph: converted, populations: populations, readout: readout,

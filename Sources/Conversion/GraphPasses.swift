@@ -148,6 +148,26 @@ public enum GraphPasses {
     return nodes
   }
 
+  /// Rewrites every two-input maximum as `max(a, b) = a + ReLU(b − a)`: an affine difference,
+  /// a ReLU node and an affine sum, named `m/difference`, `m/relu` and `m` — the same function,
+  /// computed by the only nonlinearity an integrate-and-fire membrane has. A neuron that
+  /// integrates `b − a` from spikes sends, over T steps, about `max(0, Σb − Σa)` of charge, so
+  /// `a` plus its spikes carry `max(Σa, Σb)`.
+  public static func maximaAsReLU(_ graph: Graph) throws -> Graph {
+    var nodes = [Node]()
+    for node in graph.nodes {
+      guard node.op == .binary(.maximum) else {
+        nodes.append(node)
+        continue
+      }
+      let (a, b) = (node.inputs[0], node.inputs[1])
+      let difference = Node(name: "\(node.name)/difference", op: .binary(.subtract), inputs: [b, a])
+      let relu = Node(name: "\(node.name)/relu", op: .activation(.relu), inputs: [difference.name])
+      nodes += [difference, relu, Node(name: node.name, op: .add, inputs: [a, relu.name])]
+    }
+    return try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs)
+  }
+
   /// Drops the single-input nodes `remove` selects, pointing their readers (and outputs) at
   /// their input.
   static func bypass(_ graph: Graph, _ remove: (Node) -> Bool) throws -> Graph {

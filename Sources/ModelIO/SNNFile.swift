@@ -19,14 +19,16 @@ import Tensor
 ///   and `scale` (float64, the largest λ), plus a float64 dataset `scales` when λ is per channel or
 ///   per neuron (version 2), and a float64 dataset `initial` of `v_0` (one, per channel or per
 ///   neuron) when a tuned conversion starts the neurons elsewhere than 0 (version 3), in the order
-///   of attribute `/populations@order`.
+///   of attribute `/populations@order`; membrane populations (dynamics `if`, version 4) add the
+///   attribute `reset` (`subtract` or `zero`) and, when leaky, `leak` (float64, τ), and their
+///   `initial` is the starting membrane potential as a fraction of the threshold.
 ///
 /// Version 2 added the decomposition ops to the graph, per-channel and per-neuron scales and
 /// `granularity`; version 1 files read as layer granularity. Version 3 added `initial`; older
-/// files start every neuron at 0.
+/// files start every neuron at 0. Version 4 added membrane populations.
 public enum SNNFile {
   public static let format = "snnkit.snn"
-  public static let version: Int64 = 3
+  public static let version: Int64 = 4
 
   /// Where a network came from.
   public struct Provenance: Sendable, Equatable {
@@ -95,6 +97,10 @@ public enum SNNFile {
           }
           if spec.initial.contains(where: { $0 != 0 }) {
             try group.writeDataset("initial", values: spec.initial, shape: [spec.initial.count])
+          }
+          if spec.dynamics.sendsSpikes {
+            try group.writeAttribute("reset", string: spec.reset.rawValue)
+            if let leak = spec.leak { try group.writeAttribute("leak", values: [leak]) }
           }
         }
         // A write that failed (a full disk) is reported here, before the rename.
@@ -203,6 +209,22 @@ public enum SNNFile {
         guard let dynamics = Dynamics(rawValue: try group.readString("dynamics")) else {
           throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has unknown dynamics")
         }
+        var reset = ResetMode.subtract
+        if group.hasAttribute("reset") {
+          let text = try group.readString("reset")
+          guard let mode = ResetMode(rawValue: text) else {
+            throw ModelIOError.badConfig(
+              file: path, detail: "population '\(name)' has unknown reset '\(text)' (subtract or zero)")
+          }
+          reset = mode
+        }
+        var leak: Double?
+        if group.hasAttribute("leak") {
+          guard let tau = try group.readAttribute("leak", as: Double.self).first else {
+            throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has an empty leak")
+          }
+          leak = tau
+        }
         return PopulationSpec(
           node: name,
           target: try decode(NeuronTarget.self, try group.readString("target"), "target of '\(name)'"),
@@ -215,7 +237,8 @@ public enum SNNFile {
           initial: group.kind(of: "initial") == .dataset
             ? try readPerPosition(
               group.dataset("initial"), "initial estimates", of: name, nodeShape: shapes[name], file: path)
-            : [0])
+            : [0],
+          reset: reset, leak: leak)
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {

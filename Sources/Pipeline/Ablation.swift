@@ -35,6 +35,8 @@ public struct Ablation: Sendable {
         ([nil] + targetTimesteps.map(Optional.some)).map { target in
           var settings = base
           settings.dynamics = dynamics
+          // Membrane neurons have no step schedule.
+          if dynamics == .integrateAndFire { settings.schedule = nil }
           settings.normalization = normalization
           settings.targetTimesteps = target
           let name = "\(dynamics.rawValue)-\(normalization)" + (target.map { "-t\($0)" } ?? "")

@@ -24,10 +24,23 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   /// negative threshold and reset by subtraction; unlike ``subgradient`` it represents negative
   /// outputs (GELU's dip, LayerNorm, tanh).
   case signedSubgradient = "signed-subgradient"
+  /// The integrate-and-fire neuron as hardware runs it: a membrane `u` (in units of the
+  /// threshold θ = λ, starting at `u_0`) integrates the input current, which affine layers
+  /// compute from the spikes of the layer before, `u_t = κ·u_{t−1} + I_t/λ` (κ = 1, or
+  /// `1 − 1/τ` with a leak τ); the neuron fires `s_t = [u_t > 1]` and resets by subtraction
+  /// (`u_t − 1`) or to zero. It sends `λ·s_t` on the wire, not an estimate: its output value
+  /// is the rate `λ·Σs/t`, and the readout sums its input current over the steps. The
+  /// neuron's threshold makes its rate ReLU of its mean input (clipped to [0, 1]), so it only
+  /// populates ReLU nodes (max pooling becomes ReLU neurons, ``ConversionSettings``).
+  case integrateAndFire = "if"
 
   /// Whether the neuron is integrate-and-fire (its estimate a firing rate that a receiver of
-  /// its spikes can follow): ``subgradient`` and ``signedSubgradient``.
+  /// its spikes can follow): ``subgradient``, ``signedSubgradient`` and ``integrateAndFire``.
   public var isIntegrateAndFire: Bool { self != .signGD }
+
+  /// Whether the neuron sends spikes rather than its estimate to the next layer
+  /// (``integrateAndFire``).
+  public var sendsSpikes: Bool { self == .integrateAndFire }
 
   /// The schedule the dynamics uses unless told otherwise: `1/(t+1)` for the IF neuron,
   /// `0.15 · 0.95^(t−1)` for signGD (the defaults of Oh & Lee's code).
@@ -35,8 +48,21 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
     switch self {
     case .subgradient, .signedSubgradient: return .inverse
     case .signGD: return .geometric(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
+    // What a layer fed by membrane neurons sees each step is that step's spikes alone: in the
+    // terms of the rate forms' `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`, η_t = 1.
+    case .integrateAndFire: return .constant(eta: 1)
     }
   }
+}
+
+/// What a membrane integrate-and-fire neuron's potential becomes when it fires
+/// (``Dynamics/integrateAndFire``).
+public enum ResetMode: String, Sendable, Hashable, Codable, CaseIterable {
+  /// `u ← u − θ`: the charge above the threshold is kept, and the rate tracks the input without
+  /// the loss of a reset to zero (Rueckauer et al., 2017).
+  case subtract
+  /// `u ← 0`, as NIR's IF and LIF neurons reset (to `v_reset`, here 0).
+  case zero
 }
 
 /// The step size `η_t` at time step `t = 1, 2, …`.

@@ -52,6 +52,22 @@ final class LoweredNetwork {
   private let inputScale: Float
   /// See ``defaultSparseDensityLimit``.
   private let sparseDensityLimit: Double
+  /// Where the buffer holds what one step sends rather than an estimate — membrane populations
+  /// (and a membrane encoder) send spikes, the readout of such a network its input current of
+  /// the step — the running sum over the steps, by position; ``estimate(at:)`` is its mean.
+  private let sums: [UnsafeMutableBufferPointer<Float>?]
+  /// Where ``estimate(at:)`` puts the mean of a summed node.
+  private let means: [UnsafeMutableBufferPointer<Float>?]
+  /// Steps taken since the last ``load(input:chunkRows:ann:)``.
+  private(set) var stepsTaken = 0
+
+  /// How the input population of a spike encoding runs: under rate coding an integrate-and-fire
+  /// neuron — membrane neurons that send spikes when the network's populations do — and signGD
+  /// otherwise.
+  static func encoderDynamics(_ encoding: InputEncoding, network: SpikingNetwork) -> Dynamics {
+    guard encoding == .rate else { return .signGD }
+    return network.populations.contains { $0.dynamics.sendsSpikes } ? .integrateAndFire : .subgradient
+  }
 
   init(
     _ network: SpikingNetwork, capacity: Int, update: AffineUpdate, encoding: InputEncoding,
@@ -63,7 +79,7 @@ final class LoweredNetwork {
     self.capacity = capacity
     self.update = update
     self.inputScale = inputScale > 0 && inputScale.isFinite ? inputScale : 1
-    encoderDynamics = encoding == .rate ? .subgradient : .signGD
+    encoderDynamics = Self.encoderDynamics(encoding, network: network)
     let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
     let specs = Dictionary(uniqueKeysWithValues: network.populations.map { ($0.node, $0) })
     // First the kind of every node, then buffers: a node's buffer may be shared with others.
@@ -251,6 +267,23 @@ final class LoweredNetwork {
     image.initialize(repeating: 0)
     populations = [Population<Float>?](repeating: nil, count: nodes.count)
     fired = [Int](repeating: 0, count: nodes.count)
+    let encoderSendsSpikes = Self.encoderDynamics(encoding, network: network).sendsSpikes
+    let summed = kinds.indices.map { position -> Bool in
+      switch kinds[position] {
+      case .population(let spec, _): return spec.dynamics.sendsSpikes
+      case .encoder: return encoderSendsSpikes
+      default:
+        return position == index[network.readout]! && network.populations.contains { $0.dynamics.sendsSpikes }
+      }
+    }
+    func allocate(_ wanted: Bool, _ size: Int) -> UnsafeMutableBufferPointer<Float>? {
+      guard wanted else { return nil }
+      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity * size)
+      buffer.initialize(repeating: 0)
+      return buffer
+    }
+    sums = zip(summed, sizes).map(allocate)
+    means = zip(summed, sizes).map(allocate)
   }
 
   deinit {
@@ -258,6 +291,8 @@ final class LoweredNetwork {
     for buffer in previous { buffer?.deallocate() }
     for buffer in changes { buffer?.deallocate() }
     for buffer in spikeSources { buffer?.deallocate() }
+    for buffer in sums { buffer?.deallocate() }
+    for buffer in means { buffer?.deallocate() }
     scratch.deallocate()
     workspace.deallocate()
     columns.deallocate()
@@ -269,10 +304,23 @@ final class LoweredNetwork {
     nodes.filter { if case .constant = $0.kind { true } else { false } }.map(\.name)
   }
 
-  /// The current estimate of the node at `position` for the loaded images.
+  /// The current estimate of the node at `position` for the loaded images: its value, or for a
+  /// node whose value is one step's spikes or current, their mean over the steps so far.
   func estimate(at position: Int) -> UnsafeBufferPointer<Float> {
     let node = nodes[position]
-    return UnsafeBufferPointer(rebasing: buffers[node.buffer][0..<(images * node.size)])
+    let count = images * node.size
+    guard let sum = sums[position], let mean = means[position] else {
+      return UnsafeBufferPointer(rebasing: buffers[node.buffer][0..<count])
+    }
+    let scale = 1 / Float(max(stepsTaken, 1))
+    for i in 0..<count { mean[i] = sum[i] * scale }
+    return UnsafeBufferPointer(rebasing: mean[0..<count])
+  }
+
+  /// What the node at `position` has sent over all steps so far — spikes times λ, or the
+  /// readout's input current — summed; nil for a node that holds an estimate.
+  func accumulated(at position: Int) -> UnsafeBufferPointer<Float>? {
+    sums[position].map { UnsafeBufferPointer(rebasing: $0[0..<(images * nodes[position].size)]) }
   }
 
   /// Starts a batch: `input` is the adapted image batch. The ANN's activations of the
@@ -304,7 +352,8 @@ final class LoweredNetwork {
       case .population(let spec, _):
         let population = Population(
           dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
-          scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: count)
+          scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: count,
+          reset: spec.reset, leak: spec.leak)
         buffer.update(repeating: 0)
         population.publishInitial(into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
         populations[position] = population
@@ -321,6 +370,8 @@ final class LoweredNetwork {
       _ = copy.update(fromContentsOf: buffers[buffer])
       changes[buffer]!.update(repeating: 0)
     }
+    for sum in sums { sum?.update(repeating: 0) }
+    stepsTaken = 0
   }
 
   /// Advances every node by one time step, in topological order.
@@ -353,6 +404,12 @@ final class LoweredNetwork {
         }
       }
     }
+    for (position, sum) in sums.enumerated() {
+      guard let sum else { continue }
+      let output = output(of: nodes[position])
+      for i in 0..<output.count { sum[i] += output[i] }
+    }
+    stepsTaken += 1
   }
 
   /// The spike buffer of the node at `position` for the loaded images, if an affine node reads

@@ -8,6 +8,10 @@ import Tensor
 /// read the input estimate `x̂_t` → compute the spike from `v_{t−1}` → update `v_t` → emit
 /// `λ · v_t` as the output estimate. Symbols as in ``Dynamics``.
 ///
+/// A membrane population (``Dynamics/integrateAndFire``) instead keeps each neuron's membrane
+/// potential `u` in ``estimates`` (in units of λ), reads the input current `I_t`, and emits
+/// `λ·s_t`: the spike, not an estimate.
+///
 /// - Complexity: O(neurons) per step, no allocation.
 public struct Population<Scalar: TensorScalar>: Sendable {
   public let dynamics: Dynamics
@@ -20,8 +24,14 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   /// `v_0`, the estimates every neuron starts from (in units of λ, like `v`): one for the whole
   /// population, or one per position of the innermost `initial.count` elements of a sample.
   public let initial: [Scalar]
-  /// `v` for every neuron of every batch element.
+  /// `v` for every neuron of every batch element (the membrane potential `u` of a membrane
+  /// population).
   public private(set) var estimates: [Scalar]
+  /// How a membrane neuron resets when it fires.
+  public let resetMode: ResetMode
+  /// The share of its potential a membrane neuron keeps from one step to the next: `1 − 1/τ`
+  /// with a leak τ, 1 without.
+  public let retention: Scalar
   /// Spikes emitted so far, summed over neurons and steps.
   public private(set) var spikeCount = 0
   /// The last step taken (0 before the first).
@@ -42,10 +52,15 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
   ///   - initial: `v_0`, one or per inner position (see ``initial``); each finite.
   ///   - count: neurons × batch size, a multiple of `scales.count` and of `initial.count`.
+  ///   - reset, leak: how a membrane neuron resets, and its time constant τ (nil: no leak);
+  ///     unused by the other dynamics.
   public init(
     dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1],
-    initial: [Scalar] = [0], count: Int
+    initial: [Scalar] = [0], count: Int, reset: ResetMode = .subtract, leak: Double? = nil
   ) {
+    precondition(leak.map { $0.isFinite && $0 >= 1 } ?? true, "leak time constant must be at least 1")
+    resetMode = reset
+    retention = leak.map { Scalar(1 - 1 / $0) } ?? 1
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
       "population scales must be positive and finite")
@@ -77,10 +92,12 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       : Array([[Scalar]](repeating: pattern, count: count / pattern.count).joined())
   }
 
-  /// Writes what the population publishes before its first step, `λ·v_0`, one per neuron.
+  /// Writes what the population publishes before its first step, one per neuron: `λ·v_0`, or
+  /// no spikes (0) for a membrane population.
   public func publishInitial(into output: UnsafeMutableBufferPointer<Scalar>) {
     precondition(
       output.count == estimates.count, "population of \(estimates.count) publishing \(output.count)")
+    if dynamics.sendsSpikes { return output.update(repeating: 0) }
     for i in 0..<output.count { output[i] = scales[i % scales.count] * initial[i % initial.count] }
   }
 
@@ -132,8 +149,26 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let target = self.target
     let scales = rowScales
     let inverseScales = rowInverses
+    let (resetMode, retention) = (self.resetMode, self.retention)
     let fired: Int
-    if !evaluatesTargetSeparately(spikes: spikes != nil) {
+    if dynamics.sendsSpikes {
+      // The membrane integrates the current itself: its threshold, not a target, makes the ReLU.
+      fired = estimates.withUnsafeMutableBufferPointer { u in
+        if let spikes {
+          return Self.updateMembrane(
+            StoreZeroOneSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+            spikes.baseAddress!)
+        }
+        if let weightedSpikes {
+          return Self.updateMembrane(
+            StoreSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+            weightedSpikes.baseAddress!)
+        }
+        return Self.updateMembrane(
+          DiscardSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+          output.baseAddress!)
+      }
+    } else if !evaluatesTargetSeparately(spikes: spikes != nil) {
       fired = Self.stepNeurons(
         dynamics, target, eta, first, second ?? first, UnsafeMutableBufferPointer(start: nil, count: 0),
         &estimates, scales, inverseScales, output, spikes, weightedSpikes)
@@ -376,8 +411,8 @@ extension Population {
             count &+= fires ? 1 : 0
             i &+= 1
           }
-        case .signedSubgradient:
-          preconditionFailure("signed neurons step in updateSigned")
+        case .signedSubgradient, .integrateAndFire:
+          preconditionFailure("signed and membrane neurons step in their own loops")
         }
       } else {
         var j = 0
@@ -404,8 +439,8 @@ extension Population {
             i &+= 1
             j &+= 1
           }
-        case .signedSubgradient:
-          preconditionFailure("signed neurons step in updateSigned")
+        case .signedSubgradient, .integrateAndFire:
+          preconditionFailure("signed and membrane neurons step in their own loops")
         }
       }
       fired &+= Int(count)
@@ -466,6 +501,66 @@ extension Population {
       base = i
     }
     return fired
+  }
+}
+
+extension Population {
+  /// One step of membrane neurons: `u ← κ·u + I/λ`, fire where `u > 1`, then `u ← u − 1` or
+  /// `u ← 0`; the output (and a spike sink's weight) is `λ·s`. Rows of `λ.count` neurons as in
+  /// the other update loops.
+  @inline(never)
+  static func updateMembrane<S: SpikeSink>(
+    _: S.Type, _ reset: ResetMode, _ retention: Scalar, _ current: UnsafeBufferPointer<Scalar>,
+    _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
+    _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    precondition(current.count >= u.count && output.count >= u.count && u.count % lambda.count == 0)
+    let x = current.baseAddress!
+    let m = u.baseAddress!
+    let o = output.baseAddress!
+    let drop: Scalar = reset == .subtract ? 1 : 0
+    let keepAfterSpike: Scalar = reset == .subtract ? 1 : 0
+    return lambda.withUnsafeBufferPointer { l in
+      inverse.withUnsafeBufferPointer { r in
+        var fired = 0
+        var i = 0
+        if l.count == 1 {
+          let (scale, inverseScale) = (l[0], r[0])
+          while i < u.count {
+            let end = i &+ Swift.min(u.count &- i, 1 << 30)
+            var count: Int32 = 0
+            while i < end {
+              let potential = retention * m[i] + x[i] * inverseScale
+              let fires = potential > 1
+              m[i] = fires ? keepAfterSpike * (potential - drop) : potential
+              o[i] = fires ? scale : 0
+              S.store(fires, weight: scale, at: i, in: sink)
+              count &+= fires ? 1 : 0
+              i &+= 1
+            }
+            fired &+= Int(count)
+          }
+          return fired
+        }
+        while i < u.count {
+          var count: Int32 = 0
+          var j = 0
+          while j < l.count {
+            let potential = retention * m[i] + x[i] * r[j]
+            let fires = potential > 1
+            // Reset by subtraction keeps u − 1; reset to zero keeps nothing.
+            m[i] = fires ? keepAfterSpike * (potential - drop) : potential
+            o[i] = fires ? l[j] : 0
+            S.store(fires, weight: l[j], at: i, in: sink)
+            count &+= fires ? 1 : 0
+            i &+= 1
+            j &+= 1
+          }
+          fired &+= Int(count)
+        }
+        return fired
+      }
+    }
   }
 }
 

@@ -49,7 +49,9 @@ public enum InputEncoding: String, Sendable, Hashable, Codable, CaseIterable {
   /// by it are computed once per batch.
   case analog
   /// A population of integrate-and-fire neurons (subgradient dynamics, `η_t = 1/(t+1)`) per
-  /// pixel, tracking the pixel scaled to [0, 1]: rate coding, deterministic.
+  /// pixel, tracking the pixel scaled to [0, 1]: rate coding, deterministic. In a network of
+  /// membrane neurons (``Dynamics/integrateAndFire``) they are membrane neurons too, charged by
+  /// the pixel each step, and the first layer receives their spikes.
   case rate
   /// A population of signGD neurons (default schedule) per pixel.
   case signGD = "signgd"
@@ -131,7 +133,9 @@ public enum Simulator {
       reported.insert(
         Reported(
           node: inputNode.name, position: positions[inputNode.name]!,
-          dynamics: settings.input == .rate ? .subgradient : .signGD, scale: Double(inputScale), op: "input"),
+          dynamics: LoweredNetwork.encoderDynamics(settings.input, network: network),
+          scale: Double(inputScale),
+          op: "input"),
         at: 0)
     }
     let capacity = min(batchSize, max(labels.count, 1))

@@ -78,12 +78,19 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   /// unless the conversion was tuned.
   public let initial: [Double]
 
+  /// How a membrane neuron (``Dynamics/integrateAndFire``) resets when it fires; `.subtract`
+  /// for the other dynamics, which have no membrane.
+  public let reset: ResetMode
+  /// The membrane time constant τ of a leaky membrane neuron, which keeps `1 − 1/τ` of its
+  /// potential each step (forward Euler, NIR's LIF with `r = τ`, `v_leak = 0`); nil: no leak.
+  public let leak: Double?
+
   /// The largest λ, which is the population's only one at layer granularity.
   public var scale: Double { scales.max() ?? 1 }
 
   public init(
     node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double],
-    initial: [Double] = [0]
+    initial: [Double] = [0], reset: ResetMode = .subtract, leak: Double? = nil
   ) {
     self.node = node
     self.target = target
@@ -91,6 +98,8 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     self.schedule = schedule
     self.scales = scales
     self.initial = initial
+    self.reset = reset
+    self.leak = leak
   }
 
   public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
@@ -103,10 +112,12 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   {
     PopulationSpec(
       node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule,
-      scales: scales ?? self.scales, initial: initial ?? self.initial)
+      scales: scales ?? self.scales, initial: initial ?? self.initial, reset: reset, leak: leak)
   }
 
-  private enum CodingKeys: String, CodingKey { case node, target, dynamics, schedule, scales, initial }
+  private enum CodingKeys: String, CodingKey {
+    case node, target, dynamics, schedule, scales, initial, reset, leak
+  }
 
   public init(from decoder: Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -116,7 +127,9 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
       dynamics: try container.decode(Dynamics.self, forKey: .dynamics),
       schedule: try container.decode(StepSchedule.self, forKey: .schedule),
       scales: try container.decode([Double].self, forKey: .scales),
-      initial: try container.decodeIfPresent([Double].self, forKey: .initial) ?? [0])
+      initial: try container.decodeIfPresent([Double].self, forKey: .initial) ?? [0],
+      reset: try container.decodeIfPresent(ResetMode.self, forKey: .reset) ?? .subtract,
+      leak: try container.decodeIfPresent(Double.self, forKey: .leak))
   }
 }
 
@@ -195,6 +208,15 @@ public struct SpikingNetwork: Sendable {
       }
       if let problem = spec.schedule.problem {
         throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "schedule: \(problem)")
+      }
+      if spec.dynamics == .integrateAndFire, spec.target != .unary(.relu) {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node,
+          detail: "membrane integrate-and-fire neurons compute ReLU, not '\(spec.target.name)'")
+      }
+      if let tau = spec.leak, !(tau.isFinite && tau >= 1) {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node, detail: "leak time constant τ = \(tau) (must be finite and at least 1)")
       }
       let neurons = node.shape.reduce(1, *)
       guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,

@@ -4,6 +4,7 @@ import Spiking
 
 extension Dynamics: ExpressibleByArgument {}
 extension Granularity: ExpressibleByArgument {}
+extension ResetMode: ExpressibleByArgument {}
 
 /// Parses `none`, `max` or `pNN.N` for ArgumentParser.
 public func parseNormalization(_ text: String) throws -> Normalization {
@@ -39,6 +40,21 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       "Training images tuning simulates (with --target-timesteps; default \(ConversionSettings.defaultTuningImages)).",
       valueName: "N"))
   public var tuningImages: Int?
+  @Option(
+    help:
+      "How membrane neurons (--dynamics if) reset when they fire: subtract the threshold, or to zero (default subtract)."
+  )
+  public var reset: ResetMode?
+  @Option(
+    help: ArgumentHelp(
+      "Membrane time constant τ ≥ 1 of leaky membrane neurons (--dynamics if): each step keeps 1 − 1/τ of the potential (default: no leak).",
+      valueName: "τ"))
+  public var leak: Double?
+  @Option(
+    help: ArgumentHelp(
+      "Where membrane neurons (--dynamics if) start, as a fraction of the threshold in [0, 1] (default 0).",
+      valueName: "F"))
+  public var initialMembrane: Double?
 
   public init() {}
 
@@ -52,6 +68,23 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     }
     if schedule == .constant && gamma != nil {
       throw ValidationError("--gamma does not apply to --schedule constant (η_t = --eta0)")
+    }
+  }
+
+  /// Throws unless the membrane options are in range and given only when some conversion uses
+  /// membrane neurons, and the step-size options only when some does not (membrane neurons
+  /// have no step schedule).
+  public func validateMembrane(dynamics: [Dynamics]) throws {
+    if let leak { try ToolLimits.check(leak, "--leak", in: 1...1e9) }
+    if let initialMembrane { try ToolLimits.check(initialMembrane, "--initial-membrane", in: 0...1) }
+    if !dynamics.contains(.integrateAndFire) && (reset != nil || leak != nil || initialMembrane != nil) {
+      throw ValidationError(
+        "--reset, --leak and --initial-membrane apply only to --dynamics if (membrane neurons)")
+    }
+    if dynamics.allSatisfy({ $0 == .integrateAndFire }) && (schedule != nil || eta0 != nil || gamma != nil) {
+      throw ValidationError(
+        "--schedule, --eta0 and --gamma do not apply to --dynamics if: membrane neurons integrate their input current"
+      )
     }
   }
 
@@ -78,8 +111,9 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   /// The conversion settings these options give with `dynamics` and `normalization`.
   public func settings(dynamics: Dynamics, normalization: Normalization) -> ConversionSettings {
     ConversionSettings(
-      dynamics: dynamics, schedule: stepSchedule, normalization: normalization, granularity: granularity,
-      calibrationImages: calibration, fuse: fuse,
-      tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages)
+      dynamics: dynamics, schedule: dynamics == .integrateAndFire ? nil : stepSchedule,
+      normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
+      tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages, reset: reset ?? .subtract,
+      leak: leak, initialMembrane: initialMembrane ?? 0)
   }
 }

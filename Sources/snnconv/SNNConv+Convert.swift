@@ -19,7 +19,11 @@ extension SNNConv {
         """)
 
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
-    @Option(help: "Neuronal dynamics.") var dynamics: Dynamics = .signGD
+    @Option(
+      help:
+        "Neuronal dynamics: signgd, subgradient (integrate-and-fire in rate form), if (integrate-and-fire membranes exchanging spikes)."
+    )
+    var dynamics: Dynamics = .signGD
     @Flag(
       help:
         "With --dynamics subgradient: signed integrate-and-fire neurons (ternary spikes), which also represent negative outputs."
@@ -58,6 +62,7 @@ extension SNNConv {
         throw ValidationError(
           "--signed applies to --dynamics subgradient (signed integrate-and-fire neurons)")
       }
+      try conversion.validateMembrane(dynamics: [chosenDynamics])
       if let targetTimesteps {
         try ToolLimits.check(targetTimesteps, "--target-timesteps", in: 1...(ToolLimits.timesteps / 2))
       }

@@ -59,7 +59,8 @@ extension SNNSim {
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
 
     @Option(
-      help: ArgumentHelp("Dynamics to compare.", valueName: "signgd,subgradient"),
+      help: ArgumentHelp(
+        "Dynamics to compare (signgd, subgradient, signed-subgradient, if).", valueName: "signgd,subgradient"),
       transform: { try parseList($0, option: "--dynamics") })
     var dynamics: [Dynamics] = [.signGD, .subgradient]
 
@@ -88,7 +89,10 @@ extension SNNSim {
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Simulation") var simulation: SimulationOptions
 
-    func validate() throws { try conversion.validateTuning(tuned: !targetTimesteps.isEmpty) }
+    func validate() throws {
+      try conversion.validateTuning(tuned: !targetTimesteps.isEmpty)
+      try conversion.validateMembrane(dynamics: dynamics)
+    }
 
     @Option(
       name: [.short, .long], help: ArgumentHelp("Directory to write runs and report into.", valueName: "dir"))

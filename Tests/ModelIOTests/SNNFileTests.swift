@@ -51,6 +51,29 @@ import Testing
     #expect(back.populations.map(\.node).contains("max_pooling2d"))
   }
 
+  @Test(arguments: [(ResetMode.subtract, nil), (.zero, 20.0)] as [(ResetMode, Double?)])
+  func membranePopulationsRoundTrip(reset: ResetMode, leak: Double?) throws {
+    let graph = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_cnn.h5").path)
+    let (inputs, _) = try KerasFixtureTests.expected("keras3_seq_cnn")
+    let network = try SpikingNetwork(
+      converting: graph,
+      settings: ConversionSettings(
+        dynamics: .integrateAndFire, calibrationImages: 4, reset: reset, leak: leak, initialMembrane: 0.5),
+      calibration: inputs)
+    #expect(network.populations.allSatisfy { $0.reset == reset && $0.leak == leak && $0.initial == [0.5] })
+    let path = directory.appendingPathComponent("membrane.snn.h5").path
+    try SNNFile.write(
+      network, provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
+    #expect(try SNNFile.read(path).network.populations == network.populations)
+    // A leak below one step is refused on reading, naming the population.
+    let first = network.populations[0].node
+    try HDF5File.open(path, mode: .readWrite).root.group("populations").group(first).writeAttribute(
+      "leak", values: [0.5])
+    let error = #expect(throws: (any Error).self) { try SNNFile.read(path) }
+    #expect("\(error!)".contains(first) && "\(error!)".contains("τ = 0.5"), "\(error!)")
+  }
+
   @Test(.enabled(if: pythonHas("h5py"), "needs python3 with h5py"))
   func readableWithH5pyAlone() throws {
     let path = directory.appendingPathComponent("py.snn.h5").path
@@ -60,7 +83,7 @@ import Testing
     let script = """
       import h5py, json, sys
       f = h5py.File(sys.argv[1], "r")
-      assert f.attrs["format"] == "snnkit.snn" and int(f.attrs["version"]) == 3
+      assert f.attrs["format"] == "snnkit.snn" and int(f.attrs["version"]) == \(SNNFile.version)
       nodes = json.loads(f["graph"].attrs["nodes"])
       order = list(f["populations"].attrs["order"])
       p = f["populations"][order[0]]

@@ -143,6 +143,8 @@ import Testing
       (.subgradient, "pooled", false, 1),
       (.signedSubgradient, "keras3_func_res", false, 0), (.signedSubgradient, "keras3_func_res", false, 1),
       (.signedSubgradient, "composite", false, 1),
+      (.integrateAndFire, "pooled", false, 0), (.integrateAndFire, "pooled", false, 1),
+      (.integrateAndFire, "keras3_seq_cnn", false, 0), (.integrateAndFire, "keras3_seq_cnn", false, 1),
     ] as [(Dynamics, String, Bool, Double?)])
   func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool, limit: Double?) throws
   {
