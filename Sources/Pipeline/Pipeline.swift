@@ -102,12 +102,33 @@ public struct SourcedNetwork: Sendable {
     on data: LabeledImages, limit: Int?, settings: SimulationSettings,
     progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> RunRecord {
+    try simulate(on: data, limit: limit, settings: settings, keepReadout: false, progress: progress).record
+  }
+
+  /// ``simulate(on:limit:settings:progress:)`` that also returns, when `keepReadout`, each
+  /// image's readout at the largest T (`[images, classes]`; ``SimulationResult/readout``).
+  public func simulate(
+    on data: LabeledImages, limit: Int?, settings: SimulationSettings, keepReadout: Bool,
+    progress: (Int, Int, Int) -> Void = { _, _, _ in }
+  ) throws -> (record: RunRecord, readout: Tensor<Float>?) {
     try data.check(fits: network.graph)
     let started = Date()
     let result = try Simulator.run(
-      network, images: data.images, labels: data.labels, settings: settings, progress: progress)
+      network, images: data.images, labels: data.labels, settings: settings, keepReadout: keepReadout,
+      progress: progress)
     let seconds = Date().timeIntervalSince(started)
-    return RunRecord(
+    let readout = result.readout.map { values in
+      let width = network.graph.node(network.readout)!.shape.reduce(1, *)
+      return Tensor(shape: [values.count / max(width, 1), width], scalars: values)
+    }
+    return (try record(result, settings: settings, data: data, limit: limit, seconds: seconds), readout)
+  }
+
+  private func record(
+    _ result: SimulationResult, settings: SimulationSettings, data: LabeledImages, limit: Int?,
+    seconds: Double
+  ) throws -> RunRecord {
+    RunRecord(
       settings: RunRecord.Settings(
         network: network, networkPath: location, sourceModel: provenance.sourceModel,
         sourceSha256: provenance.sourceSHA256, simulation: settings, data: data.name, limit: limit),

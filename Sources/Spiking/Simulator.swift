@@ -29,6 +29,13 @@ public struct SimulationResult: Sendable, Codable {
   public let annAccuracy: Double
   public let images: Int
   public let populations: [PopulationResult]
+  /// Mean `|readout − ANN readout|` over the readout's elements and the images (the class
+  /// scores before a final softmax), aligned with `timesteps`.
+  public let readoutMeanAbsError: [Double]
+  /// When asked for, each image's readout at the largest T, image after image in data order:
+  /// the estimate the prediction is taken from or, in a network of membrane neurons, the
+  /// readout's input current summed over t = 1…T.
+  public var readout: [Float]?
 }
 
 /// How affine nodes follow their inputs during simulation (docs/dynamics.md, "Simulation").
@@ -98,20 +105,23 @@ public enum Simulator {
   /// - Parameter progress: (images done, total images, steps done in the current batch).
   /// - Complexity: O(max T × one forward pass) per batch; memory O(batch × neurons), allocated
   ///   once: nothing grows with T but the per-T result rows.
+  /// - Parameter keepReadout: also return each image's readout at the largest T
+  ///   (``SimulationResult/readout``).
   public static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
-    progress: (Int, Int, Int) -> Void = { _, _, _ in }
+    keepReadout: Bool = false, progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> SimulationResult {
     try run(
       network, images: images, labels: labels, settings: settings,
-      sparseDensityLimit: LoweredNetwork.defaultSparseDensityLimit, progress: progress)
+      sparseDensityLimit: LoweredNetwork.defaultSparseDensityLimit, keepReadout: keepReadout,
+      progress: progress)
   }
 
   /// ``run(_:images:labels:settings:progress:)`` with the event update's choice between
   /// visiting spikes and a GEMM made at another spike density (tests run both ways).
   static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
-    sparseDensityLimit: Double, progress: (Int, Int, Int) -> Void = { _, _, _ in }
+    sparseDensityLimit: Double, keepReadout: Bool = false, progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> SimulationResult {
     let timesteps = settings.timesteps
     let batchSize = settings.batchSize
@@ -148,7 +158,8 @@ public enum Simulator {
         LoweredNetwork(
           network, capacity: capacity, update: settings.update, encoding: settings.input,
           inputScale: inputScale, sparseDensityLimit: sparseDensityLimit),
-        reported: reported, timesteps: timesteps, readout: positions[network.readout]!)
+        reported: reported, timesteps: timesteps, readout: positions[network.readout]!,
+        keepReadout: keepReadout)
     }
     var totals = Totals(reported: reported.count, timesteps: timesteps.count)
     withoutActuallyEscaping(progress) { progress in
@@ -179,9 +190,12 @@ public enum Simulator {
         spikesPerNeuronPerStep: rate,
         synapticOperations: zip(rate, timesteps).map { $0 * Double($1) * Double(neurons) * fanOut[k] })
     }
+    let readoutElements = Double(graph.node(network.readout)!.shape.reduce(1, *)) * count
     return SimulationResult(
       timesteps: timesteps, accuracy: totals.correct.map { Double($0) / count },
-      annAccuracy: Double(totals.annCorrect) / count, images: labels.count, populations: results)
+      annAccuracy: Double(totals.annCorrect) / count, images: labels.count, populations: results,
+      readoutMeanAbsError: totals.readoutError.map { $0 / readoutElements },
+      readout: keepReadout ? totals.readout : nil)
   }
 
   /// ``run(_:images:labels:settings:progress:)`` with the settings spelled out.
@@ -258,6 +272,7 @@ final class Shard: @unchecked Sendable {
   let reported: [Reported]
   let timesteps: [Int]
   let readout: Int
+  let keepReadout: Bool
   /// Images the ANN and, per measured T, the network got right.
   private(set) var annCorrect = 0
   private(set) var correct = [Int]()
@@ -266,8 +281,13 @@ final class Shard: @unchecked Sendable {
   private(set) var annMagnitude = [Double]()
   private(set) var absError = [[Double]]()
   private(set) var spikes = [[Double]]()
+  /// Per T: `Σ |readout − ANN readout|` over the batch.
+  private(set) var readoutError = [Double]()
+  /// The batch's readout at the largest T (when kept).
+  private(set) var finalReadout = [Float]()
 
-  init(_ lowered: LoweredNetwork, reported: [Reported], timesteps: [Int], readout: Int) {
+  init(_ lowered: LoweredNetwork, reported: [Reported], timesteps: [Int], readout: Int, keepReadout: Bool) {
+    self.keepReadout = keepReadout
     self.lowered = lowered
     self.reported = reported
     self.timesteps = timesteps
@@ -298,6 +318,8 @@ final class Shard: @unchecked Sendable {
     correct = []
     absError = reported.map { _ in [] }
     spikes = reported.map { _ in [] }
+    readoutError = []
+    finalReadout = []
     var kept: [String: Tensor<Float>]?
     lowered.load(input: input, chunkRows: Self.referenceRows) { range in
       let ann = reference(
@@ -329,8 +351,13 @@ final class Shard: @unchecked Sendable {
       correct.append(hits)
       // Σ |λ·v − a| per population, each a running sum in index order over the batch.
       var totals = reported.map { _ in 0.0 }
+      var readoutTotal = 0.0
       for range in chunks {
-        let ann = kept ?? reference(range, keeping: reportedNodes)
+        let ann = kept ?? reference(range, keeping: reportedNodes.union([readoutName]))
+        ann[readoutName]!.scalars.withUnsafeBufferPointer { reference in
+          let offset = range.lowerBound * readoutWidth
+          for i in 0..<reference.count { readoutTotal += Double(abs(scores[offset + i] - reference[i])) }
+        }
         for (k, entry) in reported.enumerated() {
           let size = graph.nodes[entry.position].shape.reduce(1, *)
           let estimate = lowered.estimate(at: entry.position)
@@ -341,6 +368,10 @@ final class Shard: @unchecked Sendable {
           }
           totals[k] = total
         }
+      }
+      readoutError.append(readoutTotal)
+      if keepReadout && t == timesteps.last! {
+        finalReadout = Array(lowered.accumulated(at: readout) ?? scores)
       }
       for (k, entry) in reported.enumerated() {
         absError[k].append(totals[k])
@@ -357,9 +388,12 @@ struct Totals {
   var annMagnitude: [Double]
   var absError: [[Double]]
   var spikes: [[Double]]
+  var readoutError: [Double]
+  var readout = [Float]()
 
   init(reported: Int, timesteps: Int) {
     correct = [Int](repeating: 0, count: timesteps)
+    readoutError = [Double](repeating: 0, count: timesteps)
     annMagnitude = [Double](repeating: 0, count: reported)
     absError = [[Double]](repeating: [Double](repeating: 0, count: timesteps), count: reported)
     spikes = absError
@@ -368,7 +402,11 @@ struct Totals {
   /// Adds the measures of the batch `shard` simulated last.
   mutating func add(_ shard: Shard) {
     annCorrect += shard.annCorrect
-    for slot in correct.indices { correct[slot] += shard.correct[slot] }
+    readout += shard.finalReadout
+    for slot in correct.indices {
+      correct[slot] += shard.correct[slot]
+      readoutError[slot] += shard.readoutError[slot]
+    }
     for k in annMagnitude.indices {
       annMagnitude[k] += shard.annMagnitude[k]
       for slot in correct.indices {

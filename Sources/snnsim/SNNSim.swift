@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelIO
 import Pipeline
 import Results
 import Tensor
@@ -36,21 +37,32 @@ extension SNNSim {
     @Option(help: ArgumentHelp("Write results as JSON (and CSV beside it).", valueName: "run.json"))
     var results: String?
 
+    @Option(
+      help: ArgumentHelp(
+        "Write each image's readout at the largest T, one CSV row per image in data order: the estimate the prediction is taken from, or for membrane neurons (--dynamics if) the readout's input current summed over the steps.",
+        valueName: "file.csv"))
+    var outputs: String?
+
     func run() throws {
       MemoryTuning.keepFreedMemory()
       try prepareOutputs(
-        files: results.map { [$0, RunRecord.csvPath(besides: $0)] } ?? [], inputs: [self.network])
+        files: (results.map { [$0, RunRecord.csvPath(besides: $0)] } ?? []) + (outputs.map { [$0] } ?? []),
+        inputs: [self.network])
       let network = try SourcedNetwork(path: self.network)
       let images = try data.selection.load()
       let progress = ProgressLine("simulate")
-      let record = try network.simulate(
-        on: images, limit: data.limit, settings: simulation.settings,
+      let (record, readout) = try network.simulate(
+        on: images, limit: data.limit, settings: simulation.settings, keepReadout: outputs != nil,
         progress: progress.simulation(steps: simulation.timesteps.last!))
       progress.finish()
       printTable(record)
       if let results {
         try record.write(json: results)
         print("wrote \(results)")
+      }
+      if let outputs, let readout {
+        try OutputsCSV.write(readout, to: outputs)
+        print("wrote \(outputs)")
       }
     }
   }

@@ -54,7 +54,7 @@ import Testing
     ),
     (
       ["compare", "models/keras_fashion_mlp.h5", "--dynamics", "lif", "-o", "/tmp/never"],
-      "--dynamics takes a comma-separated list of subgradient, signgd, signed-subgradient; 'lif' is not one"
+      "--dynamics takes a comma-separated list of subgradient, signgd, signed-subgradient, if; 'lif' is not one"
     ),
     (["compare", "models/keras_fashion_mlp.h5", "--normalize", "max,p101", "-o", "/tmp/never"], "pNN.N"),
   ])
@@ -92,6 +92,83 @@ import Testing
     let report = try runTool("snnsim", ["report"] + runs + ["-o", again.path])
     #expect(report.status == 0, "\(report.stderr)")
     #expect(try String(contentsOf: again.appendingPathComponent("index.html"), encoding: .utf8) == html)
+  }
+
+  /// Reads a CSV written by `--outputs`: the header, then one row of numbers per image.
+  func readOutputs(_ path: String) throws -> (header: [String], rows: [[Double]]) {
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    return (
+      lines[0].split(separator: ",").map(String.init),
+      lines.dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
+    )
+  }
+
+  @Test func membraneNetworkWritesTheReadoutSummedOverTheSteps() throws {
+    let directory = try makeTemporaryDirectory("membrane")
+    let network = directory.appendingPathComponent("if.snn.h5").path
+    let convert = try runTool(
+      "snnconv",
+      [
+        "convert", "models/keras_fashion_mlp.h5", "--dynamics", "if", "--reset", "subtract", "--calibration",
+        "200",
+        "-o", network,
+      ])
+    #expect(convert.status == 0, "\(convert.stderr)")
+    let inspect = try runTool("snnconv", ["inspect", network])
+    #expect(inspect.stdout.contains("if"), "\(inspect.stdout)")
+    let spiking = directory.appendingPathComponent("snn.csv").path
+    let run = try runTool(
+      "snnsim", ["run", network, "--limit", "20", "--timesteps", "8,64", "--outputs", spiking])
+    #expect(run.status == 0 && run.stdout.contains("wrote \(spiking)"), "\(run.stderr)")
+    let ann = directory.appendingPathComponent("ann.csv").path
+    let eval = try runTool(
+      "snnconv", ["eval", "models/keras_fashion_mlp.h5", "--limit", "20", "--outputs", ann])
+    #expect(eval.status == 0, "\(eval.stderr)")
+    let (header, summed) = try readOutputs(spiking)
+    let (_, logits) = try readOutputs(ann)
+    #expect(header == (0..<10).map { "y\($0)" })
+    #expect(summed.count == 20 && summed.allSatisfy { $0.count == 10 })
+    // The readout's current summed over 64 steps is 64 times the ANN's logits, give or take the
+    // spikes' rounding, and picks the same class nearly always.
+    var difference = 0.0
+    var magnitude = 0.0
+    var agree = 0
+    for (s, a) in zip(summed, logits) {
+      for (x, y) in zip(s, a) {
+        difference += abs(x / 64 - y)
+        magnitude += abs(y)
+      }
+      if s.indices.max(by: { s[$0] < s[$1] }) == a.indices.max(by: { a[$0] < a[$1] }) { agree += 1 }
+    }
+    #expect(difference / magnitude < 0.1, "relative difference \(difference / magnitude)")
+    #expect(agree >= 18, "\(agree) of 20 agree")
+  }
+
+  @Test(arguments: [
+    (
+      ["--dynamics", "signgd", "--reset", "zero"],
+      "--reset, --leak and --initial-membrane apply only to --dynamics if"
+    ),
+    (["--dynamics", "if", "--eta0", "0.3"], "do not apply to --dynamics if"),
+    (["--dynamics", "if", "--leak", "0.5"], "--leak must be a number in [1.0"),
+    (["--dynamics", "if", "--initial-membrane", "2"], "--initial-membrane must be a number in [0.0, 1.0]"),
+    (["--dynamics", "if", "--fuse"], "fused composite layers have no membrane"),
+  ])
+  func membraneOptionsAreChecked(arguments: [String], expected: String) throws {
+    let out = try makeTemporaryDirectory("membrane-flags").appendingPathComponent("x.snn.h5").path
+    let result = try runTool(
+      "snnconv", ["convert", "models/keras_fashion_mlp.h5", "--calibration", "50", "-o", out] + arguments)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains(expected), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out))
+  }
+
+  @Test func membraneConversionOfGELUNamesTheLayer() throws {
+    let out = try makeTemporaryDirectory("membrane-gelu").appendingPathComponent("x.snn.h5").path
+    let result = try runTool(
+      "snnconv", ["convert", "models/mlp-gelu.h5", "--dynamics", "if", "--calibration", "50", "-o", out])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("'gelu_1' (Activation(gelu)) has no if neuron"), "\(result.stderr)")
   }
 
   @Test func convertRefusesANetworkWithoutAnInput() throws {
