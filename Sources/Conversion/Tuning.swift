@@ -99,7 +99,9 @@ public enum Tuning {
       progress(index, network.populations.count)
       // The part of the network up to this population (or the readout it feeds), with the
       // populations before it tuned.
-      let judgedAtReadout = feedingReadout.contains(original.node)
+      let judgedAtReadout =
+        ProcessInfo.processInfo.environment["SNN_TUNE_READOUT"] != nil
+        || feedingReadout.contains(original.node)
       let part = try network.replacing(populations: populations).truncated(
         at: judgedAtReadout ? network.readout : original.node)
       func error(_ spec: PopulationSpec) throws -> Double {

@@ -29,9 +29,8 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public private(set) var estimates: [Scalar]
   /// How a membrane neuron resets when it fires.
   public let resetMode: ResetMode
-  /// The share of its potential a membrane neuron keeps from one step to the next: `1 − 1/τ`
-  /// with a leak τ, 1 without.
-  public let retention: Scalar
+  /// The membrane time constant τ of a leaky membrane neuron; nil without a leak.
+  public let timeConstant: Scalar?
   /// Spikes emitted so far, summed over neurons and steps.
   public private(set) var spikeCount = 0
   /// The last step taken (0 before the first).
@@ -60,7 +59,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ) {
     precondition(leak.map { $0.isFinite && $0 >= 1 } ?? true, "leak time constant must be at least 1")
     resetMode = reset
-    retention = leak.map { Scalar(1 - 1 / $0) } ?? 1
+    timeConstant = leak.map { Scalar($0) }
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
       "population scales must be positive and finite")
@@ -149,23 +148,23 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let target = self.target
     let scales = rowScales
     let inverseScales = rowInverses
-    let (resetMode, retention) = (self.resetMode, self.retention)
+    let (resetMode, tau) = (self.resetMode, self.timeConstant)
     let fired: Int
     if dynamics.sendsSpikes {
       // The membrane integrates the current itself: its threshold, not a target, makes the ReLU.
       fired = estimates.withUnsafeMutableBufferPointer { u in
         if let spikes {
           return Self.updateMembrane(
-            StoreZeroOneSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+            StoreZeroOneSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
             spikes.baseAddress!)
         }
         if let weightedSpikes {
           return Self.updateMembrane(
-            StoreSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+            StoreSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
             weightedSpikes.baseAddress!)
         }
         return Self.updateMembrane(
-          DiscardSpikes.self, resetMode, retention, first, u, scales, inverseScales, output,
+          DiscardSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
           output.baseAddress!)
       }
     } else if !evaluatesTargetSeparately(spikes: spikes != nil) {
@@ -505,12 +504,13 @@ extension Population {
 }
 
 extension Population {
-  /// One step of membrane neurons: `u ← κ·u + I/λ`, fire where `u > 1`, then `u ← u − 1` or
-  /// `u ← 0`; the output (and a spike sink's weight) is `λ·s`. Rows of `λ.count` neurons as in
-  /// the other update loops.
+  /// One step of membrane neurons: `u ← u + I/λ` — or, leaky, `u ← u + ((τ/λ)·I − u)/τ`,
+  /// which is `(1 − 1/τ)·u + I/λ` computed as NIR's LIF computes it, so that an exported
+  /// network rounds alike — fire where `u > 1`, then `u ← u − 1` or `u ← 0`; the output (and a
+  /// spike sink's weight) is `λ·s`. Rows of `λ.count` neurons as in the other update loops.
   @inline(never)
   static func updateMembrane<S: SpikeSink>(
-    _: S.Type, _ reset: ResetMode, _ retention: Scalar, _ current: UnsafeBufferPointer<Scalar>,
+    _: S.Type, _ reset: ResetMode, _ tau: Scalar?, _ current: UnsafeBufferPointer<Scalar>,
     _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
     _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
   ) -> Int {
@@ -530,7 +530,8 @@ extension Population {
             let end = i &+ Swift.min(u.count &- i, 1 << 30)
             var count: Int32 = 0
             while i < end {
-              let potential = retention * m[i] + x[i] * inverseScale
+              let potential =
+                tau.map { m[i] + (x[i] * ($0 * inverseScale) - m[i]) / $0 } ?? m[i] + x[i] * inverseScale
               let fires = potential > 1
               m[i] = fires ? keepAfterSpike * (potential - drop) : potential
               o[i] = fires ? scale : 0
@@ -546,7 +547,7 @@ extension Population {
           var count: Int32 = 0
           var j = 0
           while j < l.count {
-            let potential = retention * m[i] + x[i] * r[j]
+            let potential = tau.map { m[i] + (x[i] * ($0 * r[j]) - m[i]) / $0 } ?? m[i] + x[i] * r[j]
             let fires = potential > 1
             // Reset by subtraction keeps u − 1; reset to zero keeps nothing.
             m[i] = fires ? keepAfterSpike * (potential - drop) : potential

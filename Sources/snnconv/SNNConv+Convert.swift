@@ -15,7 +15,9 @@ extension SNNConv {
         becomes a tree of two-input max neurons, LayerNorm and an inner softmax become affine steps plus \
         square/normalize and exp/divide neurons; --fuse keeps each as one population tracking the whole op. \
         --normalize max or pNN.N scales each population by its largest (or percentile) activation on \
-        --calibration training images, per layer, channel or neuron (--granularity).
+        --calibration training images, per layer, channel or neuron (--granularity). --dynamics if makes \
+        integrate-and-fire membranes that exchange spikes (ReLU networks; max pooling becomes ReLU neurons), \
+        with --reset, --leak and --initial-membrane.
         """)
 
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String

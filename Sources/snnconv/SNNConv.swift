@@ -11,7 +11,7 @@ struct SNNConv: ParsableCommand {
     commandName: "snnconv",
     abstract: "Convert trained ANNs (Keras HDF5) into spiking neural networks, and export them to NIR.",
     version: ToolkitVersion.string,
-    subcommands: [Convert.self, Inspect.self, Evaluate.self])
+    subcommands: [Convert.self, Inspect.self, Evaluate.self, Export.self])
 
   static func main() {
     startTool()
@@ -42,7 +42,8 @@ extension SNNConv {
             schedule: spec.schedule.description,
             neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
             scale: spec.scale, scales: spec.scales.count, target: spec.target.name,
-            initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count)
+            initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count,
+            reset: spec.dynamics.sendsSpikes ? spec.reset.rawValue : nil, leak: spec.leak)
         }
         if json {
           print(String(decoding: try encoder.encode(rows), as: UTF8.self))
@@ -56,8 +57,14 @@ extension SNNConv {
             row.initials > 1
             ? "  v₀ mean \(String(format: "%.4g", row.initial)) (\(row.initials) values)"
             : row.initial != 0 ? "  v₀ = \(String(format: "%.4g", row.initial))" : ""
+          // A membrane neuron has no schedule: its reset and leak say how it runs.
+          let how =
+            row.reset.map {
+              "reset \($0)" + (row.leak.map { ", leak τ = \(String(format: "%.4g", $0))" } ?? "")
+            }
+            ?? row.schedule
           print(
-            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.schedule)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
+            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(how)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
           )
         }
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
@@ -85,6 +92,38 @@ extension SNNConv {
       /// The mean initial estimate `v_0` (in units of λ), and how many values there are.
       let initial: Double
       let initials: Int
+      /// How a membrane neuron resets (`subtract`, `zero`) and its leak τ; absent for the other
+      /// dynamics and without a leak.
+      let reset: String?
+      let leak: Double?
+    }
+  }
+
+  struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a spiking network of membrane neurons (--dynamics if) as a NIR graph.",
+      discussion: """
+        NIR (Neuromorphic Intermediate Representation) is the exchange format of Lava, SpiNNaker2, Speck, \
+        snnTorch, Norse, Sinabs and SpikingJelly. Arrays are written channel-first, as NIR expects; each \
+        population becomes an IF (or LIF) node followed by a Scale of its threshold. NIR has no reset by \
+        subtraction: such populations are written with metadata reset_mode = "subtract" and a warning \
+        (docs/nir.md).
+        """)
+
+    @Argument(
+      help: ArgumentHelp(
+        "A spiking network written by snnconv convert --dynamics if.", valueName: "net.snn.h5"))
+    var network: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Where to write the NIR graph.", valueName: "net.nir"))
+    var output: String
+
+    func run() throws {
+      try prepareOutputs(files: [output], inputs: [network])
+      let (network, _) = try SNNFile.read(self.network)
+      let warnings = try NIRExport.write(network, to: output)
+      for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+      print("wrote \(output): NIR \(NIRExport.version), \(network.populations.count) populations")
     }
   }
 

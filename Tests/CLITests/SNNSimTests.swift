@@ -115,7 +115,7 @@ import Testing
       ])
     #expect(convert.status == 0, "\(convert.stderr)")
     let inspect = try runTool("snnconv", ["inspect", network])
-    #expect(inspect.stdout.contains("if"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("relu  if reset subtract"), "\(inspect.stdout)")
     let spiking = directory.appendingPathComponent("snn.csv").path
     let run = try runTool(
       "snnsim", ["run", network, "--limit", "20", "--timesteps", "8,64", "--outputs", spiking])

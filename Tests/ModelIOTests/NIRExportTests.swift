@@ -1,0 +1,210 @@
+import Conversion
+import Datasets
+import Foundation
+import Graph
+import ModelIO
+import Spiking
+import Tensor
+import TestSupport
+import Testing
+
+/// `snnconv export`: the files load with the real `nir` package, and an independent numpy
+/// simulator of NIR's semantics (tools/nir_reference.py) reproduces the toolkit's spikes and
+/// readout on them.
+@Suite(.enabled(if: pythonHas("nir", "numpy"), "needs python3 with nir and numpy"))
+struct NIRExportTests {
+  let directory: URL
+  init() throws { directory = try makeTemporaryDirectory("nir-export") }
+
+  /// Writes `images` (channel-last `N×H×W×C`, or `N×features`) as a float32 `.npy` file in
+  /// NIR's channel-first layout.
+  func writeNPY(_ images: Tensor<Float>, to url: URL) throws {
+    var shape = images.shape
+    var values = images.scalars
+    if shape.count == 4 {
+      let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+      values = [Float](repeating: 0, count: images.count)
+      for i in 0..<n {
+        for y in 0..<h {
+          for x in 0..<w {
+            for k in 0..<c {
+              values[((i * c + k) * h + y) * w + x] = images.scalars[((i * h + y) * w + x) * c + k]
+            }
+          }
+        }
+      }
+      shape = [n, c, h, w]
+    }
+    var header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
+    // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64.
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+    data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+    data.append(contentsOf: Array(header.utf8))
+    values.withUnsafeBytes { data.append(contentsOf: $0) }
+    try data.write(to: url)
+  }
+
+  /// Converts `graph` to membrane neurons, simulates `images` for `steps` steps, exports the
+  /// network and runs the reference simulator on the file; compares spike totals per
+  /// population and the summed readout.
+  func checkAgainstReference(
+    _ graph: Graph, calibration: Tensor<Float>, images: Tensor<Float>, steps: Int,
+    reset: ResetMode = .subtract,
+    leak: Double? = nil
+  ) throws {
+    let network = try SpikingNetwork(
+      converting: graph,
+      settings: ConversionSettings(
+        dynamics: .integrateAndFire, calibrationImages: calibration.shape[0], reset: reset, leak: leak),
+      calibration: calibration)
+    let count = images.shape[0]
+    let result = try Simulator.run(
+      network, images: images, labels: [Int](repeating: 0, count: count),
+      settings: SimulationSettings(timesteps: [steps], batchSize: count), keepReadout: true)
+    let path = directory.appendingPathComponent("net.nir")
+    let warnings = try NIRExport.write(network, to: path.path)
+    #expect(warnings.count == (reset == .subtract ? 1 : 0), "\(warnings)")
+    let inputs = directory.appendingPathComponent("x.npy")
+    try writeNPY(try graph.adaptInput(images), to: inputs)
+    let out = directory.appendingPathComponent("ref.json")
+    let run = try runProcess(
+      "/usr/bin/env",
+      [
+        "python3", repositoryRoot.appendingPathComponent("tools/nir_reference.py").path, path.path,
+        inputs.path,
+        String(steps), out.path,
+      ])
+    #expect(run.status == 0, "\(run.output)")
+    let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: Any]
+    let spikes = reference["spikes"] as! [String: Int]
+    #expect(spikes.count == network.populations.count)
+    for population in result.populations {
+      let ours = population.spikesPerNeuronPerStep[0] * Double(population.neurons * count * steps)
+      let theirs = spikes[population.name.replacingOccurrences(of: "/", with: ".")]
+      // Equal: the membranes round as NIR's equations do, and the affine maps of these small
+      // networks happen to add alike. (A membrane within rounding of its threshold could
+      // still fire in one simulator and not the other, where their sums add in other orders.)
+      #expect(
+        theirs.map { Double($0) == ours.rounded() } ?? false,
+        "\(population.name): \(ours.rounded()) spikes here, \(theirs.map(String.init) ?? "none") in the reference"
+      )
+    }
+    let output = (reference["output"] as! [[Double]]).flatMap { $0 }
+    let readout = result.readout!.map(Double.init)
+    #expect(output.count == readout.count)
+    let scale = readout.map(abs).max() ?? 1
+    for (a, b) in zip(readout, output) { #expect(abs(a - b) <= 1e-4 * scale, "readout \(a) vs \(b)") }
+  }
+
+  /// Convolution, ReLU, 2×2 max pooling, average pooling, Flatten and Dense: every op the
+  /// export writes, on shapes where channel order matters (9×9×2 input); and 12 images.
+  static func imageGraph() throws -> (Graph, Tensor<Float>) {
+    var random = SeededRandom(seed: 3)
+    func tensor(_ shape: [Int], _ scale: Float = 0.6) -> Tensor<Float> {
+      Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -scale...scale))
+    }
+    let graph = try Graph(
+      name: "image",
+      nodes: [
+        Node(name: "x", op: .input(shape: [9, 9, 2])),
+        Node(
+          name: "conv1", op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [3, 3], padding: .same)),
+          inputs: ["x"], parameters: ["kernel": tensor([3, 3, 2, 4]), "bias": tensor([4], 0.1)]),
+        Node(name: "relu1", op: .activation(.relu), inputs: ["conv1"]),
+        Node(name: "pool1", op: .pool2d(Pool2DAttributes(mode: .max, size: [2, 2])), inputs: ["relu1"]),
+        Node(
+          name: "conv2", op: .conv2d(Conv2DAttributes(filters: 5, kernelSize: [3, 3], padding: .same)),
+          inputs: ["pool1"], parameters: ["kernel": tensor([3, 3, 4, 5]), "bias": tensor([5], 0.1)]),
+        Node(name: "relu2", op: .activation(.relu), inputs: ["conv2"]),
+        Node(name: "pool2", op: .pool2d(Pool2DAttributes(mode: .average, size: [2, 2])), inputs: ["relu2"]),
+        Node(name: "flat", op: .flatten, inputs: ["pool2"]),
+        Node(
+          name: "out", op: .dense(units: 3, useBias: true), inputs: ["flat"],
+          parameters: ["kernel": tensor([20, 3], 1), "bias": tensor([3], 0.1)]),
+      ])
+    let images = Tensor<Float>(shape: [12, 9, 9, 2], scalars: random.uniform(12 * 162, in: 0...1))
+    return (graph, images)
+  }
+
+  @Test func anImageNetworkRunsTheSameInTheReferenceSimulator() throws {
+    // Calibrated on other images than it runs: calibrated on the same, the neuron that sets a
+    // channel's λ gets exactly its threshold every step, a tie that rounding decides.
+    let (graph, images) = try Self.imageGraph()
+    try checkAgainstReference(
+      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24)
+  }
+
+  @Test func leakyNeuronsResettingToZeroToo() throws {
+    let (graph, images) = try Self.imageGraph()
+    try checkAgainstReference(
+      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24, reset: .zero, leak: 8)
+  }
+
+  @Test(.needsFashionMNIST, arguments: ["mlp", "cnn"])
+  func shippedModelsRunTheSameInTheReferenceSimulator(name: String) throws {
+    let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/\(name).h5").path)
+    let calibration = try DataSource.fashionMNIST.load(.train, limit: 200).images
+    let test = try DataSource.fashionMNIST.load(.test, limit: 4).images
+    try checkAgainstReference(model, calibration: calibration, images: test, steps: 16)
+  }
+
+  @Test func theFileIsTheGraphWeMeant() throws {
+    let (model, images) = try Self.imageGraph()
+    let network = try SpikingNetwork(
+      converting: model, settings: ConversionSettings(dynamics: .integrateAndFire, calibrationImages: 6),
+      calibration: images)
+    let path = directory.appendingPathComponent("graph.nir").path
+    _ = try NIRExport.write(network, to: path)
+    let script = """
+      import sys, nir, numpy as np
+      g = nir.read(sys.argv[1])
+      kinds = {}
+      for name, node in g.nodes.items():
+          kinds.setdefault(type(node).__name__, []).append(name)
+      print("IF", len(kinds.get("IF", [])))
+      print("Input", [int(v) for v in g.nodes[kinds["Input"][0]].input_type["input"]])
+      print("Output", [int(v) for v in g.nodes["output"].output_type["output"]])
+      for name in kinds["IF"]:
+          node = g.nodes[name]
+          assert np.all(node.v_threshold == 1) and np.all(node.r > 0), name
+          assert node.metadata.get("reset_mode") in ("subtract", b"subtract"), name
+      assert all(s in g.nodes and t in g.nodes for s, t in g.edges)
+      """
+    let run = try runProcess("/usr/bin/env", ["python3", "-c", script, path])
+    #expect(run.status == 0, "\(run.output)")
+    let inputShape = model.inputNodes[0].shape
+    #expect(run.output.contains("IF \(network.populations.count)"), "\(run.output)")
+    #expect(
+      run.output.contains("Input \([inputShape[2], inputShape[0], inputShape[1]])"), "\(run.output)")
+    #expect(run.output.contains("Output \(model.node(network.readout)!.shape)"), "\(run.output)")
+  }
+
+  @Test func aPaddedAveragePoolingIsRefusedNamingIt() throws {
+    // The fixture's 'same' average pooling divides by the window's inside, NIR's by its size.
+    let (inputs, _) = try KerasFixtureTests.expected("keras3_seq_cnn")
+    let model = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_cnn.h5").path)
+    let network = try SpikingNetwork(
+      model, dynamics: .integrateAndFire, normalization: .max, calibration: inputs)
+    let path = directory.appendingPathComponent("padded.nir").path
+    let error = #expect(throws: NIRExportError.self) { try NIRExport.write(network, to: path) }
+    #expect("\(error!)".contains("'average_pooling2d' (AveragePooling2D) has no exact NIR form"), "\(error!)")
+    #expect(!FileManager.default.fileExists(atPath: path))
+  }
+
+  @Test func signGDAndRateFormNetworksAreRefusedSayingWhy() throws {
+    let (inputs, _) = try KerasFixtureTests.expected("keras3_seq_cnn")
+    let model = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("keras3_seq_cnn.h5").path)
+    for dynamics in [Dynamics.signGD, .subgradient] {
+      let network = try SpikingNetwork(model, dynamics: dynamics, normalization: .max, calibration: inputs)
+      let path = directory.appendingPathComponent("\(dynamics.rawValue).nir").path
+      let error = #expect(throws: NIRExportError.self) { try NIRExport.write(network, to: path) }
+      #expect("\(error!)".contains(dynamics == .signGD ? "no sign-gradient-descent neuron" : "--dynamics if"))
+      #expect(!FileManager.default.fileExists(atPath: path))
+    }
+  }
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""An independent simulator of NIR graphs in numpy, with the discrete-time semantics of
+docs/nir.md, for checking the toolkit's NIR export and import.
+
+    python3 tools/nir_reference.py GRAPH.nir IMAGES.npy T OUT.json
+
+IMAGES.npy holds the inputs in NIR's layout (N × the Input node's shape, float32). OUT.json gets
+`output` (N rows: the Output node's input summed over t = 1..T, flattened) and `spikes`, for
+every spiking node (IF, LIF, Threshold), its total spike count over the images and steps;
+`neuron_spikes` the same per neuron (N × its shape, flattened).
+
+Semantics: dt = 1, forward Euler, every state 0 at the start, the image delivered as the input
+current at every step, nodes updated in topological order within a step (no delay on
+feed-forward edges), several edges into one node added.
+  IF:   v <- v + r*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
+  LIF:  v <- v + (v_leak - v + r*I)/tau;  then as IF
+  LI:   v <- v + (v_leak - v + r*I)/tau, output v;   I: v <- v + r*I, output v
+  Threshold: s = I > threshold
+A node whose metadata says reset_mode = "subtract" resets by v <- v - v_threshold instead (the
+toolkit's convention for what NIR cannot say). AvgPool2d counts padding (PyTorch's default).
+Everything is float32, as the toolkit simulates.
+"""
+import json
+import sys
+
+import nir
+import numpy as np
+
+F = np.float32
+
+
+def conv2d(x, weight, bias, stride, padding, dilation, groups):
+    """x: N×C×H×W; weight: O×(C/groups)×kh×kw; PyTorch's cross-correlation."""
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    sh, sw = (int(v) for v in np.broadcast_to(stride, 2))
+    ph, pw = (int(v) for v in np.broadcast_to(padding, 2))
+    dh, dw = (int(v) for v in np.broadcast_to(dilation, 2))
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, o, oh, ow), dtype=F)
+    per_group = o // groups
+    for g in range(groups):
+        xs = padded[:, g * cg:(g + 1) * cg]
+        ws = weight[g * per_group:(g + 1) * per_group]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                out[:, g * per_group:(g + 1) * per_group] += np.einsum(
+                    "nchw,oc->nohw", patch, ws[:, :, i, j]).astype(F)
+    if bias is not None:
+        out += np.asarray(bias, dtype=F).reshape(1, -1, 1, 1)
+    return out
+
+
+def pool2d(x, kernel, stride, padding, average):
+    n, c, h, w = x.shape
+    kh, kw = (int(v) for v in np.broadcast_to(kernel, 2))
+    sh, sw = (int(v) for v in np.broadcast_to(stride, 2))
+    ph, pw = (int(v) for v in np.broadcast_to(padding, 2))
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (w + 2 * pw - kw) // sw + 1
+    out = np.zeros((n, c, oh, ow), dtype=F)
+    for i in range(kh):
+        for j in range(kw):
+            out += padded[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    return out / F(kh * kw) if average else out
+
+
+def metadata(node):
+    value = (getattr(node, "metadata", None) or {}).get("reset_mode")
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def topological(graph):
+    incoming = {name: [] for name in graph.nodes}
+    for source, target in graph.edges:
+        incoming[target].append(source)
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen:
+            return
+        seen.add(name)
+        for source in incoming[name]:
+            visit(source)
+        order.append(name)
+
+    for name in graph.nodes:
+        visit(name)
+    return order, incoming
+
+
+def simulate(graph, images, steps):
+    order, incoming = topological(graph)
+    n = images.shape[0]
+    state, spikes, values = {}, {}, {}
+    output_sum = None
+    for _ in range(steps):
+        for name in order:
+            node = graph.nodes[name]
+            kind = type(node).__name__
+            if kind == "Input":
+                values[name] = images
+                continue
+            current = None
+            for source in incoming[name]:
+                current = values[source] if current is None else (current + values[source]).astype(F)
+            if kind == "Output":
+                output_sum = current.copy() if output_sum is None else (output_sum + current).astype(F)
+                values[name] = current
+            elif kind == "Affine":
+                values[name] = (current.reshape(n, -1) @ node.weight.astype(F).T + node.bias.astype(F)).astype(F)
+            elif kind == "Linear":
+                values[name] = (current.reshape(n, -1) @ node.weight.astype(F).T).astype(F)
+            elif kind == "Scale":
+                values[name] = (current * node.scale.astype(F)).astype(F)
+            elif kind == "Flatten":
+                values[name] = current.reshape(n, -1)
+            elif kind == "Conv2d":
+                values[name] = conv2d(current, node.weight.astype(F), node.bias, node.stride, node.padding,
+                                      node.dilation, int(node.groups))
+            elif kind in ("SumPool2d", "AvgPool2d"):
+                values[name] = pool2d(current, node.kernel_size, node.stride, node.padding, kind == "AvgPool2d")
+            elif kind in ("IF", "LIF"):
+                v = state.get(name, np.zeros_like(current, dtype=F))
+                r = node.r.astype(F)
+                if kind == "IF":
+                    v = (v + r * current).astype(F)
+                else:
+                    tau = node.tau.astype(F)
+                    v = (v + (node.v_leak.astype(F) - v + r * current) / tau).astype(F)
+                threshold = node.v_threshold.astype(F)
+                fired = v > threshold
+                if metadata(node) == "subtract":
+                    v = np.where(fired, v - threshold, v).astype(F)
+                else:
+                    reset = np.broadcast_to(np.asarray(node.v_reset, dtype=F), v.shape)
+                    v = np.where(fired, reset, v).astype(F)
+                state[name] = v
+                spikes[name] = spikes.get(name, 0) + fired.astype(np.int64)
+                values[name] = fired.astype(F)
+            elif kind in ("LI", "I"):
+                v = state.get(name, np.zeros_like(current, dtype=F))
+                if kind == "I":
+                    v = (v + node.r.astype(F) * current).astype(F)
+                else:
+                    v = (v + (node.v_leak.astype(F) - v + node.r.astype(F) * current) / node.tau.astype(F)).astype(F)
+                state[name] = v
+                values[name] = v
+            elif kind == "Threshold":
+                fired = current > node.threshold.astype(F)
+                spikes[name] = spikes.get(name, 0) + fired.astype(np.int64)
+                values[name] = fired.astype(F)
+            else:
+                raise SystemExit(f"unsupported node {name}: {kind}")
+    return output_sum, spikes
+
+
+def main():
+    path, images_path, steps, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    graph = nir.read(path)
+    images = np.load(images_path).astype(F)
+    output, spikes = simulate(graph, images, steps)
+    with open(out, "w") as f:
+        json.dump({
+            "output": output.reshape(output.shape[0], -1).tolist(),
+            "spikes": {k: int(v.sum()) for k, v in spikes.items()},
+            "neuron_spikes": {k: v.reshape(-1).tolist() for k, v in spikes.items()},
+        }, f)
+
+
+if __name__ == "__main__":
+    main()
