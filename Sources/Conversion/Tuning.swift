@@ -172,6 +172,32 @@ public enum Tuning {
           population: original.node, schedule: best.schedule, start: start, scaleFactor: factor,
           errorBefore: before, errorAfter: bestError))
     }
+    // Each choice was judged by its own population's error; check it against what decides the
+    // class. Population by population, a choice is undone where the network with that
+    // population as converted has the smaller readout error.
+    if ProcessInfo.processInfo.environment["SNN_TUNE_REVERT"] != nil {
+      func readoutError(_ candidate: [PopulationSpec]) throws -> Double {
+        simulations += 1
+        let result = try Simulator.run(
+          try network.replacing(populations: candidate), images: adapted,
+          labels: [Int](repeating: 0, count: count), settings: settings)
+        let total = result.readoutMeanAbsError.reduce(0, +)
+        return total.isFinite ? total : .infinity
+      }
+      var current = try readoutError(populations)
+      for index in populations.indices where populations[index] != network.populations[index] {
+        var trial = populations
+        trial[index] = network.populations[index]
+        let error = try readoutError(trial)
+        guard error < current else { continue }
+        current = error
+        populations = trial
+        let choice = choices[index]
+        choices[index] = Choice(
+          population: choice.population, schedule: trial[index].schedule, start: .zero, scaleFactor: 1,
+          errorBefore: choice.errorBefore, errorAfter: choice.errorBefore)
+      }
+    }
     progress(network.populations.count, network.populations.count)
     return Outcome(
       network: try network.replacing(populations: populations, targetTimesteps: timesteps), choices: choices,
