@@ -29,21 +29,31 @@ import numpy as np
 F = np.float32
 
 
+def pair(value):
+    """A NIR size parameter (one int or two) as two ints."""
+    return tuple(int(v) for v in np.broadcast_to(value, 2))
+
+
+def padded(x, padding):
+    """x (N×C×H×W) with `padding` rows and columns of zeros on each side."""
+    n, c, h, w = x.shape
+    ph, pw = pair(padding)
+    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
 def conv2d(x, weight, bias, stride, padding, dilation, groups):
     """x: N×C×H×W; weight: O×(C/groups)×kh×kw; PyTorch's cross-correlation."""
-    n, c, h, w = x.shape
     o, cg, kh, kw = weight.shape
-    sh, sw = (int(v) for v in np.broadcast_to(stride, 2))
-    ph, pw = (int(v) for v in np.broadcast_to(padding, 2))
-    dh, dw = (int(v) for v in np.broadcast_to(dilation, 2))
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((n, o, oh, ow), dtype=F)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    xp = padded(x, padding)
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], o, oh, ow), dtype=F)
     per_group = o // groups
     for g in range(groups):
-        xs = padded[:, g * cg:(g + 1) * cg]
+        xs = xp[:, g * cg:(g + 1) * cg]
         ws = weight[g * per_group:(g + 1) * per_group]
         for i in range(kh):
             for j in range(kw):
@@ -56,18 +66,14 @@ def conv2d(x, weight, bias, stride, padding, dilation, groups):
 
 
 def pool2d(x, kernel, stride, padding, average):
-    n, c, h, w = x.shape
-    kh, kw = (int(v) for v in np.broadcast_to(kernel, 2))
-    sh, sw = (int(v) for v in np.broadcast_to(stride, 2))
-    ph, pw = (int(v) for v in np.broadcast_to(padding, 2))
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (w + 2 * pw - kw) // sw + 1
-    out = np.zeros((n, c, oh, ow), dtype=F)
+    (kh, kw), (sh, sw) = pair(kernel), pair(stride)
+    xp = padded(x, padding)
+    oh = (xp.shape[2] - kh) // sh + 1
+    ow = (xp.shape[3] - kw) // sw + 1
+    out = np.zeros((x.shape[0], x.shape[1], oh, ow), dtype=F)
     for i in range(kh):
         for j in range(kw):
-            out += padded[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            out += xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
     return out / F(kh * kw) if average else out
 
 
