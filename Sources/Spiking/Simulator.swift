@@ -210,9 +210,17 @@ public enum Simulator {
 
   /// The mean number of downstream connections of one neuron of `node`: for every affine node
   /// it feeds (directly or through Flatten/Reshape), how many outputs each input element reaches
-  /// on average; a population it feeds directly counts one. A spike costs this many synaptic
-  /// operations.
+  /// on average; a population it feeds directly counts one. Sums, differences and window
+  /// selections only route values (a spike of `a` in `a + ReLU(b − a)` goes on to the weights
+  /// of the next layer, as it does in the exported NIR graph), so the count goes on through
+  /// them to what they feed. A spike costs this many synaptic operations.
   static func meanFanOut(of node: String, in graph: Graph) -> Double {
+    var memo = [String: Double]()
+    return meanFanOut(of: node, in: graph, memo: &memo)
+  }
+
+  private static func meanFanOut(of node: String, in graph: Graph, memo: inout [String: Double]) -> Double {
+    if let known = memo[node] { return known }
     var total = 0.0
     var sources: Set<String> = [node]
     for reader in graph.nodes where reader.inputs.contains(where: sources.contains) {
@@ -223,6 +231,8 @@ public enum Simulator {
       let inputShape = graph.node(reader.inputs.first(where: sources.contains)!)!.shape
       let inputCount = Double(inputShape.reduce(1, *))
       let outputCount = Double(reader.shape.reduce(1, *))
+      // How many times the node is among the reader's inputs (a + a counts twice).
+      let uses = Double(reader.inputs.filter(sources.contains).count)
       switch reader.op {
       case .dense(let units, _): total += Double(units)
       case .conv2d(let a):
@@ -232,15 +242,20 @@ public enum Simulator {
           / inputCount
       case .pool2d(let a):
         total += Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) / inputCount
-      case .binary, .activation, .add, .concatenate, .batchNorm, .scaleShift, .globalAveragePool2d:
+      case .add, .binary(.add), .binary(.subtract):
+        total += uses * meanFanOut(of: reader.name, in: graph, memo: &memo)
+      case .windowElement:
+        total += outputCount / max(inputCount, 1) * meanFanOut(of: reader.name, in: graph, memo: &memo)
+      case .binary, .activation, .concatenate, .batchNorm, .scaleShift, .globalAveragePool2d:
         total += 1
       case .softmax, .layerNorm, .lastAxis:
         total += Double(inputShape.last ?? 1)
       default:
-        // Selections (window elements): each output reads one input.
+        // Other selections: each output reads one input.
         total += outputCount / max(inputCount, 1)
       }
     }
+    memo[node] = total
     return total
   }
 

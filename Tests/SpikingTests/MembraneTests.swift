@@ -96,6 +96,22 @@ import Testing
     #expect(network.populations.contains { $0.node.hasSuffix("/relu") })
   }
 
+  @Test func aSpikeRoutedThroughASumReachesTheWeightsBeyondIt() throws {
+    // In max(a, b) = a + ReLU(b − a) the ReLU's spikes go through the sum to the next
+    // convolution: they cost its weights, not one operation.
+    let (graph, inputs) = try fixture("keras3_seq_cnn")
+    let network = try SpikingNetwork(
+      graph, dynamics: .integrateAndFire, normalization: .max, calibration: inputs)
+    let converted = network.graph
+    let pooled = converted.nodes.first { $0.name == "max_pooling2d" }!
+    #expect(pooled.op == .add)
+    let relu = pooled.inputs[1]
+    #expect(converted.node(relu)?.op == .activation(.relu))
+    let beyond = Simulator.meanFanOut(of: "max_pooling2d", in: converted)
+    #expect(beyond > 1)
+    #expect(Simulator.meanFanOut(of: relu, in: converted) == beyond)
+  }
+
   @Test func opsOtherThanReLUAreRefusedNamingTheNode() throws {
     // A functional MLP with GELU-free ops a membrane cannot compute: LayerNorm's steps.
     let (graph, inputs) = try fixture("keras3_func_mlp")
