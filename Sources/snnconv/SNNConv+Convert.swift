@@ -103,7 +103,7 @@ extension SNNConv {
           "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 ? "≤" : "=") \(String(format: "%.4g", spec.scale))"
         if let choice = choices[spec.node] {
           line +=
-            "  \(spec.schedule)  v₀ \(choice.start.rawValue)  λ×\(choice.scaleFactor)  error at T/2+T+2T \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
+            "  \(spec.dynamics.sendsSpikes ? "reset \(spec.reset.rawValue)" : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  λ×\(choice.scaleFactor)  error at T/2+T+2T \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
         }
         print(line)
       }
