@@ -189,7 +189,8 @@ public enum Tuning {
       simulations += 1
       return readoutScore(
         try Simulator.run(
-          try network.replacing(populations: candidate), images: adapted, labels: annClasses, settings: settings))
+          try network.replacing(populations: candidate), images: adapted, labels: annClasses,
+          settings: settings))
     }
     if populations != network.populations,
       try networkScore(network.populations) < networkScore(populations)

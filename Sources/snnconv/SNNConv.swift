@@ -22,9 +22,12 @@ struct SNNConv: ParsableCommand {
 extension SNNConv {
   struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "List a model's layers, shapes and parameter counts, or a spiking network's populations.")
+      abstract:
+        "List a model's layers, shapes and parameter counts, a spiking network's populations, or a NIR graph's nodes."
+    )
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 model or a .snn.h5 spiking network.", valueName: "file"))
+    @Argument(
+      help: ArgumentHelp("A Keras HDF5 model, a .snn.h5 spiking network or a NIR graph.", valueName: "file"))
     var model: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -33,6 +36,11 @@ extension SNNConv {
     func run() throws {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      if NIRSummary.isNIRFile(model) {
+        let summary = try NIRSummary(path: model)
+        print(json ? String(decoding: try encoder.encode(summary), as: UTF8.self) : summary.table)
+        return
+      }
       if SNNFile.isSNNFile(model) {
         let (network, provenance) = try SNNFile.read(model)
         let rows = network.populations.map { spec in

@@ -116,6 +116,13 @@ import Testing
     #expect(convert.status == 0, "\(convert.stderr)")
     let inspect = try runTool("snnconv", ["inspect", network])
     #expect(inspect.stdout.contains("relu  if reset subtract"), "\(inspect.stdout)")
+    let nir = directory.appendingPathComponent("if.nir").path
+    let export = try runTool("snnconv", ["export", network, "-o", nir])
+    #expect(export.status == 0 && export.stderr.contains("reset_mode = \"subtract\""), "\(export.stderr)")
+    let listed = try runTool("snnconv", ["inspect", nir])
+    #expect(
+      listed.stdout.contains("dense_relu  IF  r 128, v_threshold 128  [reset_mode = subtract]"),
+      "\(listed.stdout)")
     let spiking = directory.appendingPathComponent("snn.csv").path
     let run = try runTool(
       "snnsim", ["run", network, "--limit", "20", "--timesteps", "8,64", "--outputs", spiking])

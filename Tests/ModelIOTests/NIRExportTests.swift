@@ -2,6 +2,7 @@ import Conversion
 import Datasets
 import Foundation
 import Graph
+import HDF5
 import ModelIO
 import Spiking
 import Tensor
@@ -180,6 +181,42 @@ struct NIRExportTests {
     #expect(
       run.output.contains("Input \([inputShape[2], inputShape[0], inputShape[1]])"), "\(run.output)")
     #expect(run.output.contains("Output \(model.node(network.readout)!.shape)"), "\(run.output)")
+  }
+
+  @Test func aGraphWrittenByTheNIRPackageIsListed() throws {
+    let path = directory.appendingPathComponent("written-by-nir.nir").path
+    let script = """
+      import sys, nir, numpy as np
+      g = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([2, 5, 5])}),
+        "conv": nir.Conv2d(input_shape=(5, 5), weight=np.ones((3, 2, 3, 3), dtype=np.float32), stride=1,
+                           padding=1, dilation=1, groups=1, bias=np.zeros(3, dtype=np.float32)),
+        "lif": nir.LIF(tau=np.full((3, 5, 5), 4.0), r=np.ones((3, 5, 5)), v_leak=np.zeros((3, 5, 5)),
+                       v_threshold=np.ones((3, 5, 5))),
+        "pool": nir.SumPool2d(kernel_size=np.array([5, 5]), stride=np.array([5, 5]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(start_dim=0, end_dim=-1, input_type={"input": np.array([3, 1, 1])}),
+        "out": nir.Output(output_type={"output": np.array([3])}),
+      }, edges=[("in", "conv"), ("conv", "lif"), ("lif", "pool"), ("pool", "flat"), ("flat", "out")])
+      nir.write(sys.argv[1], g)
+      """
+    let run = try runProcess("/usr/bin/env", ["python3", "-c", script, path])
+    #expect(run.status == 0, "\(run.output)")
+    #expect(NIRSummary.isNIRFile(path))
+    let summary = try NIRSummary(path: path)
+    #expect(summary.nodes.map(\.type) == ["Conv2d", "Flatten", "Input", "LIF", "Output", "SumPool2d"])
+    #expect(summary.edges.count == 5 && summary.edges[0] == ["in", "conv"])
+    let lif = summary.nodes.first { $0.name == "lif" }!
+    #expect(
+      lif.parameters.map(\.name).contains("tau") && lif.parameters.allSatisfy { $0.shape == [3, 5, 5] })
+  }
+
+  @Test func aFileThatIsNotANIRGraphIsRefusedSayingWhat() throws {
+    let path = directory.appendingPathComponent("not.nir").path
+    let root = try HDF5File.create(path).root
+    try root.writeDataset("version", strings: ["1.0.8"], shape: [])
+    #expect(!NIRSummary.isNIRFile(path))
+    let error = #expect(throws: ModelIOError.self) { try NIRSummary(path: path) }
+    #expect("\(error!)".contains("no /node group"), "\(error!)")
   }
 
   @Test func aPaddedAveragePoolingIsRefusedNamingIt() throws {
