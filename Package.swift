@@ -74,7 +74,7 @@ let package = Package(
     .executableTarget(
       name: "snnsim",
       dependencies: [
-        "ToolSupport", "Pipeline", "Results", "Reports", "Conversion", "Spiking", "Tensor",
+        "ToolSupport", "Pipeline", "Results", "Reports", "Conversion", "Spiking", "Tensor", "ModelIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensor", "Datasets"], path: "Tests/TestSupport"),

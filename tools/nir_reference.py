@@ -6,7 +6,7 @@ docs/nir.md, for checking the toolkit's NIR export and import.
 
 IMAGES.npy holds the inputs in NIR's layout (N × the Input node's shape, float32). OUT.json gets
 `output` (N rows: the Output node's input summed over t = 1..T, flattened) and `spikes`, for
-every spiking node (IF, LIF, Threshold), its total spike count over the images and steps;
+every spiking node (IF, LIF, CubaLIF, Threshold), its total spike count over the images and steps;
 `neuron_spikes` the same per neuron (N × its shape, flattened).
 
 Semantics: dt = 1, forward Euler, every state 0 at the start, the image delivered as the input
@@ -15,7 +15,11 @@ feed-forward edges), several edges into one node added.
   IF:   v <- v + r*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
   LIF:  v <- v + (v_leak - v + r*I)/tau;  then as IF
   LI:   v <- v + (v_leak - v + r*I)/tau, output v;   I: v <- v + r*I, output v
+  CubaLIF: i <- i + (w_in*I - i)/tau_syn;  v <- v + (v_leak - v + r*i)/tau_mem;  then as IF
+  CubaLI:  the same without spiking, output v
   Threshold: s = I > threshold
+Flatten counts its dimensions without the batch (as nir's type inference does); Affine and Linear
+take the whole input when it holds as many values as the weight has columns, else its last axis.
 A node whose metadata says reset_mode = "subtract" resets by v <- v - v_threshold instead (the
 toolkit's convention for what NIR cannot say). AvgPool2d counts padding (PyTorch's default).
 Everything is float32, as the toolkit simulates.
@@ -34,20 +38,29 @@ def pair(value):
     return tuple(int(v) for v in np.broadcast_to(value, 2))
 
 
-def padded(x, padding):
-    """x (N×C×H×W) with `padding` rows and columns of zeros on each side."""
+def padded(x, top, bottom, left, right):
+    """x (N×C×H×W) with rows of zeros above and below and columns left and right."""
     n, c, h, w = x.shape
-    ph, pw = pair(padding)
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=F)
-    out[:, :, ph:ph + h, pw:pw + w] = x
+    out = np.zeros((n, c, h + top + bottom, w + left + right), dtype=F)
+    out[:, :, top:top + h, left:left + w] = x
     return out
+
+
+def symmetric(padding):
+    ph, pw = pair(padding)
+    return ph, ph, pw, pw
 
 
 def conv2d(x, weight, bias, stride, padding, dilation, groups):
     """x: N×C×H×W; weight: O×(C/groups)×kh×kw; PyTorch's cross-correlation."""
     o, cg, kh, kw = weight.shape
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
-    xp = padded(x, padding)
+    if isinstance(padding, (str, bytes)):
+        mode = padding.decode() if isinstance(padding, bytes) else padding
+        th, tw = (dh * (kh - 1), dw * (kw - 1)) if mode == "same" else (0, 0)
+        xp = padded(x, th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    else:
+        xp = padded(x, *symmetric(padding))
     oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
     ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((x.shape[0], o, oh, ow), dtype=F)
@@ -67,7 +80,7 @@ def conv2d(x, weight, bias, stride, padding, dilation, groups):
 
 def pool2d(x, kernel, stride, padding, average):
     (kh, kw), (sh, sw) = pair(kernel), pair(stride)
-    xp = padded(x, padding)
+    xp = padded(x, *symmetric(padding))
     oh = (xp.shape[2] - kh) // sh + 1
     ow = (xp.shape[3] - kw) // sw + 1
     out = np.zeros((x.shape[0], x.shape[1], oh, ow), dtype=F)
@@ -75,6 +88,30 @@ def pool2d(x, kernel, stride, padding, average):
         for j in range(kw):
             out += xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
     return out / F(kh * kw) if average else out
+
+
+def flatten_shape(shape, start, end):
+    """nir's Flatten over the dimensions of one sample."""
+    rank = len(shape)
+    start, end = start % rank, end % rank
+    return tuple(shape[:start]) + (int(np.prod(shape[start:end + 1])),) + tuple(shape[end + 1:])
+
+
+def fit(param, current):
+    """A neuron or scale parameter against the input (N × shape): numpy's broadcasting, or
+    reshaped when it holds one value per element."""
+    param = np.asarray(param, dtype=F)
+    if param.size == int(np.prod(current.shape[1:])):
+        return param.reshape(current.shape[1:])
+    return param
+
+
+def affine(current, weight, bias):
+    n = current.shape[0]
+    w = weight.astype(F)
+    x = current.reshape(n, -1) if int(np.prod(current.shape[1:])) == w.shape[1] else current
+    y = (x @ w.T).astype(F)
+    return y if bias is None else (y + bias.astype(F)).astype(F)
 
 
 def metadata(node):
@@ -104,14 +141,15 @@ def topological(graph):
 def simulate(graph, images, steps):
     order, incoming = topological(graph)
     n = images.shape[0]
-    state, spikes, values = {}, {}, {}
+    state, synapse, spikes, values = {}, {}, {}, {}
     output_sum = None
     for _ in range(steps):
         for name in order:
             node = graph.nodes[name]
             kind = type(node).__name__
             if kind == "Input":
-                values[name] = images
+                shape = [int(d) for d in node.input_type["input"]]
+                values[name] = images.reshape([n] + (shape[1:] if len(shape) == 4 and shape[0] == 1 else shape))
                 continue
             current = None
             for source in incoming[name]:
@@ -120,46 +158,53 @@ def simulate(graph, images, steps):
                 output_sum = current.copy() if output_sum is None else (output_sum + current).astype(F)
                 values[name] = current
             elif kind == "Affine":
-                values[name] = (current.reshape(n, -1) @ node.weight.astype(F).T + node.bias.astype(F)).astype(F)
+                values[name] = affine(current, node.weight, node.bias)
             elif kind == "Linear":
-                values[name] = (current.reshape(n, -1) @ node.weight.astype(F).T).astype(F)
+                values[name] = affine(current, node.weight, None)
             elif kind == "Scale":
-                values[name] = (current * node.scale.astype(F)).astype(F)
+                values[name] = (current * fit(node.scale, current)).astype(F)
+            elif kind == "Identity":
+                values[name] = current
             elif kind == "Flatten":
-                values[name] = current.reshape(n, -1)
+                stated = node.input_type.get("input") if node.input_type else None
+                shape = tuple(int(d) for d in stated) if stated is not None else current.shape[1:]
+                values[name] = current.reshape((n,) + flatten_shape(shape, int(node.start_dim), int(node.end_dim)))
             elif kind == "Conv2d":
+                if current.ndim != 4:
+                    current = current.reshape((n, node.weight.shape[1] * int(node.groups)) + tuple(int(d) for d in node.input_shape))
                 values[name] = conv2d(current, node.weight.astype(F), node.bias, node.stride, node.padding,
                                       node.dilation, int(node.groups))
             elif kind in ("SumPool2d", "AvgPool2d"):
                 values[name] = pool2d(current, node.kernel_size, node.stride, node.padding, kind == "AvgPool2d")
-            elif kind in ("IF", "LIF"):
+            elif kind in ("IF", "LIF", "CubaLIF", "LI", "I", "CubaLI"):
                 v = state.get(name, np.zeros_like(current, dtype=F))
-                r = node.r.astype(F)
-                if kind == "IF":
+                r = fit(node.r, current)
+                if kind in ("IF", "I"):
                     v = (v + r * current).astype(F)
+                elif kind in ("LIF", "LI"):
+                    v = (v + (fit(node.v_leak, current) - v + r * current) / fit(node.tau, current)).astype(F)
                 else:
-                    tau = node.tau.astype(F)
-                    v = (v + (node.v_leak.astype(F) - v + r * current) / tau).astype(F)
-                threshold = node.v_threshold.astype(F)
+                    i = synapse.get(name, np.zeros_like(current, dtype=F))
+                    w_in = fit(getattr(node, "w_in", 1.0), current)
+                    i = (i + (w_in * current - i) / fit(node.tau_syn, current)).astype(F)
+                    synapse[name] = i
+                    v = (v + (fit(node.v_leak, current) - v + r * i) / fit(node.tau_mem, current)).astype(F)
+                if kind in ("LI", "I", "CubaLI"):
+                    state[name] = v
+                    values[name] = v
+                    continue
+                threshold = fit(node.v_threshold, current)
                 fired = v > threshold
                 if metadata(node) == "subtract":
                     v = np.where(fired, v - threshold, v).astype(F)
                 else:
-                    reset = np.broadcast_to(np.asarray(node.v_reset, dtype=F), v.shape)
+                    reset = np.broadcast_to(fit(node.v_reset, current), v.shape)
                     v = np.where(fired, reset, v).astype(F)
                 state[name] = v
                 spikes[name] = spikes.get(name, 0) + fired.astype(np.int64)
                 values[name] = fired.astype(F)
-            elif kind in ("LI", "I"):
-                v = state.get(name, np.zeros_like(current, dtype=F))
-                if kind == "I":
-                    v = (v + node.r.astype(F) * current).astype(F)
-                else:
-                    v = (v + (node.v_leak.astype(F) - v + node.r.astype(F) * current) / node.tau.astype(F)).astype(F)
-                state[name] = v
-                values[name] = v
             elif kind == "Threshold":
-                fired = current > node.threshold.astype(F)
+                fired = current > fit(node.threshold, current)
                 spikes[name] = spikes.get(name, 0) + fired.astype(np.int64)
                 values[name] = fired.astype(F)
             else:
@@ -169,7 +214,9 @@ def simulate(graph, images, steps):
 
 def main():
     path, images_path, steps, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    graph = nir.read(path)
+    # type_check=False: nir 1.0.8 counts a grouped convolution's input channels as the
+    # weight's second dimension, and refuses PyTorch's batch-inclusive Flatten.
+    graph = nir.read(path, type_check=False)
     images = np.load(images_path).astype(F)
     output, spikes = simulate(graph, images, steps)
     with open(out, "w") as f:

@@ -21,6 +21,9 @@ public enum ModelIOError: Error, Equatable, Sendable {
   case unexpectedWeights(file: String, layer: String, stored: [String], expected: [String])
   /// The layers read fine but do not form a valid network.
   case invalidGraph(file: String, error: GraphError)
+  /// A NIR file whose layout is not a NIR graph's, or whose graph cannot be run (the text
+  /// names the node and parameter).
+  case nir(file: String, detail: String)
   case hdf5(HDF5Error)
 }
 
@@ -34,6 +37,8 @@ extension ModelIOError: CustomStringConvertible {
       return "\(file): not a Keras HDF5 model: \(reason)"
     case .badConfig(let file, let detail):
       return "\(file): bad model_config: \(detail)"
+    case .nir(let file, let detail):
+      return "\(file): \(detail)"
     case .unsupportedLayer(let file, let layer, let className, let supported):
       return
         "\(file): layer '\(layer)' has unsupported class \(className); supported: \(supported.joined(separator: ", "))"

@@ -38,6 +38,7 @@ extension SNNConv {
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       if NIRSummary.isNIRFile(model) {
         let summary = try NIRSummary(path: model)
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         print(json ? String(decoding: try encoder.encode(summary), as: UTF8.self) : summary.table)
         return
       }

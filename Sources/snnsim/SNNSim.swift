@@ -3,6 +3,7 @@ import Foundation
 import ModelIO
 import Pipeline
 import Results
+import Spiking
 import Tensor
 import ToolSupport
 
@@ -27,7 +28,10 @@ extension SNNSim {
       abstract:
         "Simulate a .snn.h5 network on a data set and measure accuracy and per-layer error at every T.")
 
-    @Argument(help: ArgumentHelp("A spiking network written by snnconv convert.", valueName: "net.snn.h5"))
+    @Argument(
+      help: ArgumentHelp(
+        "A spiking network written by snnconv convert, or a NIR graph (.nir) written by snnconv export or another framework.",
+        valueName: "net.snn.h5|graph.nir"))
     var network: String
 
     @OptionGroup(title: "Data") var data: DataOptions
@@ -48,6 +52,7 @@ extension SNNSim {
       try prepareOutputs(
         files: (results.map { [$0, RunRecord.csvPath(besides: $0)] } ?? []) + (outputs.map { [$0] } ?? []),
         inputs: [self.network])
+      if NIRSummary.isNIRFile(self.network) { return try runNIR() }
       let network = try SourcedNetwork(path: self.network)
       let images = try data.selection.load()
       let progress = ProgressLine("simulate")
@@ -64,6 +69,57 @@ extension SNNSim {
         try OutputsCSV.write(readout, to: outputs)
         print("wrote \(outputs)")
       }
+    }
+  }
+}
+
+extension SNNSim.Run {
+  /// Simulates a NIR graph (docs/nir.md, "Running NIR graphs"): accuracy and spikes per T.
+  func runNIR() throws {
+    guard simulation.engine == .dense, simulation.input == .analog else {
+      throw ValidationError(
+        "--engine event and --input rate|signgd apply to .snn.h5 networks; a NIR graph runs its own nodes as written, with the image as input current"
+      )
+    }
+    let graph = try NIRReader.read(network)
+    let version = try NIRReader.contents(of: network).version
+    let images = try data.selection.load()
+    try images.checkLabels(fit: graph.readoutWidth, network: network)
+    let values: [Float]
+    do { values = try graph.adapt(images: images.images) } catch let error as NIRGraphError {
+      throw ModelIOError.nir(file: network, detail: "\(error)")
+    }
+    let progress = ProgressLine("simulate")
+    let started = Date()
+    let result = NIRSimulator.run(
+      graph, images: values, labels: images.labels, timesteps: simulation.timesteps,
+      batchSize: simulation.batchSize, threads: simulation.threads, keepReadout: outputs != nil,
+      progress: progress.simulation(steps: simulation.timesteps.last!))
+    progress.finish()
+    let record = NIRRunRecord(
+      settings: NIRRunRecord.Settings(
+        network: network, nirVersion: version, data: images.name, limit: data.limit,
+        batchSize: simulation.batchSize),
+      result: result, seconds: Date().timeIntervalSince(started))
+    print(
+      "\(network) (NIR \(version)) on \(images.name), \(record.images) images, \(String(format: "%.1f", record.seconds)) s"
+    )
+    print(
+      (["T", "accuracy"] + record.populations.map { "\($0.name) spikes/neuron/step" }).joined(separator: "\t")
+    )
+    for (row, t) in record.timesteps.enumerated() {
+      print(
+        ([String(t), String(format: "%.2f%%", record.accuracy[row] * 100)]
+          + record.populations.map { String(format: "%.4g", $0.spikesPerNeuronPerStep[row]) })
+          .joined(separator: "\t"))
+    }
+    if let results {
+      try record.write(json: results)
+      print("wrote \(results)")
+    }
+    if let outputs, let readout = result.readout {
+      try OutputsCSV.write(Tensor(shape: [result.images, graph.readoutWidth], scalars: readout), to: outputs)
+      print("wrote \(outputs)")
     }
   }
 }

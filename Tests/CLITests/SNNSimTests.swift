@@ -121,7 +121,8 @@ import Testing
     #expect(export.status == 0 && export.stderr.contains("reset_mode = \"subtract\""), "\(export.stderr)")
     let listed = try runTool("snnconv", ["inspect", nir])
     #expect(
-      listed.stdout.contains("dense_relu  IF  r 128, v_threshold 128  [reset_mode = subtract]"),
+      listed.stdout.contains("dense_relu  IF → 128  r 128, v_threshold 128  [reset_mode = subtract]")
+        && listed.stdout.contains("snnsim runs it"),
       "\(listed.stdout)")
     let spiking = directory.appendingPathComponent("snn.csv").path
     let run = try runTool(
@@ -149,6 +150,65 @@ import Testing
     }
     #expect(difference / magnitude < 0.1, "relative difference \(difference / magnitude)")
     #expect(agree >= 18, "\(agree) of 20 agree")
+
+    // The exported graph, run as NIR (reset by subtraction read from its metadata), gives the
+    // network's readout and accuracy.
+    let nirOutputs = directory.appendingPathComponent("nir.csv").path
+    let nirResults = directory.appendingPathComponent("nir.json").path
+    let nirRun = try runTool(
+      "snnsim",
+      ["run", nir, "--limit", "20", "--timesteps", "8,64", "--outputs", nirOutputs, "--results", nirResults])
+    #expect(nirRun.status == 0 && nirRun.stdout.contains("(NIR 1.0.8)"), "\(nirRun.stdout)\(nirRun.stderr)")
+    let (nirHeader, nirSummed) = try readOutputs(nirOutputs)
+    #expect(nirHeader == header && nirSummed.count == 20)
+    for (a, b) in zip(summed.joined(), nirSummed.joined()) {
+      #expect(abs(a - b) <= 1e-4 * max(abs(a), 1), "readout \(a) here, \(b) as NIR")
+    }
+    let snnRecord =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: try runToolResults(network, directory))))
+      as! [String: Any]
+    let nirRecord =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: nirResults)))
+      as! [String: Any]
+    #expect((nirRecord["accuracy"] as! [Double]) == (snnRecord["accuracy"] as! [Double]))
+    #expect((nirRecord["settings"] as! [String: Any])["nir_version"] as? String == "1.0.8")
+    #expect(FileManager.default.fileExists(atPath: String(nirResults.dropLast(5)) + ".csv"))
+  }
+
+  /// Runs `network` on the first 20 test images at T = 8, 64 and returns its results file.
+  func runToolResults(_ network: String, _ directory: URL) throws -> String {
+    let path = directory.appendingPathComponent("snn.json").path
+    let run = try runTool(
+      "snnsim", ["run", network, "--limit", "20", "--timesteps", "8,64", "--results", path])
+    #expect(run.status == 0, "\(run.stderr)")
+    return path
+  }
+
+  @Test func aNIRGraphThatCannotRunIsRefusedNamingTheNode() throws {
+    let directory = try makeTemporaryDirectory("nir-bad")
+    let path = directory.appendingPathComponent("bad.nir").path
+    let script = """
+      import sys, nir, numpy as np
+      g = nir.NIRGraph(nodes={
+          "in": nir.Input(input_type={"input": np.array([784])}),
+          "fc": nir.Affine(weight=np.ones((10, 700), np.float32), bias=np.zeros(10, np.float32)),
+          "out": nir.Output(output_type={"output": np.array([10])}),
+      }, edges=[("in", "fc"), ("fc", "out")], type_check=False)
+      nir.write(sys.argv[1], g)
+      """
+    guard pythonHas("nir", "numpy") else { return }
+    let made = try runProcess("/usr/bin/env", ["python3", "-c", script, path])
+    #expect(made.status == 0, "\(made.output)")
+    let results = directory.appendingPathComponent("r.json").path
+    let run = try runTool("snnsim", ["run", path, "--limit", "5", "--results", results])
+    #expect(run.status != 0)
+    #expect(
+      run.stderr.contains("node 'fc': 'weight' 10×700 takes 700 inputs; the node's input is 784"),
+      "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: results))
+    let engine = try runTool("snnsim", ["run", path, "--engine", "event"])
+    #expect(engine.status != 0 && engine.stderr.contains("apply to .snn.h5 networks"), "\(engine.stderr)")
   }
 
   @Test(arguments: [

@@ -36,16 +36,7 @@ struct NIRExportTests {
       }
       shape = [n, c, h, w]
     }
-    var header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
-    // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64.
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-    data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-    data.append(contentsOf: Array(header.utf8))
-    values.withUnsafeBytes { data.append(contentsOf: $0) }
-    try data.write(to: url)
+    try TestSupport.writeNPY(shape: shape, values: values, to: url)
   }
 
   /// Converts `graph` to membrane neurons, simulates `images` for `steps` steps, exports the
@@ -98,6 +89,26 @@ struct NIRExportTests {
     #expect(output.count == readout.count)
     let scale = readout.map(abs).max() ?? 1
     for (a, b) in zip(readout, output) { #expect(abs(a - b) <= 1e-4 * scale, "readout \(a) vs \(b)") }
+
+    // Read back by the toolkit's own NIR runtime (reset by subtraction honoured from the
+    // metadata), the file runs as the network did.
+    let imported = try NIRReader.read(path.path)
+    let importedRun = NIRSimulator.run(
+      imported, images: try imported.adapt(images: try graph.adaptInput(images)),
+      labels: [Int](repeating: 0, count: count), timesteps: [steps], batchSize: count, keepReadout: true)
+    #expect(importedRun.populations.count == network.populations.count)
+    for population in result.populations {
+      let ours = population.spikesPerNeuronPerStep[0] * Double(population.neurons * count * steps)
+      let name = population.name.replacingOccurrences(of: "/", with: ".")
+      let imported = importedRun.populations.first { $0.name == name }
+      #expect(
+        imported.map { $0.spikes[0] == ours.rounded() } ?? false,
+        "\(population.name): \(ours.rounded()) spikes in the network, \(imported.map { "\($0.spikes[0])" } ?? "none") imported"
+      )
+    }
+    for (a, b) in zip(readout, importedRun.readout!) {
+      #expect(abs(a - Double(b)) <= 1e-4 * scale, "readout \(a) vs \(b) imported")
+    }
   }
 
   /// Convolution, ReLU, 2×2 max pooling, average pooling, Flatten and Dense: every op the

@@ -136,3 +136,17 @@ extension Trait where Self == ConditionTrait {
       "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (tools/setup does)")
   }
 }
+
+/// Writes float32 `values` of `shape` as a NumPy `.npy` file (format 1.0, little-endian, C order).
+public func writeNPY(shape: [Int], values: [Float], to url: URL) throws {
+  var header =
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
+  // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64.
+  while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+  header += "\n"
+  var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+  data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+  data.append(contentsOf: Array(header.utf8))
+  values.withUnsafeBytes { data.append(contentsOf: $0) }
+  try data.write(to: url)
+}

@@ -1,0 +1,591 @@
+import Graph
+
+/// A NIR graph (Neuromorphic Intermediate Representation) made ready to run: nodes in
+/// topological order, every parameter checked and expanded to the shape it acts on, every
+/// node's shape inferred (docs/nir.md, "Running NIR graphs").
+///
+/// Built from the raw nodes and edges a file holds (``RawNode``), so that reading HDF5 and
+/// understanding the graph stay apart; every refusal is an ``NIRGraphError`` naming the node,
+/// and the parameter where one is at fault.
+public struct NIRGraph: Sendable {
+  /// A parameter as stored: numbers with their shape (`[]` for a scalar), or a string.
+  public enum Value: Sendable, Equatable {
+    case numbers(shape: [Int], values: [Double])
+    case string(String)
+  }
+
+  /// A node as the file holds it.
+  public struct RawNode: Sendable {
+    public let name: String
+    public let type: String
+    public let parameters: [String: Value]
+    /// Metadata entries that are strings.
+    public let metadata: [String: String]
+
+    public init(name: String, type: String, parameters: [String: Value], metadata: [String: String] = [:]) {
+      self.name = name
+      self.type = type
+      self.parameters = parameters
+      self.metadata = metadata
+    }
+  }
+
+  /// A 2-D convolution in PyTorch's channel-first layout.
+  public struct Convolution: Sendable {
+    /// `outChannels × (inChannels/groups) × kernelHeight × kernelWidth`.
+    public let weight: [Float]
+    public let bias: [Float]
+    public let inChannels: Int, outChannels: Int, groups: Int
+    public let kernelHeight: Int, kernelWidth: Int
+    public let strideHeight: Int, strideWidth: Int
+    public let dilationHeight: Int, dilationWidth: Int
+    /// Zero rows above / columns left of the input (PyTorch's `same` puts any odd remainder
+    /// after, below and right).
+    public let padTop: Int, padLeft: Int
+    public let inputHeight: Int, inputWidth: Int
+    public let outputHeight: Int, outputWidth: Int
+  }
+
+  /// Sum or average pooling in the channel-first layout; an average divides by the whole
+  /// window, padding included (PyTorch's default).
+  public struct Pooling: Sendable {
+    public let channels: Int
+    public let kernelHeight: Int, kernelWidth: Int
+    public let strideHeight: Int, strideWidth: Int
+    public let padTop: Int, padLeft: Int
+    public let inputHeight: Int, inputWidth: Int
+    public let outputHeight: Int, outputWidth: Int
+    public let average: Bool
+  }
+
+  /// The neuron models, with their discrete-time updates (docs/nir.md).
+  public enum NeuronModel: String, Sendable, CaseIterable {
+    case integrateAndFire = "IF"
+    case leakyIntegrateAndFire = "LIF"
+    case leakyIntegrator = "LI"
+    case integrator = "I"
+    case currentBasedLIF = "CubaLIF"
+    case currentBasedLI = "CubaLI"
+
+    /// Whether the model fires spikes (otherwise its output is its membrane).
+    public var spikes: Bool { [.integrateAndFire, .leakyIntegrateAndFire, .currentBasedLIF].contains(self) }
+  }
+
+  /// A population of neurons; every array holds one value per neuron (the node's element count).
+  public struct Neurons: Sendable {
+    public let model: NeuronModel
+    public let r: [Float]
+    /// The membrane time constant (LIF, LI, CubaLIF, CubaLI).
+    public let tau: [Float]?
+    /// The synaptic time constant and input weight (CubaLIF, CubaLI).
+    public let tauSynapse: [Float]?
+    public let inputWeight: [Float]?
+    public let vLeak: [Float]?
+    public let vThreshold: [Float]?
+    public let vReset: [Float]?
+    /// `metadata/reset_mode = "subtract"`: reset by subtracting the threshold, as this
+    /// toolkit's own export marks what NIR cannot say.
+    public let resetBySubtraction: Bool
+  }
+
+  public enum Operation: Sendable {
+    case input
+    case output
+    /// Identity and Flatten: the values pass unchanged (the shape is relabelled).
+    case pass
+    /// `W·x + b` over the last `inputs` values (all of them when the node's input holds exactly
+    /// `inputs` values); `weight` is `outputs × inputs`.
+    case affine(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int)
+    /// One factor per element of the node's shape.
+    case scale([Float])
+    case convolution(Convolution)
+    case pooling(Pooling)
+    case neurons(Neurons)
+    /// A spike where the input exceeds the threshold (one per element).
+    case threshold([Float])
+  }
+
+  public struct Node: Sendable {
+    public let name: String
+    /// The NIR type, as stored (`IF`, `Conv2d`, …).
+    public let type: String
+    public let operation: Operation
+    /// The node's output shape, channel-first, without a batch dimension.
+    public let shape: [Int]
+    /// Positions in ``NIRGraph/nodes`` of the nodes whose outputs add up to this node's input.
+    public let sources: [Int]
+
+    public var count: Int { shape.reduce(1, *) }
+  }
+
+  public let nodes: [Node]
+  /// Positions of the Input and the Output node.
+  public let input: Int
+  public let output: Int
+
+  /// The Input node's shape: what one image must fill.
+  public var inputShape: [Int] { nodes[input].shape }
+  /// How many values the readout has (the Output node's input).
+  public var readoutWidth: Int { nodes[output].count }
+
+  /// The node types this toolkit runs.
+  public static let supportedTypes = [
+    "Input", "Output", "Affine", "Linear", "Scale", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Identity",
+    "IF", "LIF", "LI", "I", "CubaLIF", "CubaLI", "Threshold",
+  ]
+
+  /// Checks and prepares a graph.
+  /// - Parameters:
+  ///   - nodes: every node, named uniquely.
+  ///   - edges: (source, target) pairs of node names.
+  /// - Throws: ``NIRGraphError`` naming the node (and parameter) at fault: an unknown type or
+  ///   parameter, a missing or non-finite parameter, shapes that do not fit, not exactly one
+  ///   Input and one Output, a cycle, a node without input.
+  public init(nodes raw: [RawNode], edges: [(String, String)]) throws {
+    var position = [String: Int]()
+    for (k, node) in raw.enumerated() {
+      guard position.updateValue(k, forKey: node.name) == nil else {
+        throw NIRGraphError(node: node.name, "two nodes have this name")
+      }
+    }
+    var incoming = [[Int]](repeating: [], count: raw.count)
+    for (source, target) in edges {
+      guard let s = position[source] else {
+        throw NIRGraphError(node: nil, "edge \(source) → \(target): no node '\(source)'")
+      }
+      guard let t = position[target] else {
+        throw NIRGraphError(node: nil, "edge \(source) → \(target): no node '\(target)'")
+      }
+      incoming[t].append(s)
+    }
+    let inputs = raw.indices.filter { raw[$0].type == "Input" }
+    let outputs = raw.indices.filter { raw[$0].type == "Output" }
+    guard inputs.count == 1 else {
+      throw NIRGraphError(
+        node: nil, "the graph has \(inputs.count) Input nodes; this toolkit runs graphs with exactly one")
+    }
+    guard outputs.count == 1 else {
+      throw NIRGraphError(
+        node: nil, "the graph has \(outputs.count) Output nodes; this toolkit runs graphs with exactly one")
+    }
+    let order = try Self.topologicalOrder(raw, incoming: incoming)
+    var newPosition = [Int](repeating: 0, count: raw.count)
+    for (k, old) in order.enumerated() { newPosition[old] = k }
+    var built = [Node]()
+    for old in order {
+      let node = raw[old]
+      let sources = incoming[old].map { newPosition[$0] }
+      if node.type == "Input" {
+        guard sources.isEmpty else {
+          throw NIRGraphError(node: node.name, "an Input node cannot have incoming edges")
+        }
+      } else if sources.isEmpty {
+        throw NIRGraphError(node: node.name, "no edge leads into this \(node.type) node")
+      }
+      let sourceShapes = sources.map { built[$0].shape }
+      if let first = sourceShapes.first,
+        let other = sourceShapes.first(where: { $0.reduce(1, *) != first.reduce(1, *) })
+      {
+        throw NIRGraphError(
+          node: node.name,
+          "its inputs differ in size (\(Self.text(first)) and \(Self.text(other))); edges into one node are added"
+        )
+      }
+      let (operation, shape) = try Self.prepare(node, input: sourceShapes.first)
+      built.append(
+        Node(name: node.name, type: node.type, operation: operation, shape: shape, sources: sources))
+    }
+    self.nodes = built
+    self.input = newPosition[inputs[0]]
+    self.output = newPosition[outputs[0]]
+  }
+
+  /// Node positions in an order where every edge goes forward.
+  private static func topologicalOrder(_ nodes: [RawNode], incoming: [[Int]]) throws -> [Int] {
+    var state = [UInt8](repeating: 0, count: nodes.count)  // 0 new, 1 on the path, 2 done
+    var order = [Int]()
+    // Iterative depth-first search: a deep chain must not exhaust the stack.
+    for root in nodes.indices where state[root] == 0 {
+      var stack: [(node: Int, next: Int)] = [(root, 0)]
+      state[root] = 1
+      while let top = stack.last {
+        if top.next < incoming[top.node].count {
+          stack[stack.count - 1].next += 1
+          let source = incoming[top.node][top.next]
+          switch state[source] {
+          case 0:
+            state[source] = 1
+            stack.append((source, 0))
+          case 1:
+            let path = stack.map { nodes[$0.node].name }
+            let cycle = path[(path.firstIndex(of: nodes[source].name) ?? 0)...].reversed()
+            throw NIRGraphError(
+              node: nodes[source].name,
+              "the edges form a cycle (\((cycle + [nodes[source].name]).joined(separator: " → "))); recurrent graphs are not supported"
+            )
+          default: break
+          }
+        } else {
+          state[top.node] = 2
+          order.append(top.node)
+          stack.removeLast()
+        }
+      }
+    }
+    return order
+  }
+
+  static func text(_ shape: [Int]) -> String {
+    shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "×")
+  }
+
+  // MARK: - Preparing one node
+
+  /// The parameters every type may have: the ones it needs, then optional ones.
+  private static let parameterNames: [String: (required: [String], optional: [String])] = [
+    "Input": (["shape"], []),
+    "Output": ([], ["shape"]),
+    "Identity": ([], ["shape"]),
+    "Affine": (["weight", "bias"], []),
+    "Linear": (["weight"], []),
+    "Scale": (["scale"], []),
+    "Flatten": (["start_dim", "end_dim"], ["input_type"]),
+    "Conv2d": (["weight", "bias", "stride", "padding", "dilation", "groups"], ["input_shape"]),
+    "SumPool2d": (["kernel_size", "stride", "padding"], []),
+    "AvgPool2d": (["kernel_size", "stride", "padding"], []),
+    "IF": (["r", "v_threshold"], ["v_reset"]),
+    "LIF": (["tau", "r", "v_leak", "v_threshold"], ["v_reset"]),
+    "LI": (["tau", "r", "v_leak"], []),
+    "I": (["r"], []),
+    "CubaLIF": (["tau_mem", "tau_syn", "r", "v_leak", "v_threshold"], ["v_reset", "w_in"]),
+    "CubaLI": (["tau_mem", "tau_syn", "r", "v_leak"], ["w_in"]),
+    "Threshold": (["threshold"], []),
+  ]
+
+  private static func prepare(_ node: RawNode, input: [Int]?) throws -> (Operation, [Int]) {
+    guard let names = parameterNames[node.type] else {
+      throw NIRGraphError(
+        node: node.name,
+        "node type \(node.type) is not supported; supported: \(supportedTypes.joined(separator: ", "))")
+    }
+    for name in node.parameters.keys.sorted()
+    where !names.required.contains(name) && !names.optional.contains(name) {
+      throw NIRGraphError(node: node.name, "\(node.type) has no parameter '\(name)'")
+    }
+    for name in names.required where node.parameters[name] == nil {
+      throw NIRGraphError(node: node.name, "\(node.type) needs the parameter '\(name)'")
+    }
+    let p = Parameters(node: node)
+    let input = input ?? []
+    let count = input.reduce(1, *)
+    switch node.type {
+    case "Input":
+      var shape = try p.integers("shape")
+      // A leading batch dimension of 1 before an image's C×H×W.
+      if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
+      guard !shape.isEmpty, Graph.elementCount(shape) != nil else {
+        throw NIRGraphError(node: node.name, "'shape' \(text(shape)) is not a shape one image can fill")
+      }
+      return (.input, shape)
+    case "Output", "Identity":
+      if let shape = try p.optionalIntegers("shape"), !shape.isEmpty, shape.reduce(1, *) != count {
+        throw NIRGraphError(
+          node: node.name,
+          "'shape' \(text(shape)) holds \(shape.reduce(1, *)) values, its input \(text(input)) \(count)")
+      }
+      return (node.type == "Output" ? .output : .pass, input)
+    case "Affine", "Linear":
+      let (wShape, weight) = try p.floats("weight")
+      guard wShape.count == 2 else {
+        throw NIRGraphError(node: node.name, "'weight' must be outputs × inputs, got \(text(wShape))")
+      }
+      let (outputs, inputs) = (wShape[0], wShape[1])
+      var bias: [Float]?
+      if node.type == "Affine" {
+        let (bShape, values) = try p.floats("bias")
+        guard values.count == outputs, bShape.count <= 1 else {
+          throw NIRGraphError(node: node.name, "'bias' must hold \(outputs) values, got \(text(bShape))")
+        }
+        bias = values
+      }
+      let shape: [Int]
+      if count == inputs {
+        shape = [outputs]
+      } else if input.last == inputs {
+        shape = input.dropLast() + [outputs]
+      } else {
+        throw NIRGraphError(
+          node: node.name,
+          "'weight' \(text(wShape)) takes \(inputs) inputs; the node's input is \(text(input))")
+      }
+      return (.affine(weight: weight, bias: bias, inputs: inputs, outputs: outputs), shape)
+    case "Scale":
+      return (.scale(try p.expanded("scale", to: input)), input)
+    case "Threshold":
+      return (.threshold(try p.expanded("threshold", to: input)), input)
+    case "Flatten":
+      return (.pass, try flattened(node, p, input: input))
+    case "Conv2d":
+      return try convolution(node, p, input: input)
+    case "SumPool2d", "AvgPool2d":
+      return try pooling(node, p, input: input)
+    default:
+      let model = NeuronModel(rawValue: node.type)!
+      let (tauName, rName) = ([.currentBasedLIF, .currentBasedLI].contains(model) ? "tau_mem" : "tau", "r")
+      func optional(_ name: String) throws -> [Float]? {
+        node.parameters[name] == nil ? nil : try p.expanded(name, to: input)
+      }
+      let tau = try optional(tauName)
+      let tauSynapse = try optional("tau_syn")
+      for (values, name) in [(tau, tauName), (tauSynapse, "tau_syn")] {
+        if let values, let bad = values.first(where: { !($0 > 0) }) {
+          throw NIRGraphError(node: node.name, "'\(name)' must be positive, got \(bad)")
+        }
+      }
+      let resetMode = node.metadata["reset_mode"]
+      if let resetMode, !["subtract", "zero", "value"].contains(resetMode) {
+        throw NIRGraphError(
+          node: node.name, "metadata reset_mode = \"\(resetMode)\" is not one of subtract, zero, value")
+      }
+      let neurons = Neurons(
+        model: model, r: try p.expanded(rName, to: input), tau: tau, tauSynapse: tauSynapse,
+        inputWeight: try optional("w_in"), vLeak: try optional("v_leak"),
+        vThreshold: try optional("v_threshold"),
+        vReset: try optional("v_reset"), resetBySubtraction: model.spikes && resetMode == "subtract")
+      return (.neurons(neurons), input)
+    }
+  }
+
+  /// Flatten over the non-batch dimensions, as nir's own type inference counts them.
+  private static func flattened(_ node: RawNode, _ p: Parameters, input: [Int]) throws -> [Int] {
+    var shape = input
+    if let stated = try p.optionalIntegers("input_type"), !stated.isEmpty {
+      guard stated.reduce(1, *) == input.reduce(1, *) else {
+        throw NIRGraphError(
+          node: node.name,
+          "'input_type' \(text(stated)) does not hold the \(input.reduce(1, *)) values of its input")
+      }
+      shape = stated
+    }
+    let rank = shape.count
+    var start = try p.integer("start_dim")
+    var end = try p.integer("end_dim")
+    if start < 0 { start += rank }
+    if end < 0 { end += rank }
+    guard 0 <= start, start <= end, end < rank else {
+      throw NIRGraphError(
+        node: node.name,
+        "start_dim \(try p.integer("start_dim")) to end_dim \(try p.integer("end_dim")) is no range of the dimensions of \(text(shape))"
+      )
+    }
+    return Array(shape[..<start]) + [shape[start...end].reduce(1, *)] + Array(shape[(end + 1)...])
+  }
+
+  /// The input as `C×H×W`: a 3-D input as it is, or a flat one with the stated `input_shape`.
+  private static func image(
+    _ node: RawNode, input: [Int], channels: Int?, stated: [Int]?
+  ) throws -> (c: Int, h: Int, w: Int) {
+    if input.count == 3 {
+      if let stated, stated.count == 2, stated != Array(input[1...]) {
+        throw NIRGraphError(
+          node: node.name, "'input_shape' \(text(stated)) contradicts its input \(text(input))")
+      }
+      return (input[0], input[1], input[2])
+    }
+    if let stated, stated.count == 2, let channels, channels * stated[0] * stated[1] == input.reduce(1, *) {
+      return (channels, stated[0], stated[1])
+    }
+    throw NIRGraphError(node: node.name, "needs a C×H×W input, got \(text(input))")
+  }
+
+  private static func convolution(_ node: RawNode, _ p: Parameters, input: [Int]) throws -> (Operation, [Int])
+  {
+    let (wShape, weight) = try p.floats("weight")
+    guard wShape.count == 4 else {
+      throw NIRGraphError(node: node.name, "'weight' must be out × in × kH × kW, got \(text(wShape))")
+    }
+    let groups = try p.integer("groups")
+    guard groups >= 1, wShape[0] % groups == 0 else {
+      throw NIRGraphError(
+        node: node.name, "'groups' \(groups) does not divide the \(wShape[0]) output channels")
+    }
+    let (c, h, w) = try image(
+      node, input: input, channels: wShape[1] * groups, stated: try p.optionalIntegers("input_shape"))
+    guard c == wShape[1] * groups else {
+      throw NIRGraphError(
+        node: node.name,
+        "'weight' \(text(wShape)) with \(groups) group(s) takes \(wShape[1] * groups) channels; the input has \(c)"
+      )
+    }
+    let stride = try p.pair("stride")
+    let dilation = try p.pair("dilation")
+    guard stride.0 >= 1, stride.1 >= 1, dilation.0 >= 1, dilation.1 >= 1 else {
+      throw NIRGraphError(node: node.name, "'stride' and 'dilation' must be positive")
+    }
+    let span = (dilation.0 * (wShape[2] - 1) + 1, dilation.1 * (wShape[3] - 1) + 1)
+    let padding: (top: Int, left: Int, height: Int, width: Int)
+    if case .string(let mode)? = node.parameters["padding"] {
+      switch mode {
+      case "valid": padding = (0, 0, 0, 0)
+      case "same":
+        guard stride == (1, 1) else {
+          throw NIRGraphError(node: node.name, "padding 'same' needs stride 1 (as in PyTorch), got \(stride)")
+        }
+        padding = ((span.0 - 1) / 2, (span.1 - 1) / 2, span.0 - 1, span.1 - 1)
+      default:
+        throw NIRGraphError(node: node.name, "'padding' \"\(mode)\" is not 'same', 'valid' or a number")
+      }
+    } else {
+      let pad = try p.pair("padding")
+      guard pad.0 >= 0, pad.1 >= 0 else {
+        throw NIRGraphError(node: node.name, "'padding' must not be negative")
+      }
+      padding = (pad.0, pad.1, 2 * pad.0, 2 * pad.1)
+    }
+    let (oh, ow) = ((h + padding.height - span.0) / stride.0 + 1, (w + padding.width - span.1) / stride.1 + 1)
+    guard h + padding.height >= span.0, w + padding.width >= span.1 else {
+      throw NIRGraphError(
+        node: node.name, "the kernel \(wShape[2])×\(wShape[3]) does not fit the input \(h)×\(w)")
+    }
+    let (bShape, bias) = try p.floats("bias")
+    guard bias.count == wShape[0] || (bias.count == 1 && bShape.isEmpty) else {
+      throw NIRGraphError(node: node.name, "'bias' must hold \(wShape[0]) values, got \(text(bShape))")
+    }
+    let convolution = Convolution(
+      weight: weight, bias: bias.count == wShape[0] ? bias : [Float](repeating: bias[0], count: wShape[0]),
+      inChannels: c, outChannels: wShape[0], groups: groups,
+      kernelHeight: wShape[2], kernelWidth: wShape[3], strideHeight: stride.0, strideWidth: stride.1,
+      dilationHeight: dilation.0, dilationWidth: dilation.1, padTop: padding.top, padLeft: padding.left,
+      inputHeight: h, inputWidth: w, outputHeight: oh, outputWidth: ow)
+    let shape = [wShape[0], oh, ow]
+    guard Graph.elementCount(shape) != nil else {
+      throw NIRGraphError(node: node.name, "its output \(text(shape)) is too large")
+    }
+    return (.convolution(convolution), shape)
+  }
+
+  private static func pooling(_ node: RawNode, _ p: Parameters, input: [Int]) throws -> (Operation, [Int]) {
+    let (c, h, w) = try image(node, input: input, channels: nil, stated: nil)
+    let kernel = try p.pair("kernel_size")
+    let stride = try p.pair("stride")
+    let pad = try p.pair("padding")
+    guard kernel.0 >= 1, kernel.1 >= 1, stride.0 >= 1, stride.1 >= 1, pad.0 >= 0, pad.1 >= 0 else {
+      throw NIRGraphError(
+        node: node.name, "'kernel_size' and 'stride' must be positive and 'padding' not negative")
+    }
+    guard h + 2 * pad.0 >= kernel.0, w + 2 * pad.1 >= kernel.1 else {
+      throw NIRGraphError(
+        node: node.name, "the window \(kernel.0)×\(kernel.1) does not fit the input \(h)×\(w)")
+    }
+    let pooling = Pooling(
+      channels: c, kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: stride.0,
+      strideWidth: stride.1,
+      padTop: pad.0, padLeft: pad.1, inputHeight: h, inputWidth: w,
+      outputHeight: (h + 2 * pad.0 - kernel.0) / stride.0 + 1,
+      outputWidth: (w + 2 * pad.1 - kernel.1) / stride.1 + 1,
+      average: node.type == "AvgPool2d")
+    return (.pooling(pooling), [c, pooling.outputHeight, pooling.outputWidth])
+  }
+}
+
+/// A node's parameters, read with checks that name the node and the parameter.
+private struct Parameters {
+  let node: NIRGraph.RawNode
+
+  func fail(_ name: String, _ detail: String) -> NIRGraphError {
+    NIRGraphError(node: node.name, "'\(name)' \(detail)")
+  }
+
+  func numbers(_ name: String) throws -> (shape: [Int], values: [Double]) {
+    switch node.parameters[name] {
+    case .numbers(let shape, let values)?: return (shape, values)
+    case .string(let text)?: throw fail(name, "must be numbers, got the string \"\(text)\"")
+    case nil: throw fail(name, "is missing")
+    }
+  }
+
+  func floats(_ name: String) throws -> (shape: [Int], values: [Float]) {
+    let (shape, values) = try numbers(name)
+    if let k = values.firstIndex(where: { !$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude) }) {
+      throw fail(name, "holds \(values[k]) at element \(k); every value must be a finite float32")
+    }
+    return (shape, values.map { Float($0) })
+  }
+
+  func integers(_ name: String) throws -> [Int] {
+    let (_, values) = try numbers(name)
+    return try values.map {
+      guard $0 == $0.rounded(), abs($0) <= Double(Graph.maximumElements) else {
+        throw fail(name, "must hold whole numbers, got \($0)")
+      }
+      return Int($0)
+    }
+  }
+
+  func optionalIntegers(_ name: String) throws -> [Int]? {
+    node.parameters[name] == nil ? nil : try integers(name)
+  }
+
+  func integer(_ name: String) throws -> Int {
+    let values = try integers(name)
+    guard values.count == 1 else { throw fail(name, "must be one number, got \(values.count)") }
+    return values[0]
+  }
+
+  /// A size along height and width: one number for both, or two.
+  func pair(_ name: String) throws -> (Int, Int) {
+    let values = try integers(name)
+    switch values.count {
+    case 1: return (values[0], values[0])
+    case 2: return (values[0], values[1])
+    default: throw fail(name, "must be one number or two (height, width), got \(values.count)")
+    }
+  }
+
+  /// A per-element parameter expanded to `shape`: broadcast as numpy does (aligned on the
+  /// right, a dimension of 1 repeated), or taken as it is when it holds exactly as many values.
+  func expanded(_ name: String, to shape: [Int]) throws -> [Float] {
+    let (stored, values) = try floats(name)
+    let count = shape.reduce(1, *)
+    if values.count == count { return values }
+    guard stored.count <= shape.count,
+      zip(stored.reversed(), shape.reversed()).allSatisfy({ $0 == $1 || $0 == 1 }), !values.isEmpty
+    else {
+      throw fail(
+        name,
+        "has shape \(NIRGraph.text(stored)), which does not fit the node's input \(NIRGraph.text(shape))")
+    }
+    let padded = [Int](repeating: 1, count: shape.count - stored.count) + stored
+    // Strides of the stored array, 0 along broadcast dimensions.
+    var strides = [Int](repeating: 0, count: shape.count)
+    var step = 1
+    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+      strides[d] = padded[d] == 1 ? 0 : step
+      step *= padded[d]
+    }
+    var result = [Float](repeating: 0, count: count)
+    for index in 0..<count {
+      var rest = index
+      var source = 0
+      for d in stride(from: shape.count - 1, through: 0, by: -1) {
+        source += (rest % shape[d]) * strides[d]
+        rest /= shape[d]
+      }
+      result[index] = values[source]
+    }
+    return result
+  }
+}
+
+/// Why a NIR graph cannot be run: the node (when one is at fault) and what is wrong.
+public struct NIRGraphError: Error, Equatable, Sendable, CustomStringConvertible {
+  public let node: String?
+  public let detail: String
+
+  public init(node: String?, _ detail: String) {
+    self.node = node
+    self.detail = detail
+  }
+
+  public var description: String { node.map { "node '\($0)': \(detail)" } ?? detail }
+}
