@@ -44,6 +44,18 @@ public struct NIRGraph: Sendable {
     public let padTop: Int, padLeft: Int
     public let inputHeight: Int, inputWidth: Int
     public let outputHeight: Int, outputWidth: Int
+    /// When every output channel's kernel reads one input channel only (the others all zero),
+    /// that channel and the kernel's non-zero taps for each output channel: such a convolution
+    /// (the one-hot window selections of an exported max pooling, say) runs channel by channel
+    /// and tap by tap instead of as a product over every input channel, with the same sums.
+    public let depthwise: [ChannelTaps]?
+  }
+
+  /// The one input channel an output channel of a convolution reads, and its kernel's non-zero
+  /// weights in kernel order.
+  public struct ChannelTaps: Sendable {
+    public let channel: Int
+    public let taps: [(row: Int, column: Int, weight: Float)]
   }
 
   /// Sum or average pooling in the channel-first layout; an average divides by the whole
@@ -456,12 +468,39 @@ public struct NIRGraph: Sendable {
       inChannels: c, outChannels: wShape[0], groups: groups,
       kernelHeight: wShape[2], kernelWidth: wShape[3], strideHeight: stride.0, strideWidth: stride.1,
       dilationHeight: dilation.0, dilationWidth: dilation.1, padTop: padding.top, padLeft: padding.left,
-      inputHeight: h, inputWidth: w, outputHeight: oh, outputWidth: ow)
+      inputHeight: h, inputWidth: w, outputHeight: oh, outputWidth: ow,
+      depthwise: Self.singleInputChannels(weight, shape: wShape, groups: groups))
     let shape = [wShape[0], oh, ow]
     guard Graph.elementCount(shape) != nil else {
       throw NIRGraphError(node: node.name, "its output \(text(shape)) is too large")
     }
     return (.convolution(convolution), shape)
+  }
+
+  /// For each output channel of a kernel `out × in/groups × kH × kW`, the one input channel its
+  /// kernel does not hold only zeros for (the group's first when it holds none) with the
+  /// non-zero taps; nil when some output channel reads several, or when every group has one
+  /// input channel (its columns and GEMM are faster than going channel by channel).
+  private static func singleInputChannels(_ weight: [Float], shape: [Int], groups: Int) -> [ChannelTaps]? {
+    let (out, groupIn, kernelWidth) = (shape[0], shape[1], shape[3])
+    let window = shape[2] * kernelWidth
+    guard groupIn > 1 else { return nil }
+    var channels = [ChannelTaps]()
+    for o in 0..<out {
+      let group = o / (out / groups)
+      var found: Int?
+      var taps = [(row: Int, column: Int, weight: Float)]()
+      for i in 0..<groupIn {
+        let start = (o * groupIn + i) * window
+        for k in 0..<window where weight[start + k] != 0 {
+          guard found == nil || found == i else { return nil }
+          found = i
+          taps.append((k / kernelWidth, k % kernelWidth, weight[start + k]))
+        }
+      }
+      channels.append(ChannelTaps(channel: group * groupIn + (found ?? 0), taps: taps))
+    }
+    return channels
   }
 
   private static func pooling(_ node: RawNode, _ p: Parameters, input: [Int]) throws -> (Operation, [Int]) {

@@ -247,17 +247,25 @@ private final class NIRState: @unchecked Sendable {
         }
       }
     case .scale(let factors):
-      for i in 0..<(batch * count) { y[i] = x[i] * factors[i % count] }
+      factors.withUnsafeBufferPointer { factors in
+        for image in 0..<batch {
+          let base = image * count
+          for j in 0..<count { y[base + j] = x[base + j] * factors[j] }
+        }
+      }
     case .convolution(let c):
       convolve(c, x, y, batch: batch, columns: columns[k]!)
     case .pooling(let p):
       pool(p, x, y, batch: batch)
     case .threshold(let thresholds):
       var fired = 0
-      for i in 0..<(batch * count) {
-        let spike = x[i] > thresholds[i % count]
-        y[i] = spike ? 1 : 0
-        if spike { fired += 1 }
+      for image in 0..<batch {
+        let base = image * count
+        for j in 0..<count {
+          let spike = x[base + j] > thresholds[j]
+          y[base + j] = spike ? 1 : 0
+          if spike { fired += 1 }
+        }
       }
       return fired
     case .neurons(let neurons):
@@ -273,34 +281,54 @@ private final class NIRState: @unchecked Sendable {
     batch: Int
   ) -> Int {
     let r = n.r
-    var fired = 0
-    for i in 0..<(batch * count) {
-      let j = i % count
-      var u = v[i]
-      switch n.model {
-      case .integrateAndFire, .integrator:
-        u = u + r[j] * x[i]
-      case .leakyIntegrateAndFire, .leakyIntegrator:
-        u = u + (n.vLeak![j] - u + r[j] * x[i]) / n.tau![j]
-      case .currentBasedLIF, .currentBasedLI:
-        let s = synapse!
-        let weighted = (n.inputWeight?[j] ?? 1) * x[i]
-        s[i] = s[i] + (weighted - s[i]) / n.tauSynapse![j]
-        u = u + (n.vLeak![j] - u + r[j] * s[i]) / n.tau![j]
+    // The membrane update, one model at a time (the switch outside the loops).
+    switch n.model {
+    case .integrateAndFire, .integrator:
+      for image in 0..<batch {
+        let base = image * count
+        for j in 0..<count { v[base + j] = v[base + j] + r[j] * x[base + j] }
       }
-      if n.model.spikes {
-        let threshold = n.vThreshold![j]
-        if u > threshold {
-          u = n.resetBySubtraction ? u - threshold : (n.vReset?[j] ?? 0)
-          y[i] = 1
+    case .leakyIntegrateAndFire, .leakyIntegrator:
+      let (leak, tau) = (n.vLeak!, n.tau!)
+      for image in 0..<batch {
+        let base = image * count
+        for j in 0..<count {
+          let u = v[base + j]
+          v[base + j] = u + (leak[j] - u + r[j] * x[base + j]) / tau[j]
+        }
+      }
+    case .currentBasedLIF, .currentBasedLI:
+      let (s, leak, tau, tauSynapse) = (synapse!, n.vLeak!, n.tau!, n.tauSynapse!)
+      let weight = n.inputWeight ?? [Float](repeating: 1, count: count)
+      for image in 0..<batch {
+        let base = image * count
+        for j in 0..<count {
+          let current = s[base + j] + (weight[j] * x[base + j] - s[base + j]) / tauSynapse[j]
+          s[base + j] = current
+          let u = v[base + j]
+          v[base + j] = u + (leak[j] - u + r[j] * current) / tau[j]
+        }
+      }
+    }
+    guard n.model.spikes else {
+      for i in 0..<(batch * count) { y[i] = v[i] }
+      return 0
+    }
+    let threshold = n.vThreshold!
+    let reset = n.vReset ?? [Float](repeating: 0, count: count)
+    var fired = 0
+    for image in 0..<batch {
+      let base = image * count
+      for j in 0..<count {
+        let u = v[base + j]
+        if u > threshold[j] {
+          v[base + j] = n.resetBySubtraction ? u - threshold[j] : reset[j]
+          y[base + j] = 1
           fired += 1
         } else {
-          y[i] = 0
+          y[base + j] = 0
         }
-      } else {
-        y[i] = u
       }
-      v[i] = u
     }
     return fired
   }
@@ -316,6 +344,10 @@ private final class NIRState: @unchecked Sendable {
     let groupIn = c.inChannels / c.groups
     let groupOut = c.outChannels / c.groups
     let depth = groupIn * c.kernelHeight * c.kernelWidth
+    if let channels = c.depthwise {
+      convolveChannelwise(c, channels: channels, x, y, batch: batch)
+      return
+    }
     c.weight.withUnsafeBufferPointer { weight in
       for image in 0..<batch {
         let input = image * c.inChannels * h * w
@@ -347,6 +379,40 @@ private final class NIRState: @unchecked Sendable {
         for channel in 0..<c.outChannels {
           let base = output + channel * positions
           for p in 0..<positions { y[base + p] = y[base + p] + c.bias[channel] }
+        }
+      }
+    }
+  }
+
+  /// A convolution whose output channels each read one input channel: the kernel's non-zero
+  /// products added in kernel order, then the bias — as the product over all input channels
+  /// adds them, the other channels and taps contributing exact zeros.
+  private func convolveChannelwise(
+    _ c: NIRGraph.Convolution, channels: [NIRGraph.ChannelTaps], _ x: UnsafeMutableBufferPointer<Float>,
+    _ y: UnsafeMutableBufferPointer<Float>, batch: Int
+  ) {
+    let (h, w) = (c.inputHeight, c.inputWidth)
+    let (outH, outW) = (c.outputHeight, c.outputWidth)
+    let (strideH, strideW, dilationH, dilationW) = (
+      c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth
+    )
+    let (padTop, padLeft) = (c.padTop, c.padLeft)
+    let positions = outH * outW
+    for image in 0..<batch {
+      for (o, entry) in channels.enumerated() {
+        let plane = (image * c.inChannels + entry.channel) * h * w
+        let base = (image * c.outChannels + o) * positions
+        let bias = c.bias[o]
+        for oy in 0..<outH {
+          for ox in 0..<outW {
+            var sum: Float = 0
+            for tap in entry.taps {
+              let iy = oy * strideH - padTop + tap.row * dilationH
+              let ix = ox * strideW - padLeft + tap.column * dilationW
+              if iy >= 0 && iy < h && ix >= 0 && ix < w { sum = sum + x[plane + iy * w + ix] * tap.weight }
+            }
+            y[base + oy * outW + ox] = sum + bias
+          }
         }
       }
     }

@@ -31,6 +31,15 @@ import Testing
     guard convert.status == 0 else { throw WorkshopError(convert.stderr) }
     let snn = Array(try Data(contentsOf: URL(fileURLWithPath: network)))
     write("truncated.snn.h5", Array(snn.prefix(snn.count * 2 / 3)))
+    // A membrane network exported as NIR, and a damaged copy.
+    let membrane = path("mlp-if.snn.h5")
+    let converted = try runTool(
+      "snnconv", ["convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "50", "-o", membrane])
+    guard converted.status == 0 else { throw WorkshopError(converted.stderr) }
+    let exported = try runTool("snnconv", ["export", membrane, "-o", path("mlp.nir")])
+    guard exported.status == 0 else { throw WorkshopError(exported.stderr) }
+    let nir = Array(try Data(contentsOf: URL(fileURLWithPath: path("mlp.nir"))))
+    write("truncated.nir", Array(nir.prefix(nir.count * 2 / 3)))
     // Model descriptions for snntrain fit.
     write("garbage.json", "{\"name\": ")
     write("no-layers.json", #"{"name": "x", "input": [28, 28, 1], "layers": []}"#)
@@ -138,6 +147,10 @@ import Testing
     ("snnconv", ["convert", "W/truncated.h5", "-o", "O/out.snn.h5"], "W/truncated.h5"),
     ("snnconv", ["convert", "W/mlp.snn.h5", "-o", "O/out.snn.h5"], "W/mlp.snn.h5"),
     ("snnsim", ["run", "W/fifo.h5"], "not a regular file (a named pipe)"),
+    ("snnsim", ["run", "W/truncated.nir", "--limit", "5", "--results", "O/r.json"], "W/truncated.nir"),
+    ("snnconv", ["inspect", "W/truncated.nir"], "W/truncated.nir"),
+    ("snnsim", ["run", "W/mlp.nir", "--results", "W/mlp.nir"], "it is also an input"),
+    ("snnsim", ["run", "W/mlp.nir", "--engine", "event", "--limit", "5"], "apply to .snn.h5 networks"),
     ("snnsim", ["run", "W/truncated.snn.h5", "--limit", "5"], "W/truncated.snn.h5"),
     ("snnsim", ["run", "W/empty.h5"], "W/empty.h5': not an HDF5 file"),
     ("snnsim", ["run", "models/mlp.h5"], "not a snnkit.snn file"),

@@ -57,6 +57,19 @@ struct NIRGraphTests {
     #expect(result.readout == [4, 4, 6, 6])
   }
 
+  @Test func aDepthwiseConvolutionRunsChannelByChannel() throws {
+    // Channel 0 (1 2 3) with kernel (1 10), channel 1 (4 5 6) with (2 0.5) and bias 1.
+    let convolution = Raw(
+      name: "conv", type: "Conv2d",
+      parameters: [
+        "weight": numbers([1, 10, 2, 0.5], shape: [2, 1, 1, 2]), "bias": numbers([0, 1]),
+        "stride": numbers([1]),
+        "padding": numbers([0]), "dilation": numbers([1]), "groups": numbers([2], shape: []),
+      ])
+    let result = try Self.run([convolution], inputShape: [2, 1, 3], image: [1, 2, 3, 4, 5, 6], steps: 1)
+    #expect(result.readout == [21, 32, 11.5, 14])
+  }
+
   @Test func theReadoutsArgMaxIsThePrediction() throws {
     let graph = try NIRGraph(nodes: [input([3]), output], edges: [("in", "out")])
     let result = NIRSimulator.run(
