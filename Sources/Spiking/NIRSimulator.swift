@@ -66,31 +66,23 @@ public enum NIRSimulator {
     var correct = [Int](repeating: 0, count: timesteps.count)
     var spikes = [[Double]](repeating: [Double](repeating: 0, count: timesteps.count), count: spiking.count)
     var readout = keepReadout ? [Float]() : nil
-    withoutActuallyEscaping(progress) { progress in
-      let tick = UncheckedSendable(progress)
-      images.withUnsafeBufferPointer { images in
-        let source = UncheckedSendable(images)
-        for group in stride(from: 0, to: batches.count, by: workers) {
-          let members = batches[group..<min(group + workers, batches.count)]
-          DispatchQueue.concurrentPerform(iterations: members.count) { w in
-            let range = members[group + w]
-            states[w].simulate(
-              UnsafeBufferPointer(
-                rebasing: source.value[(range.lowerBound * inputCount)..<(range.upperBound * inputCount)]),
-              labels: Array(labels[range]), spiking: spiking,
-              progress: w == 0 ? { t in tick.value(range.lowerBound, labels.count, t) } : nil)
+    images.withUnsafeBufferPointer { images in
+      inBatchGroups(
+        batches, workers: workers, images: labels.count, progress: progress,
+        simulate: { w, range, tick in
+          states[w].simulate(
+            UnsafeBufferPointer(
+              rebasing: images[(range.lowerBound * inputCount)..<(range.upperBound * inputCount)]),
+            labels: Array(labels[range]), spiking: spiking, progress: tick)
+        },
+        combine: { w in
+          let state = states[w]
+          for k in timesteps.indices { correct[k] += state.correct[k] }
+          for p in spiking.indices {
+            for k in timesteps.indices { spikes[p][k] += state.spikeTotals[p][k] }
           }
-          for w in members.indices {
-            let state = states[w - group]
-            for k in timesteps.indices { correct[k] += state.correct[k] }
-            for p in spiking.indices {
-              for k in timesteps.indices { spikes[p][k] += state.spikeTotals[p][k] }
-            }
-            if keepReadout { readout! += state.readoutRows }
-          }
-          progress(members.last!.upperBound, labels.count, 0)
-        }
-      }
+          if keepReadout { readout! += state.readoutRows }
+        })
     }
     let count = Double(labels.count)
     let populations = spiking.enumerated().map { p, k in

@@ -162,20 +162,12 @@ public enum Simulator {
         keepReadout: keepReadout)
     }
     var totals = Totals(reported: reported.count, timesteps: timesteps.count)
-    withoutActuallyEscaping(progress) { progress in
-      let tick = UncheckedSendable(progress)
-      for group in stride(from: 0, to: batches.count, by: workers) {
-        let members = batches[group..<min(group + workers, batches.count)]
-        DispatchQueue.concurrentPerform(iterations: members.count) { w in
-          let range = members[group + w]
-          shards[w].simulate(
-            graph, images: adapted.rows(range), labels: Array(labels[range]),
-            progress: w == 0 ? { t in tick.value(range.lowerBound, labels.count, t) } : nil)
-        }
-        for w in members.indices { totals.add(shards[w - group]) }
-        progress(members.last!.upperBound, labels.count, 0)
-      }
-    }
+    inBatchGroups(
+      batches, workers: workers, images: labels.count, progress: progress,
+      simulate: { w, range, tick in
+        shards[w].simulate(graph, images: adapted.rows(range), labels: Array(labels[range]), progress: tick)
+      },
+      combine: { w in totals.add(shards[w]) })
     let count = Double(labels.count)
     let fanOut = reported.map { Self.meanFanOut(of: $0.node, in: graph) }
     let results = reported.enumerated().map { k, entry -> SimulationResult.PopulationResult in
@@ -427,6 +419,32 @@ struct Totals {
       for slot in correct.indices {
         absError[k][slot] += shard.absError[k][slot]
         spikes[k][slot] += shard.spikes[k][slot]
+      }
+    }
+  }
+}
+
+/// Simulates `batches` on `workers` threads, one batch each at a time: `simulate(worker, batch,
+/// tick)` for the batches of a group concurrently (`tick`, the steps done, given to worker 0
+/// only), then `combine(worker)` for each in batch order, so that what is combined does not
+/// depend on the number of workers; `progress` gets (images done, images, steps done).
+func inBatchGroups(
+  _ batches: [Range<Int>], workers: Int, images: Int, progress: (Int, Int, Int) -> Void,
+  simulate: (_ worker: Int, _ batch: Range<Int>, _ tick: ((Int) -> Void)?) -> Void,
+  combine: (_ worker: Int) -> Void
+) {
+  withoutActuallyEscaping(progress) { progress in
+    withoutActuallyEscaping(simulate) { simulate in
+      let tick = UncheckedSendable(progress)
+      let work = UncheckedSendable(simulate)
+      for group in stride(from: 0, to: batches.count, by: workers) {
+        let members = batches[group..<min(group + workers, batches.count)]
+        DispatchQueue.concurrentPerform(iterations: members.count) { w in
+          let range = members[group + w]
+          work.value(w, range, w == 0 ? { t in tick.value(range.lowerBound, images, t) } : nil)
+        }
+        for w in members.indices { combine(w - group) }
+        progress(members.last!.upperBound, images, 0)
       }
     }
   }
