@@ -40,7 +40,7 @@ let package = Package(
     .target(
       name: "Tensor",
       dependencies: ["CBLAS", "CMalloc", .product(name: "RealModule", package: "swift-numerics")]),
-    .target(name: "Datasets", dependencies: ["CZlib", "Tensor", "AtomicFile"]),
+    .target(name: "Datasets", dependencies: ["CZlib", "Tensor", "AtomicFile", "HDF5"]),
     .target(
       name: "Graph", dependencies: ["Tensor", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Spiking", dependencies: ["Graph"]),

@@ -20,6 +20,9 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
   case fashionMNIST
   /// MNIST-layout IDX files in a directory; labels are taken as classes `0…max`.
   case directory(String)
+  /// NumPy or HDF5 arrays (``ArrayDataSource``); labels are taken as classes `0…max`, or as
+  /// many as one-hot rows have.
+  case arrays(ArrayDataSource)
 
   /// Where Debian's `dataset-fashion-mnist` puts its files.
   public static let fashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
@@ -36,6 +39,10 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
       self = .fashionMNIST
       return
     }
+    if let arrays = ArrayDataSource(parsing: text) {
+      self = .arrays(arrays)
+      return
+    }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue
     else {
@@ -48,6 +55,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .fashionMNIST: return "fashion-mnist"
     case .directory(let path): return path
+    case .arrays(let arrays): return arrays.description
     }
   }
 
@@ -60,6 +68,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
     let directory: String
     let hint: String
     switch self {
+    case .arrays(let arrays): return try arrays.load(split, limit: limit).0
     case .fashionMNIST:
       directory = Self.fashionMNISTDirectory
       hint = "Install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist"
@@ -80,7 +89,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
     let classNames: [String]
     switch self {
     case .fashionMNIST: classNames = Self.fashionMNISTClasses
-    case .directory:
+    case .directory, .arrays:
       classNames = (0...Int(labelFile.bytes.max() ?? 0)).map { "\($0)" }
     }
     if let index = labelFile.bytes.firstIndex(where: { Int($0) >= classNames.count }) {
@@ -94,6 +103,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .fashionMNIST: name = "fashion-mnist/\(split.rawValue)"
     case .directory(let path): name = "\(path)/\(split.rawValue)"
+    case .arrays(let arrays): name = arrays.description
     }
     return LabeledImages(
       images: Tensor(shape: [count, height, width, 1], scalars: pixels),

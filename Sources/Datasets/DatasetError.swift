@@ -46,8 +46,9 @@ extension DatasetError: CustomStringConvertible {
       return "'\(data)': label \(label) of image \(index) names no output of '\(network)', which scores "
         + "\(outputs) classes (0…\(outputs - 1))"
     case .unknownSource(let name):
-      return "unknown data source '\(name)': use 'fashion-mnist' or a directory holding IDX files "
-        + "named like train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…"
+      return "unknown data source '\(name)': use 'fashion-mnist', a directory holding IDX files "
+        + "named like train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…, "
+        + "FILE.npz[:X,Y], IMAGES.npy,LABELS.npy or FILE.h5[:/X,/Y]"
     }
   }
 }

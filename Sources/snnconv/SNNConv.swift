@@ -159,7 +159,7 @@ extension SNNConv {
     func run() throws {
       try prepareOutputs(files: outputs.map { [$0] } ?? [], inputs: [model])
       let graph = try KerasModelReader.read(model)
-      let set = try data.selection.load()
+      let set = try data.load()
       try set.check(fits: graph)
       let progress = ProgressLine("eval")
       let result = try graph.evaluate(

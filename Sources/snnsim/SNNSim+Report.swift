@@ -106,7 +106,7 @@ extension SNNSim {
         targetTimesteps: targetTimesteps, base: conversion.settings(dynamics: .signGD, normalization: .max),
         simulation: simulation.settings,
         calibrationData: data.data)
-      let images = try data.selection.load()
+      let images = try data.load()
       // Made when the first run is written: a failure before then leaves nothing behind.
       let runsDirectory = (output as NSString).appendingPathComponent("runs")
       let total = ablation.combinations.count

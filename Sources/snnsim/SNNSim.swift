@@ -54,7 +54,7 @@ extension SNNSim {
         inputs: [self.network])
       if NIRSummary.isNIRFile(self.network) { return try runNIR() }
       let network = try SourcedNetwork(path: self.network)
-      let images = try data.selection.load()
+      let images = try data.load()
       let progress = ProgressLine("simulate")
       let (record, readout) = try network.simulate(
         on: images, limit: data.limit, settings: simulation.settings, keepReadout: outputs != nil,
@@ -83,7 +83,7 @@ extension SNNSim.Run {
     }
     let graph = try NIRReader.read(network)
     let version = try NIRReader.contents(of: network).version
-    let images = try data.selection.load()
+    let images = try data.load()
     try images.checkLabels(fit: graph.readoutWidth, network: network)
     let values: [Float]
     do { values = try graph.adapt(images: images.images) } catch let error as NIRGraphError {

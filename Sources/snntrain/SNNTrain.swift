@@ -26,7 +26,7 @@ extension SNNTrain {
     @OptionGroup(title: "Data") var source: DataOptions
 
     func run() throws {
-      let set = try source.selection.load()
+      let set = try source.load()
       let pixels = set.images.scalars
       print(
         "\(set.name): \(set.count) images of \(set.images.shape.dropFirst().map(String.init).joined(separator: "×"))"
