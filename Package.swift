@@ -45,7 +45,7 @@ let package = Package(
       name: "Graph", dependencies: ["Tensor", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "Spiking", dependencies: ["Graph"]),
     .target(name: "Conversion", dependencies: ["Spiking", "Graph"]),
-    .target(name: "Results", dependencies: ["Spiking", "Graph", "AtomicFile"]),
+    .target(name: "Results", dependencies: ["Spiking", "Graph", "AtomicFile", "Datasets"]),
     .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking", "AtomicFile"]),
     .target(name: "Reports", dependencies: ["Results", "AtomicFile"]),
     .target(

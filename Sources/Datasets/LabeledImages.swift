@@ -10,6 +10,10 @@ public struct LabeledImages: Sendable {
   public let classNames: [String]
   /// Where the data came from, e.g. `fashion-mnist/test`.
   public let name: String
+  /// How many images of the source were skipped before these (`--offset`).
+  public var offset = 0
+  /// What was done to the images after reading them (nil: nothing).
+  public var preprocessing: Preprocessing?
 
   public init(images: Tensor<Float>, labels: [Int], classNames: [String], name: String) {
     precondition(

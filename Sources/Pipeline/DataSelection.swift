@@ -7,16 +7,43 @@ public struct DataSelection: Sendable, Equatable {
   public var source: DataSource
   public var split: Split
   public var limit: Int?
+  /// Images of the source skipped before the selection starts.
+  public var offset: Int
+  /// Applied to the images after reading (nil or identity: nothing).
+  public var preprocessing: Preprocessing?
 
-  public init(source: DataSource = .fashionMNIST, split: Split = .test, limit: Int? = nil) {
+  public init(
+    source: DataSource = .fashionMNIST, split: Split = .test, limit: Int? = nil, offset: Int = 0,
+    preprocessing: Preprocessing? = nil
+  ) {
     self.source = source
     self.split = split
     self.limit = limit
+    self.offset = offset
+    self.preprocessing = preprocessing
   }
 
-  /// Loads the selected images.
-  /// - Throws: `DatasetError` naming the missing or malformed file.
-  public func load() throws -> LabeledImages { try source.load(split, limit: limit) }
+  /// Loads the selected images: `limit` of them from `offset` on, preprocessed.
+  /// - Throws: `DatasetError` naming the missing or malformed file, or an offset past the end.
+  public func load() throws -> LabeledImages {
+    let read = try source.load(split, limit: limit.map { offset + $0 })
+    guard offset < read.count else {
+      throw DatasetError.unreadable(
+        path: read.name, reason: "--offset \(offset) is past its \(read.count) images")
+    }
+    var images = read.images
+    if offset > 0 { images = images.rows(offset..<read.count) }
+    var preprocessed: Preprocessing?
+    if let preprocessing, !preprocessing.isIdentity {
+      images = try preprocessing.apply(to: images, data: read.name)
+      preprocessed = preprocessing
+    }
+    var selected = LabeledImages(
+      images: images, labels: Array(read.labels[offset...]), classNames: read.classNames, name: read.name)
+    selected.offset = offset
+    selected.preprocessing = preprocessed
+    return selected
+  }
 }
 
 extension LabeledImages {

@@ -128,10 +128,11 @@ public struct SourcedNetwork: Sendable {
     _ result: SimulationResult, settings: SimulationSettings, data: LabeledImages, limit: Int?,
     seconds: Double
   ) throws -> RunRecord {
-    RunRecord(
-      settings: RunRecord.Settings(
-        network: network, networkPath: location, sourceModel: provenance.sourceModel,
-        sourceSha256: provenance.sourceSHA256, simulation: settings, data: data.name, limit: limit),
-      result: result, seconds: seconds)
+    var recorded = RunRecord.Settings(
+      network: network, networkPath: location, sourceModel: provenance.sourceModel,
+      sourceSha256: provenance.sourceSHA256, simulation: settings, data: data.name, limit: limit)
+    recorded.offset = data.offset > 0 ? data.offset : nil
+    recorded.preprocessing = data.preprocessing
+    return RunRecord(settings: recorded, result: result, seconds: seconds)
   }
 }

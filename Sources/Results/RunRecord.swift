@@ -1,4 +1,5 @@
 import AtomicFile
+import Datasets
 import Foundation
 import Graph
 import Spiking
@@ -35,6 +36,10 @@ public struct RunRecord: Codable, Sendable {
     /// The number of time steps the conversion was tuned for; nil if it was not (and in records
     /// written before tuning existed).
     public let targetTimesteps: Int?
+    /// Images of the data skipped before the run's (`--offset`); nil for none.
+    public var offset: Int?
+    /// What was done to the images (`--scale`, `--mean`, `--std`); nil for nothing.
+    public var preprocessing: Preprocessing?
 
     public init(
       network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [Dynamics],

@@ -26,8 +26,26 @@ public struct DataOptions: ParsableArguments, Sendable {
   @Option(help: ArgumentHelp("Use only the first N images.", valueName: "N"))
   public var limit: Int?
 
+  @Option(help: ArgumentHelp("Skip the first K images (with --limit: take images K…K+N−1).", valueName: "K"))
+  public var offset = 0
+
   @Flag(help: "Images in NumPy or HDF5 arrays are stored N×C×H×W (PyTorch's layout), not N×H×W×C.")
   public var channelsFirst = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Preprocessing: multiply every value by S first; x' = (x·S − mean)/std.", valueName: "S"))
+  public var scale: Double = 1
+
+  @Option(
+    help: ArgumentHelp("Preprocessing: subtract, one value or one per channel.", valueName: "m,m,…"),
+    transform: { try parseList($0, option: "--mean", expected: "numbers") { Double($0) } })
+  public var mean: [Double] = [0]
+
+  @Option(
+    help: ArgumentHelp("Preprocessing: divide by, one value or one per channel.", valueName: "s,s,…"),
+    transform: { try parseList($0, option: "--std", expected: "numbers") { Double($0) } })
+  public var std: [Double] = [1]
 
   public init() {}
 
@@ -35,6 +53,10 @@ public struct DataOptions: ParsableArguments, Sendable {
     if channelsFirst, case .arrays = data {
     } else if channelsFirst {
       throw ValidationError("--channels-first applies to NumPy and HDF5 arrays, not to '\(data)'")
+    }
+    if offset < 0 { throw ValidationError("--offset must not be negative, got \(offset)") }
+    if let problem = Preprocessing(scale: scale, mean: mean, std: std).problem {
+      throw ValidationError(problem)
     }
     if let limit, limit <= 0 {
       throw ValidationError("--limit must be a positive number of images, got \(limit)")
@@ -48,7 +70,9 @@ public struct DataOptions: ParsableArguments, Sendable {
       arrays.channelsFirst = channelsFirst
       source = .arrays(arrays)
     }
-    return DataSelection(source: source, split: split ?? .test, limit: limit)
+    return DataSelection(
+      source: source, split: split ?? .test, limit: limit, offset: offset,
+      preprocessing: Preprocessing(scale: scale, mean: mean, std: std))
   }
 
   /// Loads the selected images; says on standard error when `--split` was given for a file that

@@ -176,6 +176,46 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: String(nirResults.dropLast(5)) + ".csv"))
   }
 
+  @Test(.enabled(if: pythonHas("numpy"), "needs numpy"))
+  func ownDataWithOffsetAndPreprocessingIsRecorded() throws {
+    let directory = try makeTemporaryDirectory("own-data")
+    // Test images 0…59 as uint8 0…255 in an .npz, and as Fashion-MNIST's own [0, 1] floats.
+    let script = """
+      import gzip, sys, numpy as np
+      read = lambda p, o: np.frombuffer(gzip.open(p).read(), np.uint8, offset=o)
+      x = read('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz', 16).reshape(-1, 28, 28)[:60]
+      y = read('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz', 8)[:60]
+      np.savez_compressed(sys.argv[1], x=x, y=np.eye(10)[y])
+      """
+    let data = directory.appendingPathComponent("bytes.npz").path
+    let made = try runProcess("/usr/bin/env", ["python3", "-c", script, data])
+    #expect(made.status == 0, "\(made.output)")
+    let network = directory.appendingPathComponent("mlp.snn.h5").path
+    #expect(
+      try runTool("snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", network]).status == 0)
+    func run(_ arguments: [String], _ name: String) throws -> [String: Any] {
+      let path = directory.appendingPathComponent(name).path
+      let result = try runTool(
+        "snnsim",
+        ["run", network, "--timesteps", "4,16", "--offset", "20", "--limit", "40", "--results", path]
+          + arguments)
+      #expect(result.status == 0, "\(result.stderr)")
+      return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        as! [String: Any]
+    }
+    let own = try run(["--data", data, "--scale", String(1.0 / 255)], "own.json")
+    let builtIn = try run([], "builtin.json")
+    #expect((own["accuracy"] as! [Double]) == (builtIn["accuracy"] as! [Double]))
+    #expect((own["ann_accuracy"] as! Double) == (builtIn["ann_accuracy"] as! Double))
+    let settings = own["settings"] as! [String: Any]
+    #expect(settings["offset"] as? Int == 20 && settings["limit"] as? Int == 40)
+    // (Foundation's JSON parser may land a unit in the last place away from the written value.)
+    let scale = (settings["preprocessing"] as? [String: Any])?["scale"] as? Double ?? 0
+    #expect(abs(scale - 1.0 / 255) < 1e-15)
+    #expect((builtIn["settings"] as! [String: Any])["preprocessing"] == nil)
+    #expect(own["images"] as? Int == 40)
+  }
+
   /// Runs `network` on the first 20 test images at T = 8, 64 and returns its results file.
   func runToolResults(_ network: String, _ directory: URL) throws -> String {
     let path = directory.appendingPathComponent("snn.json").path
