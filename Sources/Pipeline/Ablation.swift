@@ -20,6 +20,8 @@ public struct Ablation: Sendable {
   public let simulation: SimulationSettings
   /// Where calibration images come from (their training split).
   public let calibrationData: DataSource
+  /// Applied to the calibration images (the same as to the images simulated).
+  public var preprocessing: Preprocessing?
 
   /// - Parameters:
   ///   - targetTimesteps: besides the conversion as is, one tuned for each of these T.
@@ -65,7 +67,9 @@ public struct Ablation: Sendable {
     // Every combination calibrates on the same first images: read them once, as many as the
     // largest request.
     let needed = combinations.map(\.settings.trainingImagesNeeded).max() ?? 0
-    let images = needed > 0 ? try calibrationData.load(.train, limit: needed).images : nil
+    let selection = DataSelection(
+      source: calibrationData, split: .train, limit: needed, preprocessing: preprocessing)
+    let images = needed > 0 ? try selection.load().images : nil
     var records = [RunRecord]()
     for (index, combination) in combinations.enumerated() {
       let network = try SourcedNetwork(

@@ -59,15 +59,17 @@ public struct SourcedNetwork: Sendable {
   ///   - progress: tuning's (populations done, populations in all).
   /// - Throws: `DatasetError` when the images cannot be read; ``ConversionError``
   ///   for an op without a spiking neuron.
+  ///   - preprocessing: applied to the calibration images, as to the images the network will see.
   public init(
     converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource,
-    threads: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
+    preprocessing: Preprocessing? = nil, threads: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
     let needed = settings.trainingImagesNeeded
+    let selection = DataSelection(
+      source: calibrationData, split: .train, limit: needed, preprocessing: preprocessing)
     try self.init(
-      converting: model, settings: settings,
-      images: needed > 0 ? try calibrationData.load(.train, limit: needed).images : nil, threads: threads,
-      progress: progress)
+      converting: model, settings: settings, images: needed > 0 ? try selection.load().images : nil,
+      threads: threads, progress: progress)
   }
 
   /// Converts `model` with `settings` on training `images` (see

@@ -32,20 +32,7 @@ public struct DataOptions: ParsableArguments, Sendable {
   @Flag(help: "Images in NumPy or HDF5 arrays are stored N×C×H×W (PyTorch's layout), not N×H×W×C.")
   public var channelsFirst = false
 
-  @Option(
-    help: ArgumentHelp(
-      "Preprocessing: multiply every value by S first; x' = (x·S − mean)/std.", valueName: "S"))
-  public var scale: Double = 1
-
-  @Option(
-    help: ArgumentHelp("Preprocessing: subtract, one value or one per channel.", valueName: "m,m,…"),
-    transform: { try parseList($0, option: "--mean", expected: "numbers") { Double($0) } })
-  public var mean: [Double] = [0]
-
-  @Option(
-    help: ArgumentHelp("Preprocessing: divide by, one value or one per channel.", valueName: "s,s,…"),
-    transform: { try parseList($0, option: "--std", expected: "numbers") { Double($0) } })
-  public var std: [Double] = [1]
+  @OptionGroup(title: "Preprocessing") public var preprocessing: PreprocessingOptions
 
   public init() {}
 
@@ -55,9 +42,6 @@ public struct DataOptions: ParsableArguments, Sendable {
       throw ValidationError("--channels-first applies to NumPy and HDF5 arrays, not to '\(data)'")
     }
     if offset < 0 { throw ValidationError("--offset must not be negative, got \(offset)") }
-    if let problem = Preprocessing(scale: scale, mean: mean, std: std).problem {
-      throw ValidationError(problem)
-    }
     if let limit, limit <= 0 {
       throw ValidationError("--limit must be a positive number of images, got \(limit)")
     }
@@ -72,7 +56,7 @@ public struct DataOptions: ParsableArguments, Sendable {
     }
     return DataSelection(
       source: source, split: split ?? .test, limit: limit, offset: offset,
-      preprocessing: Preprocessing(scale: scale, mean: mean, std: std))
+      preprocessing: preprocessing.value)
   }
 
   /// Loads the selected images; says on standard error when `--split` was given for a file that
@@ -84,5 +68,37 @@ public struct DataOptions: ParsableArguments, Sendable {
         Data("note: \(data) holds one set of images; --split \(split.rawValue) is ignored\n".utf8))
     }
     return images
+  }
+}
+
+/// `--scale`, `--mean` and `--std`: what is done to images before they enter a model, the same
+/// for the images a command evaluates, calibrates on or trains on.
+public struct PreprocessingOptions: ParsableArguments, Sendable {
+  @Option(
+    help: ArgumentHelp("Multiply every image value by S first: x' = (x·S − mean)/std.", valueName: "S"))
+  public var scale: Double = 1
+
+  @Option(
+    help: ArgumentHelp("Subtract, one value or one per channel.", valueName: "m,m,…"),
+    transform: { try parseList($0, option: "--mean", expected: "numbers") { Double($0) } })
+  public var mean: [Double] = [0]
+
+  @Option(
+    help: ArgumentHelp("Divide by, one value or one per channel.", valueName: "s,s,…"),
+    transform: { try parseList($0, option: "--std", expected: "numbers") { Double($0) } })
+  public var std: [Double] = [1]
+
+  public init() {}
+
+  public func validate() throws {
+    if let problem = Preprocessing(scale: scale, mean: mean, std: std).problem {
+      throw ValidationError(problem)
+    }
+  }
+
+  /// The preprocessing asked for; nil when it changes nothing.
+  public var value: Preprocessing? {
+    let preprocessing = Preprocessing(scale: scale, mean: mean, std: std)
+    return preprocessing.isIdentity && preprocessing.problem == nil ? nil : preprocessing
   }
 }

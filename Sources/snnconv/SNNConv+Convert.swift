@@ -40,10 +40,11 @@ extension SNNConv {
     @Option(
       name: .long,
       help: ArgumentHelp(
-        "Where calibration images come from: 'fashion-mnist' or a directory of IDX files (training split).",
+        "Where calibration images come from: 'fashion-mnist', a directory of IDX files (training split), or arrays as for snnsim run --data.",
         valueName: "source"),
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
+    @OptionGroup(title: "Preprocessing of the calibration images") var preprocessing: PreprocessingOptions
     @Option(
       help: ArgumentHelp(
         "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md).",
@@ -85,7 +86,7 @@ extension SNNConv {
       let progress = ProgressLine("tuning for T = \(targetTimesteps.map(String.init) ?? "")")
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
-        threads: threads,
+        preprocessing: preprocessing.value, threads: threads,
         progress: { progress.update($0, of: $1) })
       var choices = [String: Tuning.Choice]()
       if let targetTimesteps, let tuning = converted.tuning {

@@ -101,11 +101,12 @@ extension SNNSim {
     func run() throws {
       MemoryTuning.keepFreedMemory()
       try prepareOutputs(directories: [output])
-      let ablation = Ablation(
+      var ablation = Ablation(
         model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
         targetTimesteps: targetTimesteps, base: conversion.settings(dynamics: .signGD, normalization: .max),
         simulation: simulation.settings,
-        calibrationData: data.data)
+        calibrationData: data.selection.source)
+      ablation.preprocessing = data.preprocessing.value
       let images = try data.load()
       // Made when the first run is written: a failure before then leaves nothing behind.
       let runsDirectory = (output as NSString).appendingPathComponent("runs")

@@ -24,6 +24,8 @@ extension SNNTrain {
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
 
+    @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
+
     @Option(help: ArgumentHelp("Train on the first N training images only.", valueName: "N"))
     var limit: Int?
 
@@ -110,8 +112,14 @@ extension SNNTrain {
       } else {
         graph = try KerasModelReader.read(model)
       }
-      let train = try data.load(.train, limit: limit)
-      let test = testLimit == 0 ? nil : try data.load(.test, limit: testLimit)
+      let train = try DataSelection(
+        source: data, split: .train, limit: limit, preprocessing: preprocessing.value
+      ).load()
+      let test =
+        testLimit == 0
+        ? nil
+        : try DataSelection(source: data, split: .test, limit: testLimit, preprocessing: preprocessing.value)
+          .load()
       let scheduleValue: LearningRateSchedule =
         switch schedule {
         case .constant: .constant
