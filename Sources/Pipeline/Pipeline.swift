@@ -60,13 +60,15 @@ public struct SourcedNetwork: Sendable {
   /// - Throws: `DatasetError` when the images cannot be read; ``ConversionError``
   ///   for an op without a spiking neuron.
   ///   - preprocessing: applied to the calibration images, as to the images the network will see.
+  ///   - offset: training images skipped before the calibration images.
   public init(
     converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource,
-    preprocessing: Preprocessing? = nil, threads: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
+    preprocessing: Preprocessing? = nil, offset: Int = 0, threads: Int? = nil,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
     let needed = settings.trainingImagesNeeded
     let selection = DataSelection(
-      source: calibrationData, split: .train, limit: needed, preprocessing: preprocessing)
+      source: calibrationData, split: .train, limit: needed, offset: offset, preprocessing: preprocessing)
     try self.init(
       converting: model, settings: settings, images: needed > 0 ? try selection.load().images : nil,
       threads: threads, progress: progress)

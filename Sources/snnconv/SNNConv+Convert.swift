@@ -47,6 +47,11 @@ extension SNNConv {
     @OptionGroup(title: "Preprocessing of the calibration images") var preprocessing: PreprocessingOptions
     @Option(
       help: ArgumentHelp(
+        "Skip the first K training images: calibration and tuning read the images from K on.", valueName: "K")
+    )
+    var offset = 0
+    @Option(
+      help: ArgumentHelp(
         "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md).",
         valueName: "T"))
     var targetTimesteps: Int?
@@ -65,6 +70,7 @@ extension SNNConv {
         throw ValidationError(
           "--signed applies to --dynamics subgradient (signed integrate-and-fire neurons)")
       }
+      if offset < 0 { throw ValidationError("--offset must not be negative, got \(offset)") }
       try conversion.validateMembrane(dynamics: [chosenDynamics])
       if let targetTimesteps {
         try ToolLimits.check(targetTimesteps, "--target-timesteps", in: 1...(ToolLimits.timesteps / 2))
@@ -86,7 +92,7 @@ extension SNNConv {
       let progress = ProgressLine("tuning for T = \(targetTimesteps.map(String.init) ?? "")")
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
-        preprocessing: preprocessing.value, threads: threads,
+        preprocessing: preprocessing.value, offset: offset, threads: threads,
         progress: { progress.update($0, of: $1) })
       var choices = [String: Tuning.Choice]()
       if let targetTimesteps, let tuning = converted.tuning {

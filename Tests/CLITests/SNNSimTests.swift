@@ -216,6 +216,39 @@ import Testing
     #expect(own["images"] as? Int == 40)
   }
 
+  @Test(.enabled(if: pythonHas("numpy"), "needs numpy"))
+  func calibrationReadsFromTheOffset() throws {
+    let directory = try makeTemporaryDirectory("calibration-offset")
+    // Training images 100…149 as uint8 in an .npz: calibrating on them (scaled by 1/255) must
+    // give the scales that calibrating on Fashion-MNIST from --offset 100 gives.
+    let script = """
+      import gzip, sys, numpy as np
+      read = lambda p, o: np.frombuffer(gzip.open(p).read(), np.uint8, offset=o)
+      x = read('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz', 16).reshape(-1, 28, 28)
+      y = read('/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz', 8)
+      np.savez(sys.argv[1], x=x[100:150], y=y[100:150])
+      """
+    let data = directory.appendingPathComponent("part.npz").path
+    let made = try runProcess("/usr/bin/env", ["python3", "-c", script, data])
+    #expect(made.status == 0, "\(made.output)")
+    var scales = [[Double]]()
+    for (name, arguments) in [
+      ("offset", ["--offset", "100"]), ("file", ["--data", data, "--scale", String(1.0 / 255)]),
+      ("start", []),
+    ] {
+      let network = directory.appendingPathComponent("\(name).snn.h5").path
+      let convert = try runTool(
+        "snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", network] + arguments)
+      #expect(convert.status == 0, "\(convert.stderr)")
+      let inspect = try runTool("snnconv", ["inspect", network, "--json"])
+      let rows = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as! [[String: Any]]
+      scales.append(rows.map { $0["scale"] as! Double })
+    }
+    // (1/255 as a product rounds like the reader's division nearly always; max scales agree.)
+    for (a, b) in zip(scales[0], scales[1]) { #expect(abs(a - b) <= 1e-6 * a, "\(scales)") }
+    #expect(scales[0] != scales[2], "the offset changed nothing: \(scales)")
+  }
+
   /// Runs `network` on the first 20 test images at T = 8, 64 and returns its results file.
   func runToolResults(_ network: String, _ directory: URL) throws -> String {
     let path = directory.appendingPathComponent("snn.json").path
