@@ -124,18 +124,27 @@ extension SNNSim.Run {
   }
 }
 
-/// Prints a run as a table: accuracy and each population's mean absolute error per T.
+/// Prints a run as a table: accuracy, spikes and synaptic operations per image, and each
+/// population's mean absolute error per T.
 func printTable(_ record: RunRecord) {
   print(
     "\(record.settings.name) on \(record.settings.data), \(record.images) images, \(String(format: "%.1f", record.seconds)) s; ANN accuracy \(String(format: "%.2f%%", record.annAccuracy * 100))"
   )
-  let header = ["T", "accuracy", "Δ ANN (pp)"] + record.populations.map { "\($0.name) MAE" }
+  let header =
+    ["T", "accuracy", "Δ ANN (pp)", "spikes/image", "synaptic ops/image"]
+    + record.populations.map { "\($0.name) MAE" }
   print(header.joined(separator: "\t"))
   for (row, t) in record.timesteps.enumerated() {
+    // Every population's spikes over the T steps, and the synaptic operations they cause.
+    let spikes = record.populations.reduce(0.0) {
+      $0 + $1.spikesPerNeuronPerStep[row] * Double($1.neurons * t)
+    }
+    let operations = record.populations.reduce(0.0) { $0 + $1.synapticOperations[row] }
     let cells =
       [
         String(t), String(format: "%.2f%%", record.accuracy[row] * 100),
         String(format: "%+.2f", (record.accuracy[row] - record.annAccuracy) * 100),
+        String(format: "%.3g", spikes), String(format: "%.3g", operations),
       ]
       + record.populations.map { String(format: "%.4g", $0.meanAbsError[row]) }
     print(cells.joined(separator: "\t"))
