@@ -136,6 +136,71 @@ public struct Report: Sendable {
     return (header, rows)
   }
 
+  /// Every T any run measured, in order.
+  var allTimesteps: [Int] { Array(Set(runs.flatMap(\.timesteps))).sorted() }
+
+  /// (header, rows) of the wide accuracy table: one row per run, its ANN's accuracy, its
+  /// accuracy at every T any run measured (blank where it has none), in % with two decimals,
+  /// and the T it needs to come within 1 and 0.1 pp of the ANN for good (blank: never).
+  /// `columns` names the T columns and the last two (`T = 4` or `t4`, …).
+  public func wideTable(
+    timestepColumn: (Int) -> String = { "T = \($0)" },
+    within: (one: String, tenth: String) = ("T within 1 pp", "T within 0.1 pp"), ann: String = "ANN"
+  ) -> (header: [String], rows: [[String]]) {
+    let timesteps = allTimesteps
+    let header = ["run", ann] + timesteps.map(timestepColumn) + [within.one, within.tenth]
+    let rows = zip(labels, runs).map { label, run -> [String] in
+      let measured = Dictionary(uniqueKeysWithValues: zip(run.timesteps, run.accuracy))
+      return [label, String(format: "%.2f", run.annAccuracy * 100)]
+        + timesteps.map { t in measured[t].map { String(format: "%.2f", $0 * 100) } ?? "" }
+        + [
+          run.timesteps(toWithin: 0.01).map(String.init) ?? "",
+          run.timesteps(toWithin: 0.001).map(String.init) ?? "",
+        ]
+    }
+    return (header, rows)
+  }
+
+  /// The wide accuracy table as a LaTeX `tabular` (booktabs rules), to paste into a paper.
+  func accuracyLaTeX() -> String {
+    func escaped(_ text: String) -> String {
+      var result = ""
+      for character in text {
+        switch character {
+        case "\\": result += "\\textbackslash{}"
+        case "&", "%", "$", "#", "_", "{", "}": result += "\\\(character)"
+        case "~": result += "\\textasciitilde{}"
+        case "^": result += "\\textasciicircum{}"
+        case "γ": result += "$\\gamma$"
+        case "η": result += "$\\eta$"
+        case "₀": result += "$_0$"
+        default: result.append(character)
+        }
+      }
+      return result
+    }
+    let table = wideTable()
+    let timesteps = allTimesteps
+    var lines = [
+      "% Top-1 accuracy (%) of each run at every number of time steps T; written by snnsim report.",
+      "% Needs \\usepackage{booktabs}.",
+      "\\begin{tabular}{l" + String(repeating: "r", count: timesteps.count + 3) + "}",
+      "\\toprule",
+      " & & \\multicolumn{\(timesteps.count)}{c}{accuracy (\\%) at $T =$} & \\multicolumn{2}{c}{$T$ to reach the ANN} \\\\",
+      "\\cmidrule(lr){3-\(timesteps.count + 2)}\\cmidrule(lr){\(timesteps.count + 3)-\(timesteps.count + 4)}",
+      (["run", "ANN (\\%)"] + timesteps.map(String.init) + ["1 pp", "0.1 pp"]).joined(separator: " & ")
+        + " \\\\",
+      "\\midrule",
+    ]
+    for row in table.rows {
+      lines.append(
+        ([escaped(row[0])] + row.dropFirst().map { $0.isEmpty ? "--" : $0 }).joined(separator: " & ")
+          + " \\\\")
+    }
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return lines.joined(separator: "\n") + "\n"
+  }
+
   /// (header, rows) of the activity table, at each run's largest T.
   public func activityTable() -> (header: [String], rows: [[String]]) {
     let header = ["run", "T", "neurons", "spikes per neuron per step", "synaptic operations per image"]
@@ -179,9 +244,10 @@ public struct Report: Sendable {
 
   // MARK: Output
 
-  /// Writes `index.html`, `summary.md`, the plots as SVG files, and `accuracy.csv`,
-  /// `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv` into
-  /// `directory` (created if needed). Each file is written atomically.
+  /// Writes `index.html`, `summary.md`, the plots as SVG files, `accuracy.csv` (long: one row
+  /// per run and T), `accuracy-wide.csv` and `accuracy.tex` (one row per run, one column per
+  /// T), `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv` into
+  /// `directory` (created if needed). Each file is written atomically; CSV cells are numbers.
   /// - Throws: ``ReportError/notADirectory(_:)`` when `directory` exists and is not one.
   public func write(to directory: String) throws {
     var isDirectory: ObjCBool = false
@@ -204,11 +270,32 @@ public struct Report: Sendable {
     try put("accuracy.csv", accuracyCSV())
     try put("errors.csv", errorsCSV())
     for (name, table) in [
-      ("convergence.csv", convergenceTable()), ("activity.csv", activityTable()),
-      ("settings.csv", settingsTable()),
+      ("activity.csv", activityTable()), ("settings.csv", settingsTable()),
+      (
+        "accuracy-wide.csv",
+        wideTable(
+          timestepColumn: { "t\($0)_percent" }, within: ("t_within_1pp", "t_within_0.1pp"), ann: "ann_percent"
+        )
+      ),
     ] {
       try put(name, csv(table.header, table.rows))
     }
+    try put("convergence.csv", convergenceCSV())
+    try put("accuracy.tex", accuracyLaTeX())
+  }
+
+  /// The convergence table with numbers for cells (accuracies as fractions, blank T where it is
+  /// never reached).
+  func convergenceCSV() -> String {
+    csv(
+      ["run", "ann_accuracy", "t_within_1pp", "t_within_0.1pp", "accuracy_at_largest_t", "largest_t"],
+      zip(labels, runs).map { label, run in
+        [
+          label, String(run.annAccuracy), run.timesteps(toWithin: 0.01).map(String.init) ?? "",
+          run.timesteps(toWithin: 0.001).map(String.init) ?? "", String(run.accuracy.last!),
+          String(run.timesteps.last!),
+        ]
+      })
   }
 
   func accuracyCSV() -> String {
@@ -280,6 +367,7 @@ public struct Report: Sendable {
       """
     page += "<figure class=\"plot\">\n\(plots[0].svg)</figure>\n"
     page += "<h2>Time steps to reach the ANN</h2>\n" + table(convergenceTable())
+    page += "<h2>Accuracy (%) at every T</h2>\n" + table(wideTable())
     page += "<p class=\"note\">The first measured T from which the accuracy stays within 1 pp (0.1 pp) "
     page += "of the ANN's at every larger measured T.</p>\n"
     page += "<h2>Approximation error by op</h2>\n"
@@ -311,7 +399,7 @@ public struct Report: Sendable {
       "# Spiking approximation report: \(Set(runs.map(\.settings.name)).sorted().joined(separator: ", "))\n\n"
     text +=
       "![\(plots[0].title)](\(plots[0].file))\n\n## Time steps to reach the ANN\n\n"
-      + table(convergenceTable())
+      + table(convergenceTable()) + "\n## Accuracy (%) at every T\n\n" + table(wideTable())
     text += "\n## Approximation error by op\n\n"
     for plot in plots.dropFirst() where plot.file.hasPrefix("error-") {
       text += "![\(plot.title)](\(plot.file))\n\n"

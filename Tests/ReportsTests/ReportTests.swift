@@ -174,7 +174,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
       files == [
         "index.html", "summary.md", "accuracy.svg", "error-relu.svg", "population-dense-relu.svg",
         "population-dense-1-relu.svg", "accuracy.csv", "errors.csv",
-        "convergence.csv",
+        "convergence.csv", "accuracy-wide.csv", "accuracy.tex",
         "activity.csv", "settings.csv",
       ])
     let html = try Data(contentsOf: directory.appendingPathComponent("index.html"))
@@ -185,7 +185,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     guard let page = Element.parse(html) else { return }
     #expect(page.elements("svg").count == 4)
     let tables = page.elements("table")
-    #expect(tables.count == 3)
+    #expect(tables.count == 4)
     for table in tables {
       // A header row and one row per run, labelled.
       let rows = table.elements("tr")
@@ -206,7 +206,66 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     let errorRows = try String(contentsOf: directory.appendingPathComponent("errors.csv"), encoding: .utf8)
       .split(separator: "\n")
     #expect(errorRows.count == 1 + sampleRuns.reduce(0) { $0 + $1.populations.count * 4 })
+
+    // The wide table: one row per run, a number per measured T, in CSV and LaTeX alike.
+    let wide = try String(contentsOf: directory.appendingPathComponent("accuracy-wide.csv"), encoding: .utf8)
+      .split(separator: "\n").map { csvFields(String($0)) }
+    #expect(
+      wide[0] == [
+        "run", "ann_percent", "t4_percent", "t16_percent", "t64_percent", "t256_percent", "t_within_1pp",
+        "t_within_0.1pp",
+      ])
+    #expect(wide.count == 1 + sampleRuns.count)
+    for (row, run) in zip(wide.dropFirst(), sampleRuns) {
+      for (k, accuracy) in run.accuracy.enumerated() {
+        #expect(abs(Double(row[2 + k])! - accuracy * 100) <= 0.005, "\(row)")
+      }
+      #expect(abs(Double(row[1])! - run.annAccuracy * 100) <= 0.005)
+      #expect(row[6] == (run.timesteps(toWithin: 0.01).map(String.init) ?? ""))
+    }
+    let tex = try String(contentsOf: directory.appendingPathComponent("accuracy.tex"), encoding: .utf8)
+      .split(separator: "\n").map(String.init)
+    #expect(tex.contains("\\begin{tabular}{lrrrrrrr}") && tex.last == "\\end{tabular}", "\(tex)")
+    let body = tex[(tex.firstIndex(of: "\\midrule")! + 1)..<tex.firstIndex(of: "\\bottomrule")!]
+    #expect(body.count == sampleRuns.count)
+    for (line, row) in zip(body, wide.dropFirst()) {
+      #expect(line.hasSuffix(" \\\\"), "\(line)")
+      let cells = line.dropLast(3).components(separatedBy: " & ")
+      #expect(cells.count == 8 && cells[0] == row[0], "\(line)")
+      #expect(Array(cells[1...5]) == Array(row[1...5]), "\(line) vs \(row)")
+      #expect(cells[7] == (row[7].isEmpty ? "--" : row[7]), "\(line)")
+    }
   }
+}
+
+/// The fields of one CSV line, with RFC 4180 quoting ("a, b" is one field, "" a quote).
+func csvFields(_ line: String) -> [String] {
+  var fields = [String]()
+  var field = ""
+  var quoted = false
+  var characters = Array(line)[...]
+  while let character = characters.popFirst() {
+    if quoted {
+      if character == "\"" {
+        if characters.first == "\"" {
+          field.append("\"")
+          characters.removeFirst()
+        } else {
+          quoted = false
+        }
+      } else {
+        field.append(character)
+      }
+    } else if character == "\"" {
+      quoted = true
+    } else if character == "," {
+      fields.append(field)
+      field = ""
+    } else {
+      field.append(character)
+    }
+  }
+  return fields + [field]
 }
 
 /// Where Chromium is, if installed.
