@@ -65,8 +65,9 @@ public struct NIRRunRecord: Codable, Sendable {
     return text
   }
 
-  /// Writes the record as JSON at `path` and as CSV beside it, both atomically.
+  /// Writes the record as JSON and CSV where ``RunRecord/paths(forResults:)`` says, atomically.
   public func write(json path: String) throws {
-    try AtomicFile.write([(path, try encoded()), (RunRecord.csvPath(besides: path), Data(csv().utf8))])
+    let paths = RunRecord.paths(forResults: path)
+    try AtomicFile.write([(paths.json, try encoded()), (paths.csv, Data(csv().utf8))])
   }
 }

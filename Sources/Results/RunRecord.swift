@@ -196,14 +196,23 @@ public struct RunRecord: Codable, Sendable {
     return text
   }
 
-  /// Writes the record as JSON at `path` and as CSV beside it (same name, `.csv`), both atomically.
+  /// Writes the record as JSON and CSV at the paths ``paths(forResults:)`` gives for `path`, both
+  /// atomically.
   public func write(json path: String) throws {
-    try AtomicFile.write([(path, try encoded()), (Self.csvPath(besides: path), Data(csv().utf8))])
+    let paths = Self.paths(forResults: path)
+    try AtomicFile.write([(paths.json, try encoded()), (paths.csv, Data(csv().utf8))])
   }
 
   /// The largest run record read: 64 MiB (a record of every T up to 10⁵ for a hundred layers
   /// is a few MiB).
   public static let maximumFileBytes = 1 << 26
+
+  /// Where `--results PATH` puts the JSON and the CSV: a path ending in `.csv` gets the CSV and
+  /// the JSON beside it (same name, `.json`); any other path gets the JSON and the CSV beside it.
+  public static func paths(forResults path: String) -> (json: String, csv: String) {
+    path.lowercased().hasSuffix(".csv")
+      ? (String(path.dropLast(4)) + ".json", path) : (path, csvPath(besides: path))
+  }
 
   /// Where ``write(json:)`` puts the CSV: the JSON's name with `.csv`.
   public static func csvPath(besides json: String) -> String {

@@ -38,7 +38,10 @@ extension SNNSim {
 
     @OptionGroup(title: "Simulation") var simulation: SimulationOptions
 
-    @Option(help: ArgumentHelp("Write results as JSON (and CSV beside it).", valueName: "run.json"))
+    @Option(
+      help: ArgumentHelp(
+        "Write results as JSON and CSV: run.json gets the JSON and run.csv beside it; a name ending in .csv gets the CSV and the JSON beside it.",
+        valueName: "run.json"))
     var results: String?
 
     @Option(
@@ -50,7 +53,9 @@ extension SNNSim {
     func run() throws {
       MemoryTuning.keepFreedMemory()
       try prepareOutputs(
-        files: (results.map { [$0, RunRecord.csvPath(besides: $0)] } ?? []) + (outputs.map { [$0] } ?? []),
+        files: (results.map { [RunRecord.paths(forResults: $0).json, RunRecord.paths(forResults: $0).csv] }
+          ?? [])
+          + (outputs.map { [$0] } ?? []),
         inputs: [self.network])
       if NIRSummary.isNIRFile(self.network) { return try runNIR() }
       let network = try SourcedNetwork(path: self.network)
@@ -63,7 +68,9 @@ extension SNNSim {
       printTable(record)
       if let results {
         try record.write(json: results)
-        print("wrote \(results)")
+        print(
+          "wrote \(RunRecord.paths(forResults: results).json) and \(RunRecord.paths(forResults: results).csv)"
+        )
       }
       if let outputs, let readout {
         try OutputsCSV.write(readout, to: outputs)
@@ -115,7 +122,8 @@ extension SNNSim.Run {
     }
     if let results {
       try record.write(json: results)
-      print("wrote \(results)")
+      print(
+        "wrote \(RunRecord.paths(forResults: results).json) and \(RunRecord.paths(forResults: results).csv)")
     }
     if let outputs, let readout = result.readout {
       try OutputsCSV.write(Tensor(shape: [result.images, graph.readoutWidth], scalars: readout), to: outputs)

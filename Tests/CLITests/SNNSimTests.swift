@@ -33,6 +33,20 @@ import Testing
     #expect(populations?.first?["dynamics"] as? String == "signgd")
     let csv = try String(contentsOfFile: directory.appendingPathComponent("run.csv").path, encoding: .utf8)
     #expect(csv.split(separator: "\n").count == 4)
+
+    // A results name ending in .csv gets the CSV, and the JSON beside it.
+    let named = directory.appendingPathComponent("table.csv").path
+    let again = try runTool(
+      "snnsim", ["run", network, "--limit", "100", "--timesteps", "4,32,128", "--results", named])
+    #expect(again.status == 0 && again.stdout.contains("table.json and \(named)"), "\(again.stdout)")
+    let table = try String(contentsOfFile: named, encoding: .utf8)
+    #expect(table.hasPrefix("timesteps,accuracy,") && table == csv, "\(table)")
+    #expect(!FileManager.default.fileExists(atPath: named + ".csv"))
+    let beside = try Data(contentsOf: directory.appendingPathComponent("table.json"))
+    #expect(
+      (try JSONSerialization.jsonObject(with: beside) as? [String: Any])?["timesteps"] as? [Int] == [
+        4, 32, 128,
+      ])
   }
 
   @Test(arguments: [
