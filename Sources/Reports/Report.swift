@@ -164,20 +164,11 @@ public struct Report: Sendable {
   /// The wide accuracy table as a LaTeX `tabular` (booktabs rules), to paste into a paper.
   func accuracyLaTeX() -> String {
     func escaped(_ text: String) -> String {
-      var result = ""
-      for character in text {
-        switch character {
-        case "\\": result += "\\textbackslash{}"
-        case "&", "%", "$", "#", "_", "{", "}": result += "\\\(character)"
-        case "~": result += "\\textasciitilde{}"
-        case "^": result += "\\textasciicircum{}"
-        case "γ": result += "$\\gamma$"
-        case "η": result += "$\\eta$"
-        case "₀": result += "$_0$"
-        default: result.append(character)
-        }
-      }
-      return result
+      text.replacing([
+        "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
+        "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "γ": "$\\gamma$",
+        "η": "$\\eta$", "₀": "$_0$",
+      ])
     }
     let table = wideTable()
     let timesteps = allTimesteps

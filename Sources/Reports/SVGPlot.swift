@@ -386,17 +386,17 @@ func f(_ value: Double) -> String {
 
 /// Text made safe for XML and HTML content and attribute values.
 public func escapeXML(_ text: String) -> String {
-  var out = ""
-  out.reserveCapacity(text.count)
-  for character in text {
-    switch character {
-    case "&": out += "&amp;"
-    case "<": out += "&lt;"
-    case ">": out += "&gt;"
-    case "\"": out += "&quot;"
-    case "'": out += "&#39;"
-    default: out.append(character)
+  text.replacing(["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"])
+}
+
+extension String {
+  /// The text with each character found in `replacements` written as its replacement.
+  func replacing(_ replacements: [Character: String]) -> String {
+    var out = ""
+    out.reserveCapacity(count)
+    for character in self {
+      if let replacement = replacements[character] { out += replacement } else { out.append(character) }
     }
+    return out
   }
-  return out
 }
