@@ -82,8 +82,8 @@ public struct ArrayDataSource: Sendable, Equatable, CustomStringConvertible {
   static let maximumBytes = ZipArchive.maximumBytes
 
   /// Loads the images and labels; `split` picks Keras's `x_train`/`x_test` layout and is
-  /// otherwise not needed (``LoadedArrays/splitIgnored``).
-  func load(_ split: Split, limit: Int?) throws -> (LabeledImages, splitIgnored: Bool) {
+  /// otherwise ignored (the data's name then carries no split).
+  func load(_ split: Split, limit: Int?) throws -> LabeledImages {
     let (images, labels, usedSplit) = try arrays(split)
     let name = description + (usedSplit ? "/\(split.rawValue)" : "")
     let labelPath = labels.source
@@ -138,29 +138,17 @@ public struct ArrayDataSource: Sendable, Equatable, CustomStringConvertible {
     values.removeLast(values.count - kept * perImage)
     if channelsFirst && images.shape.count == 4 {
       // N×C×H×W to N×H×W×C.
-      let (c, h, w) = (shape[1], shape[2], shape[3])
-      var moved = [Float](repeating: 0, count: values.count)
-      for n in 0..<kept {
-        for k in 0..<c {
-          for y in 0..<h {
-            for x in 0..<w { moved[((n * h + y) * w + x) * c + k] = values[((n * c + k) * h + y) * w + x] }
-          }
-        }
-      }
-      values = moved
-      shape = [shape[0], h, w, c]
+      let moved = Tensor(shape: [kept] + shape.dropFirst(), scalars: values).permuted([0, 2, 3, 1])
+      values = moved.scalars
+      shape = moved.shape
     }
     if let bad = values.firstIndex(where: { !$0.isFinite }) {
       throw DatasetError.unreadable(
         path: images.source, reason: "value \(values[bad]) at element \(bad): images must be finite")
     }
-    return (
-      LabeledImages(
-        images: Tensor(shape: [kept] + shape.dropFirst(), scalars: values),
-        labels: Array(indices.prefix(kept)),
-        classNames: (0..<classes).map(String.init), name: name),
-      !usedSplit
-    )
+    return LabeledImages(
+      images: Tensor(shape: [kept] + shape.dropFirst(), scalars: values), labels: Array(indices.prefix(kept)),
+      classNames: (0..<classes).map(String.init), name: name)
   }
 
   /// The images and labels arrays, and whether the split chose them.

@@ -68,7 +68,7 @@ public enum DataSource: Sendable, Equatable, CustomStringConvertible {
     let directory: String
     let hint: String
     switch self {
-    case .arrays(let arrays): return try arrays.load(split, limit: limit).0
+    case .arrays(let arrays): return try arrays.load(split, limit: limit)
     case .fashionMNIST:
       directory = Self.fashionMNISTDirectory
       hint = "Install Fashion-MNIST with: sudo apt-get install dataset-fashion-mnist"

@@ -91,9 +91,11 @@ public struct NIRGraph: Sendable {
     public let tau: [Float]?
     /// The synaptic time constant and input weight (CubaLIF, CubaLI).
     public let tauSynapse: [Float]?
+    /// (1 where the file leaves `w_in` out.)
     public let inputWeight: [Float]?
     public let vLeak: [Float]?
     public let vThreshold: [Float]?
+    /// (0 where the file leaves `v_reset` out.)
     public let vReset: [Float]?
     /// `metadata/reset_mode = "subtract"`: reset by subtracting the threshold, as this
     /// toolkit's own export marks what NIR cannot say.
@@ -361,9 +363,11 @@ public struct NIRGraph: Sendable {
       }
       let neurons = Neurons(
         model: model, r: try p.expanded(rName, to: input), tau: tau, tauSynapse: tauSynapse,
-        inputWeight: try optional("w_in"), vLeak: try optional("v_leak"),
+        inputWeight: try optional("w_in") ?? (tauSynapse == nil ? nil : [Float](repeating: 1, count: count)),
+        vLeak: try optional("v_leak"),
         vThreshold: try optional("v_threshold"),
-        vReset: try optional("v_reset"), resetBySubtraction: model.spikes && resetMode == "subtract")
+        vReset: try optional("v_reset") ?? (model.spikes ? [Float](repeating: 0, count: count) : nil),
+        resetBySubtraction: model.spikes && resetMode == "subtract")
       return (.neurons(neurons), input)
     }
   }

@@ -104,8 +104,10 @@ private final class NIRState: @unchecked Sendable {
   let graph: NIRGraph
   let capacity: Int
   let timesteps: [Int]
-  /// Each node's output this step (`capacity × count`).
+  /// Each node's output this step (`capacity × count`); a pass node's is its input's.
   let values: [UnsafeMutableBufferPointer<Float>]
+  /// The buffers of `values` this state allocated.
+  let owned: [UnsafeMutableBufferPointer<Float>]
   /// The sum of a node's inputs, for nodes with several (`capacity ×` the inputs' count).
   let sums: [UnsafeMutableBufferPointer<Float>?]
   /// Membranes, and synaptic currents of current-based neurons.
@@ -128,10 +130,24 @@ private final class NIRState: @unchecked Sendable {
       buffer.initialize(repeating: 0)
       return buffer
     }
-    values = graph.nodes.map { buffer(capacity * $0.count) }
-    sums = graph.nodes.map { node in
+    let sums = graph.nodes.map { node in
       node.sources.count > 1 ? buffer(capacity * graph.nodes[node.sources[0]].count) : nil
     }
+    self.sums = sums
+    // A node that passes its input on unchanged (Flatten, Identity) shares its input's buffer:
+    // nothing is copied at every step.
+    var values = [UnsafeMutableBufferPointer<Float>]()
+    var owned = [UnsafeMutableBufferPointer<Float>]()
+    for (k, node) in graph.nodes.enumerated() {
+      if case .pass = node.operation {
+        values.append(sums[k] ?? values[node.sources[0]])
+      } else {
+        values.append(buffer(capacity * node.count))
+        owned.append(values[k])
+      }
+    }
+    self.values = values
+    self.owned = owned
     membranes = graph.nodes.map { node in
       switch node.operation {
       case .neurons: return buffer(capacity * node.count)
@@ -154,7 +170,7 @@ private final class NIRState: @unchecked Sendable {
   }
 
   deinit {
-    for buffer in values + sums.compactMap({ $0 }) + membranes.compactMap({ $0 })
+    for buffer in owned + sums.compactMap({ $0 }) + membranes.compactMap({ $0 })
       + synapses.compactMap({ $0 })
       + columns.compactMap({ $0 }) + [readout]
     {
@@ -219,8 +235,7 @@ private final class NIRState: @unchecked Sendable {
     let count = node.count
     switch node.operation {
     case .input: return 0
-    case .pass:
-      for i in 0..<(batch * count) { y[i] = x[i] }
+    case .pass: break  // `y` is `x` (see `values`)
     case .output:
       for i in 0..<(batch * count) {
         y[i] = x[i]
@@ -291,7 +306,7 @@ private final class NIRState: @unchecked Sendable {
       }
     case .currentBasedLIF, .currentBasedLI:
       let (s, leak, tau, tauSynapse) = (synapse!, n.vLeak!, n.tau!, n.tauSynapse!)
-      let weight = n.inputWeight ?? [Float](repeating: 1, count: count)
+      let weight = n.inputWeight!
       for image in 0..<batch {
         let base = image * count
         for j in 0..<count {
@@ -307,7 +322,7 @@ private final class NIRState: @unchecked Sendable {
       return 0
     }
     let threshold = n.vThreshold!
-    let reset = n.vReset ?? [Float](repeating: 0, count: count)
+    let reset = n.vReset!
     var fired = 0
     for image in 0..<batch {
       let base = image * count
@@ -456,17 +471,6 @@ extension NIRGraph {
     // An Input labelled H×W×C takes the images as stored; with one channel both orders agree.
     guard perImage.count == 3, perImage != shape, perImage[2] > 1 else { return images.scalars }
     // Channel-last N×H×W×C to channel-first N×C×H×W.
-    let (n, h, w, c) = (images.shape[0], perImage[0], perImage[1], perImage[2])
-    var result = [Float](repeating: 0, count: images.count)
-    images.scalars.withUnsafeBufferPointer { x in
-      for i in 0..<n {
-        for y in 0..<h {
-          for z in 0..<w {
-            for k in 0..<c { result[((i * c + k) * h + y) * w + z] = x[((i * h + y) * w + z) * c + k] }
-          }
-        }
-      }
-    }
-    return result
+    return images.permuted([0, 3, 1, 2]).scalars
   }
 }

@@ -20,23 +20,8 @@ struct NIRExportTests {
   /// Writes `images` (channel-last `N×H×W×C`, or `N×features`) as a float32 `.npy` file in
   /// NIR's channel-first layout.
   func writeNPY(_ images: Tensor<Float>, to url: URL) throws {
-    var shape = images.shape
-    var values = images.scalars
-    if shape.count == 4 {
-      let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-      values = [Float](repeating: 0, count: images.count)
-      for i in 0..<n {
-        for y in 0..<h {
-          for x in 0..<w {
-            for k in 0..<c {
-              values[((i * c + k) * h + y) * w + x] = images.scalars[((i * h + y) * w + x) * c + k]
-            }
-          }
-        }
-      }
-      shape = [n, c, h, w]
-    }
-    try TestSupport.writeNPY(shape: shape, values: values, to: url)
+    let channelFirst = images.rank == 4 ? images.permuted([0, 3, 1, 2]) : images
+    try TestSupport.writeNPY(shape: channelFirst.shape, values: channelFirst.scalars, to: url)
   }
 
   /// Converts `graph` to membrane neurons, simulates `images` for `steps` steps, exports the
