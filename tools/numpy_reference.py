@@ -49,18 +49,39 @@ def pads(size, k, s, mode):
     return out, total // 2, total - total // 2
 
 
-def conv2d(x, kernel, strides, mode):
+def conv2d(x, kernel, strides, mode, dilation=(1, 1), groups=1):
+    """Cross-correlation with a (kh, kw, c/groups, co) kernel; dilated taps, grouped channels."""
     n, h, w, c = x.shape
-    kh, kw, _, co = kernel.shape
-    oh, top, bottom = pads(h, kh, strides[0], mode)
-    ow, left, right = pads(w, kw, strides[1], mode)
+    kh, kw, cg, co = kernel.shape
+    sh, sw = (kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1
+    oh, top, bottom = pads(h, sh, strides[0], mode)
+    ow, left, right = pads(w, sw, strides[1], mode)
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     y = np.zeros((n, oh, ow, co))
+    fg = co // groups
     for i in range(oh):
         for j in range(ow):
-            patch = xp[:, i * strides[0]:i * strides[0] + kh, j * strides[1]:j * strides[1] + kw, :]
-            y[:, i, j, :] = np.einsum("nabc,abco->no", patch, kernel)
+            r, q = i * strides[0], j * strides[1]
+            patch = xp[:, r:r + sh:dilation[0], q:q + sw:dilation[1], :]
+            for g in range(groups):
+                y[:, i, j, g * fg:(g + 1) * fg] = np.einsum(
+                    "nabc,abco->no", patch[..., g * cg:(g + 1) * cg], kernel[..., g * fg:(g + 1) * fg])
     return y
+
+
+def depthwise(x, kernel, strides, mode, dilation):
+    """Keras's depthwise convolution: kernel (kh, kw, c, m), output channel c·m + j."""
+    kh, kw, c, m = kernel.shape
+    return conv2d(x, kernel.reshape(kh, kw, 1, c * m), strides, mode, dilation, groups=c)
+
+
+def sides(v, dims):
+    """Keras padding/cropping amounts as [(before, after)] per dimension."""
+    if isinstance(v, int):
+        return [(v, v)] * dims
+    if dims == 1:
+        return [tuple(v)]
+    return [(a, a) if isinstance(a, int) else tuple(a) for a in v]
 
 
 def pool(x, size, strides, mode, kind):
@@ -80,6 +101,10 @@ def pair(v):
     return [v, v] if isinstance(v, int) else list(v)
 
 
+def one(v):
+    return v if isinstance(v, int) else v[0]
+
+
 def weights(group, layer):
     if layer not in group:
         return {}
@@ -94,9 +119,54 @@ def apply(layer, inputs, w):
     if cls == "Dense":
         y = x @ w["kernel"] + w.get("bias", 0)
         return activation(cfg.get("activation", "linear"), y)
+    act = lambda y: activation(cfg.get("activation", "linear"), y + w.get("bias", 0))
     if cls == "Conv2D":
-        y = conv2d(x, w["kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid")) + w.get("bias", 0)
-        return activation(cfg.get("activation", "linear"), y)
+        return act(conv2d(x, w["kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid"),
+                          pair(cfg.get("dilation_rate", 1)), cfg.get("groups", 1)))
+    if cls == "DepthwiseConv2D":
+        kernel = w.get("depthwise_kernel", w.get("kernel"))
+        return act(depthwise(x, kernel, pair(cfg.get("strides", 1)), cfg.get("padding", "valid"),
+                             pair(cfg.get("dilation_rate", 1))))
+    if cls == "SeparableConv2D":
+        y = depthwise(x, w["depthwise_kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid"),
+                      pair(cfg.get("dilation_rate", 1)))
+        return act(conv2d(y, w["pointwise_kernel"], (1, 1), "valid"))
+    if cls == "Conv1D":
+        k, rate = w["kernel"].shape[0], one(cfg.get("dilation_rate", 1))
+        mode = cfg.get("padding", "valid")
+        if mode == "causal":
+            x, mode = np.pad(x, ((0, 0), ((k - 1) * rate, 0), (0, 0))), "valid"
+        y = conv2d(x[:, None], w["kernel"][None], (1, one(cfg.get("strides", 1))), mode, (1, rate),
+                   cfg.get("groups", 1))
+        return act(y[:, 0])
+    if cls in ("MaxPooling1D", "AveragePooling1D"):
+        size = one(cfg["pool_size"])
+        stride = one(cfg["strides"]) if cfg.get("strides") else size
+        kind = "max" if cls.startswith("Max") else "avg"
+        return pool(x[:, None], (1, size), (1, stride), cfg.get("padding", "valid"), kind)[:, 0]
+    if cls in ("GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        axes = (1, 2) if cls.endswith("2D") else (1,)
+        y = x.max(axis=axes, keepdims=True) if "Max" in cls else x.mean(axis=axes, keepdims=True)
+        return y if cfg.get("keepdims") else y.reshape(len(x), -1)
+    if cls in ("ZeroPadding2D", "ZeroPadding1D"):
+        amounts = sides(cfg["padding"], 2 if cls.endswith("2D") else 1)
+        return np.pad(x, [(0, 0)] + amounts + [(0, 0)])
+    if cls in ("Cropping2D", "Cropping1D"):
+        amounts = sides(cfg["cropping"], 2 if cls.endswith("2D") else 1)
+        index = (slice(None),) + tuple(slice(a, x.shape[d + 1] - b) for d, (a, b) in enumerate(amounts))
+        return x[index]
+    if cls == "Permute":
+        return x.transpose([0] + list(cfg["dims"]))
+    if cls == "Rescaling":
+        return x * np.asarray(cfg["scale"]) + np.asarray(cfg["offset"])
+    if cls == "Normalization":
+        mean = w["mean"] if "mean" in w else np.asarray(cfg["mean"], dtype=np.float64)
+        var = w["variance"] if "variance" in w else np.asarray(cfg["variance"], dtype=np.float64)
+        if cfg.get("invert"):
+            return mean + x * np.sqrt(var)
+        return (x - mean) / np.maximum(np.sqrt(var), 1e-7)
+    if cls == "PReLU":
+        return np.where(x >= 0, x, w["alpha"] * x)
     if cls in ("MaxPooling2D", "AveragePooling2D"):
         size = pair(cfg["pool_size"])
         strides = pair(cfg["strides"]) if cfg.get("strides") else size

@@ -1,28 +1,66 @@
 import Tensor
 
-/// The attributes of a 2-D convolution (Keras `Conv2D`, channels last, no dilation or groups).
+/// The attributes of a 2-D convolution (Keras `Conv2D`, channels last).
+///
+/// With `groups` g the input channels split into g consecutive groups and so do the filters;
+/// filter group k sees only input group k, and the kernel is `(kH, kW, Cin/g, filters)`
+/// (Keras's layout; a depthwise convolution is g = Cin). `dilation` d spreads the kernel's
+/// taps d apart, covering `(k − 1)·d + 1` input rows or columns.
 public struct Conv2DAttributes: Sendable, Hashable, Codable {
   public var filters: Int
   public var kernelSize: [Int]
   public var strides: [Int]
   public var padding: Padding
   public var useBias: Bool
+  public var dilation: [Int]
+  public var groups: Int
 
   public init(
-    filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid, useBias: Bool = true
+    filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid, useBias: Bool = true,
+    dilation: [Int] = [1, 1], groups: Int = 1
   ) {
     self.filters = filters
     self.kernelSize = kernelSize
     self.strides = strides
     self.padding = padding
     self.useBias = useBias
+    self.dilation = dilation
+    self.groups = groups
   }
 
-  /// The sliding window over a per-sample input shape `(height, width, …)`; nil if it does not fit.
+  private enum CodingKeys: String, CodingKey {
+    case filters, kernelSize, strides, padding, useBias, dilation, groups
+  }
+
+  /// Files written before dilation and groups existed decode as 1 and 1.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    filters = try container.decode(Int.self, forKey: .filters)
+    kernelSize = try container.decode([Int].self, forKey: .kernelSize)
+    strides = try container.decode([Int].self, forKey: .strides)
+    padding = try container.decode(Padding.self, forKey: .padding)
+    useBias = try container.decode(Bool.self, forKey: .useBias)
+    dilation = try container.decodeIfPresent([Int].self, forKey: .dilation) ?? [1, 1]
+    groups = try container.decodeIfPresent(Int.self, forKey: .groups) ?? 1
+  }
+
+  /// An ordinary convolution: one group, no dilation.
+  public var isDense: Bool { groups == 1 && dilation.allSatisfy { $0 == 1 } }
+
+  /// The input rows and columns one window spans: `(k − 1)·d + 1`.
+  public var spannedKernelSize: [Int] {
+    zip(kernelSize, dilation).map { ($0 - 1) * $1 + 1 }
+  }
+
+  /// The sliding window over a per-sample input shape `(height, width, …)` (the spanned
+  /// kernel, dilation included); nil if it does not fit.
   public func window(input: [Int]) -> Window2D? {
-    guard input.count >= 2, kernelSize.count == 2, strides.count == 2 else { return nil }
+    guard input.count >= 2, kernelSize.count == 2, strides.count == 2, dilation.count == 2,
+      dilation.allSatisfy({ $0 > 0 })
+    else { return nil }
+    let spanned = spannedKernelSize
     return Window2D(
-      input: (input[0], input[1]), kernel: (kernelSize[0], kernelSize[1]), strides: (strides[0], strides[1]),
+      input: (input[0], input[1]), kernel: (spanned[0], spanned[1]), strides: (strides[0], strides[1]),
       padding: padding)
   }
 }
@@ -98,8 +136,17 @@ public enum Op: Sendable, Hashable, Codable {
   /// A cyclic shift along the last axis: `y[…, j] = x[…, (j + shift) mod width]` (a selection;
   /// the row-maximum step of a decomposed softmax).
   case lastAxisRotation(shift: Int)
-  /// `y = x·gamma + beta` along the last axis (LayerNorm's affine tail); either may be absent.
+  /// `y = x·gamma + beta` along the last axis (LayerNorm's affine tail, Keras's Rescaling and
+  /// Normalization); either may be absent. The parameters are constants: training leaves them.
   case scaleShift(scale: Bool, shift: Bool)
+  /// Zero rows above and below and zero columns left and right of every image:
+  /// `(H, W, C)` → `(H + top + bottom, W + left + right, C)` (Keras `ZeroPadding2D`).
+  case zeroPad2d(top: Int, bottom: Int, left: Int, right: Int)
+  /// Rows and columns cut from every image's edges (Keras `Cropping2D`).
+  case crop2d(top: Int, bottom: Int, left: Int, right: Int)
+  /// The per-sample axes reordered: output axis k is input axis `order[k]` (0 is the first
+  /// axis after the batch; Keras `Permute` with its 1-based `dims` less one).
+  case permute(order: [Int])
 
   /// The name used in tables and errors.
   public var kind: String {
@@ -123,6 +170,9 @@ public enum Op: Sendable, Hashable, Codable {
     case .lastAxis(let statistic): return "LastAxis(\(statistic.rawValue))"
     case .lastAxisRotation(let shift): return "LastAxisRotation(\(shift))"
     case .scaleShift: return "ScaleShift"
+    case .zeroPad2d: return "ZeroPadding2D"
+    case .crop2d: return "Cropping2D"
+    case .permute: return "Permute"
     }
   }
 
@@ -155,7 +205,7 @@ public enum Op: Sendable, Hashable, Codable {
     case .pool2d(let attributes): return attributes.mode == .average
     case .activation(let function): return function == .identity
     case .binary(let function): return function == .add || function == .subtract
-    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift: return true
+    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute: return true
     case .layerNorm, .softmax: return false
     }
   }
@@ -167,7 +217,9 @@ public enum Op: Sendable, Hashable, Codable {
     case .dense(let units, let useBias):
       return [("kernel", [channels, units])] + (useBias ? [("bias", [units])] : [])
     case .conv2d(let a):
-      return [("kernel", a.kernelSize + [channels, a.filters])] + (a.useBias ? [("bias", [a.filters])] : [])
+      let groupChannels = channels < 0 ? -1 : channels / max(a.groups, 1)
+      return [("kernel", a.kernelSize + [groupChannels, a.filters])]
+        + (a.useBias ? [("bias", [a.filters])] : [])
     case .batchNorm(_, let center, let scale):
       return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
         + [("moving_mean", [channels]), ("moving_variance", [channels])]

@@ -29,10 +29,17 @@ enum ShapeInference {
       guard !input.isEmpty else { throw mismatch("needs an input with a feature axis, got shape \(input)") }
       return input.dropLast() + [units]
     case .conv2d(let a):
-      guard a.filters > 0, a.kernelSize.count == 2, a.strides.count == 2 else {
-        throw bad("Conv2D needs filters > 0 and 2-D kernel and strides, got \(a)")
+      guard a.filters > 0, a.kernelSize.count == 2, a.strides.count == 2, a.dilation.count == 2,
+        a.dilation.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), a.kernelSize.allSatisfy({ $0 <= 1 << 16 }),
+        a.groups > 0
+      else {
+        throw bad("Conv2D needs filters > 0, groups > 0 and 2-D kernel, strides and dilation, got \(a)")
       }
       guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard input[2] % a.groups == 0, a.filters % a.groups == 0 else {
+        throw mismatch(
+          "\(a.groups) groups must divide the \(input[2]) input channels and \(a.filters) filters")
+      }
       guard let window = a.window(input: input) else {
         throw mismatch("kernel \(a.kernelSize) with strides \(a.strides) does not fit input \(input)")
       }
@@ -85,6 +92,21 @@ enum ShapeInference {
     case .scaleShift:
       guard !input.isEmpty else { throw mismatch("needs a feature axis") }
       return input
+    case .zeroPad2d(let top, let bottom, let left, let right),
+      .crop2d(let top, let bottom, let left, let right):
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard [top, bottom, left, right].allSatisfy({ $0 >= 0 && $0 <= Graph.maximumElements }) else {
+        throw bad("amounts (top, bottom, left, right) must be ≥ 0, got \([top, bottom, left, right])")
+      }
+      if case .crop2d = node.op, top + bottom >= input[0] || left + right >= input[1] {
+        throw mismatch("cropping \([top, bottom, left, right]) leaves nothing of \(input)")
+      }
+      return Structural.selectionShape(node.op, input: input)
+    case .permute(let order):
+      guard order.sorted() == Array(0..<input.count) else {
+        throw mismatch("order \(order) is not a permutation of the \(input.count) axes of \(input)")
+      }
+      return Structural.selectionShape(node.op, input: input)
     case .binary:
       guard inputShapes.count == 2, inputShapes[1] == input else {
         throw mismatch("needs two inputs of equal shape, got \(inputShapes)")

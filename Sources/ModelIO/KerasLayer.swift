@@ -12,10 +12,12 @@ struct KerasLayer {
 
 /// The layer classes the reader translates, in the order the error message lists them.
 let supportedKerasLayers = [
-  "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "Flatten",
-  "Reshape", "BatchNormalization", "LayerNormalization", "Dropout", "Add", "Concatenate", "Activation",
-  "ReLU",
-  "LeakyReLU", "ELU", "Softmax",
+  "InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "MaxPooling2D",
+  "AveragePooling2D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+  "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "ZeroPadding1D", "Cropping2D",
+  "Cropping1D",
+  "Flatten", "Reshape", "Permute", "BatchNormalization", "LayerNormalization", "Normalization", "Rescaling",
+  "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
 ]
 
 /// Translates Keras layer configs into graph nodes.
@@ -109,16 +111,12 @@ struct KerasLayerTranslator {
       return (.dense(units: count, useBias: layer.config["use_bias"]?.bool ?? true), activationField)
     case "Conv2D":
       try requireChannelsLast(layer)
-      if let dilation = layer.config["dilation_rate"], dilation.ints?.allSatisfy({ $0 == 1 }) != true {
-        throw unsupported(layer, "dilation_rate", dilation)
-      }
-      if let groups = layer.config["groups"], groups.int != 1 { throw unsupported(layer, "groups", groups) }
-      let filters = try required(layer, "filters")
-      guard let count = filters.int, count > 0 else { throw unsupported(layer, "filters", filters) }
       let attributes = Conv2DAttributes(
-        filters: count, kernelSize: try ints(layer, "kernel_size", count: 2),
-        strides: layer.config["strides"] == nil ? [1, 1] : try ints(layer, "strides", count: 2),
-        padding: try padding(layer), useBias: layer.config["use_bias"]?.bool ?? true)
+        filters: try positiveInt(layer, "filters", default: nil),
+        kernelSize: try ints(layer, "kernel_size", count: 2),
+        strides: try strides(layer, count: 2), padding: try padding(layer),
+        useBias: layer.config["use_bias"]?.bool ?? true, dilation: try dilation(layer, count: 2),
+        groups: try positiveInt(layer, "groups", default: 1))
       return (.conv2d(attributes), activationField)
     case "MaxPooling2D", "AveragePooling2D":
       try requireChannelsLast(layer)
@@ -137,6 +135,21 @@ struct KerasLayerTranslator {
     case "Flatten":
       try requireChannelsLast(layer)
       return (.flatten, nil)
+    case "ZeroPadding2D", "Cropping2D":
+      try requireChannelsLast(layer)
+      let padding = layer.className == "ZeroPadding2D"
+      let a = try sides(layer, padding ? "padding" : "cropping", dimensions: 2)
+      return (
+        padding
+          ? .zeroPad2d(top: a[0], bottom: a[1], left: a[2], right: a[3])
+          : .crop2d(top: a[0], bottom: a[1], left: a[2], right: a[3]), nil
+      )
+    case "Permute":
+      let dims = try required(layer, "dims")
+      guard let order = dims.ints, order.allSatisfy({ $0 > 0 }) else {
+        throw unsupported(layer, "dims", dims)
+      }
+      return (.permute(order: order.map { $0 - 1 }), nil)
     case "Reshape":
       let target = try required(layer, "target_shape")
       guard let shape = target.ints else { throw unsupported(layer, "target_shape", target) }

@@ -87,11 +87,25 @@ public enum KerasModelReader {
     }
 
     var usedNames = Set(layers.map(\.name))
+    func uniqueName(_ base: String) -> String {
+      var name = base
+      while usedNames.contains(name) { name += "_" }
+      usedNames.insert(name)
+      return name
+    }
     var nodes = [Node]()
+    var shapes = [String: [Int]]()  // node name → per-sample shape, inferred as nodes are added
     var producedBy = [String: String]()  // Keras layer name → name of the node holding its output
     var axisChecks = [(node: String, axis: Int)]()
+    func add(_ node: Node) throws {
+      do {
+        shapes[node.name] = try Graph.outputShape(of: node, inputShapes: node.inputs.map { shapes[$0]! })
+      } catch let error as GraphError {
+        throw ModelIOError.invalidGraph(file: file, error: error)
+      }
+      nodes.append(node)
+    }
     for layer in layers {
-      let (op, activation) = try translator.translate(layer)
       let inputs = try layer.inbound.map { source -> String in
         guard let node = producedBy[source] else {
           throw ModelIOError.badConfig(
@@ -99,19 +113,31 @@ public enum KerasModelReader {
         }
         return node
       }
-      var node = Node(name: layer.name, op: op, inputs: inputs)
-      node.parameters = try readParameters(for: layer, op: op, weights: weights, file: file)
-      nodes.append(node)
-      producedBy[layer.name] = layer.name
-      if let axis = layer.config["axis"]?.ints?.first, axis > 0, layer.className.hasSuffix("Normalization") {
-        axisChecks.append((layer.name, axis))
+      var layerNodes: [Node]
+      let activation: Op?
+      let context = KerasLayerContext(
+        inputs: inputs, inputShapes: inputs.map { shapes[$0]! }, name: uniqueName,
+        weights: { expected in
+          try readWeights(for: layer, expected: expected, weights: weights, file: file)
+        })
+      if let composite = try translator.composite(layer, context) {
+        (layerNodes, activation) = composite
+      } else {
+        let (op, layerActivation) = try translator.translate(layer)
+        var node = Node(name: layer.name, op: op, inputs: inputs)
+        node.parameters = try readParameters(for: layer, op: op, weights: weights, file: file)
+        layerNodes = [node]
+        activation = layerActivation
       }
       if let activation {
-        var name = "\(layer.name)_\(activation.functionName)"
-        while usedNames.contains(name) { name += "_" }
-        usedNames.insert(name)
-        nodes.append(Node(name: name, op: activation, inputs: [layer.name]))
-        producedBy[layer.name] = name
+        let last = layerNodes.last!.name
+        layerNodes.append(
+          Node(name: uniqueName("\(layer.name)_\(activation.functionName)"), op: activation, inputs: [last]))
+      }
+      for node in layerNodes { try add(node) }
+      producedBy[layer.name] = layerNodes.last!.name
+      if let axis = layer.config["axis"]?.ints?.first, axis > 0, layer.className.hasSuffix("Normalization") {
+        axisChecks.append((layer.name, axis))
       }
     }
     let graph: Graph
@@ -201,15 +227,23 @@ public enum KerasModelReader {
     return names.isEmpty ? nil : names
   }
 
-  /// Reads the parameters an op needs from `model_weights/<layer>`, matching each expected name
-  /// (`kernel`, `bias`, `gamma` …) to a `weight_names` entry by its last path component, or by
-  /// position when names do not tell.
+  /// Reads the parameters an op needs from `model_weights/<layer>` (see
+  /// ``readWeights(for:expected:weights:file:)``).
   static func readParameters(for layer: KerasLayer, op: Op, weights: HDF5Group, file: String) throws
     -> [String: Tensor<Float>]
   {
-    // The input's channels are not known yet (-1): every other dimension is checked before
+    // The input's channels are not known here (-1): every other dimension is checked before
     // a weight is read, so a file cannot make the reader allocate what it claims.
-    let expectedShapes = op.parameterShapes(input: [-1])
+    try readWeights(for: layer, expected: op.parameterShapes(input: [-1]), weights: weights, file: file)
+  }
+
+  /// Reads the weights `expected` (names and shapes, −1 for a dimension not checked) from
+  /// `model_weights/<layer>`, matching each expected name (`kernel`, `bias`, `gamma` …) to a
+  /// `weight_names` entry by its last path component, or by position when names do not tell.
+  static func readWeights(
+    for layer: KerasLayer, expected expectedShapes: [(name: String, shape: [Int])], weights: HDF5Group,
+    file: String
+  ) throws -> [String: Tensor<Float>] {
     let expected = expectedShapes.map(\.name)
     guard !expected.isEmpty else {
       if weights.kind(of: layer.name) == .group {

@@ -47,7 +47,8 @@ public enum KerasModelWriter {
         for node in graph.nodes {
           let group = try weights.createGroup(node.name)
           let inputShape = node.inputs.first.flatMap { graph.node($0)?.shape } ?? node.shape
-          let names = node.op.parameterShapes(input: inputShape).map(\.name)
+          // Rescaling's scale and offset are in its config.
+          let names = node.op.isRescaling ? [] : node.op.parameterShapes(input: inputShape).map(\.name)
           if names.isEmpty {
             try group.writeAttribute("weight_names", values: [Double](), shape: [0])
             continue
@@ -111,8 +112,9 @@ public enum KerasModelWriter {
         [
           "filters": .number(Double(a.filters)), "kernel_size": ints(a.kernelSize),
           "strides": ints(a.strides),
-          "padding": .string(a.padding.rawValue), "data_format": "channels_last", "dilation_rate": [1, 1],
-          "groups": 1, "activation": "linear", "use_bias": .bool(a.useBias),
+          "padding": .string(a.padding.rawValue), "data_format": "channels_last",
+          "dilation_rate": ints(a.dilation), "groups": .number(Double(a.groups)), "activation": "linear",
+          "use_bias": .bool(a.useBias),
         ]
       )
     case .pool2d(let a):
@@ -150,7 +152,27 @@ public enum KerasModelWriter {
       return ("Concatenate", ["axis": .number(Double(axis < 0 ? axis : axis + 1))])
     case .softmax:
       return ("Softmax", ["axis": -1])
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift:
+    case .zeroPad2d(let top, let bottom, let left, let right):
+      return (
+        "ZeroPadding2D",
+        ["padding": [ints([top, bottom]), ints([left, right])], "data_format": "channels_last"]
+      )
+    case .crop2d(let top, let bottom, let left, let right):
+      return (
+        "Cropping2D",
+        ["cropping": [ints([top, bottom]), ints([left, right])], "data_format": "channels_last"]
+      )
+    case .permute(let order):
+      return ("Permute", ["dims": ints(order.map { $0 + 1 })])
+    case .scaleShift:
+      // Keras's Rescaling, its scale and offset per channel (constants, not weights).
+      func values(_ name: String, _ fallback: Float) -> JSONValue {
+        let width = node.shape.last ?? 1
+        let scalars = node.parameters[name]?.scalars ?? [Float](repeating: fallback, count: width)
+        return .array(scalars.map { .number(Double($0)) })
+      }
+      return ("Rescaling", ["scale": values("gamma", 1), "offset": values("beta", 0)])
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation:
       throw ModelIOError.unsupportedSetting(
         file: file, layer: node.name, setting: "op",
         value: "\(node.op.kind) (a spiking decomposition step; Keras has no layer for it)")
@@ -192,4 +214,9 @@ public enum KerasModelWriter {
     }
   }
 
+}
+
+extension Op {
+  /// Written as Keras's Rescaling layer, whose constants live in its config rather than in weights.
+  var isRescaling: Bool { if case .scaleShift = self { true } else { false } }
 }

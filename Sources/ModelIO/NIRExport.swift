@@ -218,8 +218,12 @@ public enum NIRExport {
         guard let window = a.window(input: inputShape), let padding = symmetricPadding(window) else {
           throw refuse(node, "its 'same' padding is uneven (NIR pads both sides alike)")
         }
-        let (kh, kw, cin, cout) = (a.kernelSize[0], a.kernelSize[1], inputShape[2], a.filters)
-        let kernel = node.parameters["kernel"]!.scalars
+        // Grouped and dilated convolutions are written as their ordinary equivalent (nir 1.0.8
+        // infers a grouped convolution's input channels as one).
+        let spanned = a.spannedKernelSize
+        let (kh, kw, cin, cout) = (spanned[0], spanned[1], inputShape[2], a.filters)
+        let compact = node.parameters["kernel"]!
+        let kernel = (a.isDense ? compact : a.denseKernel(compact, inputChannels: cin)).scalars
         var weight = [Float](repeating: 0, count: cout * cin * kh * kw)
         for y in 0..<kh {
           for x in 0..<kw {

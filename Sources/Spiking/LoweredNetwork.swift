@@ -621,6 +621,10 @@ final class LoweredNetwork {
     case .difference:
       let b = inputs(1)
       for i in 0..<count { target[i] = x[i] - b[i] }
+    case .gather(let indices, let inputSize):
+      indices.withUnsafeBufferPointer {
+        Tensor.gather(x, images: images, inputSize: inputSize, indices: $0, into: target)
+      }
     case .concatenate(let blocks, let outer):
       var offset = 0
       for o in 0..<(images * outer) {
@@ -710,6 +714,9 @@ struct LoweredNode {
     case difference
     /// Per outer index, each input's block of `blocks[k]` values in turn; `outer` blocks per sample.
     case concatenate(blocks: [Int], outer: Int)
+    /// Output k of a sample is input `indices[k]`, or 0 where negative (zero padding, cropping,
+    /// axis permutations); `inputSize` values per input sample.
+    case gather(indices: [Int32], inputSize: Int)
 
     /// The bias or shift, repeated along the innermost axis; nil for a linear map.
     var bias: [Float]? {
@@ -773,9 +780,12 @@ struct LoweredNode {
         kernel: node.parameters["kernel"]!.scalars, bias: node.parameters["bias"]?.scalars,
         inputWidth: inputShape.last!, units: units)
     case .conv2d(let a):
+      // A grouped or dilated convolution runs as its ordinary equivalent.
+      let kernel = node.parameters["kernel"]!
       return .conv2d(
         Convolution(
-          kernel: node.parameters["kernel"]!.scalars, bias: node.parameters["bias"]?.scalars,
+          kernel: (a.isDense ? kernel : a.denseKernel(kernel, inputChannels: inputShape.last!)).scalars,
+          bias: node.parameters["bias"]?.scalars,
           window: a.window(input: inputShape)!, channels: inputShape.last!, filters: a.filters))
     case .pool2d(let a):
       precondition(a.mode == .average, "max pooling is not affine")
@@ -799,6 +809,8 @@ struct LoweredNode {
       return .sum
     case .binary(.subtract):
       return .difference
+    case .zeroPad2d, .crop2d, .permute:
+      return .gather(indices: node.op.selectionIndices(input: inputShape), inputSize: inputShape.reduce(1, *))
     case .concatenate(let given):
       let shape = node.shape
       let axis = given < 0 ? given + shape.count : given

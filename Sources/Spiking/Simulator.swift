@@ -228,15 +228,20 @@ public enum Simulator {
       switch reader.op {
       case .dense(let units, _): total += Double(units)
       case .conv2d(let a):
-        // Every output position reads kH·kW·Cin inputs (fewer at padded borders, counted exactly).
+        // Every output position reads kH·kW·Cin/groups inputs (fewer at padded borders, counted
+        // exactly; dilated taps counted where they land).
         total +=
-          Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) * Double(a.filters)
-          / inputCount
+          Double(
+            windowReads(
+              a.window(input: inputShape), channels: inputShape.last ?? 1,
+              dilation: (a.dilation[0], a.dilation[1])))
+          * Double(a.filters / a.groups) / inputCount
       case .pool2d(let a):
         total += Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) / inputCount
       case .add, .binary(.add), .binary(.subtract):
         total += uses * meanFanOut(of: reader.name, in: graph, memo: &memo)
-      case .windowElement:
+      case .windowElement, .zeroPad2d, .crop2d, .permute:
+        // A selection is no synapse: its elements reach what its readers' synapses reach.
         total += outputCount / max(inputCount, 1) * meanFanOut(of: reader.name, in: graph, memo: &memo)
       case .binary, .activation, .concatenate, .batchNorm, .scaleShift, .globalAveragePool2d:
         total += 1
@@ -251,13 +256,24 @@ public enum Simulator {
     return total
   }
 
-  /// How many (input pixel, output position) pairs a sliding window reads, times channels.
-  static func windowReads(_ window: Window2D?, channels: Int) -> Int {
+  /// How many (input pixel, output position) pairs a sliding window reads, times channels; a
+  /// dilated window reads every `dilation`-th row and column of the span it covers.
+  static func windowReads(_ window: Window2D?, channels: Int, dilation: (Int, Int) = (1, 1)) -> Int {
     guard let window else { return 0 }
+    func taps(_ start: Int, span: Int, step: Int, size: Int) -> Int {
+      stride(from: start, to: start + span, by: step).filter { (0..<size).contains($0) }.count
+    }
     var reads = 0
     for oh in 0..<window.outputHeight {
+      let rows = taps(
+        oh * window.strideHeight - window.padTop, span: window.kernelHeight, step: dilation.0,
+        size: window.inputHeight)
       for ow in 0..<window.outputWidth {
-        reads += window.inputRows(forOutputRow: oh).count * window.inputColumns(forOutputColumn: ow).count
+        reads +=
+          rows
+          * taps(
+            ow * window.strideWidth - window.padLeft, span: window.kernelWidth, step: dilation.1,
+            size: window.inputWidth)
       }
     }
     return reads * channels

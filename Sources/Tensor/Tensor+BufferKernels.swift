@@ -392,6 +392,28 @@ extension Tensor {
     }
   }
 
+  /// A selection per image: `output[n, k] = input[n, indices[k]]`, or 0 where `indices[k]` is
+  /// negative (padding, cropping and axis permutations are such selections).
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
+  public static func gather(
+    _ input: UnsafeBufferPointer<Scalar>, images: Int, inputSize: Int, indices: UnsafeBufferPointer<Int32>,
+    into output: UnsafeMutableBufferPointer<Scalar>
+  ) {
+    let outputSize = indices.count
+    precondition(
+      input.count >= images * inputSize && output.count >= images * outputSize,
+      "gather buffers too small for \(images) images")
+    for n in 0..<images {
+      let from = input.baseAddress! + n &* inputSize
+      let to = output.baseAddress! + n &* outputSize
+      for k in 0..<outputSize {
+        let index = Int(indices[k])
+        to[k] = index < 0 ? 0 : from[index]
+      }
+    }
+  }
+
   /// The mean, sum or deviation from the mean of each row of width `width`, repeated over the
   /// row; `input` may be `output`.
   @_specialize(where Scalar == Float)

@@ -62,7 +62,7 @@ extension Op {
   /// Whether the op has a backward pass: every op but the steps of a spiking decomposition.
   public var isDifferentiable: Bool {
     switch self {
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift: return false
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation: return false
     default: return true
     }
   }
@@ -107,8 +107,13 @@ extension Op {
     outputGradient dy: Tensor<Scalar>, parameters: [String: Tensor<Scalar>], policy: SubgradientPolicy
   ) -> OpGradients<Scalar> {
     switch self {
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift:
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation:
       preconditionFailure("\(kind) has no backward pass")
+    case .scaleShift:
+      // The scale and shift are constants (preprocessing): only the input has a gradient.
+      return OpGradients(inputs: [LayerNormalization.scaleShiftBackward(dy, parameters: parameters)])
+    case .zeroPad2d, .crop2d, .permute:
+      return OpGradients(inputs: [Structural.selectionBackward(self, dy, input: inputs[0])])
     case .input:
       return OpGradients(inputs: [])
     case .dense:

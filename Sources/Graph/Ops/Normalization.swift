@@ -227,6 +227,16 @@ enum LayerNormalization {
       shift: parameters["beta"]?.scalars ?? [Scalar](repeating: 0, count: width))
   }
 
+  /// The input gradient of ``scaleShift(_:parameters:)``: `dy·gamma` per channel.
+  static func scaleShiftBackward<Scalar: TensorScalar>(
+    _ dy: Tensor<Scalar>, parameters: [String: Tensor<Scalar>]
+  )
+    -> Tensor<Scalar>
+  {
+    guard let gamma = parameters["gamma"]?.scalars else { return dy }
+    return dy.affinePerChannel(scale: gamma, shift: [Scalar](repeating: 0, count: gamma.count))
+  }
+
   /// A statistic of each row broadcast back over it: mean, sum, or the deviation `x − mean(x)`.
   static func lastAxis<Scalar: TensorScalar>(_ x: Tensor<Scalar>, _ statistic: LastAxisStatistic) -> Tensor<
     Scalar

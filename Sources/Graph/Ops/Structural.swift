@@ -63,4 +63,123 @@ enum Structural {
         return Tensor(shape: shape, scalars: scalars)
       })
   }
+
+  /// For an op that only moves values (ZeroPadding2D, Cropping2D, Permute), where each output
+  /// element of a sample comes from: its input index, or −1 for a zero.
+  static func selection(_ op: Op, input: [Int]) -> [Int32] {
+    switch op {
+    case .zeroPad2d(let top, let bottom, let left, let right):
+      return window(input: input, rows: -top..<(input[0] + bottom), columns: -left..<(input[1] + right))
+    case .crop2d(let top, let bottom, let left, let right):
+      return window(input: input, rows: top..<(input[0] - bottom), columns: left..<(input[1] - right))
+    case .permute(let order):
+      let outputShape = order.map { input[$0] }
+      var inputStrides = [Int](repeating: 1, count: input.count)
+      for axis in stride(from: input.count - 2, through: 0, by: -1) {
+        inputStrides[axis] = inputStrides[axis + 1] * input[axis + 1]
+      }
+      let strides = order.map { inputStrides[$0] }
+      let count = outputShape.reduce(1, *)
+      var indices = [Int32](repeating: 0, count: count)
+      var position = [Int](repeating: 0, count: outputShape.count)
+      var source = 0
+      for k in 0..<count {
+        indices[k] = Int32(source)
+        var axis = outputShape.count - 1
+        while axis >= 0 {
+          position[axis] += 1
+          source += strides[axis]
+          if position[axis] < outputShape[axis] { break }
+          source -= strides[axis] * outputShape[axis]
+          position[axis] = 0
+          axis -= 1
+        }
+      }
+      return indices
+    default:
+      preconditionFailure("\(op.kind) is not a selection")
+    }
+  }
+
+  /// The per-sample output shape of a selection op whose settings fit `input` (checked by
+  /// ``ShapeInference``).
+  static func selectionShape(_ op: Op, input: [Int]) -> [Int] {
+    switch op {
+    case .zeroPad2d(let top, let bottom, let left, let right):
+      return [input[0] + top + bottom, input[1] + left + right, input[2]]
+    case .crop2d(let top, let bottom, let left, let right):
+      return [input[0] - top - bottom, input[1] - left - right, input[2]]
+    case .permute(let order):
+      return order.map { input[$0] }
+    default:
+      preconditionFailure("\(op.kind) is not a selection")
+    }
+  }
+
+  /// Input rows `rows` and columns `columns` of an `(H, W, C)` image, zeros outside it.
+  private static func window(input: [Int], rows: Range<Int>, columns: Range<Int>) -> [Int32] {
+    let (height, width, channels) = (input[0], input[1], input[2])
+    var indices = [Int32]()
+    indices.reserveCapacity(rows.count * columns.count * channels)
+    for row in rows {
+      for column in columns {
+        let inside = (0..<height).contains(row) && (0..<width).contains(column)
+        let base = (row * width + column) * channels
+        for c in 0..<channels { indices.append(inside ? Int32(base + c) : -1) }
+      }
+    }
+    return indices
+  }
+
+  /// Applies a selection op to a batch.
+  static func select<Scalar: TensorScalar>(_ op: Op, _ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let input = Array(x.shape.dropFirst())
+    let indices = selection(op, input: input)
+    let outputShape = selectionShape(op, input: input)
+    var output = Tensor<Scalar>(zeros: [x.shape[0]] + outputShape)
+    output.withUnsafeMutableScalars { out in
+      x.scalars.withUnsafeBufferPointer { source in
+        indices.withUnsafeBufferPointer {
+          Tensor<Scalar>.gather(
+            source, images: x.shape[0], inputSize: input.reduce(1, *), indices: $0, into: out)
+        }
+      }
+    }
+    return output
+  }
+
+  /// The adjoint of ``select(_:_:)``: each output gradient added to the input it came from.
+  static func selectionBackward<Scalar: TensorScalar>(_ op: Op, _ dy: Tensor<Scalar>, input x: Tensor<Scalar>)
+    -> Tensor<Scalar>
+  {
+    let input = Array(x.shape.dropFirst())
+    let inputSize = input.reduce(1, *)
+    let indices = selection(op, input: input)
+    var dx = Tensor<Scalar>(zeros: x.shape)
+    dx.withUnsafeMutableScalars { out in
+      dy.scalars.withUnsafeBufferPointer { g in
+        for n in 0..<x.shape[0] {
+          let from = n * indices.count
+          let to = n * inputSize
+          for (k, index) in indices.enumerated() where index >= 0 { out[to + Int(index)] += g[from + k] }
+        }
+      }
+    }
+    return dx
+  }
+}
+
+extension Op {
+  /// Whether the op only moves values, each output element being one input element or zero
+  /// (ZeroPadding2D, Cropping2D, Permute).
+  public var isSelection: Bool {
+    switch self {
+    case .zeroPad2d, .crop2d, .permute: return true
+    default: return false
+    }
+  }
+
+  /// For a selection op (``isSelection``) and a per-sample input shape it fits, where each output
+  /// element of a sample comes from: its index in the input sample, or −1 for a zero.
+  public func selectionIndices(input: [Int]) -> [Int32] { Structural.selection(self, input: input) }
 }
