@@ -152,6 +152,11 @@ def main(flavour):
             f.attrs["numpy"] = np.__version__
         print(f"wrote {path} ({version})", file=sys.stderr)
     if flavour == "keras3":
+        # PReLU with Keras's default shared_axes on images: one slope per pixel and channel,
+        # which the reader refuses (no expected outputs: it is never evaluated).
+        x = keras.Input((4, 4, 2))
+        refused = keras.Model(x, layers.PReLU(name="prelu")(layers.Conv2D(3, 2, name="conv")(x)), name="prelu")
+        refused.save(f"{OUT}/keras3_refused_prelu.h5")
         # A native .keras archive (a zip), to check that the reader names it instead of failing.
         tiny = keras.Sequential([keras.Input((2,)), layers.Dense(1)], name="tiny")
         tiny.save(f"{OUT}/keras3_tiny.keras")

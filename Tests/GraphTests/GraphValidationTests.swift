@@ -133,6 +133,67 @@ import Testing
     #expect(graph.node("g")?.shape == [2])
   }
 
+  @Test func shapesAndValuesOfSelectionsAndGroupedConvolutions() throws {
+    let kernel = Tensor<Float>(shape: [3, 3, 1, 4], scalars: (0..<36).map { Float($0) })
+    let graph = try Graph(
+      name: "g",
+      nodes: [
+        Node(name: "x", op: .input(shape: [3, 2, 2])),
+        Node(name: "pad", op: .zeroPad2d(top: 1, bottom: 0, left: 2, right: 1), inputs: ["x"]),
+        Node(name: "crop", op: .crop2d(top: 1, bottom: 1, left: 0, right: 1), inputs: ["x"]),
+        Node(name: "swap", op: .permute(order: [2, 0, 1]), inputs: ["x"]),
+        Node(
+          name: "depthwise",
+          op: .conv2d(
+            Conv2DAttributes(
+              filters: 4, kernelSize: [3, 3], padding: .same, useBias: false, dilation: [2, 2], groups: 2)),
+          inputs: ["x"], parameters: ["kernel": kernel]),
+      ], outputs: ["pad", "crop", "swap", "depthwise"])
+    #expect(graph.node("pad")?.shape == [4, 5, 2])
+    #expect(graph.node("crop")?.shape == [1, 1, 2])
+    #expect(graph.node("swap")?.shape == [2, 3, 2])
+    #expect(graph.node("depthwise")?.shape == [3, 2, 4])
+    // x[h, w, c] = 100h + 10w + c.
+    var pixels = [Float]()
+    for h in 0..<3 {
+      for w in 0..<2 {
+        for c in 0..<2 { pixels.append(Float(100 * h + 10 * w + c)) }
+      }
+    }
+    let values = graph.activations([Tensor(shape: [1, 3, 2, 2], scalars: pixels)])
+    let padded: [Float] = values["pad"]!.scalars
+    #expect(padded.filter { $0 != 0 }.count == 11)  // x[0, 0, 0] is 0 itself
+    #expect(padded[(1 * 5 + 2) * 2 + 1] == 1)  // x[0, 0, 1] lands at (1, 2)
+    #expect(values["crop"]!.scalars == [100, 101])
+    // swap[c, h, w] = x[h, w, c].
+    let swapped: [Float] = [0, 10, 100, 110, 200, 210, 1, 11, 101, 111, 201, 211]
+    #expect(values["swap"]!.scalars == swapped)
+    // Output (1, 0) with dilation 2 and 'same' padding (2 rows above, 2 columns left): its taps
+    // fall on rows −1, 1, 3 and columns −2, 0, 2, so only the centre tap, x[1, 0], is inside;
+    // filter f belongs to group f/2, which reads channel f/2.
+    let centre: [Float] = (0..<4).map { f in kernel.scalars[(1 * 3 + 1) * 4 + f] * Float(100 + f / 2) }
+    #expect(Array(values["depthwise"]!.scalars[8..<12]) == centre)
+    #expect(throws: GraphError.self) {
+      try Graph(
+        name: "g",
+        nodes: [
+          Node(name: "x", op: .input(shape: [3, 2, 2])),
+          Node(name: "p", op: .permute(order: [0, 0, 1]), inputs: ["x"]),
+        ])
+    }
+    #expect(throws: GraphError.self) {
+      try Graph(
+        name: "g",
+        nodes: [
+          Node(name: "x", op: .input(shape: [3, 2, 3])),
+          Node(
+            name: "c", op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [1, 1], groups: 2)),
+            inputs: ["x"],
+            parameters: ["kernel": Tensor(zeros: [1, 1, 1, 4]), "bias": Tensor(zeros: [4])]),
+        ])
+    }
+  }
+
   @Test func graphsRoundTripThroughJSON() throws {
     let graph = try Graph(
       name: "g",

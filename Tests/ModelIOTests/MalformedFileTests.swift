@@ -58,9 +58,53 @@ import Testing
   @Test func unsupportedSettingIsNamed() throws {
     let path = try copy("keras3_seq_cnn.h5")
     try editConfig(path) {
-      $0.replacingOccurrences(of: "\"dilation_rate\": [1, 1]", with: "\"dilation_rate\": [2, 2]")
+      $0.replacingOccurrences(of: "\"padding\": \"same\"", with: "\"padding\": \"full\"")
     }
-    #expect(message(path).contains("layer 'conv2d': dilation_rate = [2, 2] is not supported"))
+    #expect(message(path).contains("layer 'conv2d': padding = \"full\" is not supported"))
+  }
+
+  /// Settings of the newer layers that the reader cannot honour are refused by name.
+  @Test(arguments: [
+    (
+      "keras3_func_seq.h5", "\"axis\": [-1]", "\"axis\": [1]",
+      "layer 'norm': axis = [1] (only the last axis, or none"
+    ),
+    (
+      "keras3_func_rgb.h5", "\"cropping\": [[1, 0], [0, 1]]", "\"cropping\": [[3, 3], [0, 1]]",
+      "'crop' (Cropping2D): cropping [3, 3, 0, 1] leaves nothing of [6, 5, 6]"
+    ),
+    (
+      "keras3_func_rgb.h5", "\"depth_multiplier\": 2, \"kernel_size\": [3, 3]",
+      "\"depth_multiplier\": 3, \"kernel_size\": [3, 3]", "'depthwise'"
+    ),
+    ("keras3_func_seq.h5", "\"groups\": 2", "\"groups\": 4", "'grouped1d'"),
+    (
+      "keras3_func_seq.h5", "\"padding\": \"causal\"", "\"padding\": \"reflect\"",
+      "layer 'causal': padding = \"reflect\" is not supported"
+    ),
+  ])
+  func newerLayerSettingsAreRefusedByName(
+    fixture: String, original: String, replacement: String, expected: String
+  )
+    throws
+  {
+    let path = try copy(fixture)
+    var replaced = false
+    try editConfig(path) {
+      replaced = $0.contains(original)
+      return $0.replacingOccurrences(of: original, with: replacement)
+    }
+    #expect(replaced, "\(original) not in \(fixture)'s config")
+    let text = message(path)
+    #expect(text.contains(expected), "\(text)")
+  }
+
+  /// PReLU's slopes may vary along the channels only (Keras's default on images varies them per
+  /// pixel too): the reader says which setting to change.
+  @Test func perPixelPReLUSlopesAreRefused() throws {
+    let text = message(KerasFixtureTests.fixtures.appendingPathComponent("keras3_refused_prelu.h5").path)
+    #expect(text.contains("layer 'prelu': shared_axes = null"), "\(text)")
+    #expect(text.contains("share every axis but the last"), "\(text)")
   }
 
   @Test func weightOfTheWrongShape() throws {

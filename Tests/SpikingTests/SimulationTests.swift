@@ -77,9 +77,14 @@ import Testing
 }
 
 /// Networks beyond ReLU, from the Keras fixtures: GELU, SiLU, leaky ReLU, LayerNorm (fused),
-/// residual adds (func_mlp) and BatchNorm, max and average pooling, softmax (seq_cnn).
+/// residual adds (func_mlp); BatchNorm, max and average pooling, softmax (seq_cnn); Rescaling,
+/// zero padding, dilated, depthwise, grouped and separable convolutions, PReLU, cropping, global
+/// max pooling (func_rgb); Normalization, causal and grouped 1-D convolutions, 1-D pooling,
+/// padding and cropping, Permute (func_seq).
 @Suite struct FusedPopulationTests {
-  @Test(arguments: ["keras3_func_mlp", "keras3_seq_cnn", "keras3_func_res"])
+  @Test(arguments: [
+    "keras3_func_mlp", "keras3_seq_cnn", "keras3_func_res", "keras3_func_rgb", "keras3_func_seq",
+  ])
   func signGDTracksTheANNOnEveryPopulation(name: String) throws {
     let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures")
     let graph = try KerasModelReader.read(fixtures.appendingPathComponent("\(name).h5").path)
@@ -145,6 +150,8 @@ import Testing
       (.signedSubgradient, "composite", false, 1),
       (.integrateAndFire, "pooled", false, 0), (.integrateAndFire, "pooled", false, 1),
       (.integrateAndFire, "keras3_seq_cnn", false, 0), (.integrateAndFire, "keras3_seq_cnn", false, 1),
+      (.subgradient, "keras3_func_rgb", false, 0), (.subgradient, "keras3_func_rgb", false, 1),
+      (.signGD, "keras3_func_seq", false, nil), (.subgradient, "keras3_func_seq", false, 1),
     ] as [(Dynamics, String, Bool, Double?)])
   func denseAndEventFormsAgreeToRounding(dynamics: Dynamics, name: String, fuse: Bool, limit: Double?) throws
   {

@@ -59,6 +59,8 @@ import Testing
     // Every trainable parameter of every node is checked, so a rule that forgets a gradient
     // (returns none for a bias, say) fails here rather than going unnoticed.
     for index in graph.nodes.indices {
+      // A ScaleShift's parameters are constants (preprocessing): training leaves them alone.
+      if case .scaleShift = graph.nodes[index].op { continue }
       for name in network.parameters[index].keys.sorted() where Trainer.trainable.contains(name) {
         guard let gradient = gradients[index][name] else {
           Issue.record(
@@ -124,6 +126,47 @@ import Testing
           Node(name: "s", op: .add, inputs: ["a", "b"]),
           Node(name: "c", op: .concatenate(axis: -1), inputs: ["s", "b"]),
           Node(name: "p", op: .softmax, inputs: ["c"]),
+        ]))
+  }
+
+  /// Grouped and dilated convolutions (a depthwise one among them) get their kernel gradient
+  /// through the ordinary convolution they equal.
+  @Test(arguments: [
+    (2, [1, 1], Padding.same, 1), (1, [2, 2], .same, 1), (2, [2, 1], .valid, 1), (4, [1, 2], .same, 2),
+  ])
+  func groupedAndDilatedConvolution(groups: Int, dilation: [Int], padding: Padding, stride: Int) throws {
+    let conv = Node(
+      name: "c",
+      op: .conv2d(
+        Conv2DAttributes(
+          filters: 8, kernelSize: [3, 2], strides: [stride, stride], padding: padding, dilation: dilation,
+          groups: groups)),
+      inputs: ["x"],
+      parameters: ["kernel": Self.random([3, 2, 4 / groups, 8], seed: 4), "bias": Self.random([8], seed: 5)])
+    Self.check(
+      try Self.network(
+        inputShape: [7, 6, 4], before: [conv, Node(name: "t", op: .activation(.tanh), inputs: ["c"])]))
+  }
+
+  /// Padding, cropping, axis permutation and a constant per-channel affine map pass gradients
+  /// back to the values they moved.
+  @Test func selectionsAndConstantAffine() throws {
+    let conv = Node(
+      name: "c", op: .conv2d(Conv2DAttributes(filters: 3, kernelSize: [2, 2])), inputs: ["x"],
+      parameters: ["kernel": Self.random([2, 2, 2, 3], seed: 4), "bias": Self.random([3], seed: 5)])
+    let affine = Node(
+      name: "s", op: .scaleShift(scale: true, shift: true), inputs: ["crop"],
+      parameters: ["gamma": Self.random([3], seed: 6), "beta": Self.random([3], seed: 7)])
+    Self.check(
+      try Self.network(
+        inputShape: [5, 4, 2],
+        before: [
+          conv, Node(name: "pad", op: .zeroPad2d(top: 1, bottom: 2, left: 0, right: 1), inputs: ["c"]),
+          Node(name: "crop", op: .crop2d(top: 2, bottom: 0, left: 1, right: 1), inputs: ["pad"]), affine,
+          Node(name: "p", op: .permute(order: [2, 0, 1]), inputs: ["s"]),
+          Node(name: "t", op: .activation(.tanh), inputs: ["p"]),
+          Node(name: "f", op: .flatten, inputs: ["t"]),
+          Self.dense("d", "f", 3 * 5 * 2, 4, seed: 8),
         ]))
   }
 
