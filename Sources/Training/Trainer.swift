@@ -84,7 +84,18 @@ public enum Trainer {
   /// The parameters that optimizers move (moving statistics are updated by the forward pass).
   static let trainable: Set<String> = ["kernel", "bias", "gamma", "beta"]
 
-  /// Trains `graph` on `train`, reporting after every batch and epoch.
+  /// The softmax that ends `graph` when `loss` is the cross-entropy, which applies a softmax of
+  /// its own: training then fits the softmax's input (the logits) and keeps the softmax as it is.
+  /// Nil when the network's only output is not a softmax that nothing else reads.
+  public static func softmaxAppliedByLoss(_ graph: Graph, loss: Loss) -> Node? {
+    guard loss == .crossEntropy, graph.outputs.count == 1, let last = graph.node(graph.outputs[0]),
+      case .softmax = last.op, !graph.nodes.contains(where: { $0.inputs.contains(last.name) })
+    else { return nil }
+    return last
+  }
+
+  /// Trains `graph` on `train`, reporting after every batch and epoch. A network ending in a
+  /// softmax trained with the cross-entropy trains its logits (``softmaxAppliedByLoss(_:loss:)``).
   /// - Parameters:
   ///   - test: scored after every epoch in inference mode, if given.
   ///   - onBatch: (batches done in this epoch, batches per epoch, running mean loss).
@@ -96,6 +107,15 @@ public enum Trainer {
     _ graph: Graph, train: LabeledImages, test: LabeledImages? = nil, configuration: TrainingConfiguration,
     onBatch: (Int, Int, Double) -> Void = { _, _, _ in }, onEpoch: (EpochReport) -> Void = { _ in }
   ) throws -> (graph: Graph, history: [EpochReport]) {
+    if let softmax = softmaxAppliedByLoss(graph, loss: configuration.loss) {
+      // Keras classifiers often end in a softmax; the cross-entropy applies its own, so train
+      // the logits and put the softmax back afterwards.
+      let logits = try Graph(
+        name: graph.name, nodes: graph.nodes.filter { $0.name != softmax.name }, outputs: [softmax.inputs[0]])
+      let (trained, history) = try fit(
+        logits, train: train, test: test, configuration: configuration, onBatch: onBatch, onEpoch: onEpoch)
+      return (try Graph(name: graph.name, nodes: trained.nodes + [softmax], outputs: graph.outputs), history)
+    }
     switch configuration.precision {
     case .float64:
       return try fit(

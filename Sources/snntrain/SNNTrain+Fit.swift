@@ -135,6 +135,10 @@ extension SNNTrain {
       printFlushed(
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )
+      if let softmax = Trainer.softmaxAppliedByLoss(graph, loss: loss) {
+        printFlushed(
+          "the loss applies the softmax of '\(softmax.name)': training its input, '\(softmax.inputs[0])'")
+      }
       let progress = ProgressLine("epoch")
       let result = try namingModel {
         try Trainer.fit(

@@ -32,6 +32,26 @@ import Testing
     return (result.graph, result.history)
   }
 
+  /// A network ending in a softmax (as Keras classifiers often do) trained with the
+  /// cross-entropy trains its logits: the same weights as the network without the softmax, not
+  /// the flattened gradients of a softmax applied twice; the softmax stays in the result.
+  @Test func aFinalSoftmaxIsNotAppliedTwice() throws {
+    var random = SplitMix64(seed: 3)
+    let logits = try ModelPreset.mlp.build(random: &random)
+    let output = logits.outputs[0]
+    let withSoftmax = try Graph(
+      name: logits.name, nodes: logits.nodes + [Node(name: "probabilities", op: .softmax, inputs: [output])])
+    let configuration = TrainingConfiguration(epochs: 1, batchSize: 64, learningRate: 1e-3, seed: 3)
+    let plain = try Trainer.fit(logits, train: Self.train, configuration: configuration).graph
+    let wrapped = try Trainer.fit(withSoftmax, train: Self.train, configuration: configuration).graph
+    #expect(wrapped.outputs == ["probabilities"])
+    #expect(wrapped.node("probabilities")?.op == .softmax)
+    for node in plain.nodes {
+      #expect(wrapped.node(node.name)?.parameters == node.parameters, "\(node.name)")
+    }
+    #expect(Trainer.softmaxAppliedByLoss(withSoftmax, loss: .squaredError) == nil)
+  }
+
   @Test func sameSeedGivesBitIdenticalWeights() throws {
     let (a, _) = try run(.mlp, precision: .float32)
     let (b, _) = try run(.mlp, precision: .float32)
