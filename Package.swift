@@ -47,7 +47,7 @@ let package = Package(
     .target(name: "Conversion", dependencies: ["Spiking", "Graph"]),
     .target(name: "Results", dependencies: ["Spiking", "Graph", "AtomicFile", "Datasets"]),
     .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking", "AtomicFile"]),
-    .target(name: "Reports", dependencies: ["Results", "AtomicFile"]),
+    .target(name: "Reports", dependencies: ["Results", "Spiking", "AtomicFile"]),
     .target(
       name: "Training",
       dependencies: ["Graph", "Datasets", "AtomicFile", .product(name: "RealModule", package: "swift-numerics")]),

@@ -1,6 +1,7 @@
 import AtomicFile
 import Foundation
 import Results
+import Spiking
 
 /// A comparison of simulation runs (dynamics × normalization × time steps …) as plots and
 /// tables: `index.html` (self-contained, inline SVG), `summary.md`, the SVG files, and CSV tables.
@@ -93,7 +94,16 @@ public struct Report: Sendable {
   /// Every plot with the file name it is written under.
   public func plots() -> [(file: String, plot: LinePlot)] {
     [("accuracy.svg", accuracyPlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
-      + populationNames.map { ("population-\(Self.fileSafe($0)).svg", populationPlot($0)) }
+      + populationEntries.map {
+        ("population-\(Self.fileSafe($0.name)).svg", populationPlot($0.name, title: $0.label))
+      }
+  }
+
+  /// The populations that get a plot, with its title: each population, except that a decomposed
+  /// layer's many populations get one plot, of the layer's output (``PopulationGroups``).
+  public var populationEntries: [(label: String, name: String)] {
+    let names = populationNames
+    return PopulationGroups.entries(names).map { ($0.label, names[$0.representative]) }
   }
 
   /// The populations' names across the runs, in order of first appearance.
@@ -106,14 +116,14 @@ public struct Report: Sendable {
   }
 
   /// One population's mean absolute error against T (log–log), one curve per run that has it.
-  public func populationPlot(_ name: String) -> LinePlot {
+  public func populationPlot(_ name: String, title: String? = nil) -> LinePlot {
     let series = zip(labels, runs).compactMap { label, run -> Series? in
       guard let population = run.populations.first(where: { $0.name == name }) else { return nil }
       return Series(label, points: zip(run.timesteps, population.meanAbsError).map { (Double($0), $1) })
     }
     let op = runs.lazy.compactMap { $0.populations.first { $0.name == name }?.op }.first ?? ""
     return LinePlot(
-      title: "\(name) (\(op)): mean absolute error", x: timeAxis,
+      title: "\(title ?? name) (\(op)): mean absolute error", x: timeAxis,
       y: Axis("mean |estimate − ANN|", scale: .log),
       series: series)
   }

@@ -105,9 +105,12 @@ extension SNNConv {
       try converted.write(to: output)
       printWarnings(converted.warnings)
       let network = converted.network
-      for spec in network.populations {
+      // A decomposed layer's many populations are one line (`snnconv inspect` lists them all).
+      for entry in PopulationGroups.entries(network.populations.map(\.node)) {
+        let spec = network.populations[entry.representative]
+        let largest = entry.members.map { network.populations[$0].scale }.max()!
         var line =
-          "\(spec.node)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 ? "≤" : "=") \(String(format: "%.4g", spec.scale))"
+          "\(entry.label)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 || entry.members.count > 1 ? "≤" : "=") \(String(format: "%.4g", largest))"
         if let choice = choices[spec.node] {
           line +=
             "  \(spec.dynamics.sendsSpikes ? "reset \(spec.reset.rawValue)" : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  λ×\(choice.scaleFactor)  error at T/2+T+2T \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"

@@ -138,9 +138,11 @@ func printTable(_ record: RunRecord) {
   print(
     "\(record.settings.name) on \(record.settings.data), \(record.images) images, \(String(format: "%.1f", record.seconds)) s; ANN accuracy \(String(format: "%.2f%%", record.annAccuracy * 100))"
   )
+  // A decomposed layer's many populations show as one column: the layer's output.
+  let entries = PopulationGroups.entries(record.populations.map(\.name))
   let header =
     ["T", "accuracy", "Δ ANN (pp)", "spikes/image", "synaptic ops/image"]
-    + record.populations.map { "\($0.name) MAE" }
+    + entries.map { "\($0.label) MAE" }
   print(header.joined(separator: "\t"))
   for (row, t) in record.timesteps.enumerated() {
     // Every population's spikes over the T steps, and the synaptic operations they cause.
@@ -154,7 +156,7 @@ func printTable(_ record: RunRecord) {
         String(format: "%+.2f", (record.accuracy[row] - record.annAccuracy) * 100),
         String(format: "%.3g", spikes), String(format: "%.3g", operations),
       ]
-      + record.populations.map { String(format: "%.4g", $0.meanAbsError[row]) }
+      + entries.map { String(format: "%.4g", record.populations[$0.representative].meanAbsError[row]) }
     print(cells.joined(separator: "\t"))
   }
 }

@@ -57,3 +57,63 @@ struct OwnDataTests {
     #expect(summary.contains("digits"), "\(summary)")
   }
 }
+
+/// A colour-image model written by real Keras — Rescaling, ZeroPadding2D, a strided Conv2D,
+/// DepthwiseConv2D, SeparableConv2D, GlobalMaxPooling2D, a softmax head — trained on a
+/// CIFAR-shaped data set of 32×32×3 uint8 images saved as .npz (tools/make_rgb_cnn.py), through
+/// evaluation, conversion, simulation and the report.
+@Suite(.enabled(if: pythonHas("keras", "jax", "numpy"), "needs python3 with keras, jax and numpy"))
+struct OwnModelTests {
+  @Test func kerasColourCNNGoesFromEvaluationToReport() throws {
+    let directory = try makeTemporaryDirectory("rgb")
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    let made = try runProcess(
+      "/usr/bin/env",
+      ["python3", repositoryRoot.appendingPathComponent("tools/make_rgb_cnn.py").path, directory.path])
+    try #require(made.status == 0, "\(made.output)")
+    let keras =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("keras.json"))))
+      as! [String: Int]
+    let data = ["--data", path("shapes.npz")]
+    let eval = try runTool("snnconv", ["eval", path("rgb_cnn.h5")] + data)
+    #expect(eval.status == 0, "\(eval.stderr)")
+    // Keras's own score, image for image: "(184/200)".
+    #expect(
+      eval.stdout.contains("(\(keras["correct"]!)/\(keras["count"]!))"), "\(eval.stdout) vs Keras \(keras)")
+    let convert = try runTool(
+      "snnconv", ["convert", path("rgb_cnn.h5"), "--calibration", "300", "-o", path("rgb.snn.h5")] + data)
+    #expect(convert.status == 0, "\(convert.stderr)")
+    // The global max pooling's decomposition is one line, not 63.
+    #expect(
+      convert.stdout.contains("global_max_pooling2d (63 populations)  Binary(max)"), "\(convert.stdout)")
+    let run = try runTool(
+      "snnsim",
+      ["run", path("rgb.snn.h5"), "--timesteps", "32,128", "--limit", "100", "--results", path("run.json")]
+        + data)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("global_max_pooling2d (63 populations) MAE"), "\(run.stdout)")
+    let record =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("run.json"))))
+      as! [String: Any]
+    let ann = record["ann_accuracy"] as! Double
+    let accuracy = record["accuracy"] as! [Double]
+    #expect(ann >= 0.8, "the Keras model scores \(ann) on the first 100 test images")
+    #expect(accuracy[1] >= ann - 0.02, "SNN at T = 128: \(accuracy) vs ANN \(ann)")
+    let report = try runTool("snnsim", ["report", path("run.json"), "-o", path("report")])
+    #expect(report.status == 0, "\(report.stderr)")
+    // The wide table: the run's accuracy at T = 32 and 128, as numbers.
+    let wide = try String(contentsOfFile: path("report/accuracy-wide.csv"), encoding: .utf8)
+      .split(separator: "\n").map { csvFields(String($0)) }
+    let columns = wide[0]
+    let row = wide[1]
+    for (t, value) in zip([32, 128], accuracy) {
+      let cell = try #require(columns.firstIndex(of: "t\(t)_percent"), "\(columns)")
+      #expect(abs((Double(row[cell]) ?? -1) - value * 100) < 0.01, "\(wide)")
+    }
+    // One plot for the decomposed layer, not one per population.
+    let plots = try FileManager.default.contentsOfDirectory(atPath: path("report")).filter {
+      $0.hasPrefix("population-")
+    }
+    #expect(plots.count == 4, "\(plots)")
+  }
+}

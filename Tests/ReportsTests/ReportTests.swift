@@ -238,36 +238,6 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
   }
 }
 
-/// The fields of one CSV line, with RFC 4180 quoting ("a, b" is one field, "" a quote).
-func csvFields(_ line: String) -> [String] {
-  var fields = [String]()
-  var field = ""
-  var quoted = false
-  var characters = Array(line)[...]
-  while let character = characters.popFirst() {
-    if quoted {
-      if character == "\"" {
-        if characters.first == "\"" {
-          field.append("\"")
-          characters.removeFirst()
-        } else {
-          quoted = false
-        }
-      } else {
-        field.append(character)
-      }
-    } else if character == "\"" {
-      quoted = true
-    } else if character == "," {
-      fields.append(field)
-      field = ""
-    } else {
-      field.append(character)
-    }
-  }
-  return fields + [field]
-}
-
 /// Where Chromium is, if installed.
 let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
   FileManager.default.isExecutableFile(atPath: $0)

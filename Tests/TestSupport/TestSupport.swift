@@ -43,13 +43,18 @@ public func makeTemporaryDirectory(_ label: String = "snnkit-test") throws -> UR
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
   .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// Runs a program and returns its exit status and combined output.
+/// Runs a program and returns its exit status and combined output. Python runs Keras on JAX
+/// (`KERAS_BACKEND=jax`, unless the environment chooses): Keras 3 otherwise imports TensorFlow,
+/// which the interoperability tests do not install.
 @discardableResult
 public func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String)
 {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments = [executable] + arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(["KERAS_BACKEND": "jax"]) { current, _ in
+    current
+  }
   let pipe = Pipe()
   process.standardOutput = pipe
   process.standardError = pipe
@@ -149,4 +154,34 @@ public func writeNPY(shape: [Int], values: [Float], to url: URL) throws {
   data.append(contentsOf: Array(header.utf8))
   values.withUnsafeBytes { data.append(contentsOf: $0) }
   try data.write(to: url)
+}
+
+/// The fields of one CSV line, with RFC 4180 quoting ("a, b" is one field, "" a quote).
+public func csvFields(_ line: String) -> [String] {
+  var fields = [String]()
+  var field = ""
+  var quoted = false
+  var characters = Array(line)[...]
+  while let character = characters.popFirst() {
+    if quoted {
+      if character == "\"" {
+        if characters.first == "\"" {
+          field.append("\"")
+          characters.removeFirst()
+        } else {
+          quoted = false
+        }
+      } else {
+        field.append(character)
+      }
+    } else if character == "\"" {
+      quoted = true
+    } else if character == "," {
+      fields.append(field)
+      field = ""
+    } else {
+      field.append(character)
+    }
+  }
+  return fields + [field]
 }
