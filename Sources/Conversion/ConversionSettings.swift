@@ -127,6 +127,7 @@ extension SpikingNetwork {
     }
     var converted = try GraphPasses.removeDropout(graph)
     converted = try GraphPasses.foldBatchNorm(converted)
+    converted = try GraphPasses.foldConstantAffine(converted)
     if !settings.fuse { converted = try GraphPasses.decompose(converted) }
     if membrane { converted = try GraphPasses.maximaAsReLU(converted) }
     var readout = converted.outputs[0]

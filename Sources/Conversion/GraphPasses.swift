@@ -46,6 +46,64 @@ public enum GraphPasses {
     return try bypass(reduced) { folded.contains($0.name) }
   }
 
+  /// Folds each constant per-channel affine map `x·s + t` (Keras's Rescaling and Normalization,
+  /// a ``Op/scaleShift(scale:shift:)``) into the Dense or Conv2D that is its only reader, where
+  /// that is exact: `W'[…, c, f] = W[…, c, f]·s_c` and `b'_f = b_f + Σ_{…, c} W[…, c, f]·t_c`.
+  /// Exact for a Dense and for a convolution without padding; a padded convolution takes only a
+  /// map without shift, since its padding zeros were never shifted. Other maps stay (they are
+  /// affine and simulate as such).
+  public static func foldConstantAffine(_ graph: Graph) throws -> Graph {
+    var nodes = graph.nodes
+    var folded = Set<String>()
+    for node in graph.nodes {
+      guard case .scaleShift = node.op, !graph.outputs.contains(node.name) else { continue }
+      let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(node.name) }
+      guard readers.count == 1, let readerIndex = readers.first,
+        graph.nodes[readerIndex].inputs == [node.name]
+      else { continue }
+      var reader = nodes[readerIndex]
+      let channels = node.shape.last ?? 0
+      let scale = node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: channels)
+      let shift = node.parameters["beta"]?.scalars ?? [Float](repeating: 0, count: channels)
+      let shifted = shift.contains { $0 != 0 }
+      guard let kernel = reader.parameters["kernel"] else { continue }  // neither Dense nor Conv2D
+      let filters = kernel.shape.last!
+      // The input channel each kernel row reads, by the row's position in the kernel's
+      // channel axis and the filter (a grouped convolution's filters read their group only).
+      let channelOf: (Int, Int) -> Int
+      switch reader.op {
+      case .dense(let units, _):
+        reader.op = .dense(units: units, useBias: true)
+        channelOf = { row, _ in row }
+      case .conv2d(var a) where a.padding == .valid || !shifted:
+        let window = a.window(input: node.shape)
+        guard !shifted || (window?.padTop == 0 && window?.padLeft == 0) else { continue }
+        a.useBias = true
+        reader.op = .conv2d(a)
+        let groupChannels = channels / a.groups
+        let groupFilters = filters / a.groups
+        channelOf = { row, filter in (filter / groupFilters) * groupChannels + row }
+      default:
+        continue
+      }
+      let rows = kernel.shape[kernel.rank - 2]
+      var weights = kernel.scalars
+      var bias = reader.parameters["bias"]?.scalars ?? [Float](repeating: 0, count: filters)
+      for (position, weight) in kernel.scalars.enumerated() {
+        let filter = position % filters
+        let channel = channelOf((position / filters) % rows, filter)
+        weights[position] = weight * scale[channel]
+        bias[filter] += weight * shift[channel]
+      }
+      reader.parameters["kernel"] = Tensor(shape: kernel.shape, scalars: weights)
+      reader.parameters["bias"] = Tensor(shape: [filters], scalars: bias)
+      nodes[readerIndex] = reader
+      folded.insert(node.name)
+    }
+    let reduced = try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs)
+    return try bypass(reduced) { folded.contains($0.name) }
+  }
+
   /// Replaces every max pooling, LayerNorm and softmax (except a softmax that is an output:
   /// the readout handles it) by affine ops and elementwise one- and two-input functions
   /// (docs/dynamics.md, "Targets"), keeping the function the graph computes:

@@ -85,6 +85,48 @@ func compositeGraph() throws -> Graph {
     }
   }
 
+  /// Rescaling-like maps fold into the Dense or Conv2D they feed where that is exact — the
+  /// network computes the same function — and stay where the reader pads a shifted image.
+  @Test func constantAffineMapsFoldWhereExact() throws {
+    var random = SeededRandom(seed: 8)
+    func tensor(_ shape: [Int]) -> Tensor<Float> {
+      Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -1...1))
+    }
+    func affine(_ name: String, _ input: String, shift: Bool) -> Node {
+      Node(
+        name: name, op: .scaleShift(scale: true, shift: shift), inputs: [input],
+        parameters: shift ? ["gamma": tensor([4]), "beta": tensor([4])] : ["gamma": tensor([4])])
+    }
+    func conv(_ name: String, _ input: String, padding: Padding, groups: Int = 1) -> Node {
+      Node(
+        name: name,
+        op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [3, 2], padding: padding, groups: groups)),
+        inputs: [input], parameters: ["kernel": tensor([3, 2, 4 / groups, 4]), "bias": tensor([4])])
+    }
+    let graph = try Graph(
+      name: "g",
+      nodes: [
+        Node(name: "x", op: .input(shape: [6, 5, 4])),
+        affine("shifted", "x", shift: true), conv("valid", "shifted", padding: .valid, groups: 2),
+        affine("scaled", "x", shift: false), conv("same", "scaled", padding: .same),
+        affine("kept", "x", shift: true), conv("padded", "kept", padding: .same),
+        affine("beforeDense", "x", shift: true),
+        Node(
+          name: "dense", op: .dense(units: 3, useBias: false), inputs: ["beforeDense"],
+          parameters: ["kernel": tensor([4, 3])]),
+      ], outputs: ["valid", "same", "padded", "dense"])
+    let folded = try GraphPasses.foldConstantAffine(graph)
+    #expect(
+      folded.node("shifted") == nil && folded.node("scaled") == nil && folded.node("beforeDense") == nil)
+    #expect(folded.node("kept") != nil, "a shifted image read with padding must not fold")
+    let inputs = tensor([3, 6, 5, 4])
+    let before = graph.activations([inputs])
+    let after = folded.activations([inputs])
+    for name in graph.outputs {
+      assertClose(after[name]!.scalars, before[name]!.scalars, rtol: 1e-5, atol: 1e-5, name)
+    }
+  }
+
   @Test func compositeLayersBecomeTheDocumentedSteps() throws {
     let decomposed = try GraphPasses.decompose(try compositeGraph())
     func ops(_ prefix: String) -> [String] {
