@@ -93,7 +93,8 @@ public struct Report: Sendable {
 
   /// Every plot with the file name it is written under.
   public func plots() -> [(file: String, plot: LinePlot)] {
-    [("accuracy.svg", accuracyPlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
+    [("accuracy.svg", accuracyPlot())] + (costedRuns.isEmpty ? [] : [("energy.svg", energyPlot())])
+      + [("rates.svg", ratePlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
       + populationEntries.map {
         ("population-\(Self.fileSafe($0.name)).svg", populationPlot($0.name, title: $0.label))
       }
@@ -216,6 +217,98 @@ public struct Report: Sendable {
     return (header, rows)
   }
 
+  /// Energy per operation at 45 nm in 32-bit floating point (Horowitz, ISSCC 2014): an add
+  /// costs 0.9 pJ and a multiply 3.7 pJ, so a synaptic operation — a spike adding its weight to
+  /// a target, an accumulate — 0.9 pJ, and a multiply-accumulate 4.6 pJ. Memory access, which
+  /// often dominates, is left out, as in the estimates of the ANN-to-SNN literature.
+  public enum EnergyModel {
+    public static let accumulatePicojoules = 0.9
+    public static let multiplyAccumulatePicojoules = 4.6
+
+    /// The spiking network's estimate per image, in nanojoules: its synaptic operations as
+    /// accumulates and the layers it computes once per image as multiply-accumulates.
+    public static func spiking(synapticOperations: Double, onceMultiplyAccumulates: Double) -> Double {
+      (synapticOperations * accumulatePicojoules + onceMultiplyAccumulates * multiplyAccumulatePicojoules)
+        / 1000
+    }
+
+    /// The ANN's estimate per image, in nanojoules: its weight layers' multiply-accumulates.
+    public static func ann(multiplyAccumulates: Double) -> Double {
+      multiplyAccumulates * multiplyAccumulatePicojoules / 1000
+    }
+  }
+
+  /// The runs that record their ANN's multiply-accumulates (every run made since they are counted).
+  var costedRuns: [(label: String, run: RunRecord, annMACs: Double, onceMACs: Double)] {
+    zip(labels, runs).compactMap { label, run in
+      guard let ann = run.annMultiplyAccumulates else { return nil }
+      return (label, run, ann, run.onceMultiplyAccumulates ?? 0)
+    }
+  }
+
+  /// Per run and T: synaptic operations and energy per image against the ANN's (``EnergyModel``).
+  public func energyTable() -> (header: [String], rows: [[String]]) {
+    let header = [
+      "run", "timesteps", "accuracy", "synaptic_operations", "once_multiply_accumulates", "snn_energy_nj",
+      "ann_multiply_accumulates", "ann_energy_nj", "energy_ratio",
+    ]
+    var rows = [[String]]()
+    for (label, run, annMACs, onceMACs) in costedRuns {
+      let operations = Self.activity(run).synapticOperations
+      let ann = EnergyModel.ann(multiplyAccumulates: annMACs)
+      for (row, t) in run.timesteps.enumerated() {
+        let snn = EnergyModel.spiking(synapticOperations: operations[row], onceMultiplyAccumulates: onceMACs)
+        rows.append([
+          label, String(t), String(run.accuracy[row]), String(operations[row]), String(onceMACs), String(snn),
+          String(annMACs), String(ann), ann > 0 ? String(snn / ann) : "",
+        ])
+      }
+    }
+    return (header, rows)
+  }
+
+  /// Spikes per neuron per step against T for each population of the first run (a decomposed
+  /// layer as one curve, its output population's), log–log.
+  public func ratePlot() -> LinePlot {
+    let run = runs[0]
+    let names = run.populations.map(\.name)
+    let series = PopulationGroups.entries(names).compactMap { entry -> Series? in
+      let rates = run.populations[entry.representative].spikesPerNeuronPerStep
+      // A log axis has no place for a population that never fired.
+      let points = zip(run.timesteps, rates).filter { $1 > 0 }.map { (Double($0), $1) }
+      return points.isEmpty ? nil : Series(entry.label, points: points)
+    }
+    return LinePlot(
+      title: "\(labels[0]): spikes per neuron per step, by population", x: timeAxis,
+      y: Axis("spikes per neuron per step", scale: .log), series: series)
+  }
+
+  /// Accuracy against estimated energy per image (log x), one curve per run over its T, and
+  /// each ANN as one point.
+  public func energyPlot() -> LinePlot {
+    var series = [Series]()
+    var anns = [String: (Double, Double)]()
+    for (label, run, annMACs, onceMACs) in costedRuns {
+      let operations = Self.activity(run).synapticOperations
+      series.append(
+        Series(
+          label,
+          points: run.timesteps.indices.map {
+            (
+              EnergyModel.spiking(synapticOperations: operations[$0], onceMultiplyAccumulates: onceMACs),
+              run.accuracy[$0] * 100
+            )
+          }))
+      anns["ANN \(run.settings.name)"] = (
+        EnergyModel.ann(multiplyAccumulates: annMACs), run.annAccuracy * 100
+      )
+    }
+    for (name, point) in anns.sorted(by: { $0.key < $1.key }) { series.append(Series(name, points: [point])) }
+    return LinePlot(
+      title: "Accuracy against energy per image (0.9 pJ per synaptic operation, 4.6 pJ per MAC)",
+      x: Axis("estimated energy per image (nJ)", scale: .log), y: Axis("accuracy (%)"), series: series)
+  }
+
   /// (header, rows) of the settings table.
   public func settingsTable() -> (header: [String], rows: [[String]]) {
     let header = [
@@ -247,7 +340,8 @@ public struct Report: Sendable {
 
   /// Writes `index.html`, `summary.md`, the plots as SVG files, `accuracy.csv` (long: one row
   /// per run and T), `accuracy-wide.csv` and `accuracy.tex` (one row per run, one column per
-  /// T), `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv` into
+  /// T), `errors.csv` (per population), `convergence.csv`, `activity.csv`, `settings.csv`,
+  /// `energy.csv` (synaptic operations and energy per run and T, ``EnergyModel``) into
   /// `directory` (created if needed). Each file is written atomically; CSV cells are numbers.
   /// - Throws: ``ReportError/notADirectory(_:)`` when `directory` exists and is not one.
   public func write(to directory: String) throws {
@@ -271,7 +365,7 @@ public struct Report: Sendable {
     try put("accuracy.csv", accuracyCSV())
     try put("errors.csv", errorsCSV())
     for (name, table) in [
-      ("activity.csv", activityTable()), ("settings.csv", settingsTable()),
+      ("activity.csv", activityTable()), ("settings.csv", settingsTable()), ("energy.csv", energyTable()),
       (
         "accuracy-wide.csv",
         wideTable(
@@ -381,9 +475,14 @@ public struct Report: Sendable {
     for plot in plots where plot.file.hasPrefix("population-") {
       page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
     }
-    page += "<h2>Activity</h2>\n" + table(activityTable())
+    page += "<h2>Activity and energy</h2>\n" + table(activityTable())
     page += "<p class=\"note\">Synaptic operations: spikes × the mean fan-out of the spiking neuron "
-    page += "(docs/snn-format.md).</p>\n"
+    page += "(docs/snn-format.md). Energy: 0.9 pJ per synaptic operation and 4.6 pJ per "
+    page += "multiply-accumulate (45 nm, 32-bit float; Horowitz, ISSCC 2014), memory access left out; "
+    page += "energy.csv has every T.</p>\n"
+    for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
+      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
+    }
     page += "<h2>Settings</h2>\n" + table(settingsTable())
     return page + "</body>\n</html>\n"
   }
@@ -409,7 +508,11 @@ public struct Report: Sendable {
     for plot in plots where plot.file.hasPrefix("population-") {
       text += "![\(plot.title)](\(plot.file))\n\n"
     }
-    text += "## Activity\n\n" + table(activityTable()) + "\n## Settings\n\n" + table(settingsTable())
+    text += "## Activity and energy\n\n" + table(activityTable()) + "\n"
+    for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
+      text += "![\(plot.title)](\(plot.file))\n\n"
+    }
+    text += "## Settings\n\n" + table(settingsTable())
     return text
   }
 

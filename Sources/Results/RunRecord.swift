@@ -89,10 +89,18 @@ public struct RunRecord: Codable, Sendable {
   public let populations: [SimulationResult.PopulationResult]
   /// Wall-clock seconds the simulation took.
   public let seconds: Double
+  /// Multiply-accumulates per image of the ANN's Dense and Conv2D layers (absent in records
+  /// written before they were counted).
+  public let annMultiplyAccumulates: Double?
+  /// Multiply-accumulates per image the spiking network does once per image, not per step: the
+  /// weight layers fed by the analog input alone.
+  public let onceMultiplyAccumulates: Double?
 
   public init(settings: Settings, result: SimulationResult, seconds: Double) {
     self.settings = settings
     self.seconds = seconds
+    annMultiplyAccumulates = result.annMultiplyAccumulates
+    onceMultiplyAccumulates = result.onceMultiplyAccumulates
     images = result.images
     annAccuracy = result.annAccuracy
     timesteps = result.timesteps
@@ -155,6 +163,12 @@ public struct RunRecord: Codable, Sendable {
     }
     guard images >= 1 else { return "'images' is \(images); a run simulates at least one image" }
     guard seconds.isFinite && seconds >= 0 else { return "'seconds' is \(seconds)" }
+    for (value, field) in [
+      (annMultiplyAccumulates, "ann_multiply_accumulates"),
+      (onceMultiplyAccumulates, "once_multiply_accumulates"),
+    ] {
+      if let value, !(value.isFinite && value >= 0) { return "'\(field)' is \(value), outside [0, ∞)" }
+    }
     for (k, population) in populations.enumerated() {
       let field = "populations[\(k)]"
       guard (1...Graph.maximumElements).contains(population.neurons) else {

@@ -32,6 +32,11 @@ public struct SimulationResult: Sendable, Codable {
   /// Mean `|readout − ANN readout|` over the readout's elements and the images (the class
   /// scores before a final softmax), aligned with `timesteps`.
   public let readoutMeanAbsError: [Double]
+  /// Multiply-accumulates of the ANN's weight layers (Dense and Conv2D) per image.
+  public var annMultiplyAccumulates: Double = 0
+  /// Multiply-accumulates per image of the weight layers the network computes once per image
+  /// rather than every step: those fed by the analog input alone (none under spike encoding).
+  public var onceMultiplyAccumulates: Double = 0
   /// When asked for, each image's readout at the largest T, image after image in data order:
   /// the estimate the prediction is taken from or, in a network of membrane neurons, the
   /// readout's input current summed over t = 1…T.
@@ -183,11 +188,49 @@ public enum Simulator {
         synapticOperations: zip(rate, timesteps).map { $0 * Double($1) * Double(neurons) * fanOut[k] })
     }
     let readoutElements = Double(graph.node(network.readout)!.shape.reduce(1, *)) * count
-    return SimulationResult(
+    var result = SimulationResult(
       timesteps: timesteps, accuracy: totals.correct.map { Double($0) / count },
       annAccuracy: Double(totals.annCorrect) / count, images: labels.count, populations: results,
       readoutMeanAbsError: totals.readoutError.map { $0 / readoutElements },
       readout: keepReadout ? totals.readout : nil)
+    result.annMultiplyAccumulates = Self.multiplyAccumulates(in: graph)
+    // Under analog input the input, and every affine node fed by it alone, is computed once.
+    var once = Set<String>()
+    if settings.input == .analog {
+      let populations = Set(network.populations.map(\.node))
+      for node in graph.nodes {
+        if case .input = node.op {
+          once.insert(node.name)
+        } else if !populations.contains(node.name), node.op.isAffine, node.inputs.allSatisfy(once.contains) {
+          once.insert(node.name)
+        }
+      }
+    }
+    result.onceMultiplyAccumulates = Self.multiplyAccumulates(in: graph, only: once)
+    return result
+  }
+
+  /// The multiply-accumulates per image of the graph's Dense and Conv2D nodes (those named in
+  /// `only`, when given): each weight times the input values it meets — at a padded border a
+  /// convolution meets fewer, a grouped one only its group's channels.
+  public static func multiplyAccumulates(in graph: Graph, only: Set<String>? = nil) -> Double {
+    var total = 0.0
+    for node in graph.nodes where only?.contains(node.name) ?? true {
+      guard let input = node.inputs.first.flatMap({ graph.node($0)?.shape }) else { continue }
+      switch node.op {
+      case .dense(let units, _):
+        total += Double(input.reduce(1, *)) * Double(units)
+      case .conv2d(let a):
+        total +=
+          Double(
+            windowReads(
+              a.window(input: input), channels: input.last ?? 1, dilation: (a.dilation[0], a.dilation[1])))
+          * Double(a.filters / a.groups)
+      default:
+        continue
+      }
+    }
+    return total
   }
 
   /// ``run(_:images:labels:settings:progress:)`` with the settings spelled out.

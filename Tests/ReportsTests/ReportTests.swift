@@ -101,6 +101,32 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(Report(runs: [sampleRuns[0], sampleRuns[0]]).labels == ["signgd, none #1", "signgd, none #2"])
   }
 
+  /// energy.csv: the ANN's multiply-accumulates are its Dense layers' weights (one input each);
+  /// the spiking network computes the first layer once per image (analog input) and pays
+  /// 0.9 pJ per synaptic operation; the ANN 4.6 pJ per multiply-accumulate (Horowitz 2014).
+  @Test(.needsFashionMNIST) func energyTableFollowsTheDocumentedModel() throws {
+    let runs = try sampleRuns
+    let model = try KerasModelReader.read(
+      repositoryRoot.appendingPathComponent("models/keras_fashion_mlp.h5").path)
+    let kernels = model.nodes.compactMap { $0.parameters["kernel"]?.count }
+    let table = Report(runs: runs).energyTable()
+    let column = { (name: String) in table.header.firstIndex(of: name)! }
+    #expect(table.rows.count == runs.count * 4)
+    for (k, row) in table.rows.enumerated() {
+      let run = runs[k / 4]
+      let t = k % 4
+      let operations = Report.activity(run).synapticOperations[t]
+      #expect(Double(row[column("ann_multiply_accumulates")]) == Double(kernels.reduce(0, +)))
+      #expect(Double(row[column("once_multiply_accumulates")]) == Double(kernels[0]))
+      #expect(Double(row[column("synaptic_operations")]) == operations)
+      let snn = (operations * 0.9 + Double(kernels[0]) * 4.6) / 1000
+      #expect(abs(Double(row[column("snn_energy_nj")])! - snn) <= 1e-9 * snn)
+      let ann = Double(kernels.reduce(0, +)) * 4.6 / 1000
+      #expect(abs(Double(row[column("ann_energy_nj")])! - ann) <= 1e-9 * ann)
+      #expect(abs(Double(row[column("energy_ratio")])! - snn / ann) <= 1e-9)
+    }
+  }
+
   @Test func timeToReachTheANNMustHold() throws {
     let json = """
       {"settings": {"network": "n", "name": "m", "source_model": "m.h5", "source_sha256": "0", "dynamics": ["signgd"],
@@ -121,9 +147,21 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     let plots = report.plots()
     #expect(
       plots.map(\.file) == [
-        "accuracy.svg", "error-relu.svg", "population-dense-relu.svg", "population-dense-1-relu.svg",
+        "accuracy.svg", "energy.svg", "rates.svg", "error-relu.svg", "population-dense-relu.svg",
+        "population-dense-1-relu.svg",
       ])
-    for (file, plot) in plots {
+    // Energy: one curve per run over its T, and the ANN as one point.
+    let energySVG = Element.parse(Data(plots[1].plot.render().utf8))!
+    let energySeries = energySVG.elements("g", class: "series").map { $0.attributes["data-label"]! }
+    #expect(energySeries == report.labels + ["ANN \(try sampleRuns[0].settings.name)"], "\(energySeries)")
+    // Rates: one curve per population of the first run (the MLP has two ReLU layers).
+    let rateSVG = Element.parse(Data(plots[2].plot.render().utf8))!
+    #expect(
+      rateSVG.elements("g", class: "series").map { $0.attributes["data-label"]! } == [
+        "dense_relu", "dense_1_relu",
+      ])
+    // Every other plot: one curve per run.
+    for (file, plot) in plots where file != "energy.svg" && file != "rates.svg" {
       guard let svg = Element.parse(Data(plot.render().utf8)) else { continue }
       #expect(svg.name == "svg" && svg.attributes["xmlns"] == "http://www.w3.org/2000/svg", "\(file)")
       // One curve per run, each through every measured T (signGD without normalization still
@@ -153,7 +191,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
       #expect(svg.elements("text", class: "axis-label").count == 2)
     }
     // The error plot's y axis is logarithmic: every tick a power of ten (or 2·, 5·).
-    let errorSVG = Element.parse(Data(plots[1].plot.render().utf8))!
+    let errorSVG = Element.parse(Data(plots[3].plot.render().utf8))!
     for tick in errorSVG.elements("g", class: "y-axis").first!.elements("text", class: "tick") {
       let value = Double(tick.allText)!
       let mantissa = value / pow(10, floor(log10(value)))
@@ -172,10 +210,9 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
     #expect(
       files == [
-        "index.html", "summary.md", "accuracy.svg", "error-relu.svg", "population-dense-relu.svg",
-        "population-dense-1-relu.svg", "accuracy.csv", "errors.csv",
-        "convergence.csv", "accuracy-wide.csv", "accuracy.tex",
-        "activity.csv", "settings.csv",
+        "index.html", "summary.md", "accuracy.svg", "energy.svg", "rates.svg", "error-relu.svg",
+        "population-dense-relu.svg", "population-dense-1-relu.svg", "accuracy.csv", "errors.csv",
+        "convergence.csv", "accuracy-wide.csv", "accuracy.tex", "activity.csv", "settings.csv", "energy.csv",
       ])
     let html = try Data(contentsOf: directory.appendingPathComponent("index.html"))
     let text = String(decoding: html, as: UTF8.self)
@@ -183,7 +220,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(!text.contains("<script") && !text.contains("src=") && !text.contains("href="))
     #expect(!text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
     guard let page = Element.parse(html) else { return }
-    #expect(page.elements("svg").count == 4)
+    #expect(page.elements("svg").count == 6)
     let tables = page.elements("table")
     #expect(tables.count == 4)
     for table in tables {
