@@ -82,7 +82,7 @@ let package = Package(
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
     .testTarget(name: "GraphTests", dependencies: ["Graph", "TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["HDF5", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["HDF5", "ToolSupport", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     .testTarget(
       name: "SpikingTests",
