@@ -35,10 +35,10 @@ extension SNNConv {
 
     func run() throws {
       let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      encoder.keyEncodingStrategy = .convertToSnakeCase
       if NIRSummary.isNIRFile(model) {
         let summary = try NIRSummary(path: model)
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         print(json ? String(decoding: try encoder.encode(summary), as: UTF8.self) : summary.table)
         return
       }
@@ -152,8 +152,21 @@ extension SNNConv {
       help: ArgumentHelp("Write the raw network outputs, one CSV row per image.", valueName: "file.csv"))
     var outputs: String?
 
+    @Flag(help: "Print the result as JSON instead of a line.")
+    var json = false
+
     func validate() throws {
       guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    }
+
+    /// What --json prints.
+    struct Score: Codable {
+      let model: String
+      let name: String
+      let data: String
+      let correct: Int
+      let count: Int
+      let accuracy: Double
     }
 
     func run() throws {
@@ -167,6 +180,15 @@ extension SNNConv {
         progress: { progress.update($0, of: $1) })
       progress.finish()
       if let outputs, let values = result.outputs { try OutputsCSV.write(values, to: outputs) }
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let score = Score(
+          model: model, name: graph.name, data: set.name, correct: result.correct, count: result.count,
+          accuracy: result.accuracy)
+        print(String(decoding: try encoder.encode(score), as: UTF8.self))
+        return
+      }
       print(
         "\(graph.name) on \(set.name): top-1 accuracy \(String(format: "%.2f", result.accuracy * 100))% (\(result.correct)/\(result.count))"
       )

@@ -50,6 +50,19 @@ extension SNNSim {
         valueName: "file.csv"))
     var outputs: String?
 
+    @Flag(help: "Print the run record as JSON (the --results form) instead of a table.")
+    var json = false
+
+    /// A line about a file written: on standard output, or with --json on standard error so that
+    /// standard output holds the JSON alone.
+    func report(_ line: String) {
+      if json {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+      } else {
+        print(line)
+      }
+    }
+
     func run() throws {
       MemoryTuning.keepFreedMemory()
       try prepareOutputs(
@@ -65,16 +78,16 @@ extension SNNSim {
         on: images, limit: data.limit, settings: simulation.settings, keepReadout: outputs != nil,
         progress: progress.simulation(steps: simulation.timesteps.last!))
       progress.finish()
-      printTable(record)
+      if json { print(String(decoding: try record.encoded(), as: UTF8.self)) } else { printTable(record) }
       if let results {
         try record.write(json: results)
-        print(
+        report(
           "wrote \(RunRecord.paths(forResults: results).json) and \(RunRecord.paths(forResults: results).csv)"
         )
       }
       if let outputs, let readout {
         try OutputsCSV.write(readout, to: outputs)
-        print("wrote \(outputs)")
+        report("wrote \(outputs)")
       }
     }
   }
@@ -108,26 +121,31 @@ extension SNNSim.Run {
         network: network, nirVersion: version, data: images.name, limit: data.limit,
         batchSize: simulation.batchSize),
       result: result, seconds: Date().timeIntervalSince(started))
-    print(
-      "\(network) (NIR \(version)) on \(images.name), \(record.images) images, \(String(format: "%.1f", record.seconds)) s"
-    )
-    print(
-      (["T", "accuracy"] + record.populations.map { "\($0.name) spikes/neuron/step" }).joined(separator: "\t")
-    )
-    for (row, t) in record.timesteps.enumerated() {
+    if json {
+      print(String(decoding: try record.encoded(), as: UTF8.self))
+    } else {
       print(
-        ([String(t), String(format: "%.2f%%", record.accuracy[row] * 100)]
-          + record.populations.map { String(format: "%.4g", $0.spikesPerNeuronPerStep[row]) })
-          .joined(separator: "\t"))
+        "\(network) (NIR \(version)) on \(images.name), \(record.images) images, \(String(format: "%.1f", record.seconds)) s"
+      )
+      print(
+        (["T", "accuracy"] + record.populations.map { "\($0.name) spikes/neuron/step" }).joined(
+          separator: "\t")
+      )
+      for (row, t) in record.timesteps.enumerated() {
+        print(
+          ([String(t), String(format: "%.2f%%", record.accuracy[row] * 100)]
+            + record.populations.map { String(format: "%.4g", $0.spikesPerNeuronPerStep[row]) })
+            .joined(separator: "\t"))
+      }
     }
     if let results {
       try record.write(json: results)
-      print(
+      report(
         "wrote \(RunRecord.paths(forResults: results).json) and \(RunRecord.paths(forResults: results).csv)")
     }
     if let outputs, let readout = result.readout {
       try OutputsCSV.write(Tensor(shape: [result.images, graph.readoutWidth], scalars: readout), to: outputs)
-      print("wrote \(outputs)")
+      report("wrote \(outputs)")
     }
   }
 }

@@ -92,8 +92,21 @@ import Testing
     #expect(table.stdout.contains("keras_fashion_mlp: 7 nodes, 109386 parameters"))
     let json = try runTool("snnconv", ["inspect", model, "--json"])
     let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
-    #expect(object?["totalParameters"] as? Int == 109_386)
+    // One key convention in every JSON the tools write: snake_case.
+    #expect(object?["total_parameters"] as? Int == 109_386)
     #expect((object?["rows"] as? [Any])?.count == 7)
+  }
+
+  @Test func evalPrintsJSONWhenAsked() throws {
+    let line = try runTool("snnconv", ["eval", model, "--limit", "200"])
+    let json = try runTool("snnconv", ["eval", model, "--limit", "200", "--json"])
+    #expect(json.status == 0, "\(json.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let correct = try #require(object["correct"] as? Int)
+    #expect(object["count"] as? Int == 200 && object["data"] as? String == "fashion-mnist/test")
+    #expect(abs((object["accuracy"] as? Double ?? -1) - Double(correct) / 200) < 1e-12)
+    #expect(line.stdout.contains("(\(correct)/200)"), "\(line.stdout)")
   }
 
   @Test(arguments: [

@@ -42,6 +42,15 @@ import Testing
     let table = try String(contentsOfFile: named, encoding: .utf8)
     #expect(table.hasPrefix("timesteps,accuracy,") && table == csv, "\(table)")
     #expect(!FileManager.default.fileExists(atPath: named + ".csv"))
+
+    // --json prints the record itself on standard output, and nothing else there.
+    let printed = try runTool(
+      "snnsim", ["run", network, "--limit", "100", "--timesteps", "4,32,128", "--json"])
+    #expect(printed.status == 0, "\(printed.stderr)")
+    let record = try #require(
+      try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as? [String: Any])
+    #expect(record["accuracy"] as? [Double] == object?["accuracy"] as? [Double])
+    #expect(record["ann_multiply_accumulates"] as? Double ?? 0 > 0)
     let beside = try Data(contentsOf: directory.appendingPathComponent("table.json"))
     #expect(
       (try JSONSerialization.jsonObject(with: beside) as? [String: Any])?["timesteps"] as? [Int] == [
