@@ -528,7 +528,10 @@ public struct Report: Sendable {
       { $0.settings.targetTimesteps.map { "tuned for T = \($0)" } ?? "not tuned" },
       { $0.settings.schedules.map(\.description).joined(separator: "+") },
       { "\($0.settings.engine.rawValue) engine" }, { "\($0.settings.input.rawValue) input" },
-      { "\($0.images) images" },
+      { $0.settings.reset.map { "reset \($0.rawValue)" } ?? "" },
+      { $0.settings.leak.map { "leak τ = \(String(format: "%g", $0))" } ?? "no leak" },
+      { $0.settings.initialMembrane.map { "v₀ = \(String(format: "%g", $0))" } ?? "" },
+      { "\($0.settings.calibrationImages) calibration images" }, { "\($0.images) images" },
     ]
     var chosen = [Int]()
     func key(_ run: RunRecord, _ indices: [Int]) -> [String] { indices.map { fields[$0](run) } }
@@ -537,7 +540,8 @@ public struct Report: Sendable {
       if Set(runs.map { key($0, chosen + [index]) }).count > before { chosen.append(index) }
     }
     if chosen.isEmpty { chosen = [1, 2] }
-    let labels = runs.map { key($0, chosen).joined(separator: ", ") }
+    // A field that does not apply to a run (a reset without membrane neurons) is left out.
+    let labels = runs.map { key($0, chosen).filter { !$0.isEmpty }.joined(separator: ", ") }
     // Identical settings (repeated runs) are told apart by position.
     return labels.enumerated().map { index, label in
       labels.filter { $0 == label }.count > 1 ? "\(label) #\(index + 1)" : label

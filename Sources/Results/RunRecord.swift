@@ -40,6 +40,11 @@ public struct RunRecord: Codable, Sendable {
     public var offset: Int?
     /// What was done to the images (`--scale`, `--mean`, `--std`); nil for nothing.
     public var preprocessing: Preprocessing?
+    /// Membrane neurons' reset, leak τ and mean starting membrane (a fraction of the
+    /// threshold); nil in a network without membrane neurons (and in older records).
+    public var reset: ResetMode?
+    public var leak: Double?
+    public var initialMembrane: Double?
 
     public init(
       network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [Dynamics],
@@ -78,6 +83,11 @@ public struct RunRecord: Codable, Sendable {
         calibrationImages: network.calibrationImages,
         engine: simulation.update, input: simulation.input, data: data, limit: limit,
         batchSize: simulation.batchSize, targetTimesteps: network.targetTimesteps)
+      if let membrane = network.populations.first(where: { $0.dynamics.sendsSpikes }) {
+        reset = membrane.reset
+        leak = membrane.leak
+        initialMembrane = membrane.initial.reduce(0, +) / Double(max(membrane.initial.count, 1))
+      }
     }
   }
 

@@ -52,8 +52,9 @@ extension SNNSim {
         "Convert a model with every combination of dynamics and normalization, simulate each, and report.",
       discussion: """
         The ablation of Oh & Lee (dynamics × normalization) in one command, each combination also tuned for \
-        every T of --target-timesteps. Each run is written to DIR/runs/<dynamics>-<normalization>[-t<T>].json \
-        and the report to DIR (see 'snnsim report').
+        every T of --target-timesteps and with every value of each --sweep option. Each network is kept as \
+        DIR/networks/<name>.snn.h5, each run written to DIR/runs/<name>.json \
+        (<name> = <dynamics>-<normalization>[-t<T>][-<option>-<value>…]) and the report to DIR (see 'snnsim report').
         """)
 
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
@@ -85,6 +86,13 @@ extension SNNSim {
       })
     var targetTimesteps: [Int] = []
 
+    @Option(
+      help: ArgumentHelp(
+        "Also compare the values of another option, with every combination; repeatable. OPTION is one of \(SweepOption.options.map { "\($0.name) (\($0.values))" }.joined(separator: ", ")).",
+        valueName: "OPTION=V1,V2"),
+      transform: SweepOption.parse)
+    var sweep: [Ablation.Sweep] = []
+
     @OptionGroup(title: "Conversion") var conversion: ConversionOptions
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Simulation") var simulation: SimulationOptions
@@ -92,6 +100,7 @@ extension SNNSim {
     func validate() throws {
       try conversion.validateTuning(tuned: !targetTimesteps.isEmpty)
       try conversion.validateMembrane(dynamics: dynamics)
+      try SweepOption.check(sweep, dynamics: dynamics)
     }
 
     @Option(
@@ -103,13 +112,15 @@ extension SNNSim {
       try prepareOutputs(directories: [output])
       var ablation = Ablation(
         model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
-        targetTimesteps: targetTimesteps, base: conversion.settings(dynamics: .signGD, normalization: .max),
+        targetTimesteps: targetTimesteps, sweeps: sweep,
+        base: conversion.settings(dynamics: .signGD, normalization: .max),
         simulation: simulation.settings,
         calibrationData: data.selection.source)
       ablation.preprocessing = data.preprocessing.value
       let images = try data.load()
       // Made when the first run is written: a failure before then leaves nothing behind.
       let runsDirectory = (output as NSString).appendingPathComponent("runs")
+      let networksDirectory = (output as NSString).appendingPathComponent("networks")
       let total = ablation.combinations.count
       let lines = ablation.combinations.enumerated().map { index, combination in
         ProgressLine("[\(index + 1)/\(total)] \(combination.name)")
@@ -120,6 +131,14 @@ extension SNNSim {
         progress: { index, done, count, step in lines[index].simulation(steps: steps)(done, count, step) },
         warned: { index, warnings in
           printWarnings(warnings, for: "[\(index + 1)/\(total)] \(ablation.combinations[index].name)")
+        },
+        converted: { index, network in
+          // Kept, so that any run can be simulated again or exported.
+          try FileManager.default.createDirectory(
+            atPath: networksDirectory, withIntermediateDirectories: true)
+          try network.write(
+            to: (networksDirectory as NSString).appendingPathComponent(
+              "\(ablation.combinations[index].name).snn.h5"))
         },
         finished: { index, record in
           lines[index].finish()

@@ -87,6 +87,51 @@ import Testing
     #expect(result.stderr.contains(expected), "\(result.stderr)")
   }
 
+  /// `--sweep` adds an option's values to every combination it applies to (the reset to
+  /// membrane neurons only), the networks made are kept, and the report tells the runs apart.
+  @Test func compareSweepsAnyOptionAndKeepsTheNetworks() throws {
+    let directory = try makeTemporaryDirectory("sweep")
+    let result = try runTool(
+      "snnsim",
+      [
+        "compare", "models/mlp.h5", "--dynamics", "if,signgd", "--normalize", "max", "--sweep",
+        "reset=subtract,zero", "--sweep", "engine=dense,event", "--calibration", "100", "--limit", "30",
+        "--timesteps", "4,16", "-o", directory.path,
+      ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let names = [
+      "if-max-reset-subtract-engine-dense", "if-max-reset-subtract-engine-event",
+      "if-max-reset-zero-engine-dense",
+      "if-max-reset-zero-engine-event", "signgd-max-engine-dense", "signgd-max-engine-event",
+    ]
+    for name in names {
+      #expect(result.stdout.contains("] \(name): accuracy"), "\(result.stdout)")
+      let network = directory.appendingPathComponent("networks/\(name).snn.h5").path
+      let inspect = try runTool("snnconv", ["inspect", network])
+      #expect(inspect.status == 0, "\(name): \(inspect.stderr)")
+      let expectedReset =
+        name.contains("reset-zero") ? "reset zero" : name.hasPrefix("if") ? "reset subtract" : "geometric"
+      #expect(inspect.stdout.contains(expectedReset), "\(name): \(inspect.stdout)")
+      let run =
+        try JSONSerialization.jsonObject(
+          with: Data(contentsOf: directory.appendingPathComponent("runs/\(name).json"))) as? [String: Any]
+      let settings = run?["settings"] as? [String: Any]
+      #expect(settings?["engine"] as? String == (name.hasSuffix("event") ? "event" : "dense"))
+    }
+    let page = try String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
+    #expect(page.contains("<td>if, event engine, reset zero</td>"), "\(page.prefix(3000))")
+    #expect(!page.contains("#6</td>"), "every run is told apart by its settings")
+    // An option no combination reads, and a malformed sweep, are refused before any work.
+    let refused = try runTool(
+      "snnsim",
+      ["compare", "models/mlp.h5", "--dynamics", "signgd", "--sweep", "leak=2,4", "-o", directory.path])
+    #expect(refused.status != 0 && refused.stderr.contains("--sweep leak applies only to --dynamics if"))
+    let unknown = try runTool(
+      "snnsim", ["compare", "models/mlp.h5", "--sweep", "colour=red,blue", "-o", directory.path])
+    #expect(
+      unknown.status != 0 && unknown.stderr.contains("OPTION one of fuse, granularity"), "\(unknown.stderr)")
+  }
+
   @Test func compareConvertsSimulatesAndReportsEveryCombination() throws {
     let directory = try makeTemporaryDirectory("compare")
     let result = try runTool(
