@@ -153,7 +153,13 @@ public enum Op: Sendable, Hashable, Codable {
     switch self {
     case .input: return "Input"
     case .dense: return "Dense"
-    case .conv2d: return "Conv2D"
+    case .conv2d(let a):
+      var details = [String]()
+      if a.groups > 1 { details.append("\(a.groups) groups") }
+      if a.dilation.contains(where: { $0 != 1 }) {
+        details.append("dilation \(a.dilation.map(String.init).joined(separator: "×"))")
+      }
+      return details.isEmpty ? "Conv2D" : "Conv2D(\(details.joined(separator: ", ")))"
     case .pool2d(let attributes): return attributes.mode == .max ? "MaxPooling2D" : "AveragePooling2D"
     case .globalAveragePool2d: return "GlobalAveragePooling2D"
     case .flatten: return "Flatten"
