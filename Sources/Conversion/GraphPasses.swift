@@ -50,22 +50,34 @@ public enum GraphPasses {
   /// a ``Op/scaleShift(scale:shift:)``) into the Dense or Conv2D that is its only reader, where
   /// that is exact: `W'[…, c, f] = W[…, c, f]·s_c` and `b'_f = b_f + Σ_{…, c} W[…, c, f]·t_c`.
   /// Exact for a Dense and for a convolution without padding; a padded convolution takes only a
-  /// map without shift, since its padding zeros were never shifted. Other maps stay (they are
+  /// map without shift, since its padding zeros were never shifted — and so does a layer behind
+  /// zero padding or cropping, which a scale alone passes through. Other maps stay (they are
   /// affine and simulate as such).
   public static func foldConstantAffine(_ graph: Graph) throws -> Graph {
     var nodes = graph.nodes
     var folded = Set<String>()
     for node in graph.nodes {
       guard case .scaleShift = node.op, !graph.outputs.contains(node.name) else { continue }
-      let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(node.name) }
-      guard readers.count == 1, let readerIndex = readers.first,
-        graph.nodes[readerIndex].inputs == [node.name]
-      else { continue }
-      var reader = nodes[readerIndex]
       let channels = node.shape.last ?? 0
       let scale = node.parameters["gamma"]?.scalars ?? [Float](repeating: 1, count: channels)
       let shift = node.parameters["beta"]?.scalars ?? [Float](repeating: 0, count: channels)
       let shifted = shift.contains { $0 != 0 }
+      func onlyReader(of name: String) -> Int? {
+        let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(name) }
+        guard readers.count == 1, graph.nodes[readers[0]].inputs == [name], !graph.outputs.contains(name)
+        else {
+          return nil
+        }
+        return readers[0]
+      }
+      // A scale alone commutes with zero padding and cropping (channels stay where they are): it
+      // may fold into the layer after them.
+      var last = node.name
+      while !shifted, let next = onlyReader(of: last), graph.nodes[next].op.isPaddingOrCropping {
+        last = graph.nodes[next].name
+      }
+      guard let readerIndex = onlyReader(of: last) else { continue }
+      var reader = nodes[readerIndex]
       guard let kernel = reader.parameters["kernel"] else { continue }  // neither Dense nor Conv2D
       let filters = kernel.shape.last!
       // The input channel each kernel row reads, by the row's position in the kernel's
@@ -76,7 +88,7 @@ public enum GraphPasses {
         reader.op = .dense(units: units, useBias: true)
         channelOf = { row, _ in row }
       case .conv2d(var a) where a.padding == .valid || !shifted:
-        let window = a.window(input: node.shape)
+        let window = a.window(input: graph.node(last)!.shape)
         guard !shifted || (window?.padTop == 0 && window?.padLeft == 0) else { continue }
         a.useBias = true
         reader.op = .conv2d(a)
@@ -240,5 +252,14 @@ public enum GraphPasses {
       return copy
     }
     return try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs.map { replacement[$0] ?? $0 })
+  }
+}
+
+extension Op {
+  fileprivate var isPaddingOrCropping: Bool {
+    switch self {
+    case .zeroPad2d, .crop2d: return true
+    default: return false
+    }
   }
 }

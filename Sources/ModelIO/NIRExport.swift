@@ -215,8 +215,14 @@ public enum NIRExport {
         connect(node.inputs[0], to: name)
         terms[node.name] = [name]
       case .conv2d(let a):
-        guard let window = a.window(input: inputShape), let padding = symmetricPadding(window) else {
+        guard let window = a.window(input: inputShape), var padding = symmetricPadding(window) else {
           throw refuse(node, "its 'same' padding is uneven (NIR pads both sides alike)")
+        }
+        // Fed by an even ZeroPadding2D (which wrote nothing): the convolution pads instead.
+        var convolutionInput = inputShape
+        if let pad = Self.evenPadding(graph.node(node.inputs[0])!, graph: graph) {
+          convolutionInput = graph.node(graph.node(node.inputs[0])!.inputs[0])!.shape
+          padding = [padding[0] + pad[0], padding[1] + pad[1]]
         }
         // Grouped and dilated convolutions are written as their ordinary equivalent (nir 1.0.8
         // infers a grouped convolution's input channels as one).
@@ -238,7 +244,7 @@ public enum NIRExport {
           convolution(
             name, weight: weight, shape: [cout, cin, kh, kw],
             bias: node.parameters["bias"]?.scalars ?? [Float](repeating: 0, count: cout), strides: a.strides,
-            padding: padding, groups: 1, input: inputShape))
+            padding: padding, groups: 1, input: convolutionInput))
         connect(node.inputs[0], to: name)
         terms[node.name] = [name]
       case .windowElement(let a, let row, let column):
@@ -292,6 +298,9 @@ public enum NIRExport {
         terms[node.name] = [name]
       case .dropout, .activation(.identity):
         terms[node.name] = terms[node.inputs[0]]
+      case .zeroPad2d where Self.evenPadding(node, graph: graph) != nil:
+        // Written as the padding of the unpadded convolutions that read it.
+        terms[node.name] = terms[node.inputs[0]]
       case .add, .binary(.add):
         terms[node.name] = node.inputs.flatMap { terms[$0]! }
       case .binary(.subtract):
@@ -342,6 +351,19 @@ public enum NIRExport {
 
   /// The padding on each side of a window whose `same` padding is even, in PyTorch's sense
   /// (`[rows, columns]`); nil where the two sides differ.
+  /// The (rows, columns) of a ZeroPadding2D that pads both sides alike and is read only by
+  /// unpadded convolutions, which NIR can pad instead; nil for any other node.
+  static func evenPadding(_ node: Node, graph: Graph) -> [Int]? {
+    guard case .zeroPad2d(let top, let bottom, let left, let right) = node.op, top == bottom, left == right,
+      !graph.outputs.contains(node.name)
+    else { return nil }
+    let readers = graph.nodes.filter { $0.inputs.contains(node.name) }
+    let unpadded = readers.allSatisfy {
+      if case .conv2d(let a) = $0.op, a.padding == .valid, $0.inputs == [node.name] { true } else { false }
+    }
+    return !readers.isEmpty && unpadded ? [top, left] : nil
+  }
+
   static func symmetricPadding(_ window: Window2D) -> [Int]? {
     let totalRows = (window.outputHeight - 1) * window.strideHeight + window.kernelHeight - window.inputHeight
     let totalColumns = (window.outputWidth - 1) * window.strideWidth + window.kernelWidth - window.inputWidth

@@ -134,6 +134,39 @@ struct NIRExportTests {
       graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24)
   }
 
+  /// Keras-style preprocessing and padding: a Rescaling (scale only) folds through the zero
+  /// padding into the grouped convolution after it, the even padding becomes that
+  /// convolution's NIR padding, and a dilated convolution is written as its ordinary kernel.
+  @Test func rescalingPaddingGroupsAndDilationExport() throws {
+    var random = SeededRandom(seed: 4)
+    func tensor(_ shape: [Int], _ scale: Float = 0.6) -> Tensor<Float> {
+      Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -scale...scale))
+    }
+    let graph = try Graph(
+      name: "padded",
+      nodes: [
+        Node(name: "x", op: .input(shape: [9, 9, 2])),
+        Node(
+          name: "rescale", op: .scaleShift(scale: true, shift: false), inputs: ["x"],
+          parameters: ["gamma": Tensor(shape: [2], scalars: [0.5, 2])]),
+        Node(name: "pad", op: .zeroPad2d(top: 1, bottom: 1, left: 1, right: 1), inputs: ["rescale"]),
+        Node(
+          name: "grouped", op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [3, 3], groups: 2)),
+          inputs: ["pad"], parameters: ["kernel": tensor([3, 3, 1, 4]), "bias": tensor([4], 0.1)]),
+        Node(name: "relu1", op: .activation(.relu), inputs: ["grouped"]),
+        Node(
+          name: "dilated", op: .conv2d(Conv2DAttributes(filters: 4, kernelSize: [3, 3], dilation: [2, 2])),
+          inputs: ["relu1"], parameters: ["kernel": tensor([3, 3, 4, 4]), "bias": tensor([4], 0.1)]),
+        Node(name: "relu2", op: .activation(.relu), inputs: ["dilated"]),
+        Node(name: "flat", op: .flatten, inputs: ["relu2"]),
+        Node(
+          name: "out", op: .dense(units: 3, useBias: true), inputs: ["flat"],
+          parameters: ["kernel": tensor([100, 3], 0.3), "bias": tensor([3], 0.1)]),
+      ])
+    let images = Tensor<Float>(shape: [12, 9, 9, 2], scalars: random.uniform(12 * 162, in: 0...1))
+    try checkAgainstReference(graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24)
+  }
+
   @Test func leakyNeuronsResettingToZeroToo() throws {
     let (graph, images) = try Self.imageGraph()
     try checkAgainstReference(

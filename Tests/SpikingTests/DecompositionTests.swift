@@ -110,11 +110,15 @@ func compositeGraph() throws -> Graph {
         affine("shifted", "x", shift: true), conv("valid", "shifted", padding: .valid, groups: 2),
         affine("scaled", "x", shift: false), conv("same", "scaled", padding: .same),
         affine("kept", "x", shift: true), conv("padded", "kept", padding: .same),
+        affine("beforePadding", "x", shift: false),
+        Node(
+          name: "padding", op: .zeroPad2d(top: 1, bottom: 0, left: 2, right: 1), inputs: ["beforePadding"]),
+        conv("afterPadding", "padding", padding: .valid),
         affine("beforeDense", "x", shift: true),
         Node(
           name: "dense", op: .dense(units: 3, useBias: false), inputs: ["beforeDense"],
           parameters: ["kernel": tensor([4, 3])]),
-      ], outputs: ["valid", "same", "padded", "dense"])
+      ], outputs: ["valid", "same", "padded", "afterPadding", "dense"])
     let folded = try GraphPasses.foldConstantAffine(graph)
     #expect(
       folded.node("shifted") == nil && folded.node("scaled") == nil && folded.node("beforeDense") == nil)
