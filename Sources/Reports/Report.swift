@@ -447,8 +447,8 @@ public struct Report: Sendable {
       <style>
       body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; background: #fff; }
       h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
-      table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-      th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }
+      table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; max-width: 100%; }
+      th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; overflow-wrap: anywhere; }
       th { background: #f0f0f0; }
       figure { margin: 1em 0; display: inline-block; }
       p.note { color: #555; font-size: 0.9em; }
