@@ -53,6 +53,25 @@ extension SNNTrain {
     @Option(help: "For --schedule step: epochs between decays (default 5).") var stepEpochs: Int?
     @Option(help: "For --schedule step: factor per decay in (0, 1] (default 0.1).") var stepFactor: Double?
     @Option(help: "Loss on the network's output.") var loss: Loss = .crossEntropy
+    @Flag(help: "Print the training history as JSON when done (progress lines go to standard error).")
+    var json = false
+
+    /// A progress line: on standard output, or with --json on standard error, so that standard
+    /// output holds the JSON alone.
+    func say(_ line: String) {
+      if json {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+      } else {
+        printFlushed(line)
+      }
+    }
+
+    /// What --json prints.
+    struct History: Codable {
+      let model: String
+      let output: String
+      let epochs: [EpochReport]
+    }
     @Option(
       help: ArgumentHelp("The derivative used where ReLU's input is exactly 0 (any real).", valueName: "S"))
     var reluPrime = 0.0
@@ -132,7 +151,7 @@ extension SNNTrain {
         loss: loss,
         precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
         seed: seed, threads: threads)
-      printFlushed(
+      say(
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )
       if let softmax = Trainer.softmaxAppliedByLoss(graph, loss: loss) {
@@ -149,14 +168,23 @@ extension SNNTrain {
           onEpoch: { report in
             progress.finish()
             let testText = report.testAccuracy.map { String(format: "  test %.2f%%", $0 * 100) } ?? ""
-            printFlushed(
+            say(
               String(
                 format: "epoch %d/%d  loss %.4f  train %.2f%%", report.epoch, epochs, report.loss,
                 report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
           })
       }
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
-      print("saved \(output)")
+      say("saved \(output)")
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        print(
+          String(
+            decoding: try encoder.encode(History(model: model, output: output, epochs: result.history)),
+            as: UTF8.self))
+      }
     }
 
     /// Runs `body`, naming the model in an error about the network's own shape.

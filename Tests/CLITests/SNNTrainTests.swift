@@ -15,9 +15,25 @@ import Testing
     #expect(fit.status == 0, "\(fit.stderr)")
     #expect(fit.stdout.contains("epoch 1/1"))
     #expect(fit.stdout.contains("saved \(path)"))
-    let eval = try runTool("snnconv", ["eval", path, "--limit", "128"])
+    let eval = try runTool("snnconv", ["eval", path, "--limit", "128", "--json"])
     #expect(eval.status == 0, "\(eval.stderr)")
-    #expect(eval.stdout.contains("mlp on fashion-mnist/test"))
+    let score = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+    #expect(score?["name"] as? String == "mlp" && score?["data"] as? String == "fashion-mnist/test")
+
+    // --json: the history on standard output (the same run, the same numbers), the lines on
+    // standard error.
+    let again = try runTool(
+      "snntrain",
+      [
+        "fit", "--model", "mlp", "--epochs", "1", "--limit", "256", "--test-limit", "128", "--batch-size",
+        "64", "--seed", "3", "-o", path, "--json",
+      ])
+    #expect(again.status == 0 && again.stderr.contains("epoch 1/1"), "\(again.stderr)")
+    let history = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+    let epochs = history?["epochs"] as? [[String: Any]]
+    #expect(epochs?.count == 1 && history?["output"] as? String == path)
+    let test = try #require(epochs?.first?["test_accuracy"] as? Double)
+    #expect(fit.stdout.contains(String(format: "test %.2f%%", test * 100)), "\(fit.stdout)")
   }
 
   /// OpenBLAS splits a product differently with a different number of threads, and the last bits
