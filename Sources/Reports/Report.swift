@@ -305,8 +305,9 @@ public struct Report: Sendable {
     }
     for (name, point) in anns.sorted(by: { $0.key < $1.key }) { series.append(Series(name, points: [point])) }
     return LinePlot(
-      title: "Accuracy against energy per image (0.9 pJ per synaptic operation, 4.6 pJ per MAC)",
-      x: Axis("estimated energy per image (nJ)", scale: .log), y: Axis("accuracy (%)"), series: series)
+      title: "Accuracy against energy per image",
+      x: Axis("estimated energy per image (nJ; 0.9 pJ per SOP, 4.6 pJ per MAC)", scale: .log),
+      y: Axis("accuracy (%)"), series: series)
   }
 
   /// (header, rows) of the settings table.
