@@ -61,6 +61,16 @@ public final class ProgressLine: @unchecked Sendable {
   }
 }
 
+/// Prints a message about the work (a file written, an epoch done): on standard output, or with
+/// `--json` (`aside`) on standard error, so that standard output holds the JSON alone.
+public func printMessage(_ line: String, aside: Bool) {
+  if aside {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+  } else {
+    printFlushed(line)
+  }
+}
+
 /// Prints a line and flushes standard output at once, so logs written to a file or pipe show
 /// progress as it happens rather than when the buffer fills.
 public func printFlushed(_ line: String) {

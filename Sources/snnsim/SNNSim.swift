@@ -53,15 +53,7 @@ extension SNNSim {
     @Flag(help: "Print the run record as JSON (the --results form) instead of a table.")
     var json = false
 
-    /// A line about a file written: on standard output, or with --json on standard error so that
-    /// standard output holds the JSON alone.
-    func report(_ line: String) {
-      if json {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-      } else {
-        print(line)
-      }
-    }
+    func report(_ line: String) { printMessage(line, aside: json) }
 
     func run() throws {
       MemoryTuning.keepFreedMemory()

@@ -56,15 +56,7 @@ extension SNNTrain {
     @Flag(help: "Print the training history as JSON when done (progress lines go to standard error).")
     var json = false
 
-    /// A progress line: on standard output, or with --json on standard error, so that standard
-    /// output holds the JSON alone.
-    func say(_ line: String) {
-      if json {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-      } else {
-        printFlushed(line)
-      }
-    }
+    func say(_ line: String) { printMessage(line, aside: json) }
 
     /// What --json prints.
     struct History: Codable {
