@@ -194,19 +194,10 @@ public enum Simulator {
       readoutMeanAbsError: totals.readoutError.map { $0 / readoutElements },
       readout: keepReadout ? totals.readout : nil)
     result.annMultiplyAccumulates = Self.multiplyAccumulates(in: graph)
-    // Under analog input the input, and every affine node fed by it alone, is computed once.
-    var once = Set<String>()
-    if settings.input == .analog {
-      let populations = Set(network.populations.map(\.node))
-      for node in graph.nodes {
-        if case .input = node.op {
-          once.insert(node.name)
-        } else if !populations.contains(node.name), node.op.isAffine, node.inputs.allSatisfy(once.contains) {
-          once.insert(node.name)
-        }
-      }
-    }
-    result.onceMultiplyAccumulates = Self.multiplyAccumulates(in: graph, only: once)
+    // The nodes the simulator copies from the ANN once per batch instead of stepping (under
+    // analog input, the input and the affine nodes fed by it alone).
+    result.onceMultiplyAccumulates = Self.multiplyAccumulates(
+      in: graph, only: Set(shards[0].lowered.constantNodes))
     return result
   }
 
@@ -303,23 +294,21 @@ public enum Simulator {
   /// dilated window reads every `dilation`-th row and column of the span it covers.
   static func windowReads(_ window: Window2D?, channels: Int, dilation: (Int, Int) = (1, 1)) -> Int {
     guard let window else { return 0 }
+    // Taps inside the input, per output row and per output column: the reads are their products.
     func taps(_ start: Int, span: Int, step: Int, size: Int) -> Int {
-      stride(from: start, to: start + span, by: step).filter { (0..<size).contains($0) }.count
+      stride(from: start, to: start + span, by: step).reduce(0) { $0 + ((0..<size).contains($1) ? 1 : 0) }
     }
-    var reads = 0
-    for oh in 0..<window.outputHeight {
-      let rows = taps(
-        oh * window.strideHeight - window.padTop, span: window.kernelHeight, step: dilation.0,
+    let rows = (0..<window.outputHeight).map {
+      taps(
+        $0 * window.strideHeight - window.padTop, span: window.kernelHeight, step: dilation.0,
         size: window.inputHeight)
-      for ow in 0..<window.outputWidth {
-        reads +=
-          rows
-          * taps(
-            ow * window.strideWidth - window.padLeft, span: window.kernelWidth, step: dilation.1,
-            size: window.inputWidth)
-      }
     }
-    return reads * channels
+    let columns = (0..<window.outputWidth).map {
+      taps(
+        $0 * window.strideWidth - window.padLeft, span: window.kernelWidth, step: dilation.1,
+        size: window.inputWidth)
+    }
+    return rows.reduce(0, +) * columns.reduce(0, +) * channels
   }
 }
 

@@ -73,29 +73,10 @@ enum Structural {
     case .crop2d(let top, let bottom, let left, let right):
       return window(input: input, rows: top..<(input[0] - bottom), columns: left..<(input[1] - right))
     case .permute(let order):
-      let outputShape = order.map { input[$0] }
-      var inputStrides = [Int](repeating: 1, count: input.count)
-      for axis in stride(from: input.count - 2, through: 0, by: -1) {
-        inputStrides[axis] = inputStrides[axis + 1] * input[axis + 1]
-      }
-      let strides = order.map { inputStrides[$0] }
-      let count = outputShape.reduce(1, *)
-      var indices = [Int32](repeating: 0, count: count)
-      var position = [Int](repeating: 0, count: outputShape.count)
-      var source = 0
-      for k in 0..<count {
-        indices[k] = Int32(source)
-        var axis = outputShape.count - 1
-        while axis >= 0 {
-          position[axis] += 1
-          source += strides[axis]
-          if position[axis] < outputShape[axis] { break }
-          source -= strides[axis] * outputShape[axis]
-          position[axis] = 0
-          axis -= 1
-        }
-      }
-      return indices
+      // Each element's own position, permuted (exact in Double: at most 2²⁸ elements).
+      let count = input.reduce(1, *)
+      let positions = Tensor<Double>(shape: input, scalars: (0..<count).map(Double.init)).permuted(order)
+      return positions.scalars.map { Int32($0) }
     default:
       preconditionFailure("\(op.kind) is not a selection")
     }
