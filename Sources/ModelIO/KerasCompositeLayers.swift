@@ -24,7 +24,7 @@ extension KerasLayerTranslator {
   )? {
     let input = context.inputShapes.first ?? []
     let source = context.inputs.first ?? ""
-    var builder = NodeChain(layer: layer, context: context, file: file, last: source)
+    var builder = NodeChain(context, file: file)
     switch layer.className {
     case "DepthwiseConv2D":
       try requireChannelsLast(layer)
@@ -258,10 +258,13 @@ extension KerasLayerTranslator {
   }
 
   func positiveInt(_ layer: KerasLayer, _ key: String, default fallback: Int?) throws -> Int {
-    guard let value = layer.config[key], !value.isNull else {
-      if let fallback { return fallback }
-      _ = try required(layer, key)
-      return 0
+    let value: JSONValue
+    if let given = layer.config[key], !given.isNull {
+      value = given
+    } else if let fallback {
+      return fallback
+    } else {
+      value = try required(layer, key)  // throws: the setting is missing
     }
     guard let number = value.int, number > 0 else { throw unsupported(layer, key, value) }
     return number
@@ -324,8 +327,6 @@ extension KerasLayerTranslator {
 /// Nodes added one after the other, each reading the one before unless told otherwise, with
 /// the shape of the last.
 struct NodeChain {
-  let layer: KerasLayer
-  let context: KerasLayerContext
   let file: String
   /// The node the next one reads by default.
   var last: String
@@ -333,11 +334,10 @@ struct NodeChain {
   var shapes: [String: [Int]]
   var shape: [Int] { shapes[last] ?? [] }
 
-  init(layer: KerasLayer, context: KerasLayerContext, file: String, last: String) {
-    self.layer = layer
-    self.context = context
+  /// A chain starting after the first of `context`'s inputs.
+  init(_ context: KerasLayerContext, file: String) {
     self.file = file
-    self.last = last
+    last = context.inputs.first ?? ""
     shapes = Dictionary(zip(context.inputs, context.inputShapes), uniquingKeysWith: { first, _ in first })
   }
 

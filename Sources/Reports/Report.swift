@@ -236,6 +236,18 @@ public struct Report: Sendable {
     public static func ann(multiplyAccumulates: Double) -> Double {
       multiplyAccumulates * multiplyAccumulatePicojoules / 1000
     }
+
+    /// The figures, as the page and the plot state them.
+    static var figures: String {
+      "\(String(format: "%g", accumulatePicojoules)) pJ per synaptic operation, \(String(format: "%g", multiplyAccumulatePicojoules)) pJ per multiply-accumulate"
+    }
+  }
+
+  /// A costed run's spiking energy estimate per image at each of its T.
+  static func spikingEnergies(_ run: RunRecord, onceMACs: Double) -> [Double] {
+    activity(run).synapticOperations.map {
+      EnergyModel.spiking(synapticOperations: $0, onceMultiplyAccumulates: onceMACs)
+    }
   }
 
   /// The runs that record their ANN's multiply-accumulates (every run made since they are counted).
@@ -255,9 +267,10 @@ public struct Report: Sendable {
     var rows = [[String]]()
     for (label, run, annMACs, onceMACs) in costedRuns {
       let operations = Self.activity(run).synapticOperations
+      let energies = Self.spikingEnergies(run, onceMACs: onceMACs)
       let ann = EnergyModel.ann(multiplyAccumulates: annMACs)
       for (row, t) in run.timesteps.enumerated() {
-        let snn = EnergyModel.spiking(synapticOperations: operations[row], onceMultiplyAccumulates: onceMACs)
+        let snn = energies[row]
         rows.append([
           label, String(t), String(run.accuracy[row]), String(operations[row]), String(onceMACs), String(snn),
           String(annMACs), String(ann), ann > 0 ? String(snn / ann) : "",
@@ -289,16 +302,8 @@ public struct Report: Sendable {
     var series = [Series]()
     var anns = [String: (Double, Double)]()
     for (label, run, annMACs, onceMACs) in costedRuns {
-      let operations = Self.activity(run).synapticOperations
-      series.append(
-        Series(
-          label,
-          points: run.timesteps.indices.map {
-            (
-              EnergyModel.spiking(synapticOperations: operations[$0], onceMultiplyAccumulates: onceMACs),
-              run.accuracy[$0] * 100
-            )
-          }))
+      let energies = Self.spikingEnergies(run, onceMACs: onceMACs)
+      series.append(Series(label, points: zip(energies, run.accuracy).map { ($0, $1 * 100) }))
       anns["ANN \(run.settings.name)"] = (
         EnergyModel.ann(multiplyAccumulates: annMACs), run.annAccuracy * 100
       )
@@ -306,7 +311,9 @@ public struct Report: Sendable {
     for (name, point) in anns.sorted(by: { $0.key < $1.key }) { series.append(Series(name, points: [point])) }
     return LinePlot(
       title: "Accuracy against energy per image",
-      x: Axis("estimated energy per image (nJ; 0.9 pJ per SOP, 4.6 pJ per MAC)", scale: .log),
+      x: Axis(
+        "estimated energy per image (nJ; \(String(format: "%g", EnergyModel.accumulatePicojoules)) pJ per SOP, \(String(format: "%g", EnergyModel.multiplyAccumulatePicojoules)) pJ per MAC)",
+        scale: .log),
       y: Axis("accuracy (%)"), series: series)
   }
 
@@ -478,8 +485,8 @@ public struct Report: Sendable {
     }
     page += "<h2>Activity and energy</h2>\n" + table(activityTable())
     page += "<p class=\"note\">Synaptic operations: spikes × the mean fan-out of the spiking neuron "
-    page += "(docs/snn-format.md). Energy: 0.9 pJ per synaptic operation and 4.6 pJ per "
-    page += "multiply-accumulate (45 nm, 32-bit float; Horowitz, ISSCC 2014), memory access left out; "
+    page += "(docs/snn-format.md). Energy: \(EnergyModel.figures) "
+    page += "(45 nm, 32-bit float; Horowitz, ISSCC 2014), memory access left out; "
     page += "energy.csv has every T.</p>\n"
     for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
       page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
