@@ -100,6 +100,17 @@ public struct Report: Sendable {
       }
   }
 
+  /// A spike raster for every run that recorded one, with the file it is written under.
+  public func rasterPlots() -> [(file: String, plot: RasterPlot)] {
+    zip(labels, runs).enumerated().compactMap { index, item in
+      guard let raster = item.1.raster else { return nil }
+      return (
+        "raster-\(index + 1).svg",
+        RasterPlot(title: "\(item.0): spikes of image \(raster.image) (label \(raster.label))", raster: raster)
+      )
+    }
+  }
+
   /// The populations that get a plot, with its title: each population, except that a decomposed
   /// layer's many populations get one plot, of the layer's output (``PopulationGroups``).
   public var populationEntries: [(label: String, name: String)] {
@@ -366,10 +377,11 @@ public struct Report: Sendable {
     func put(_ name: String, _ text: String) throws {
       try AtomicFile.write(text, to: (directory as NSString).appendingPathComponent(name))
     }
-    let plots = plots().map { ($0.file, $0.plot, $0.plot.render()) }
-    for (file, _, svg) in plots { try put(file, svg) }
-    try put("index.html", html(plots.map { ($0.0, $0.2) }))
-    try put("summary.md", markdown(plots.map { ($0.1.title, $0.0) }))
+    let plots = plots().map { ($0.file, $0.plot.title, $0.plot.render()) }
+    let rasters = rasterPlots().map { ($0.file, $0.plot.title, $0.plot.render()) }
+    for (file, _, svg) in plots + rasters { try put(file, svg) }
+    try put("index.html", html(plots.map { ($0.0, $0.2) }, rasters: rasters.map { ($0.0, $0.2) }))
+    try put("summary.md", markdown(plots.map { ($0.1, $0.0) }, rasters: rasters.map { ($0.1, $0.0) }))
     try put("accuracy.csv", accuracyCSV())
     try put("errors.csv", errorsCSV())
     for (name, table) in [
@@ -438,7 +450,7 @@ public struct Report: Sendable {
       ], rows)
   }
 
-  func html(_ plots: [(file: String, svg: String)]) -> String {
+  func html(_ plots: [(file: String, svg: String)], rasters: [(file: String, svg: String)] = []) -> String {
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       "<table>\n<tr>" + t.header.map { "<th>\(escapeXML($0))</th>" }.joined() + "</tr>\n"
         + t.rows.map { "<tr>" + $0.map { "<td>\(escapeXML($0))</td>" }.joined() + "</tr>" }.joined(
@@ -491,11 +503,16 @@ public struct Report: Sendable {
     for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
       page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
     }
+    if !rasters.isEmpty {
+      page += "<h2>Spike raster</h2>\n<p class=\"note\">\(Self.rasterNote)</p>\n"
+      for plot in rasters { page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n" }
+    }
     page += "<h2>Settings</h2>\n" + table(settingsTable())
     return page + "</body>\n</html>\n"
   }
 
-  func markdown(_ plots: [(title: String, file: String)]) -> String {
+  func markdown(_ plots: [(title: String, file: String)], rasters: [(title: String, file: String)] = []) -> String
+  {
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       func row(_ cells: [String]) -> String {
         "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |"
@@ -520,11 +537,21 @@ public struct Report: Sendable {
     for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
       text += "![\(plot.title)](\(plot.file))\n\n"
     }
+    if !rasters.isEmpty {
+      text += "## Spike raster\n\n\(Self.rasterNote)\n\n"
+      for plot in rasters { text += "![\(plot.title)](\(plot.file))\n\n" }
+    }
     text += "## Settings\n\n" + table(settingsTable())
     return text
   }
 
   // MARK: Helpers
+
+  /// What a raster shows, under its heading.
+  static let rasterNote =
+    "One image simulated alone: each row a neuron (up to \(SpikeRaster.rowsPerPopulation) per population, "
+    + "evenly spaced), each mark a spike at that time step (at most the first \(SpikeRaster.maximumSteps)); "
+    + "a decomposed layer is shown by its output population."
 
   /// Labels from the settings that tell runs apart: fields are taken in order of importance,
   /// each only if it separates runs the fields before it left together.

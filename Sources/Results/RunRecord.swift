@@ -105,6 +105,8 @@ public struct RunRecord: Codable, Sendable {
   /// Multiply-accumulates per image the spiking network does once per image, not per step: the
   /// weight layers fed by the analog input alone.
   public let onceMultiplyAccumulates: Double?
+  /// The spikes of one image, when the run recorded them (``SpikeRaster``).
+  public let raster: SpikeRaster?
 
   public init(settings: Settings, result: SimulationResult, seconds: Double) {
     self.settings = settings
@@ -116,6 +118,7 @@ public struct RunRecord: Codable, Sendable {
     timesteps = result.timesteps
     accuracy = result.accuracy
     populations = result.populations
+    raster = result.raster
   }
 
   /// How many time steps the run needs to come within `tolerance` (a fraction: 0.01 = 1 pp) of
@@ -192,6 +195,10 @@ public struct RunRecord: Codable, Sendable {
       ] {
         if let problem = check(values, "\(field).\(name)") { return problem }
       }
+    }
+    if let raster {
+      if let problem = raster.problem { return problem }
+      guard raster.image < images else { return "'raster.image' is \(raster.image) of \(images) images" }
     }
     guard settings.batchSize >= 1 else { return "'settings.batch_size' is \(settings.batchSize)" }
     guard settings.calibrationImages >= 0 else {

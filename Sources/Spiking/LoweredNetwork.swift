@@ -60,6 +60,9 @@ final class LoweredNetwork {
   private let means: [UnsafeMutableBufferPointer<Float>?]
   /// Steps taken since the last ``load(input:chunkRows:ann:)``.
   private(set) var stepsTaken = 0
+  /// Where ``step()`` writes the spikes `s_t` (1, −1 for a negative spike, or 0 per neuron) of
+  /// the populations ``recordSpikes(at:)`` named, by position; nil elsewhere.
+  private var spikeRecords: [UnsafeMutableBufferPointer<Float>?] = []
 
   /// How the input population of a spike encoding runs: under rate coding an integrate-and-fire
   /// neuron — membrane neurons that send spikes when the network's populations do — and signGD
@@ -284,6 +287,41 @@ final class LoweredNetwork {
     }
     sums = zip(summed, sizes).map(allocate)
     means = zip(summed, sizes).map(allocate)
+    spikeRecords = sizes.map { _ in nil }
+  }
+
+  /// From the next step on, keeps each step's spikes of the populations (or the encoder) at
+  /// `positions` for ``recordedSpikes(at:)``.
+  func recordSpikes(at positions: Set<Int>) {
+    for position in positions.sorted() where spikeRecords[position] == nil {
+      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity * nodes[position].size)
+      buffer.initialize(repeating: 0)
+      spikeRecords[position] = buffer
+    }
+  }
+
+  /// The last step's spikes of a population ``recordSpikes(at:)`` named, for the loaded images.
+  func recordedSpikes(at position: Int) -> UnsafeBufferPointer<Float>? {
+    spikeRecords[position].map { UnsafeBufferPointer(rebasing: $0[0..<(images * nodes[position].size)]) }
+  }
+
+  /// The spike outputs of a population's step: the `η_t·λs_t` that affine nodes read, or where
+  /// its spikes are recorded and no affine node reads them, the record itself (then the
+  /// population evaluates its target in its own workspace, as the shared one is sized for the
+  /// steps without spike output).
+  private func spikeOutputs(_ position: Int) -> (
+    spikes: UnsafeMutableBufferPointer<Float>?, weighted: UnsafeMutableBufferPointer<Float>?,
+    workspace: UnsafeMutableBufferPointer<Float>?
+  ) {
+    let weighted = spikeSource(position)
+    guard weighted == nil, let record = spikeRecords[position] else { return (nil, weighted, workspace) }
+    return (UnsafeMutableBufferPointer(rebasing: record[0..<(images * nodes[position].size)]), nil, nil)
+  }
+
+  /// After a recorded population's step whose spikes went out weighted: their signs into the record.
+  private func recordWeightedSpikes(_ position: Int) {
+    guard let record = spikeRecords[position], let weighted = spikeSource(position) else { return }
+    for i in weighted.indices { record[i] = weighted[i] > 0 ? 1 : weighted[i] < 0 ? -1 : 0 }
   }
 
   deinit {
@@ -293,6 +331,7 @@ final class LoweredNetwork {
     for buffer in spikeSources { buffer?.deallocate() }
     for buffer in sums { buffer?.deallocate() }
     for buffer in means { buffer?.deallocate() }
+    for buffer in spikeRecords { buffer?.deallocate() }
     scratch.deallocate()
     workspace.deallocate()
     columns.deallocate()
@@ -381,14 +420,17 @@ final class LoweredNetwork {
       case .constant, .alias: continue
       case .encoder:
         let before = populations[position]!.spikeCount
+        let (spikes, weighted, workspace) = spikeOutputs(position)
         populations[position]!.advance(
           first: UnsafeBufferPointer(rebasing: image[0..<(images * node.size)]), output: output(of: node),
-          weightedSpikes: spikeSource(position), workspace: workspace)
+          spikes: spikes, weightedSpikes: weighted, workspace: workspace)
         fired[position] = populations[position]!.spikeCount &- before
+        recordWeightedSpikes(position)
       case .population(_, let drive):
         let before = populations[position]!.spikeCount
         advance(position, drive, output: output(of: node))
         fired[position] = populations[position]!.spikeCount &- before
+        recordWeightedSpikes(position)
       case .affine(let map):
         if let drive = spikeDrives[position] {
           follow(map, of: node, at: position, drive)
@@ -516,19 +558,19 @@ final class LoweredNetwork {
   private func advance(_ position: Int, _ drive: LoweredNode.Drive, output: UnsafeMutableBufferPointer<Float>)
   {
     let count = output.count
-    let spikes = spikeSource(position)
+    let (spikes, weighted, workspace) = spikeOutputs(position)
     var fused: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) }
     switch drive {
     case .one(let x):
       populations[position]!.advance(
-        first: value(x), output: output, weightedSpikes: spikes, workspace: workspace)
+        first: value(x), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     case .two(let a, let b):
       populations[position]!.advance(
-        first: value(a), second: value(b), output: output, weightedSpikes: spikes, workspace: workspace)
+        first: value(a), second: value(b), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -537,11 +579,11 @@ final class LoweredNetwork {
         }
       }
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, weightedSpikes: spikes, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     }
   }
 

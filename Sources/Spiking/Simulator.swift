@@ -41,6 +41,8 @@ public struct SimulationResult: Sendable, Codable {
   /// the estimate the prediction is taken from or, in a network of membrane neurons, the
   /// readout's input current summed over t = 1…T.
   public var readout: [Float]?
+  /// When asked for, the spikes of one image (``SpikeRaster``).
+  public var raster: SpikeRaster?
 }
 
 /// How affine nodes follow their inputs during simulation (docs/dynamics.md, "Simulation").
@@ -81,16 +83,21 @@ public struct SimulationSettings: Sendable, Hashable, Codable {
   /// Worker threads, each simulating its own shard of every batch with single-threaded BLAS;
   /// nil uses every core. Results do not depend on it.
   public var threads: Int?
+  /// The position among the simulated images of the image whose spikes are recorded
+  /// (``SimulationResult/raster``); nil records none.
+  public var rasterImage: Int?
 
   public init(
     timesteps: [Int] = [1, 2, 4, 8, 16, 32, 64, 128, 256], batchSize: Int = 100,
-    update: AffineUpdate = .dense, input: InputEncoding = .analog, threads: Int? = nil
+    update: AffineUpdate = .dense, input: InputEncoding = .analog, threads: Int? = nil,
+    rasterImage: Int? = nil
   ) {
     self.timesteps = timesteps
     self.batchSize = batchSize
     self.update = update
     self.input = input
     self.threads = threads
+    self.rasterImage = rasterImage
   }
 }
 
@@ -133,6 +140,8 @@ public enum Simulator {
     precondition(
       !timesteps.isEmpty && zip(timesteps, timesteps.dropFirst()).allSatisfy { $0 < $1 } && timesteps[0] > 0)
     precondition(batchSize > 0, "batch size must be positive")
+    precondition(
+      settings.rasterImage.map { labels.indices.contains($0) } ?? true, "raster image outside the images")
     let graph = network.graph
     let adapted = try graph.adaptInput(images)
     let inputScale = adapted.scalars.reduce(Float(0)) { max($0, abs($1)) }
@@ -198,6 +207,11 @@ public enum Simulator {
     // analog input, the input and the affine nodes fed by it alone).
     result.onceMultiplyAccumulates = Self.multiplyAccumulates(
       in: graph, only: Set(shards[0].lowered.constantNodes))
+    if let image = settings.rasterImage {
+      result.raster = Self.raster(
+        network, images: adapted, labels: labels, index: image, steps: timesteps.last!, settings: settings,
+        reported: reported, inputScale: inputScale)
+    }
     return result
   }
 

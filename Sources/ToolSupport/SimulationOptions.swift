@@ -31,16 +31,34 @@ public struct SimulationOptions: ParsableArguments, Sendable {
       valueName: "N"))
   public var threads: Int?
 
+  @Option(
+    help: ArgumentHelp(
+      "Record the spikes of this image (its position among the simulated images, 0 the first) for the report's spike raster.",
+      valueName: "N"))
+  public var rasterImage = 0
+
+  @Flag(help: "Record no spike raster.") public var noRaster = false
+
   public init() {}
+
+  /// Checks that the raster's image is among the `images` simulated.
+  public func checkRaster(images: Int) throws {
+    guard noRaster || rasterImage < images else {
+      throw ValidationError(
+        "--raster-image \(rasterImage) is not among the \(images) images simulated (0…\(images - 1))")
+    }
+  }
 
   public func validate() throws {
     try ToolLimits.check(batchSize, "--batch-size", in: 1...ToolLimits.images)
     if let threads { try ToolLimits.check(threads, "--threads", in: 1...ToolLimits.threads) }
+    try ToolLimits.check(rasterImage, "--raster-image", in: 0...ToolLimits.images)
   }
 
   /// The simulation settings these options give.
   public var settings: SimulationSettings {
     SimulationSettings(
-      timesteps: timesteps, batchSize: batchSize, update: engine, input: input, threads: threads)
+      timesteps: timesteps, batchSize: batchSize, update: engine, input: input, threads: threads,
+      rasterImage: noRaster ? nil : rasterImage)
   }
 }

@@ -118,6 +118,7 @@ extension SNNSim {
         calibrationData: data.selection.source)
       ablation.preprocessing = data.preprocessing.value
       let images = try data.load()
+      try simulation.checkRaster(images: images.labels.count)
       // Made when the first run is written: a failure before then leaves nothing behind.
       let runsDirectory = (output as NSString).appendingPathComponent("runs")
       let networksDirectory = (output as NSString).appendingPathComponent("networks")

@@ -65,6 +65,7 @@ extension SNNSim {
       if NIRSummary.isNIRFile(self.network) { return try runNIR() }
       let network = try SourcedNetwork(path: self.network)
       let images = try data.load()
+      try simulation.checkRaster(images: images.labels.count)
       let progress = ProgressLine("simulate")
       let (record, readout) = try network.simulate(
         on: images, limit: data.limit, settings: simulation.settings, keepReadout: outputs != nil,

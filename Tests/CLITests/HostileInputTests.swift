@@ -289,6 +289,11 @@ import Testing
     ("snnsim", ["run", "W/mlp.snn.h5", "--threads", "100000"], "--threads must be in 1…"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--limit", "0"], "--limit must be a positive number"),
     ("snnsim", ["run", "W/mlp.snn.h5", "--engine", "quantum"], "quantum"),
+    ("snnsim", ["run", "W/mlp.snn.h5", "--raster-image=-1"], "--raster-image must be in 0…"),
+    (
+      "snnsim", ["run", "W/mlp.snn.h5", "--limit", "5", "--raster-image", "5"],
+      "--raster-image 5 is not among the 5 images simulated (0…4)"
+    ),
     ("snnsim", ["run", "W/mlp.snn.h5", "--split", "validation"], "validation"),
     // Outputs: checked before any work, never over an input.
     ("snnconv", ["convert", "W/victim.h5", "-o", "W/victim.h5"], "it is also an input ('W/victim.h5')"),

@@ -115,5 +115,13 @@ struct OwnModelTests {
       $0.hasPrefix("population-")
     }
     #expect(plots.count == 4, "\(plots)")
+    // The spike raster of the first image: one band per table entry, the decomposed layer one band.
+    let raster = try #require(record["raster"] as? [String: Any])
+    let bands = try #require(raster["bands"] as? [[String: Any]])
+    #expect(raster["image"] as? Int == 0 && raster["steps"] as? Int == 128)
+    #expect(bands.map { $0["label"] as! String }.contains("global_max_pooling2d (63 populations)"), "\(bands)")
+    #expect(bands.count == plots.count, "\(bands.map { $0["label"]! })")
+    let svg = try String(contentsOfFile: path("report/raster-1.svg"), encoding: .utf8)
+    #expect(svg.components(separatedBy: "class=\"band\"").count - 1 == bands.count)
   }
 }

@@ -149,8 +149,8 @@ import Testing
       #expect(object?["timesteps"] as? [Int] == [4, 16, 64])
     }
     let html = try String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
-    // Accuracy, the ReLU op, the two ReLU populations, spike rates and energy.
-    #expect(html.components(separatedBy: "<svg").count - 1 == 6)
+    // Accuracy, the ReLU op, the two ReLU populations, spike rates, energy and a raster per run.
+    #expect(html.components(separatedBy: "<svg").count - 1 == 10)
     #expect(html.contains("<td>subgradient, max</td>"))
     // The report command reproduces the page from the runs.
     let again = try makeTemporaryDirectory("report-again")

@@ -64,7 +64,7 @@ final class Element {
 }
 
 /// Four real runs of the Keras-trained MLP (signGD and IF, with and without normalization) on
-/// 100 test images, made once.
+/// 100 test images, made once; the normalized ones record the spikes of image 5.
 let madeSampleRuns = Result { () throws -> [RunRecord] in
   let model = try KerasModelReader.read(
     repositoryRoot.appendingPathComponent("models/keras_fashion_mlp.h5").path)
@@ -76,7 +76,8 @@ let madeSampleRuns = Result { () throws -> [RunRecord] in
       let network = try SpikingNetwork(
         model, dynamics: dynamics, normalization: normalization, calibration: calibration)
       let result = try Simulator.run(
-        network, images: test.images, labels: test.labels, timesteps: [4, 16, 64, 256])
+        network, images: test.images, labels: test.labels,
+        settings: SimulationSettings(timesteps: [4, 16, 64, 256], rasterImage: normalization == .max ? 5 : nil))
       let settings = RunRecord.Settings(
         network: network, networkPath: "mlp.snn.h5", sourceModel: "models/keras_fashion_mlp.h5",
         sourceSha256: "0123456789abcdef", simulation: SimulationSettings(timesteps: [4, 16, 64, 256]),
@@ -203,6 +204,45 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(references.count == 1 && references[0].allText.hasPrefix("ANN "))
   }
 
+  /// A run's raster becomes a plot with a band per population, as many rows as neurons shown and
+  /// a mark per recorded spike, and survives the run record's JSON.
+  @Test(.needsFashionMNIST) func rasterPlotsDrawEveryRecordedSpike() throws {
+    let run = try sampleRuns[1]
+    let raster = try #require(run.raster)
+    #expect(raster.image == 5 && raster.steps == 256 && raster.problem == nil)
+    #expect(raster.bands.map(\.population) == run.populations.map(\.name))
+    #expect(raster.bands.allSatisfy { $0.shown.count == SpikeRaster.rowsPerPopulation && $0.spikeCount > 0 })
+    #expect(try RunRecord(json: try run.encoded()).raster == raster)
+    let plots = Report(runs: try sampleRuns).rasterPlots()
+    #expect(plots.map(\.file) == ["raster-2.svg", "raster-4.svg"])
+    let svg = try #require(Element.parse(Data(plots[0].plot.render().utf8)))
+    let bands = svg.elements("g", class: "band")
+    #expect(bands.map { $0.attributes["data-population"]! } == raster.bands.map(\.population))
+    for (band, recorded) in zip(bands, raster.bands) {
+      let marks = band.elements("path", class: "spikes").reduce(0) {
+        $0 + $1.attributes["d"]!.filter { $0 == "M" }.count
+      }
+      #expect(marks == recorded.spikeCount, "\(recorded.population)")
+      #expect(band.elements("text", class: "band-count").first?.allText == "32 of \(recorded.neurons) neurons")
+    }
+  }
+
+  /// A signed neuron's negative spikes are drawn apart, in their own colour, with a legend.
+  @Test func negativeSpikesHaveTheirOwnMarks() throws {
+    let raster = SpikeRaster(
+      image: 0, label: 3, steps: 4,
+      bands: [
+        SpikeRaster.Band(
+          population: "gelu", label: "gelu", dynamics: .signedSubgradient, neurons: 2, shown: [0, 1],
+          spikes: ["+-.+", "--.."])
+      ])
+    let svg = try #require(Element.parse(Data(RasterPlot(title: "t", raster: raster).render().utf8)))
+    let paths = svg.elements("path", class: "spikes")
+    #expect(paths.map { $0.attributes["stroke"]! } == [RasterPlot.positiveColor, RasterPlot.negativeColor])
+    #expect(paths.map { $0.attributes["d"]!.filter { $0 == "M" }.count } == [2, 3])
+    #expect(svg.elements("text", class: "legend").first?.allText.contains("negative spike") == true)
+  }
+
   @Test(.needsFashionMNIST) func reportDirectoryHoldsASelfContainedPageTablesAndCSV() throws {
     let sampleRuns = try sampleRuns
     let report = Report(runs: sampleRuns)
@@ -213,6 +253,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
         "index.html", "summary.md", "accuracy.svg", "energy.svg", "rates.svg", "error-relu.svg",
         "population-dense-relu.svg", "population-dense-1-relu.svg", "accuracy.csv", "errors.csv",
         "convergence.csv", "accuracy-wide.csv", "accuracy.tex", "activity.csv", "settings.csv", "energy.csv",
+        "raster-2.svg", "raster-4.svg",
       ])
     let html = try Data(contentsOf: directory.appendingPathComponent("index.html"))
     let text = String(decoding: html, as: UTF8.self)
@@ -220,7 +261,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(!text.contains("<script") && !text.contains("src=") && !text.contains("href="))
     #expect(!text.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
     guard let page = Element.parse(html) else { return }
-    #expect(page.elements("svg").count == 6)
+    #expect(page.elements("svg").count == 8)
     let tables = page.elements("table")
     #expect(tables.count == 4)
     for table in tables {
@@ -233,6 +274,7 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(convergence[0] == "signgd, max" && convergence[2] != "not reached", "\(convergence)")
     let summary = try String(contentsOf: directory.appendingPathComponent("summary.md"), encoding: .utf8)
     #expect(summary.contains("![Top-1 accuracy](accuracy.svg)") && summary.contains("| signgd, max |"))
+    #expect(summary.contains("![signgd, max: spikes of image 5 (label \(sampleRuns[1].raster!.label))](raster-2.svg)"))
     let accuracyRows = try String(
       contentsOf: directory.appendingPathComponent("accuracy.csv"), encoding: .utf8
     )
@@ -355,6 +397,39 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
         ] as [String: Any]
       ],
     ]
+  }
+
+  /// A raster of one band of the valid record's population (8 neurons), spoilt as asked.
+  static func raster(image: Int = 0, steps: Int = 4, shown: [Int] = [3], spikes: String = "+.+.") -> [String: Any]
+  {
+    [
+      "image": image, "label": 1, "steps": steps,
+      "bands": [
+        [
+          "population": "dense", "label": "dense", "dynamics": "signgd", "neurons": 8, "shown": shown,
+          "spikes": [spikes],
+        ] as [String: Any]
+      ],
+    ]
+  }
+
+  @Test func aValidRasterDecodes() throws {
+    var object = valid()
+    object["raster"] = Self.raster()
+    #expect(try decode(object).raster?.bands.first?.spikeCount == 2)
+  }
+
+  @Test(
+    arguments: [
+      (10, 4, [3], "+.+.", "'raster.image' is 10 of 10 images"),
+      (0, 4, [3], "+.+", "'raster.bands[0].spikes[0]' is not 4 characters"),
+      (0, 4, [8], "+.+.", "'raster.bands[0].shown[0]' is 8, outside 0…7"),
+      (0, 1000, [3], "+.+.", "'raster.steps' is 1000, outside 1…256"),
+    ])
+  func spoiltRastersAreRefused(image: Int, steps: Int, shown: [Int], spikes: String, message: String) {
+    var object = valid()
+    object["raster"] = Self.raster(image: image, steps: steps, shown: shown, spikes: spikes)
+    expectRefused(object, message)
   }
 
   func decode(_ object: [String: Any]) throws -> RunRecord {
