@@ -61,6 +61,15 @@ public final class ProgressLine: @unchecked Sendable {
   }
 }
 
+/// Prints `value` as JSON on standard output: snake_case keys, sorted, indented, slashes as they
+/// are (paths stay readable) — the form of every JSON the tools print.
+public func printJSON(_ value: some Encodable) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+  encoder.keyEncodingStrategy = .convertToSnakeCase
+  printFlushed(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 /// Prints a message about the work (a file written, an epoch done): on standard output, or with
 /// `--json` (`aside`) on standard error, so that standard output holds the JSON alone.
 public func printMessage(_ line: String, aside: Bool) {

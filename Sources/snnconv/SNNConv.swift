@@ -34,13 +34,9 @@ extension SNNConv {
     var json = false
 
     func run() throws {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      encoder.keyEncodingStrategy = .convertToSnakeCase
       if NIRSummary.isNIRFile(model) {
         let summary = try NIRSummary(path: model)
-        print(json ? String(decoding: try encoder.encode(summary), as: UTF8.self) : summary.table)
-        return
+        return json ? try printJSON(summary) : print(summary.table)
       }
       if SNNFile.isSNNFile(model) {
         let (network, provenance) = try SNNFile.read(model)
@@ -54,10 +50,7 @@ extension SNNConv {
             initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count,
             reset: spec.dynamics.sendsSpikes ? spec.reset.rawValue : nil, leak: spec.leak)
         }
-        if json {
-          print(String(decoding: try encoder.encode(rows), as: UTF8.self))
-          return
-        }
+        if json { return try printJSON(rows) }
         print(
           "\(network.graph.name): spiking network from \(provenance.sourceModel) (sha256 \(provenance.sourceSHA256.prefix(12))…), normalization \(network.normalization) per \(network.granularity.rawValue), \(network.isFused ? "fused" : "decomposed") composites, readout \(network.readout)\(network.targetTimesteps.map { ", tuned for T = \($0)" } ?? "")"
         )
@@ -80,11 +73,7 @@ extension SNNConv {
         return
       }
       let summary = GraphSummary(try KerasModelReader.read(model))
-      if json {
-        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-      } else {
-        print(summary.table)
-      }
+      if json { try printJSON(summary) } else { print(summary.table) }
     }
 
     struct PopulationRow: Codable {
@@ -181,13 +170,10 @@ extension SNNConv {
       progress.finish()
       if let outputs, let values = result.outputs { try OutputsCSV.write(values, to: outputs) }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let score = Score(
-          model: model, name: graph.name, data: set.name, correct: result.correct, count: result.count,
-          accuracy: result.accuracy)
-        print(String(decoding: try encoder.encode(score), as: UTF8.self))
-        return
+        return try printJSON(
+          Score(
+            model: model, name: graph.name, data: set.name, correct: result.correct, count: result.count,
+            accuracy: result.accuracy))
       }
       print(
         "\(graph.name) on \(set.name): top-1 accuracy \(String(format: "%.2f", result.accuracy * 100))% (\(result.correct)/\(result.count))"

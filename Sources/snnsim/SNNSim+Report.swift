@@ -107,6 +107,50 @@ extension SNNSim {
       name: [.short, .long], help: ArgumentHelp("Directory to write runs and report into.", valueName: "dir"))
     var output: String
 
+    @Flag(
+      help:
+        "Print a JSON summary (each run's files, accuracy per T and T to come within 1 and 0.1 pp of the ANN) instead of the progress lines."
+    )
+    var json = false
+
+    /// What `--json` prints.
+    struct Summary: Encodable {
+      struct Run: Encodable {
+        let name: String
+        let label: String
+        let network: String
+        let results: String
+        let annAccuracy: Double
+        let timesteps: [Int]
+        let accuracy: [Double]
+        let tWithin1pp: Int?
+        let tWithin01pp: Int?
+
+        enum CodingKeys: String, CodingKey {
+          case name, label, network, results, annAccuracy, timesteps, accuracy
+          // Spelt out: the snake_case conversion would not separate the digits.
+          case tWithin1pp = "t_within_1pp"
+          case tWithin01pp = "t_within_0_1pp"
+        }
+
+        func encode(to encoder: Encoder) throws {
+          var container = encoder.container(keyedBy: CodingKeys.self)
+          try container.encode(name, forKey: .name)
+          try container.encode(label, forKey: .label)
+          try container.encode(network, forKey: .network)
+          try container.encode(results, forKey: .results)
+          try container.encode(annAccuracy, forKey: .annAccuracy)
+          try container.encode(timesteps, forKey: .timesteps)
+          try container.encode(accuracy, forKey: .accuracy)
+          // Null when never reached, rather than absent.
+          try container.encode(tWithin1pp, forKey: .tWithin1pp)
+          try container.encode(tWithin01pp, forKey: .tWithin01pp)
+        }
+      }
+      let report: String
+      let runs: [Run]
+    }
+
     func run() throws {
       MemoryTuning.keepFreedMemory()
       try prepareOutputs(directories: [output])
@@ -147,12 +191,26 @@ extension SNNSim {
           try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
           try record.write(json: (runsDirectory as NSString).appendingPathComponent("\(name).json"))
           let reached = record.timesteps(toWithin: 0.01).map { "T = \($0)" } ?? "not reached"
-          printFlushed(
-            "[\(index + 1)/\(total)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)"
-          )
+          printMessage(
+            "[\(index + 1)/\(total)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)",
+            aside: json)
         })
-      try Reports.Report(runs: records).write(to: output)
-      print("wrote \(output)/index.html and summary.md (\(records.count) runs)")
+      let report = Reports.Report(runs: records)
+      try report.write(to: output)
+      printMessage("wrote \(output)/index.html and summary.md (\(records.count) runs)", aside: json)
+      guard json else { return }
+      try printJSON(
+        Summary(
+          report: (output as NSString).appendingPathComponent("index.html"),
+          runs: zip(ablation.combinations, zip(report.labels, records)).map { combination, item in
+            let (label, record) = item
+            return Summary.Run(
+              name: combination.name, label: label,
+              network: (networksDirectory as NSString).appendingPathComponent("\(combination.name).snn.h5"),
+              results: (runsDirectory as NSString).appendingPathComponent("\(combination.name).json"),
+              annAccuracy: record.annAccuracy, timesteps: record.timesteps, accuracy: record.accuracy,
+              tWithin1pp: record.timesteps(toWithin: 0.01), tWithin01pp: record.timesteps(toWithin: 0.001))
+          }))
     }
   }
 }

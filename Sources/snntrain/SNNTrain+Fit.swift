@@ -168,15 +168,7 @@ extension SNNTrain {
       }
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
       say("saved \(output)")
-      if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        print(
-          String(
-            decoding: try encoder.encode(History(model: model, output: output, epochs: result.history)),
-            as: UTF8.self))
-      }
+      if json { try printJSON(History(model: model, output: output, epochs: result.history)) }
     }
 
     /// Runs `body`, naming the model in an error about the network's own shape.

@@ -139,14 +139,26 @@ import Testing
       [
         "compare", "models/keras_fashion_mlp.h5", "--dynamics", "signgd,subgradient", "--normalize",
         "none,max",
-        "--calibration", "100", "--limit", "40", "--timesteps", "4,16,64", "-o", directory.path,
+        "--calibration", "100", "--limit", "40", "--timesteps", "4,16,64", "-o", directory.path, "--json",
       ])
     #expect(result.status == 0, "\(result.stderr)")
-    for name in ["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"] {
-      #expect(result.stdout.contains("] \(name): accuracy"), "\(result.stdout)")
+    // With --json, standard output is the summary alone; the progress lines go to standard error.
+    let summary = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    let listed = try #require(summary["runs"] as? [[String: Any]])
+    #expect(summary["report"] as? String == directory.appendingPathComponent("index.html").path)
+    #expect(listed.map { $0["name"] as? String } == ["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"])
+    for (name, entry) in zip(["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"], listed) {
+      #expect(result.stderr.contains("] \(name): accuracy"), "\(result.stderr)")
       let run = directory.appendingPathComponent("runs/\(name).json")
+      #expect(entry["results"] as? String == run.path)
+      #expect(FileManager.default.fileExists(atPath: entry["network"] as! String))
       let object = try JSONSerialization.jsonObject(with: Data(contentsOf: run)) as? [String: Any]
       #expect(object?["timesteps"] as? [Int] == [4, 16, 64])
+      #expect(entry["accuracy"] as? [Double] == object?["accuracy"] as? [Double])
+      #expect(entry["ann_accuracy"] as? Double == object?["ann_accuracy"] as? Double)
+      // Both keys are there, null where the run never comes within the tolerance.
+      #expect(entry.keys.contains("t_within_1pp") && entry.keys.contains("t_within_0_1pp"), "\(entry)")
     }
     let html = try String(contentsOf: directory.appendingPathComponent("index.html"), encoding: .utf8)
     // Accuracy, the ReLU op, the two ReLU populations, spike rates, energy and a raster per run.
