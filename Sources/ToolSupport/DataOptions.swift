@@ -15,7 +15,7 @@ public struct DataOptions: ParsableArguments, Sendable {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Data source: 'fashion-mnist', a directory of MNIST-style IDX files, FILE.npz[:X,Y], IMAGES.npy,LABELS.npy, or FILE.h5[:/X,/Y] (docs/data.md).",
+      "Data source: 'fashion-mnist', a directory of MNIST-style IDX files, FILE.npz[:X,Y], IMAGES.npy,LABELS.npy, or FILE.h5[:/X,/Y] (docs/data.md) (default: fashion-mnist).",
       valueName: "source"),
     transform: parseDataSource)
   public var data: DataSource = .fashionMNIST
@@ -23,7 +23,7 @@ public struct DataOptions: ParsableArguments, Sendable {
   @Option(help: "Which split to use (default: test; files that hold one set ignore it).")
   public var split: Split?
 
-  @Option(help: ArgumentHelp("Use only the first N images.", valueName: "N"))
+  @Option(help: ArgumentHelp("Use only the first N images (default: all).", valueName: "N"))
   public var limit: Int?
 
   @Option(help: ArgumentHelp("Skip the first K images (with --limit: take images K…K+N−1).", valueName: "K"))
@@ -79,12 +79,12 @@ public struct PreprocessingOptions: ParsableArguments, Sendable {
   public var scale: Double = 1
 
   @Option(
-    help: ArgumentHelp("Subtract, one value or one per channel.", valueName: "m,m,…"),
+    help: ArgumentHelp("Subtract, one value or one per channel (default: 0).", valueName: "m,m,…"),
     transform: { try parseList($0, option: "--mean", expected: "numbers") { Double($0) } })
   public var mean: [Double] = [0]
 
   @Option(
-    help: ArgumentHelp("Divide by, one value or one per channel.", valueName: "s,s,…"),
+    help: ArgumentHelp("Divide by, one value or one per channel (default: 1).", valueName: "s,s,…"),
     transform: { try parseList($0, option: "--std", expected: "numbers") { Double($0) } })
   public var std: [Double] = [1]
 

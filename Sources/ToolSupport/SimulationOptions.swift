@@ -7,7 +7,9 @@ extension InputEncoding: ExpressibleByArgument {}
 /// The options every simulating command shares.
 public struct SimulationOptions: ParsableArguments, Sendable {
   @Option(
-    help: ArgumentHelp("Time steps at which to measure, strictly increasing.", valueName: "1,2,4,…"),
+    help: ArgumentHelp(
+      "Time steps at which to measure, strictly increasing (default: \(SimulationSettings().timesteps.map(String.init).joined(separator: ","))).",
+      valueName: "1,2,4,…"),
     transform: parseTimesteps)
   public var timesteps: [Int] = SimulationSettings().timesteps
 

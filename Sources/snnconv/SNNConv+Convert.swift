@@ -23,7 +23,7 @@ extension SNNConv {
     @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
     @Option(
       help:
-        "Neuronal dynamics: signgd, subgradient (integrate-and-fire in rate form), if (integrate-and-fire membranes exchanging spikes)."
+        "Neuronal dynamics: signgd, subgradient (integrate-and-fire in rate form), if (integrate-and-fire membranes exchanging spikes) (default: signgd)."
     )
     var dynamics: Dynamics = .signGD
     @Flag(
@@ -33,14 +33,14 @@ extension SNNConv {
     var signed = false
     @Option(
       help: ArgumentHelp(
-        "Normalization: none, max, or a percentile such as p99.9.", valueName: "none|max|pNN.N"),
+        "Normalization: none, max, or a percentile such as p99.9 (default: max).", valueName: "none|max|pNN.N"),
       transform: parseNormalization)
     var normalize: Normalization = .max
     @OptionGroup(title: "Conversion") var conversion: ConversionOptions
     @Option(
       name: .long,
       help: ArgumentHelp(
-        "Where calibration images come from: 'fashion-mnist', a directory of IDX files (training split), or arrays as for snnsim run --data.",
+        "Where calibration images come from: 'fashion-mnist', a directory of IDX files (training split), or arrays as for snnsim run --data (default: fashion-mnist).",
         valueName: "source"),
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
@@ -52,7 +52,7 @@ extension SNNConv {
     var offset = 0
     @Option(
       help: ArgumentHelp(
-        "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md).",
+        "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md) (default: not tuned).",
         valueName: "T"))
     var targetTimesteps: Int?
     @Option(help: ArgumentHelp("Worker threads for tuning (default: one per core).", valueName: "N"))

@@ -138,7 +138,8 @@ extension SNNConv {
     var batchSize = 256
 
     @Option(
-      help: ArgumentHelp("Write the raw network outputs, one CSV row per image.", valueName: "file.csv"))
+      help: ArgumentHelp(
+        "Write the raw network outputs, one CSV row per image (default: not written).", valueName: "file.csv"))
     var outputs: String?
 
     @Flag(help: "Print the result as JSON instead of a line.")

@@ -61,12 +61,13 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Dynamics to compare (signgd, subgradient, signed-subgradient, if).", valueName: "signgd,subgradient"),
+        "Dynamics to compare (signgd, subgradient, signed-subgradient, if; default: signgd,subgradient).",
+        valueName: "signgd,subgradient"),
       transform: { try parseList($0, option: "--dynamics") })
     var dynamics: [Dynamics] = [.signGD, .subgradient]
 
     @Option(
-      help: ArgumentHelp("Normalizations to compare.", valueName: "none,max,pNN.N"),
+      help: ArgumentHelp("Normalizations to compare (default: none,max).", valueName: "none,max,pNN.N"),
       transform: {
         try parseList($0, option: "--normalize", expected: "none, max or pNN.N", Normalization.init)
       })
@@ -74,7 +75,7 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Also run each combination tuned for these numbers of time steps (see snnconv convert --target-timesteps).",
+        "Also run each combination tuned for these numbers of time steps (see snnconv convert --target-timesteps; default: none).",
         valueName: "8,16"),
       transform: {
         try parseList($0, option: "--target-timesteps", expected: "integers in 1…\(ToolLimits.timesteps / 2)")
@@ -88,7 +89,7 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Also compare the values of another option, with every combination; repeatable. OPTION is one of \(SweepOption.options.map { "\($0.name) (\($0.values))" }.joined(separator: ", ")).",
+        "Also compare the values of another option, with every combination; repeatable. OPTION is one of \(SweepOption.options.map { "\($0.name) (\($0.values))" }.joined(separator: ", ")) (default: none).",
         valueName: "OPTION=V1,V2"),
       transform: SweepOption.parse)
     var sweep: [Ablation.Sweep] = []

@@ -40,13 +40,13 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Write results as JSON and CSV: run.json gets the JSON and run.csv beside it; a name ending in .csv gets the CSV and the JSON beside it.",
+        "Write results as JSON and CSV: run.json gets the JSON and run.csv beside it; a name ending in .csv gets the CSV and the JSON beside it (default: not written).",
         valueName: "run.json"))
     var results: String?
 
     @Option(
       help: ArgumentHelp(
-        "Write each image's readout at the largest T, one CSV row per image in data order: the estimate the prediction is taken from, or for membrane neurons (--dynamics if) the readout's input current summed over the steps.",
+        "Write each image's readout at the largest T, one CSV row per image in data order: the estimate the prediction is taken from, or for membrane neurons (--dynamics if) the readout's input current summed over the steps (default: not written).",
         valueName: "file.csv"))
     var outputs: String?
 

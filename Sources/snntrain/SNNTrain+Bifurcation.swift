@@ -18,7 +18,9 @@ extension SNNTrain {
 
     @Option(help: "The preset network.") var model: ModelPreset = .mlp
     @Option(
-      help: ArgumentHelp("Precisions to study, comma-separated.", valueName: "float16,float32,float64"),
+      help: ArgumentHelp(
+        "Precisions to study, comma-separated (default: float16,float32,float64).",
+        valueName: "float16,float32,float64"),
       transform: { try parseList($0, option: "--precision") })
     var precision: [Precision] = [.float16, .float32, .float64]
     @Option(help: "Random initializations per precision.") var runs = 10
@@ -27,9 +29,9 @@ extension SNNTrain {
     @Option var batchSize = 100
     @Option(help: "Learning rate (plain SGD unless --optimizer says otherwise).") var lr = 0.1
     @Option var optimizer: OptimizerKind = .sgd
-    @Option(help: "Train on the first N training images only.") var limit: Int?
+    @Option(help: "Train on the first N training images only (default: all).") var limit: Int?
     @Option var seed: UInt64 = 0
-    @Option(help: ArgumentHelp("Also write the results as JSON.", valueName: "file.json")) var json: String?
+    @Option(help: ArgumentHelp("Also write the results as JSON (default: not written).", valueName: "file.json")) var json: String?
 
     func validate() throws {
       try ToolLimits.check(runs, "--runs", in: 1...1_000_000)

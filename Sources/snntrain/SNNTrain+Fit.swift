@@ -20,17 +20,19 @@ extension SNNTrain {
 
     @Option(
       name: .long,
-      help: ArgumentHelp("Data source: 'fashion-mnist' or a directory of IDX files.", valueName: "source"),
+      help: ArgumentHelp(
+        "Data source: 'fashion-mnist' or a directory of IDX files (default: fashion-mnist).", valueName: "source"),
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
 
     @OptionGroup(title: "Preprocessing") var preprocessing: PreprocessingOptions
 
-    @Option(help: ArgumentHelp("Train on the first N training images only.", valueName: "N"))
+    @Option(help: ArgumentHelp("Train on the first N training images only (default: all).", valueName: "N"))
     var limit: Int?
 
     @Option(
-      help: ArgumentHelp("Score on the first N test images after each epoch (0: skip).", valueName: "N"))
+      help: ArgumentHelp(
+        "Score on the first N test images after each epoch (0: skip; default: all).", valueName: "N"))
     var testLimit: Int?
 
     @Option(
@@ -39,7 +41,8 @@ extension SNNTrain {
 
     @Option(
       help: ArgumentHelp(
-        "Replace every hidden activation of a preset (\(UnaryFunction.namesList)).", valueName: "name"),
+        "Replace every hidden activation of a preset (\(UnaryFunction.namesList); default: the preset's own).",
+        valueName: "name"),
       transform: parseActivation)
     var activation: UnaryFunction?
 

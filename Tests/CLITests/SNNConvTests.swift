@@ -146,4 +146,34 @@ import Testing
       #expect(help.status == 0 && help.stdout.contains("USAGE: \(tool)"))
     }
   }
+
+  /// Every option that takes a value says its default in `--help` (what happens without it),
+  /// except the output a command needs; flags are off unless given.
+  @Test(arguments: [
+    ["snntrain", "fit"], ["snntrain", "bifurcation"], ["snnconv", "inspect"], ["snnconv", "eval"],
+    ["snnconv", "convert"], ["snnconv", "export"], ["snnsim", "run"], ["snnsim", "report"],
+    ["snnsim", "compare"],
+  ])
+  func everyOptionSaysItsDefault(command: [String]) throws {
+    let help = try runTool(command[0], [command[1], "--help"])
+    #expect(help.status == 0)
+    // Each option's entry: its line and the indented lines of description that follow.
+    var entries = [[String]]()
+    for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+      if line.hasPrefix("  -") {
+        entries.append([line])
+      } else if line.hasPrefix("                  "), !entries.isEmpty {
+        entries[entries.count - 1].append(line)
+      } else {
+        entries.append([])
+      }
+    }
+    let options = entries.filter { !$0.isEmpty }.map { $0.joined(separator: " ") }
+    #expect(options.count >= 3, "\(help.stdout)")
+    for option in options {
+      let takesValue = option.split(separator: " ").prefix(3).contains { $0.hasPrefix("<") }
+      guard takesValue, !option.contains("--output <") else { continue }
+      #expect(option.contains("default"), "\(command.joined(separator: " ")): \(option)")
+    }
+  }
 }
