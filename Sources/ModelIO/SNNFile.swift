@@ -25,10 +25,13 @@ import Tensor
 ///
 /// Version 2 added the decomposition ops to the graph, per-channel and per-neuron scales and
 /// `granularity`; version 1 files read as layer granularity. Version 3 added `initial`; older
-/// files start every neuron at 0. Version 4 added membrane populations.
+/// files start every neuron at 0. Version 4 added membrane populations. Version 5 writes the
+/// JSON attributes' keys in snake_case, like every other JSON the toolkit writes; older files
+/// hold the field names of the toolkit's types (camelCase), which the snake_case decoding leaves
+/// as they are, so they read as before (``SnakeCaseKeys``).
 public enum SNNFile {
   public static let format = "snnkit.snn"
-  public static let version: Int64 = 4
+  public static let version: Int64 = 5
 
   /// Where a network came from.
   public struct Provenance: Sendable, Equatable {
@@ -51,8 +54,7 @@ public enum SNNFile {
 
   /// Writes `network` atomically.
   public static func write(_ network: SpikingNetwork, provenance: Provenance, to path: String) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    let encoder = SnakeCaseKeys.encoder
     func json<T: Encodable>(_ value: T) throws -> String {
       String(decoding: try encoder.encode(value), as: UTF8.self)
     }
@@ -155,7 +157,7 @@ public enum SNNFile {
           file: path,
           detail: "written in format version \(fileVersion); this toolkit reads up to version \(version)")
       }
-      let decoder = JSONDecoder()
+      let decoder = SnakeCaseKeys.decoder
       func decode<T: Decodable>(_ type: T.Type, _ text: String, _ what: String) throws -> T {
         do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
           throw ModelIOError.badConfig(file: path, detail: "\(what) is not valid: \(error)")

@@ -77,14 +77,17 @@ public struct RasterPlot: Sendable {
       let bandHeight = Double(band.shown.count) * row
       svg += "<g class=\"band\" data-population=\"\(escapeXML(band.population))\">\n"
       if index % 2 == 1 {
-        svg += "<rect x=\"\(f(m.left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(bandHeight))\" "
+        svg +=
+          "<rect x=\"\(f(m.left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(bandHeight))\" "
         svg += "fill=\"#f4f4f4\"/>\n"
       }
       let middle = top + bandHeight / 2
-      svg += "<text class=\"band-label\" x=\"\(f(m.left - 8))\" y=\"\(f(middle + (bandHeight >= 26 ? -2 : 4)))\" "
+      svg +=
+        "<text class=\"band-label\" x=\"\(f(m.left - 8))\" y=\"\(f(middle + (bandHeight >= 26 ? -2 : 4)))\" "
       svg += "text-anchor=\"end\">\(escapeXML(Self.shortened(band.label)))</text>\n"
       if bandHeight >= 26 {
-        svg += "<text class=\"band-count\" x=\"\(f(m.left - 8))\" y=\"\(f(middle + 11))\" text-anchor=\"end\" "
+        svg +=
+          "<text class=\"band-count\" x=\"\(f(m.left - 8))\" y=\"\(f(middle + 11))\" text-anchor=\"end\" "
         svg += "font-size=\"10\" fill=\"#666666\">\(band.shown.count) of \(band.neurons) neurons</text>\n"
       }
       // One path per sign: a mark `M x y v h` per spike.

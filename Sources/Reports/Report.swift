@@ -106,7 +106,8 @@ public struct Report: Sendable {
       guard let raster = item.1.raster else { return nil }
       return (
         "raster-\(index + 1).svg",
-        RasterPlot(title: "\(item.0): spikes of image \(raster.image) (label \(raster.label))", raster: raster)
+        RasterPlot(
+          title: "\(item.0): spikes of image \(raster.image) (label \(raster.label))", raster: raster)
       )
     }
   }
@@ -511,7 +512,8 @@ public struct Report: Sendable {
     return page + "</body>\n</html>\n"
   }
 
-  func markdown(_ plots: [(title: String, file: String)], rasters: [(title: String, file: String)] = []) -> String
+  func markdown(_ plots: [(title: String, file: String)], rasters: [(title: String, file: String)] = [])
+    -> String
   {
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       func row(_ cells: [String]) -> String {

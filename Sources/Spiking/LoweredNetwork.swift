@@ -566,11 +566,13 @@ final class LoweredNetwork {
         first: value(x), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
     case .two(let a, let b):
       populations[position]!.advance(
-        first: value(a), second: value(b), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
+        first: value(a), second: value(b), output: output, spikes: spikes, weightedSpikes: weighted,
+        workspace: workspace)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
+        workspace: workspace)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -579,11 +581,13 @@ final class LoweredNetwork {
         }
       }
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
+        workspace: workspace)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
       populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
+        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
+        workspace: workspace)
     }
   }
 

@@ -33,7 +33,8 @@ extension SNNConv {
     var signed = false
     @Option(
       help: ArgumentHelp(
-        "Normalization: none, max, or a percentile such as p99.9 (default: max).", valueName: "none|max|pNN.N"),
+        "Normalization: none, max, or a percentile such as p99.9 (default: max).", valueName: "none|max|pNN.N"
+      ),
       transform: parseNormalization)
     var normalize: Normalization = .max
     @OptionGroup(title: "Conversion") var conversion: ConversionOptions

@@ -139,7 +139,8 @@ extension SNNConv {
 
     @Option(
       help: ArgumentHelp(
-        "Write the raw network outputs, one CSV row per image (default: not written).", valueName: "file.csv"))
+        "Write the raw network outputs, one CSV row per image (default: not written).", valueName: "file.csv")
+    )
     var outputs: String?
 
     @Flag(help: "Print the result as JSON instead of a line.")

@@ -31,7 +31,9 @@ extension SNNTrain {
     @Option var optimizer: OptimizerKind = .sgd
     @Option(help: "Train on the first N training images only (default: all).") var limit: Int?
     @Option var seed: UInt64 = 0
-    @Option(help: ArgumentHelp("Also write the results as JSON (default: not written).", valueName: "file.json")) var json: String?
+    @Option(
+      help: ArgumentHelp("Also write the results as JSON (default: not written).", valueName: "file.json"))
+    var json: String?
 
     func validate() throws {
       try ToolLimits.check(runs, "--runs", in: 1...1_000_000)

@@ -21,7 +21,8 @@ extension SNNTrain {
     @Option(
       name: .long,
       help: ArgumentHelp(
-        "Data source: 'fashion-mnist' or a directory of IDX files (default: fashion-mnist).", valueName: "source"),
+        "Data source: 'fashion-mnist' or a directory of IDX files (default: fashion-mnist).",
+        valueName: "source"),
       transform: parseDataSource)
     var data: DataSource = .fashionMNIST
 

@@ -119,7 +119,8 @@ struct OwnModelTests {
     let raster = try #require(record["raster"] as? [String: Any])
     let bands = try #require(raster["bands"] as? [[String: Any]])
     #expect(raster["image"] as? Int == 0 && raster["steps"] as? Int == 128)
-    #expect(bands.map { $0["label"] as! String }.contains("global_max_pooling2d (63 populations)"), "\(bands)")
+    #expect(
+      bands.map { $0["label"] as! String }.contains("global_max_pooling2d (63 populations)"), "\(bands)")
     #expect(bands.count == plots.count, "\(bands.map { $0["label"]! })")
     let svg = try String(contentsOfFile: path("report/raster-1.svg"), encoding: .utf8)
     #expect(svg.components(separatedBy: "class=\"band\"").count - 1 == bands.count)

@@ -147,7 +147,10 @@ import Testing
       try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
     let listed = try #require(summary["runs"] as? [[String: Any]])
     #expect(summary["report"] as? String == directory.appendingPathComponent("index.html").path)
-    #expect(listed.map { $0["name"] as? String } == ["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"])
+    #expect(
+      listed.map { $0["name"] as? String } == [
+        "signgd-none", "signgd-max", "subgradient-none", "subgradient-max",
+      ])
     for (name, entry) in zip(["signgd-none", "signgd-max", "subgradient-none", "subgradient-max"], listed) {
       #expect(result.stderr.contains("] \(name): accuracy"), "\(result.stderr)")
       let run = directory.appendingPathComponent("runs/\(name).json")

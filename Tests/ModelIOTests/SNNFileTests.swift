@@ -74,6 +74,63 @@ import Testing
     #expect("\(error!)".contains(first) && "\(error!)".contains("τ = 0.5"), "\(error!)")
   }
 
+  /// Every op the Keras fixtures make (GELU, SiLU, LayerNorm, residual adds, softmax, padding,
+  /// cropping, grouped and dilated convolutions, PReLU, Permute, 1-D layers …), decomposed and
+  /// fused, survives the snake_case JSON.
+  @Test(arguments: [
+    "keras3_func_mlp", "keras3_func_res", "keras3_func_rgb", "keras3_func_seq", "keras3_seq_cnn",
+  ])
+  func everyFixtureOpRoundTrips(name: String) throws {
+    let graph = try KerasModelReader.read(
+      KerasFixtureTests.fixtures.appendingPathComponent("\(name).h5").path)
+    let (inputs, _) = try KerasFixtureTests.expected(name)
+    for fuse in [false, true] {
+      let network = try SpikingNetwork(
+        graph, dynamics: .signGD, normalization: .max, calibration: inputs, fuse: fuse)
+      let path = directory.appendingPathComponent("\(name)-\(fuse).snn.h5").path
+      try SNNFile.write(
+        network, provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
+      let back = try SNNFile.read(path).network
+      #expect(back.graph == network.graph, "\(name) fused \(fuse)")
+      #expect(back.populations == network.populations, "\(name) fused \(fuse)")
+    }
+  }
+
+  /// A version 4 file, whose JSON keys are the types' own camelCase names, reads as the same
+  /// network: the file written now with its JSON attributes re-encoded the old way.
+  @Test func version4FilesWithCamelCaseKeysStillRead() throws {
+    let network = try converted(granularity: .channel)
+    let path = directory.appendingPathComponent("v4.snn.h5").path
+    try SNNFile.write(
+      network, provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
+    let root = try HDF5File.open(path, mode: .readWrite).root
+    let old = JSONEncoder()
+    old.outputFormatting = [.sortedKeys]
+    let records = network.graph.nodes.map {
+      NodeJSON(name: $0.name, op: $0.op, inputs: $0.inputs, shape: $0.shape)
+    }
+    let nodes = String(decoding: try old.encode(records), as: UTF8.self)
+    #expect(nodes.contains("\"useBias\"") && nodes.contains("\"kernelSize\""))
+    try root.group("graph").writeAttribute("nodes", string: nodes)
+    for spec in network.populations {
+      let group = try root.group("populations").group(spec.node)
+      try group.writeAttribute("target", string: String(decoding: try old.encode(spec.target), as: UTF8.self))
+      try group.writeAttribute(
+        "schedule", string: String(decoding: try old.encode(spec.schedule), as: UTF8.self))
+    }
+    try root.writeAttribute("version", values: [Int64(4)])
+    let back = try SNNFile.read(path).network
+    #expect(back.graph == network.graph && back.populations == network.populations)
+  }
+
+  /// The node records as version 4 wrote them.
+  struct NodeJSON: Encodable {
+    let name: String
+    let op: Op
+    let inputs: [String]
+    let shape: [Int]
+  }
+
   @Test(.enabled(if: pythonHas("h5py"), "needs python3 with h5py"))
   func readableWithH5pyAlone() throws {
     let path = directory.appendingPathComponent("py.snn.h5").path
@@ -87,6 +144,19 @@ import Testing
       nodes = json.loads(f["graph"].attrs["nodes"])
       order = list(f["populations"].attrs["order"])
       p = f["populations"][order[0]]
+      # Every key of every JSON attribute is snake_case.
+      def keys(value):
+          if isinstance(value, dict):
+              for key, item in value.items():
+                  yield key
+                  yield from keys(item)
+          elif isinstance(value, list):
+              for item in value:
+                  yield from keys(item)
+      texts = [f["graph"].attrs["nodes"]] + [f["populations"][n].attrs[a] for n in order for a in ("schedule", "target")]
+      bad = sorted({k for t in texts for k in keys(json.loads(t)) if k != k.lower()})
+      assert not bad, bad
+      assert any(n["op"].get("conv2d", {}).get("_0", {}).get("use_bias") is True for n in nodes), nodes
       print(len(nodes), len(order), p.attrs["dynamics"], json.loads(p.attrs["schedule"]), f["graph/parameters/conv2d/kernel"].shape)
       """
     let result = try runProcess("python3", ["-c", script, path])

@@ -77,7 +77,8 @@ let madeSampleRuns = Result { () throws -> [RunRecord] in
         model, dynamics: dynamics, normalization: normalization, calibration: calibration)
       let result = try Simulator.run(
         network, images: test.images, labels: test.labels,
-        settings: SimulationSettings(timesteps: [4, 16, 64, 256], rasterImage: normalization == .max ? 5 : nil))
+        settings: SimulationSettings(
+          timesteps: [4, 16, 64, 256], rasterImage: normalization == .max ? 5 : nil))
       let settings = RunRecord.Settings(
         network: network, networkPath: "mlp.snn.h5", sourceModel: "models/keras_fashion_mlp.h5",
         sourceSha256: "0123456789abcdef", simulation: SimulationSettings(timesteps: [4, 16, 64, 256]),
@@ -223,7 +224,8 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
         $0 + $1.attributes["d"]!.filter { $0 == "M" }.count
       }
       #expect(marks == recorded.spikeCount, "\(recorded.population)")
-      #expect(band.elements("text", class: "band-count").first?.allText == "32 of \(recorded.neurons) neurons")
+      #expect(
+        band.elements("text", class: "band-count").first?.allText == "32 of \(recorded.neurons) neurons")
     }
   }
 
@@ -274,7 +276,9 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(convergence[0] == "signgd, max" && convergence[2] != "not reached", "\(convergence)")
     let summary = try String(contentsOf: directory.appendingPathComponent("summary.md"), encoding: .utf8)
     #expect(summary.contains("![Top-1 accuracy](accuracy.svg)") && summary.contains("| signgd, max |"))
-    #expect(summary.contains("![signgd, max: spikes of image 5 (label \(sampleRuns[1].raster!.label))](raster-2.svg)"))
+    #expect(
+      summary.contains(
+        "![signgd, max: spikes of image 5 (label \(sampleRuns[1].raster!.label))](raster-2.svg)"))
     let accuracyRows = try String(
       contentsOf: directory.appendingPathComponent("accuracy.csv"), encoding: .utf8
     )
@@ -400,7 +404,8 @@ let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr
   }
 
   /// A raster of one band of the valid record's population (8 neurons), spoilt as asked.
-  static func raster(image: Int = 0, steps: Int = 4, shown: [Int] = [3], spikes: String = "+.+.") -> [String: Any]
+  static func raster(image: Int = 0, steps: Int = 4, shown: [Int] = [3], spikes: String = "+.+.") -> [String:
+    Any]
   {
     [
       "image": image, "label": 1, "steps": steps,

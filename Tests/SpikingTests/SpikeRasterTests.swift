@@ -51,7 +51,8 @@ import Testing
       for (band, population) in zip(raster.bands, result.populations) {
         #expect(band.shown == Array(0..<band.neurons), "\(band.population)")
         let counted = population.spikesPerNeuronPerStep[0] * Double(population.neurons * 40)
-        #expect(Double(band.spikeCount) == counted.rounded(), "\(dynamics) \(update) \(input) \(band.population)")
+        #expect(
+          Double(band.spikeCount) == counted.rounded(), "\(dynamics) \(update) \(input) \(band.population)")
         #expect(band.spikeCount > 0, "\(band.population) never fired")
         // Only the signed neuron sends negative spikes.
         let negative = band.spikes.contains { $0.contains("-") }
@@ -71,7 +72,8 @@ import Testing
       network, images: images, labels: [0, 1, 2, 0, 1],
       settings: SimulationSettings(timesteps: [8, 24], batchSize: 2, rasterImage: 3))
     let alone = try Simulator.run(
-      network, images: images.rows(3..<4), labels: [0], settings: SimulationSettings(timesteps: [24], rasterImage: 0))
+      network, images: images.rows(3..<4), labels: [0],
+      settings: SimulationSettings(timesteps: [24], rasterImage: 0))
     #expect(all.raster?.image == 3 && all.raster?.label == 0)
     #expect(all.raster?.bands == alone.raster?.bands)
   }
@@ -107,14 +109,17 @@ import Testing
     }
     #expect(SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["+.-"])]).problem == nil)
     #expect(
-      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["+.x"])]).problem?.contains("spikes[0]") == true)
+      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["+.x"])]).problem?.contains("spikes[0]") == true
+    )
     #expect(
-      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["+."])]).problem?.contains("3 characters") == true)
+      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["+."])]).problem?.contains("3 characters")
+        == true)
     #expect(
       SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["..."], shown: [4])]).problem?.contains(
         "shown[0]") == true)
     #expect(
-      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["...", "..."])]).problem?.contains("shows 1") == true)
+      SpikeRaster(image: 0, label: 1, steps: 3, bands: [band(["...", "..."])]).problem?.contains("shows 1")
+        == true)
     #expect(SpikeRaster(image: -1, label: 1, steps: 3, bands: []).problem?.contains("image") == true)
     #expect(SpikeRaster(image: 0, label: 1, steps: 0, bands: []).problem?.contains("steps") == true)
   }
