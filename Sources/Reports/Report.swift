@@ -356,6 +356,23 @@ public struct Report: Sendable {
     return (header, rows)
   }
 
+  /// The settings table as the page shows it: the settings every run shares, as (name, value)
+  /// pairs said once above the table, and the table of the run, the settings that differ and
+  /// the seconds — so that it fits the page (`settings.csv` keeps every column).
+  public func settingsByDifference() -> (
+    common: [(name: String, value: String)], table: (header: [String], rows: [[String]])
+  ) {
+    let full = settingsTable()
+    let last = full.header.count - 1
+    let shared = Set(
+      (1..<last).filter { column in Set(full.rows.map { $0[column] }).count == 1 })
+    let kept = full.header.indices.filter { !shared.contains($0) }
+    return (
+      shared.sorted().map { (full.header[$0], full.rows[0][$0]) },
+      (kept.map { full.header[$0] }, full.rows.map { row in kept.map { row[$0] } })
+    )
+  }
+
   // MARK: Output
 
   /// Writes `index.html`, `summary.md`, the plots as SVG files, `accuracy.csv` (long: one row
@@ -508,7 +525,15 @@ public struct Report: Sendable {
       page += "<h2>Spike raster</h2>\n<p class=\"note\">\(Self.rasterNote)</p>\n"
       for plot in rasters { page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n" }
     }
-    page += "<h2>Settings</h2>\n" + table(settingsTable())
+    let settings = settingsByDifference()
+    page += "<h2>Settings</h2>\n"
+    if !settings.common.isEmpty {
+      page += "<p class=\"common\">" + (runs.count > 1 ? "Every run: " : "")
+      page += settings.common.map { "\(escapeXML($0.name)) <b>\(escapeXML($0.value))</b>" }.joined(
+        separator: "; ")
+      page += ".</p>\n"
+    }
+    page += table(settings.table)
     return page + "</body>\n</html>\n"
   }
 
@@ -543,7 +568,13 @@ public struct Report: Sendable {
       text += "## Spike raster\n\n\(Self.rasterNote)\n\n"
       for plot in rasters { text += "![\(plot.title)](\(plot.file))\n\n" }
     }
-    text += "## Settings\n\n" + table(settingsTable())
+    let settings = settingsByDifference()
+    text += "## Settings\n\n"
+    if !settings.common.isEmpty {
+      text += (runs.count > 1 ? "Every run: " : "")
+      text += settings.common.map { "\($0.name) **\($0.value)**" }.joined(separator: "; ") + ".\n\n"
+    }
+    text += table(settings.table)
     return text
   }
 

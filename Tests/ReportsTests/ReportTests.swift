@@ -229,6 +229,21 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     }
   }
 
+  /// The page says once what every run shares and tabulates only what differs; the CSV keeps
+  /// every column.
+  @Test(.needsFashionMNIST) func settingsSharedByEveryRunAreSaidOnce() throws {
+    let report = Report(runs: try sampleRuns)
+    let split = report.settingsByDifference()
+    #expect(split.table.header == ["run", "dynamics", "schedule", "normalization", "granularity", "seconds"])
+    #expect(split.table.rows.map(\.first!) == report.labels)
+    let common = Dictionary(uniqueKeysWithValues: split.common.map { ($0.name, $0.value) })
+    #expect(common["model"] == "models/keras_fashion_mlp.h5" && common["engine"] == "dense")
+    #expect(split.common.count + split.table.header.count == report.settingsTable().header.count)
+    // One run: everything but its label and time is said once.
+    let one = Report(runs: [try sampleRuns[0]]).settingsByDifference()
+    #expect(one.table.header == ["run", "seconds"] && one.common.count == 12)
+  }
+
   /// A signed neuron's negative spikes are drawn apart, in their own colour, with a legend.
   @Test func negativeSpikesHaveTheirOwnMarks() throws {
     let raster = SpikeRaster(
