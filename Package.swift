@@ -34,8 +34,12 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CMalloc"),
+    .systemLibrary(
+      name: "CMPI", pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev"])]),
     // The module graph and why each edge exists: docs/architecture.md.
     .target(name: "AtomicFile"),
+    .target(name: "Distributed", dependencies: ["CMPI"]),
     .target(name: "HDF5", dependencies: ["CHDF5", "AtomicFile"]),
     .target(
       name: "Tensor",
@@ -56,7 +60,7 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5",
+        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -74,7 +78,7 @@ let package = Package(
     .executableTarget(
       name: "snnsim",
       dependencies: [
-        "ToolSupport", "Pipeline", "Results", "Reports", "Conversion", "Spiking", "Tensor", "ModelIO",
+        "ToolSupport", "Distributed", "Pipeline", "Results", "Reports", "Conversion", "Spiking", "Tensor", "ModelIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensor", "Datasets"], path: "Tests/TestSupport"),

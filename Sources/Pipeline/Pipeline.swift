@@ -113,13 +113,13 @@ public struct SourcedNetwork: Sendable {
   /// image's readout at the largest T (`[images, classes]`; ``SimulationResult/readout``).
   public func simulate(
     on data: LabeledImages, limit: Int?, settings: SimulationSettings, keepReadout: Bool,
-    progress: (Int, Int, Int) -> Void = { _, _, _ in }
+    sharding: Sharding = .alone, progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> (record: RunRecord, readout: Tensor<Float>?) {
     try data.check(fits: network.graph)
     let started = Date()
     let result = try Simulator.run(
       network, images: data.images, labels: data.labels, settings: settings, keepReadout: keepReadout,
-      progress: progress)
+      sharding: sharding, progress: progress)
     let seconds = Date().timeIntervalSince(started)
     let readout = result.readout.map { values in
       let width = network.graph.node(network.readout)!.shape.reduce(1, *)

@@ -101,6 +101,47 @@ public struct SimulationSettings: Sendable, Hashable, Codable {
   }
 }
 
+/// How the batches of a simulation are spread over the processes of a job (docs/scaling.md):
+/// each process simulates the batches it owns, and the measures of every batch are exchanged so
+/// that each process adds all of them in batch order — the same numbers, in the same order, as
+/// one process simulating every batch.
+public struct Sharding: Sendable {
+  /// Whether this process simulates batch `index` of `count`.
+  public let owns: @Sendable (_ index: Int, _ count: Int) -> Bool
+  /// Every process's measures, by batch index, from this process's: the union over the job.
+  public let exchange: @Sendable ([Int: BatchMeasures]) throws -> [Int: BatchMeasures]
+  /// Whether this process reports (records the raster; only it writes results).
+  public let reports: Bool
+
+  public init(
+    owns: @escaping @Sendable (Int, Int) -> Bool,
+    exchange: @escaping @Sendable ([Int: BatchMeasures]) throws -> [Int: BatchMeasures], reports: Bool
+  ) {
+    self.owns = owns
+    self.exchange = exchange
+    self.reports = reports
+  }
+
+  /// One process simulating every batch.
+  public static let alone = Sharding(owns: { _, _ in true }, exchange: { $0 }, reports: true)
+}
+
+/// What one batch measured: counts and running sums in index order (the terms a whole run adds
+/// up in batch order). Codable, to be sent between processes.
+public struct BatchMeasures: Sendable, Codable, Equatable {
+  public var annCorrect: Int
+  /// Per measured T.
+  public var correct: [Int]
+  /// Per reported population: `Σ |a|`; per population and T: `Σ |λ·v − a|` and spikes / T.
+  public var annMagnitude: [Double]
+  public var absError: [[Double]]
+  public var spikes: [[Double]]
+  /// Per T: `Σ |readout − ANN readout|`.
+  public var readoutError: [Double]
+  /// The batch's readout at the largest T, when kept.
+  public var readout: [Float]
+}
+
 /// Runs a ``SpikingNetwork`` time step by time step; within a step nodes update in topological
 /// order, so a change reaches the output in the same step.
 public enum Simulator {
@@ -119,21 +160,25 @@ public enum Simulator {
   ///   once: nothing grows with T but the per-T result rows.
   /// - Parameter keepReadout: also return each image's readout at the largest T
   ///   (``SimulationResult/readout``).
+  /// - Parameter sharding: which batches this process simulates, and how the measures of the
+  ///   others reach it (``Sharding``); every process returns the whole result.
   public static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
-    keepReadout: Bool = false, progress: (Int, Int, Int) -> Void = { _, _, _ in }
+    keepReadout: Bool = false, sharding: Sharding = .alone,
+    progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> SimulationResult {
     try run(
       network, images: images, labels: labels, settings: settings,
       sparseDensityLimit: LoweredNetwork.defaultSparseDensityLimit, keepReadout: keepReadout,
-      progress: progress)
+      sharding: sharding, progress: progress)
   }
 
   /// ``run(_:images:labels:settings:progress:)`` with the event update's choice between
   /// visiting spikes and a GEMM made at another spike density (tests run both ways).
   static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
-    sparseDensityLimit: Double, keepReadout: Bool = false, progress: (Int, Int, Int) -> Void = { _, _, _ in }
+    sparseDensityLimit: Double, keepReadout: Bool = false, sharding: Sharding = .alone,
+    progress: (Int, Int, Int) -> Void = { _, _, _ in }
   ) throws -> SimulationResult {
     let timesteps = settings.timesteps
     let batchSize = settings.batchSize
@@ -163,9 +208,11 @@ public enum Simulator {
         at: 0)
     }
     let capacity = min(batchSize, max(labels.count, 1))
-    let batches = stride(from: 0, to: labels.count, by: batchSize).map {
+    let allBatches = stride(from: 0, to: labels.count, by: batchSize).map {
       $0..<min($0 + batchSize, labels.count)
     }
+    let owned = allBatches.indices.filter { sharding.owns($0, allBatches.count) }
+    let batches = owned.map { allBatches[$0] }
     let workers = max(1, min(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount, batches.count))
     let shards = (0..<workers).map { _ in
       Shard(
@@ -175,13 +222,26 @@ public enum Simulator {
         reported: reported, timesteps: timesteps, readout: positions[network.readout]!,
         keepReadout: keepReadout)
     }
-    var totals = Totals(reported: reported.count, timesteps: timesteps.count)
+    var measured = [Int: BatchMeasures]()
+    var done = 0
+    let ownedImages = batches.reduce(0) { $0 + $1.count }
     inBatchGroups(
-      batches, workers: workers, images: labels.count, progress: progress,
+      batches, workers: workers, images: ownedImages, progress: progress,
       simulate: { w, range, tick in
         shards[w].simulate(graph, images: adapted.rows(range), labels: Array(labels[range]), progress: tick)
       },
-      combine: { w in totals.add(shards[w]) })
+      combine: { w in
+        measured[owned[done]] = shards[w].measures
+        done += 1
+      })
+    // Every batch's measures, added in batch order: the same sums whichever process simulated
+    // which batch.
+    let all = try sharding.exchange(measured)
+    var totals = Totals(reported: reported.count, timesteps: timesteps.count)
+    for index in allBatches.indices {
+      guard let batch = all[index] else { preconditionFailure("no process simulated batch \(index)") }
+      totals.add(batch)
+    }
     let count = Double(labels.count)
     let fanOut = reported.map { Self.meanFanOut(of: $0.node, in: graph) }
     let results = reported.enumerated().map { k, entry -> SimulationResult.PopulationResult in
@@ -207,7 +267,7 @@ public enum Simulator {
     // analog input, the input and the affine nodes fed by it alone).
     result.onceMultiplyAccumulates = Self.multiplyAccumulates(
       in: graph, only: Set(shards[0].lowered.constantNodes))
-    if let image = settings.rasterImage {
+    if let image = settings.rasterImage, sharding.reports {
       result.raster = Self.raster(
         network, images: adapted, labels: labels, index: image, steps: timesteps.last!, settings: settings,
         reported: reported, inputScale: inputScale)
@@ -355,6 +415,14 @@ final class Shard: @unchecked Sendable {
   /// The batch's readout at the largest T (when kept).
   private(set) var finalReadout = [Float]()
 
+  /// What the last batch measured.
+  var measures: BatchMeasures {
+    BatchMeasures(
+      annCorrect: annCorrect, correct: correct, annMagnitude: annMagnitude, absError: absError,
+      spikes: spikes,
+      readoutError: readoutError, readout: finalReadout)
+  }
+
   init(_ lowered: LoweredNetwork, reported: [Reported], timesteps: [Int], readout: Int, keepReadout: Bool) {
     self.keepReadout = keepReadout
     self.lowered = lowered
@@ -468,19 +536,19 @@ struct Totals {
     spikes = absError
   }
 
-  /// Adds the measures of the batch `shard` simulated last.
-  mutating func add(_ shard: Shard) {
-    annCorrect += shard.annCorrect
-    readout += shard.finalReadout
+  /// Adds the measures of one batch.
+  mutating func add(_ batch: BatchMeasures) {
+    annCorrect += batch.annCorrect
+    readout += batch.readout
     for slot in correct.indices {
-      correct[slot] += shard.correct[slot]
-      readoutError[slot] += shard.readoutError[slot]
+      correct[slot] += batch.correct[slot]
+      readoutError[slot] += batch.readoutError[slot]
     }
     for k in annMagnitude.indices {
-      annMagnitude[k] += shard.annMagnitude[k]
+      annMagnitude[k] += batch.annMagnitude[k]
       for slot in correct.indices {
-        absError[k][slot] += shard.absError[k][slot]
-        spikes[k][slot] += shard.spikes[k][slot]
+        absError[k][slot] += batch.absError[k][slot]
+        spikes[k][slot] += batch.spikes[k][slot]
       }
     }
   }

@@ -15,7 +15,7 @@ struct SNNConv: ParsableCommand {
 
   static func main() {
     startTool()
-    main(nil)
+    runInJob()
   }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import ModelIO
 import Pipeline
@@ -18,7 +19,7 @@ struct SNNSim: ParsableCommand {
 
   static func main() {
     startTool()
-    main(nil)
+    runInJob()
   }
 }
 
@@ -67,10 +68,13 @@ extension SNNSim {
       let images = try data.load()
       try simulation.checkRaster(images: images.labels.count)
       let progress = ProgressLine("simulate")
+      let world = Communicator.world
       let (record, readout) = try network.simulate(
         on: images, limit: data.limit, settings: simulation.settings, keepReadout: outputs != nil,
-        progress: progress.simulation(steps: simulation.timesteps.last!))
+        sharding: world.sharding, progress: progress.simulation(steps: simulation.timesteps.last!))
       progress.finish()
+      // Every rank has the whole result; rank 0 alone prints and writes it.
+      guard world.isRoot else { return }
       if json { print(String(decoding: try record.encoded(), as: UTF8.self)) } else { printTable(record) }
       if let results {
         try record.write(json: results)

@@ -13,7 +13,7 @@ struct SNNTrain: ParsableCommand {
 
   static func main() {
     startTool()
-    main(nil)
+    runInJob()
   }
 }
 

@@ -107,8 +107,36 @@ public struct ToolOutcome: Sendable {
 public func runToolOutcome(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws
   -> ToolOutcome
 {
+  try runOutcome(productsDirectory.appendingPathComponent(tool), arguments, environment: environment)
+}
+
+/// Where Open MPI's `mpirun` is, if installed (Debian package `openmpi-bin`).
+public let mpirun: String? = ["/usr/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+extension Trait where Self == ConditionTrait {
+  /// Skips a test or suite, saying why, when Open MPI's `mpirun` is not installed.
+  public static var needsMPI: Self {
+    .enabled(if: mpirun != nil, "Open MPI is not installed (Debian package 'openmpi-bin'); skipping")
+  }
+}
+
+/// Runs one of the built tools as a job of `ranks` processes under `mpirun` (oversubscribed: the
+/// machine may have fewer cores; allowed as root, as CI runs), from the repository root.
+public func runToolInJob(
+  ranks: Int, _ tool: String, _ arguments: [String], environment: [String: String] = [:]
+) throws -> ToolOutcome {
+  try runOutcome(
+    URL(fileURLWithPath: mpirun ?? "/usr/bin/mpirun"),
+    ["--oversubscribe", "-np", String(ranks), productsDirectory.appendingPathComponent(tool).path]
+      + arguments,
+    environment: environment.merging(
+      ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { current, _ in current })
+}
+
+func runOutcome(_ executable: URL, _ arguments: [String], environment: [String: String]) throws -> ToolOutcome
+{
   let process = Process()
-  process.executableURL = productsDirectory.appendingPathComponent(tool)
+  process.executableURL = executable
   process.arguments = arguments
   process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   process.currentDirectoryURL = repositoryRoot

@@ -1,0 +1,60 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The tools as a job of two processes under Open MPI's `mpirun` (docs/scaling.md).
+@Suite(.needsMPI, .needsFashionMNIST, .serialized) struct MPITests {
+  func record(_ path: URL) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as? [String: Any])
+  }
+
+  /// Batches dealt over two ranks and their measures added in batch order on each: the same
+  /// accuracy counts, errors, spikes and synaptic operations as one process, to the bit.
+  @Test(arguments: ["models/mlp.h5", "models/cnn.h5"])
+  func simulationOverTwoRanksMatchesOneProcess(model: String) throws {
+    let directory = try makeTemporaryDirectory("mpi-run")
+    let network = directory.appendingPathComponent("net.snn.h5")
+    let convert = try runTool("snnconv", ["convert", model, "--calibration", "100", "-o", network.path])
+    try #require(convert.status == 0, "\(convert.stderr)")
+    let arguments = [
+      "run", network.path, "--limit", "100", "--batch-size", "20", "--timesteps", "4,16", "--threads", "1",
+    ]
+    let one = directory.appendingPathComponent("one.json")
+    let two = directory.appendingPathComponent("two.json")
+    let alone = try runTool("snnsim", arguments + ["--results", one.path])
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnsim", arguments + ["--results", two.path])
+    #expect(job.status == 0, "\(job.stderr)")
+    // Rank 0 alone prints the table.
+    #expect(job.stdout.components(separatedBy: "ANN accuracy").count == 2, "\(job.stdout)")
+    let (a, b) = (try record(one), try record(two))
+    #expect(a["images"] as? Int == 100 && b["images"] as? Int == 100)
+    #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double])
+    #expect(a["ann_accuracy"] as? Double == b["ann_accuracy"] as? Double)
+    let populations = try #require(a["populations"] as? [[String: Any]])
+    #expect(!populations.isEmpty)
+    #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
+    let raster = try #require(a["raster"] as? [String: Any])
+    #expect(NSDictionary(dictionary: raster).isEqual(to: try #require(b["raster"] as? [String: Any])))
+  }
+
+  /// A rank that fails ends every rank at once, with its message and a non-zero exit, and
+  /// nothing is written.
+  @Test func aFailingRankEndsTheJob() throws {
+    let directory = try makeTemporaryDirectory("mpi-fail")
+    let results = directory.appendingPathComponent("run.json")
+    let network = directory.appendingPathComponent("net.snn.h5")
+    let convert = try runTool(
+      "snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", network.path])
+    try #require(convert.status == 0, "\(convert.stderr)")
+    let started = Date()
+    let job = try runToolInJob(
+      ranks: 2, "snnsim", ["run", network.path, "--timesteps", "512", "--results", results.path],
+      environment: ["SNNKIT_FAIL_ON_RANK": "1"])
+    #expect(job.status != 0)
+    #expect(job.stderr.contains("rank 1 of 2") && job.stderr.contains("failure injected"), "\(job.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: results.path))
+    // Rank 0 would simulate 5,000 test images for 512 steps, minutes: it was stopped instead.
+    #expect(Date().timeIntervalSince(started) < 60)
+  }
+}
