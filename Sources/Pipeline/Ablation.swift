@@ -97,9 +97,12 @@ public struct Ablation: Sendable {
   ///     are any, before it is simulated.
   ///   - converted: called with each combination's index and network before it is simulated.
   ///   - finished: called with each combination's index and record as soon as it is done.
+  ///   - sharding: how each combination's simulation is spread over the processes of a job
+  ///     (every process converts every combination, and simulates its share of the batches).
   /// - Returns: one record per combination, in order.
   public func run(
-    on data: LabeledImages, limit: Int?, progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
+    on data: LabeledImages, limit: Int?, sharding: Sharding = .alone,
+    progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
     warned: (Int, [ConversionWarning]) -> Void = { _, _ in },
     converted: (Int, SourcedNetwork) throws -> Void = { _, _ in },
     finished: (Int, RunRecord) throws -> Void = { _, _ in }
@@ -118,7 +121,9 @@ public struct Ablation: Sendable {
       if !network.warnings.isEmpty { warned(index, network.warnings) }
       try converted(index, network)
       let record = try network.simulate(
-        on: data, limit: limit, settings: combination.simulation, progress: { progress(index, $0, $1, $2) })
+        on: data, limit: limit, settings: combination.simulation, keepReadout: false, sharding: sharding,
+        progress: { progress(index, $0, $1, $2) }
+      ).record
       try finished(index, record)
       records.append(record)
     }

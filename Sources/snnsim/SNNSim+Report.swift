@@ -1,5 +1,6 @@
 import ArgumentParser
 import Conversion
+import Distributed
 import Foundation
 import Pipeline
 import Reports
@@ -172,13 +173,15 @@ extension SNNSim {
         ProgressLine("[\(index + 1)/\(total)] \(combination.name)")
       }
       let steps = simulation.timesteps.last!
+      let world = Communicator.world
       let records = try ablation.run(
-        on: images, limit: data.limit,
+        on: images, limit: data.limit, sharding: world.sharding,
         progress: { index, done, count, step in lines[index].simulation(steps: steps)(done, count, step) },
         warned: { index, warnings in
           printWarnings(warnings, for: "[\(index + 1)/\(total)] \(ablation.combinations[index].name)")
         },
         converted: { index, network in
+          guard world.isRoot else { return }
           // Kept, so that any run can be simulated again or exported.
           try FileManager.default.createDirectory(
             atPath: networksDirectory, withIntermediateDirectories: true)
@@ -187,6 +190,7 @@ extension SNNSim {
               "\(ablation.combinations[index].name).snn.h5"))
         },
         finished: { index, record in
+          guard world.isRoot else { return }
           lines[index].finish()
           let name = ablation.combinations[index].name
           try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
@@ -196,6 +200,8 @@ extension SNNSim {
             "[\(index + 1)/\(total)] \(name): accuracy \(String(format: "%.2f%%", record.accuracy.last! * 100)) at T = \(record.timesteps.last!) (ANN \(String(format: "%.2f%%", record.annAccuracy * 100))); within 1 pp from \(reached)",
             aside: json)
         })
+      // Every rank has every record; rank 0 alone writes the report.
+      guard world.isRoot else { return }
       let report = Reports.Report(runs: records)
       try report.write(to: output)
       printMessage("wrote \(output)/index.html and summary.md (\(records.count) runs)", aside: json)

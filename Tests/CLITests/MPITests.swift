@@ -38,6 +38,34 @@ import Testing
     #expect(NSDictionary(dictionary: raster).isEqual(to: try #require(b["raster"] as? [String: Any])))
   }
 
+  /// A comparison over two ranks: each combination converted on both, its batches dealt over
+  /// them; rank 0 writes the same runs and report as one process.
+  @Test func compareOverTwoRanksMatchesOneProcess() throws {
+    let directory = try makeTemporaryDirectory("mpi-compare")
+    func arguments(_ output: String) -> [String] {
+      [
+        "compare", "models/mlp.h5", "--dynamics", "signgd,subgradient", "--normalize", "max", "--calibration",
+        "100", "--limit", "60", "--batch-size", "20", "--timesteps", "4,16", "--threads", "1", "-o",
+        directory.appendingPathComponent(output).path,
+      ]
+    }
+    let alone = try runTool("snnsim", arguments("one"))
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnsim", arguments("two"))
+    #expect(job.status == 0, "\(job.stderr)")
+    for name in ["signgd-max", "subgradient-max"] {
+      let a = try record(directory.appendingPathComponent("one/runs/\(name).json"))
+      let b = try record(directory.appendingPathComponent("two/runs/\(name).json"))
+      #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double], "\(name)")
+      let populations = try #require(a["populations"] as? [[String: Any]])
+      #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
+      #expect(
+        FileManager.default.fileExists(
+          atPath: directory.appendingPathComponent("two/networks/\(name).snn.h5").path))
+    }
+    #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("two/index.html").path))
+  }
+
   /// A rank that fails ends every rank at once, with its message and a non-zero exit, and
   /// nothing is written.
   @Test func aFailingRankEndsTheJob() throws {
