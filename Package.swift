@@ -72,7 +72,7 @@ let package = Package(
     .executableTarget(
       name: "snnconv",
       dependencies: [
-        "ToolSupport", "Pipeline", "ModelIO", "Graph", "Spiking", "Datasets",
+        "ToolSupport", "Distributed", "Pipeline", "ModelIO", "Graph", "Spiking", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -2,6 +2,32 @@ import Graph
 import Spiking
 import Tensor
 
+/// How calibration is spread over the processes of a job (docs/scaling.md): each runs every
+/// `size`-th chunk of images through the ANN, starting at chunk `rank`; maxima are merged by an
+/// element-wise maximum over the processes and percentile samples by concatenation, so that
+/// every process ends with the scales one process would compute, exactly.
+public struct CalibrationSharding: Sendable {
+  public let rank: Int
+  public let size: Int
+  /// Element-wise maxima of every process's values, on every process.
+  public let maximum: @Sendable ([Double]) -> [Double]
+  /// Every process's values, concatenated in rank order, on every process.
+  public let concatenate: @Sendable ([Float]) -> [Float]
+
+  public init(
+    rank: Int, size: Int, maximum: @escaping @Sendable ([Double]) -> [Double],
+    concatenate: @escaping @Sendable ([Float]) -> [Float]
+  ) {
+    self.rank = rank
+    self.size = size
+    self.maximum = maximum
+    self.concatenate = concatenate
+  }
+
+  /// One process calibrating on every image.
+  public static let alone = CalibrationSharding(rank: 0, size: 1, maximum: { $0 }, concatenate: { $0 })
+}
+
 /// Data-based normalization (docs/dynamics.md, "Normalization"): the scale λ of every
 /// population from the ANN's activations on calibration images.
 public enum Calibration {
@@ -9,8 +35,11 @@ public enum Calibration {
   /// chunks of 100 images, so that memory stays O(chunk × neurons) for max normalization (a
   /// percentile needs every value of a node, which is kept).
   /// - Returns: per node, one λ (layer), one per channel, or one per neuron of a sample.
+  /// - Parameter sharding: which chunks this process runs, and how the processes' findings are
+  ///   merged (a maximum is exact in any order; a percentile sorts the values first).
   public static func scales(
-    _ graph: Graph, _ calibration: Tensor<Float>, _ normalization: Normalization, _ granularity: Granularity
+    _ graph: Graph, _ calibration: Tensor<Float>, _ normalization: Normalization, _ granularity: Granularity,
+    sharding: CalibrationSharding = .alone
   ) throws -> [String: [Double]] {
     let adapted = try graph.adaptInput(calibration)
     let nodes = graph.nodes.filter { !$0.op.isAffine && $0.name != graph.outputs[0] }
@@ -24,7 +53,8 @@ public enum Calibration {
     var maxima = [String: [Float]]()
     var samples = [String: [Float]]()
     let count = adapted.shape[0]
-    for start in stride(from: 0, to: count, by: 100) {
+    for (chunk, start) in stride(from: 0, to: count, by: 100).enumerated()
+    where chunk % sharding.size == sharding.rank {
       let values = graph.activations([adapted.rows(start..<min(start + 100, count))])
       for node in nodes {
         let scalars = values[node.name]!.scalars
@@ -40,12 +70,16 @@ public enum Calibration {
         }
       }
     }
+    // In node order on every process: the merges are collective.
     var scales = [String: [Double]]()
     for node in nodes {
-      scales[node.name] =
-        normalization == .max
-        ? maxima[node.name]!.map { Swift.max(Double($0), smallestScale) }
-        : groupScales(samples[node.name]!, width: width(node), normalization)
+      if normalization == .max {
+        let local = (maxima[node.name] ?? [Float](repeating: 0, count: width(node))).map(Double.init)
+        scales[node.name] = sharding.maximum(local).map { Swift.max($0, smallestScale) }
+      } else {
+        let values = sharding.concatenate(samples[node.name] ?? [])
+        scales[node.name] = groupScales(values, width: width(node), normalization)
+      }
     }
     return scales
   }

@@ -92,9 +92,13 @@ extension SpikingNetwork {
   ///   unnormalized (λ = 1) whatever `settings.normalization` says.
   /// - Throws: ``ConversionError`` for an op without a neuron; `GraphError` when the
   ///   calibration images do not fit the input.
-  public init(converting graph: Graph, settings: ConversionSettings, calibration: Tensor<Float>?) throws {
+  /// - Parameter sharding: how calibration is spread over the processes of a job.
+  public init(
+    converting graph: Graph, settings: ConversionSettings, calibration: Tensor<Float>?,
+    sharding: CalibrationSharding = .alone
+  ) throws {
     let images = calibration.map { $0.rows(0..<min(settings.calibrationImages, $0.shape[0])) }
-    try self.init(converting: graph, untunedWith: settings, calibration: images)
+    try self.init(converting: graph, untunedWith: settings, calibration: images, sharding: sharding)
   }
 
   /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
@@ -105,10 +109,11 @@ extension SpikingNetwork {
   /// - Returns: the network and, when tuned, what tuning chose.
   public static func converting(
     _ graph: Graph, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
-    progress: (Int, Int) -> Void = { _, _ in }
+    sharding: CalibrationSharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> (network: SpikingNetwork, tuning: Tuning.Outcome?) {
     let network = try SpikingNetwork(
-      converting: graph, settings: settings, calibration: settings.needsCalibration ? images : nil)
+      converting: graph, settings: settings, calibration: settings.needsCalibration ? images : nil,
+      sharding: sharding)
     guard let target = settings.targetTimesteps, let images else { return (network, nil) }
     let outcome = try Tuning.tune(
       network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])), timesteps: target,
@@ -116,9 +121,10 @@ extension SpikingNetwork {
     return (outcome.network, outcome)
   }
 
-  private init(converting graph: Graph, untunedWith settings: ConversionSettings, calibration: Tensor<Float>?)
-    throws
-  {
+  private init(
+    converting graph: Graph, untunedWith settings: ConversionSettings, calibration: Tensor<Float>?,
+    sharding: CalibrationSharding = .alone
+  ) throws {
     let membrane = settings.dynamics == .integrateAndFire
     if membrane && settings.fuse {
       throw ConversionError.conflictingSettings(
@@ -136,7 +142,8 @@ extension SpikingNetwork {
     let calibrated = normalization != .none && calibration != nil
     var scales = [String: [Double]]()
     if calibrated, let calibration {
-      scales = try Calibration.scales(converted, calibration, normalization, settings.granularity)
+      scales = try Calibration.scales(
+        converted, calibration, normalization, settings.granularity, sharding: sharding)
     }
     var populations = [PopulationSpec]()
     for node in converted.nodes where !node.op.isAffine {

@@ -97,11 +97,12 @@ public struct Ablation: Sendable {
   ///     are any, before it is simulated.
   ///   - converted: called with each combination's index and network before it is simulated.
   ///   - finished: called with each combination's index and record as soon as it is done.
-  ///   - sharding: how each combination's simulation is spread over the processes of a job
-  ///     (every process converts every combination, and simulates its share of the batches).
+  ///   - sharding, calibrationSharding: how each combination's simulation and calibration are
+  ///     spread over the processes of a job (every process ends with every network and record).
   /// - Returns: one record per combination, in order.
   public func run(
     on data: LabeledImages, limit: Int?, sharding: Sharding = .alone,
+    calibrationSharding: CalibrationSharding = .alone,
     progress: (Int, Int, Int, Int) -> Void = { _, _, _, _ in },
     warned: (Int, [ConversionWarning]) -> Void = { _, _ in },
     converted: (Int, SourcedNetwork) throws -> Void = { _, _ in },
@@ -117,7 +118,8 @@ public struct Ablation: Sendable {
     var records = [RunRecord]()
     for (index, combination) in combinations.enumerated() {
       let network = try SourcedNetwork(
-        converting: model, settings: combination.settings, images: images, threads: simulation.threads)
+        converting: model, settings: combination.settings, images: images, threads: simulation.threads,
+        sharding: calibrationSharding)
       if !network.warnings.isEmpty { warned(index, network.warnings) }
       try converted(index, network)
       let record = try network.simulate(

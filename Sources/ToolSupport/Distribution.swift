@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conversion
 import Distributed
 import Foundation
 import Spiking
@@ -76,5 +77,26 @@ extension Communicator {
         }
       },
       reports: isRoot)
+  }
+}
+
+extension Communicator {
+  /// Calibration chunks dealt round-robin over the ranks, maxima merged by MPI_MAX and
+  /// percentile samples gathered whole on every rank (``CalibrationSharding``).
+  public var calibrationSharding: CalibrationSharding {
+    guard size > 1 else { return .alone }
+    return CalibrationSharding(
+      rank: rank, size: size,
+      maximum: { [self] values in
+        var merged = values
+        maximum(&merged)
+        return merged
+      },
+      concatenate: { [self] values in
+        let bytes = values.withUnsafeBytes { Array($0) }
+        return allGather(bytes).flatMap { part in
+          part.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+      })
   }
 }

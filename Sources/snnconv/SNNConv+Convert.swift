@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conversion
 import Datasets
+import Distributed
 import Foundation
 import Pipeline
 import Spiking
@@ -94,7 +95,9 @@ extension SNNConv {
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
         preprocessing: preprocessing.value, offset: offset, threads: threads,
-        progress: { progress.update($0, of: $1) })
+        sharding: Communicator.world.calibrationSharding, progress: { progress.update($0, of: $1) })
+      // Every rank has the same network; rank 0 alone writes it.
+      guard Communicator.world.isRoot else { return }
       var choices = [String: Tuning.Choice]()
       if let targetTimesteps, let tuning = converted.tuning {
         progress.finish()

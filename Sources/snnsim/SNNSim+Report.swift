@@ -176,6 +176,7 @@ extension SNNSim {
       let world = Communicator.world
       let records = try ablation.run(
         on: images, limit: data.limit, sharding: world.sharding,
+        calibrationSharding: world.calibrationSharding,
         progress: { index, done, count, step in lines[index].simulation(steps: steps)(done, count, step) },
         warned: { index, warnings in
           printWarnings(warnings, for: "[\(index + 1)/\(total)] \(ablation.combinations[index].name)")

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import TestSupport
 import Testing
 
@@ -36,6 +37,40 @@ import Testing
     #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
     let raster = try #require(a["raster"] as? [String: Any])
     #expect(NSDictionary(dictionary: raster).isEqual(to: try #require(b["raster"] as? [String: Any])))
+  }
+
+  /// Every population's scales: the largest λ and, per channel, each.
+  func scales(_ path: String) throws -> [String: [Double]] {
+    let populations = try HDF5File.open(path).root.group("populations")
+    var found = [String: [Double]]()
+    for name in try populations.readStringAttribute("order") {
+      let group = try populations.group(name)
+      let perChannel = group.contains("scales") ? try group.dataset("scales").read(as: Double.self) : []
+      found[name] = try group.readAttribute("scale", as: Double.self) + perChannel
+    }
+    return found
+  }
+
+  /// Calibration chunks dealt over two ranks, maxima merged by MPI_MAX and percentile samples
+  /// gathered: the same scales as one process, exactly.
+  @Test(arguments: ["max", "p99.9"])
+  func calibrationOverTwoRanksGivesTheSameScales(normalization: String) throws {
+    let directory = try makeTemporaryDirectory("mpi-convert")
+    // Three chunks of 100 images: rank 0 runs the first and third, rank 1 the second.
+    let arguments = [
+      "convert", "models/mlp.h5", "--normalize", normalization, "--granularity", "channel", "--calibration",
+      "300",
+    ]
+    let one = directory.appendingPathComponent("one.snn.h5").path
+    let two = directory.appendingPathComponent("two.snn.h5").path
+    let alone = try runTool("snnconv", arguments + ["-o", one])
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnconv", arguments + ["-o", two])
+    #expect(job.status == 0, "\(job.stderr)")
+    #expect(job.stdout.components(separatedBy: "wrote ").count == 2, "rank 0 alone reports: \(job.stdout)")
+    let (a, b) = (try scales(one), try scales(two))
+    #expect(a.count == 3 && a.values.allSatisfy { $0.count > 1 })
+    #expect(a == b)
   }
 
   /// A comparison over two ranks: each combination converted on both, its batches dealt over

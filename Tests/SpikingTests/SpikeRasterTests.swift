@@ -124,3 +124,46 @@ import Testing
     #expect(SpikeRaster(image: 0, label: 1, steps: 0, bands: []).problem?.contains("steps") == true)
   }
 }
+
+/// The mechanism jobs of several processes use, run within one: batches dealt over two
+/// "ranks" and their measures merged give exactly the result of simulating every batch, and
+/// each calibration chunk is run by one rank only.
+@Suite struct ShardingTests {
+  final class Box: @unchecked Sendable { var measures = [Int: BatchMeasures]() }
+  struct Stop: Error {}
+
+  @Test func batchesDealtOverTwoRanksGiveTheWholeResult() throws {
+    let graph = try SpikeRasterTests.smallGraph()
+    var random = SeededRandom(seed: 21)
+    let images = Tensor<Float>(shape: [7, 3, 3, 1], scalars: random.uniform(63, in: 0...1))
+    let labels = [0, 1, 2, 0, 1, 2, 0]
+    let network = try SpikingNetwork(graph, dynamics: .signGD, normalization: .max, calibration: images)
+    let settings = SimulationSettings(timesteps: [4, 16], batchSize: 2, threads: 1)
+    let alone = try Simulator.run(network, images: images, labels: labels, settings: settings)
+    // Rank 0 of 2: batches 0 and 2 (of 4), its measures kept, then stopped.
+    let even = Box()
+    #expect(throws: Stop.self) {
+      try Simulator.run(
+        network, images: images, labels: labels, settings: settings,
+        sharding: Sharding(
+          owns: { index, _ in index % 2 == 0 },
+          exchange: { local in
+            even.measures = local
+            throw Stop()
+          }, reports: true))
+    }
+    #expect(even.measures.keys.sorted() == [0, 2])
+    // Rank 1: batches 1 and 3, merged with rank 0's.
+    let odd = try Simulator.run(
+      network, images: images, labels: labels, settings: settings,
+      sharding: Sharding(
+        owns: { index, _ in index % 2 == 1 },
+        exchange: { local in
+          #expect(local.keys.sorted() == [1, 3])
+          return local.merging(even.measures) { mine, _ in mine }
+        }, reports: false))
+    #expect(odd.accuracy == alone.accuracy && odd.annAccuracy == alone.annAccuracy)
+    #expect(odd.populations.map(\.meanAbsError) == alone.populations.map(\.meanAbsError))
+    #expect(odd.populations.map(\.spikesPerNeuronPerStep) == alone.populations.map(\.spikesPerNeuronPerStep))
+  }
+}
