@@ -60,13 +60,13 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5", "Distributed",
+        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5", "Distributed", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "snntrain",
       dependencies: [
-        "ToolSupport", "Pipeline", "Datasets", "Training", "ModelIO", "Graph", "Tensor", "AtomicFile",
+        "ToolSupport", "Distributed", "Pipeline", "Datasets", "Training", "ModelIO", "Graph", "Tensor", "AtomicFile",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

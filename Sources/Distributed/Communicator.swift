@@ -61,6 +61,26 @@ public final class Communicator: @unchecked Sendable {
     }
   }
 
+  /// Element-wise sums over the processes computed on rank 0 and broadcast from it, so that
+  /// every process holds the very same bits (what an update every process applies needs).
+  public func sumFromRoot(_ values: inout [Float]) { reduceFromRoot(&values, snnkit_mpi_float()) }
+  public func sumFromRoot(_ values: inout [Double]) { reduceFromRoot(&values, snnkit_mpi_double()) }
+
+  private func reduceFromRoot<T>(_ values: inout [T], _ type: MPI_Datatype) {
+    guard size > 1, !values.isEmpty else { return }
+    let count = Int32(values.count)
+    values.withUnsafeMutableBytes { buffer in
+      if isRoot {
+        _ = MPI_Reduce(
+          snnkit_mpi_in_place(), buffer.baseAddress, count, type, snnkit_mpi_sum(), 0, snnkit_mpi_comm_world()
+        )
+      } else {
+        _ = MPI_Reduce(buffer.baseAddress, nil, count, type, snnkit_mpi_sum(), 0, snnkit_mpi_comm_world())
+      }
+      _ = MPI_Bcast(buffer.baseAddress, count, type, 0, snnkit_mpi_comm_world())
+    }
+  }
+
   /// Every process's bytes, in rank order, on every process.
   public func allGather(_ bytes: [UInt8]) -> [[UInt8]] {
     guard size > 1 else { return [bytes] }

@@ -4,6 +4,44 @@ import Graph
 import Tensor
 
 /// Everything that decides how a network trains.
+/// How the mini-batches of training are spread over the processes of a job (docs/scaling.md):
+/// every process takes the shards of ``Trainer/shardRows`` rows `k` with `k mod size = rank`
+/// of every global batch, sums their gradients, and the sums are added over the processes so
+/// that every process applies the same update. A batch of one shard (at most 64 rows, or any
+/// batch of a network with BatchNorm) is computed whole by every process.
+public struct GradientSharding: Sendable {
+  public let rank: Int
+  public let size: Int
+  /// Element-wise sums over the processes, the same bits on every process.
+  public let sumFloats: @Sendable (inout [Float]) -> Void
+  public let sumDoubles: @Sendable (inout [Double]) -> Void
+
+  public init(
+    rank: Int, size: Int, sumFloats: @escaping @Sendable (inout [Float]) -> Void,
+    sumDoubles: @escaping @Sendable (inout [Double]) -> Void
+  ) {
+    self.rank = rank
+    self.size = size
+    self.sumFloats = sumFloats
+    self.sumDoubles = sumDoubles
+  }
+
+  /// One process computing every shard.
+  public static let alone = GradientSharding(rank: 0, size: 1, sumFloats: { _ in }, sumDoubles: { _ in })
+
+  func sum<Scalar: TensorScalar>(_ values: inout [Scalar]) {
+    if var floats = values as? [Float] {
+      sumFloats(&floats)
+      values = floats as! [Scalar]
+    } else if var doubles = values as? [Double] {
+      sumDoubles(&doubles)
+      values = doubles as! [Scalar]
+    } else {
+      preconditionFailure("gradients of \(Scalar.self) cannot be summed over processes")
+    }
+  }
+}
+
 public struct TrainingConfiguration: Sendable, Hashable, Codable {
   public var epochs: Int
   public var batchSize: Int
@@ -105,7 +143,8 @@ public enum Trainer {
   ///   ``TrainingError/diverged(epoch:batch:loss:)`` when the loss stops being finite.
   public static func fit(
     _ graph: Graph, train: LabeledImages, test: LabeledImages? = nil, configuration: TrainingConfiguration,
-    onBatch: (Int, Int, Double) -> Void = { _, _, _ in }, onEpoch: (EpochReport) -> Void = { _ in }
+    sharding: GradientSharding = .alone, onBatch: (Int, Int, Double) -> Void = { _, _, _ in },
+    onEpoch: (EpochReport) -> Void = { _ in }
   ) throws -> (graph: Graph, history: [EpochReport]) {
     if let softmax = softmaxAppliedByLoss(graph, loss: configuration.loss) {
       // Keras classifiers often end in a softmax; the cross-entropy applies its own, so train
@@ -113,24 +152,26 @@ public enum Trainer {
       let logits = try Graph(
         name: graph.name, nodes: graph.nodes.filter { $0.name != softmax.name }, outputs: [softmax.inputs[0]])
       let (trained, history) = try fit(
-        logits, train: train, test: test, configuration: configuration, onBatch: onBatch, onEpoch: onEpoch)
+        logits, train: train, test: test, configuration: configuration, sharding: sharding, onBatch: onBatch,
+        onEpoch: onEpoch)
       return (try Graph(name: graph.name, nodes: trained.nodes + [softmax], outputs: graph.outputs), history)
     }
     switch configuration.precision {
     case .float64:
       return try fit(
-        graph, train: train, test: test, configuration: configuration, as: Double.self, onBatch: onBatch,
-        onEpoch: onEpoch)
+        graph, train: train, test: test, configuration: configuration, as: Double.self, sharding: sharding,
+        onBatch: onBatch, onEpoch: onEpoch)
     case .float32, .float16:
       return try fit(
-        graph, train: train, test: test, configuration: configuration, as: Float.self, onBatch: onBatch,
-        onEpoch: onEpoch)
+        graph, train: train, test: test, configuration: configuration, as: Float.self, sharding: sharding,
+        onBatch: onBatch, onEpoch: onEpoch)
     }
   }
 
   static func fit<Scalar: TensorScalar>(
     _ graph: Graph, train: LabeledImages, test: LabeledImages?, configuration c: TrainingConfiguration,
-    as: Scalar.Type, onBatch: (Int, Int, Double) -> Void, onEpoch: (EpochReport) -> Void
+    as: Scalar.Type, sharding: GradientSharding = .alone, onBatch: (Int, Int, Double) -> Void,
+    onEpoch: (EpochReport) -> Void
   ) throws -> (graph: Graph, history: [EpochReport]) {
     precondition(c.batchSize > 0 && c.epochs >= 0, "batch size and epochs must be positive")
     let output = graph.node(graph.outputs[0])!.shape
@@ -167,7 +208,7 @@ public enum Trainer {
           base: c.learningRate, step: epoch * batchesPerEpoch + batch, totalSteps: totalSteps, epoch: epoch)
         let (loss, hits) = step(
           &network, optimizer: &optimizer, input: images.gatherRows(indices), labels: labels, loss: c.loss,
-          rate: rate, random: &dropout, threads: threads)
+          rate: rate, random: &dropout, threads: threads, sharding: sharding)
         guard loss.isFinite else {
           throw TrainingError.diverged(epoch: epoch + 1, batch: batch + 1, loss: loss)
         }
@@ -230,9 +271,12 @@ public enum Trainer {
   /// The mean loss, the correct predictions and the gradient of one mini-batch, computed in
   /// shards of ``shardRows`` rows on up to `threads` threads. Dropout in shard `k` draws from
   /// its own stream, split from one draw of `random`.
+  ///
+  /// In a job (`sharding`), this process computes only the shards `k` with
+  /// `k mod size = rank`, and the sums of every process's shards are added over the processes.
   static func shardedGradients<Scalar: TensorScalar>(
     _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
-    random: inout SplitMix64, threads: Int
+    random: inout SplitMix64, threads: Int, sharding: GradientSharding = .alone
   ) -> (loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]]) {
     let rows = labels.count
     guard rows > shardRows, !couplesRows(network.graph) else {
@@ -241,6 +285,12 @@ public enum Trainer {
     }
     let shards = stride(from: 0, to: rows, by: shardRows).map { $0..<min($0 + shardRows, rows) }
     let streams = SplitMix64(seed: random.next())
+    guard sharding.size == 1 else {
+      return distributedGradients(
+        &network, input: input, labels: labels, loss: loss, shards: shards, streams: streams,
+        threads: threads,
+        sharding: sharding)
+    }
     let workers = min(threads, shards.count)
     var results = [(loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]])?](
       repeating: nil, count: shards.count)
@@ -292,14 +342,84 @@ public enum Trainer {
     return (total, hits, sum)
   }
 
+  /// This process's shards of a mini-batch (`k mod size = rank`), their gradients summed in
+  /// shard order, then added over the processes with loss and hits: every process gets the same
+  /// sum. The shards' dropout streams are those one process would use.
+  static func distributedGradients<Scalar: TensorScalar>(
+    _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
+    shards: [Range<Int>], streams: SplitMix64, threads: Int, sharding: GradientSharding
+  ) -> (loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]]) {
+    let mine = shards.indices.filter { $0 % sharding.size == sharding.rank }
+    var totals = [0.0, 0.0]
+    var sum: [[String: Tensor<Scalar>]]?
+    // A process without a shard (more processes than shards) adds zeros, shaped by a shard it
+    // computes only for their shapes.
+    for k in mine.isEmpty ? [0] : mine {
+      var stream = streams.split(UInt64(k))
+      var batch = gradients(
+        &network, input: input.rows(shards[k]), labels: Array(labels[shards[k]]), loss: loss,
+        divisor: labels.count, random: &stream)
+      if mine.isEmpty {
+        batch = BatchGradients(
+          loss: 0, hits: 0, tape: batch.tape,
+          gradients: batch.gradients.map { $0.mapValues { Tensor(repeating: 0, shape: $0.shape) } })
+      }
+      totals[0] += batch.loss
+      totals[1] += Double(batch.hits)
+      sum = sum.map { add($0, batch.gradients, roundsToHalf: network.roundsToHalf) } ?? batch.gradients
+    }
+    var flat = flatten(sum!)
+    sharding.sum(&flat)
+    sharding.sumDoubles(&totals)
+    if network.roundsToHalf { flat = flat.map(Scalar.roundedToHalf) }
+    return (totals[0], Int(totals[1]), unflatten(flat, like: sum!))
+  }
+
+  /// `a + b`, parameter by parameter (rounded to half in half precision).
+  static func add<Scalar: TensorScalar>(
+    _ a: [[String: Tensor<Scalar>]], _ b: [[String: Tensor<Scalar>]], roundsToHalf: Bool
+  ) -> [[String: Tensor<Scalar>]] {
+    zip(a, b).map { left, right in
+      left.merging(right) { x, y in
+        Tensor(
+          shape: x.shape,
+          scalars: zip(x.scalars, y.scalars).map { roundsToHalf ? Scalar.roundedToHalf($0 + $1) : $0 + $1 })
+      }
+    }
+  }
+
+  /// Gradients as one array: node by node, parameters in name order.
+  static func flatten<Scalar: TensorScalar>(_ gradients: [[String: Tensor<Scalar>]]) -> [Scalar] {
+    gradients.flatMap { node in node.keys.sorted().flatMap { node[$0]!.scalars } }
+  }
+
+  /// ``flatten(_:)`` undone, into the shapes of `template`.
+  static func unflatten<Scalar: TensorScalar>(
+    _ flat: [Scalar], like template: [[String: Tensor<Scalar>]]
+  ) -> [[String: Tensor<Scalar>]] {
+    var offset = 0
+    return template.map { node in
+      var out = [String: Tensor<Scalar>]()
+      for name in node.keys.sorted() {
+        let shape = node[name]!.shape
+        let count = shape.reduce(1, *)
+        out[name] = Tensor(shape: shape, scalars: Array(flat[offset..<(offset + count)]))
+        offset += count
+      }
+      return out
+    }
+  }
+
   /// One optimization step on one mini-batch; returns the batch loss and the number of correct
   /// arg-max predictions.
   static func step<Scalar: TensorScalar>(
     _ network: inout TrainingNetwork<Scalar>, optimizer: inout Optimizer<Scalar>, input: Tensor<Scalar>,
-    labels: [Int], loss: Loss, rate: Double, random: inout SplitMix64, threads: Int
+    labels: [Int], loss: Loss, rate: Double, random: inout SplitMix64, threads: Int,
+    sharding: GradientSharding = .alone
   ) -> (Double, Int) {
     let batch = shardedGradients(
-      &network, input: input, labels: labels, loss: loss, random: &random, threads: threads)
+      &network, input: input, labels: labels, loss: loss, random: &random, threads: threads,
+      sharding: sharding)
     optimizer.step(&network.parameters, gradients: batch.gradients, rate: rate, threads: threads)
     return (batch.loss, batch.hits)
   }

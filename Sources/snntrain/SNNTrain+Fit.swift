@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Distributed
 import Foundation
 import Graph
 import ModelIO
@@ -158,6 +159,7 @@ extension SNNTrain {
       let result = try namingModel {
         try Trainer.fit(
           graph, train: train, test: test, configuration: configuration,
+          sharding: Communicator.world.gradientSharding,
           onBatch: { done, total, loss in
             progress.update(done, of: total, detail: String(format: "loss %.4f", loss))
           },
@@ -170,6 +172,8 @@ extension SNNTrain {
                 report.trainAccuracy * 100) + testText + String(format: "  %.1f s", report.seconds))
           })
       }
+      // Every rank has the same weights; rank 0 alone writes them.
+      guard Communicator.world.isRoot else { return }
       try KerasModelWriter.write(result.graph, to: output, writerVersion: ToolkitVersion.string)
       say("saved \(output)")
       if json { try printJSON(History(model: model, output: output, epochs: result.history)) }
