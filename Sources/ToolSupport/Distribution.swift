@@ -24,17 +24,29 @@ func joinJob() {
   }
 }
 
+/// A command that spreads its work over the ranks of a job (docs/scaling.md). Any other command
+/// run in a job of several processes runs on rank 0 alone; the other ranks end at once, so that
+/// nothing is printed or written twice.
+public protocol WorkSharing {}
+
 extension ParsableCommand {
   /// Parses the arguments and runs the command, as `main()` does, except that in a job of
   /// several processes a failure on any rank is reported with that rank's number and ends every
   /// process at once (MPI_Abort) with the failure's exit code: no rank waits for it forever.
   public static func runInJob() {
+    let world = Communicator.world
+    let parsed: ParsableCommand
+    do { parsed = try parseAsRoot(nil) } catch {
+      // Every rank read the same arguments: rank 0 reports (help, version or the mistake).
+      if !world.isRoot { Foundation.exit(exitCode(for: error).rawValue) }
+      exit(withError: error)
+    }
     do {
-      var command = try parseAsRoot(nil)
+      var command = parsed
+      if world.size > 1 && !world.isRoot && !(command is WorkSharing) { return }
       try injectedFailure()
       try command.run()
     } catch {
-      let world = Communicator.world
       let code = exitCode(for: error)
       if world.size > 1 && code != .success {
         var text = fullMessage(for: error)

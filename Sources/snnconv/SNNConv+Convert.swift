@@ -8,7 +8,7 @@ import Spiking
 import ToolSupport
 
 extension SNNConv {
-  struct Convert: ParsableCommand {
+  struct Convert: ParsableCommand, WorkSharing {
     static let configuration = CommandConfiguration(
       abstract: "Convert a Keras HDF5 model into a spiking network file (.snn.h5).",
       discussion: """

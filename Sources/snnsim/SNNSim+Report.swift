@@ -47,7 +47,7 @@ extension SNNSim {
     }
   }
 
-  struct Compare: ParsableCommand {
+  struct Compare: ParsableCommand, WorkSharing {
     static let configuration = CommandConfiguration(
       abstract:
         "Convert a model with every combination of dynamics and normalization, simulate each, and report.",

@@ -24,7 +24,7 @@ struct SNNSim: ParsableCommand {
 }
 
 extension SNNSim {
-  struct Run: ParsableCommand {
+  struct Run: ParsableCommand, WorkSharing {
     static let configuration = CommandConfiguration(
       abstract:
         "Simulate a .snn.h5 network on a data set and measure accuracy and per-layer error at every T.")
@@ -63,7 +63,11 @@ extension SNNSim {
           ?? [])
           + (outputs.map { [$0] } ?? []),
         inputs: [self.network])
-      if NIRSummary.isNIRFile(self.network) { return try runNIR() }
+      if NIRSummary.isNIRFile(self.network) {
+        // A NIR graph runs on rank 0 alone.
+        guard Communicator.world.isRoot else { return }
+        return try runNIR()
+      }
       let network = try SourcedNetwork(path: self.network)
       let images = try data.load()
       try simulation.checkRaster(images: images.labels.count)

@@ -10,7 +10,7 @@ import ToolSupport
 import Training
 
 extension SNNTrain {
-  struct Fit: ParsableCommand {
+  struct Fit: ParsableCommand, WorkSharing {
     static let configuration = CommandConfiguration(
       abstract: "Train a network on a data set and save it as a Keras HDF5 model.",
       discussion: """

@@ -150,6 +150,18 @@ import Testing
     }
   }
 
+  /// A command that does not spread its work runs on rank 0 alone: printed once, and a
+  /// mistake in the arguments is reported once, with its usual exit code.
+  @Test func otherCommandsRunOnRankZeroAlone() throws {
+    let inspect = try runToolInJob(ranks: 2, "snnconv", ["inspect", "models/mlp.h5"])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.components(separatedBy: "335114 parameters").count == 2, "\(inspect.stdout)")
+    let mistaken = try runToolInJob(ranks: 2, "snnsim", ["run", "x.snn.h5", "--timesteps", "0"])
+    #expect(mistaken.status == 64)
+    #expect(
+      mistaken.stderr.components(separatedBy: "is invalid for '--timesteps").count == 2, "\(mistaken.stderr)")
+  }
+
   /// A rank that fails ends every rank at once, with its message and a non-zero exit, and
   /// nothing is written.
   @Test func aFailingRankEndsTheJob() throws {
