@@ -52,23 +52,11 @@ public struct RasterPlot: Sendable {
     let markWidth = max(stepWidth * 0.7, 0.6)
     let row = rowHeight
     func x(_ step: Int) -> Double { m.left + (Double(step) - 0.5) * stepWidth }
-    var svg = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" \
-      viewBox="0 0 \(f(width)) \(f(height))" font-family="sans-serif" font-size="12" role="img">
-      <title>\(escapeXML(title))</title>
-      <rect class="background" x="0" y="0" width="\(f(width))" height="\(f(height))" fill="#ffffff"/>
-      <text class="plot-title" x="\(f(width / 2))" y="20" text-anchor="middle" font-size="14" font-weight="bold">\
-      \(escapeXML(title))</text>
-
-      """
+    var svg = svgOpening(width: width, height: height, title: title)
     let bottom = height - m.bottom
     svg += "<g class=\"x-axis\">\n"
     for tick in LinePlot.ticks(1...steps, .linear) where tick >= 1 {
-      let p = x(Int(tick))
-      svg += "<line class=\"grid\" x1=\"\(f(p))\" y1=\"\(f(m.top))\" x2=\"\(f(p))\" y2=\"\(f(bottom))\" "
-      svg += "stroke=\"#e4e4e4\"/>\n"
-      svg += "<text class=\"tick\" x=\"\(f(p))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\">"
-      svg += "\(Axis.compact(tick))</text>\n"
+      svg += verticalGridLine(at: x(Int(tick)), top: m.top, bottom: bottom, label: Axis.compact(tick))
     }
     svg += "<text class=\"axis-label\" x=\"\(f(m.left + plotWidth / 2))\" y=\"\(f(height - 12))\" "
     svg += "text-anchor=\"middle\">time step t</text>\n</g>\n"

@@ -166,25 +166,11 @@ public struct LinePlot: Sendable {
       value.isFinite && (scale == .linear || value > 0)
     }
 
-    var svg = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" \
-      viewBox="0 0 \(f(width)) \(f(height))" font-family="sans-serif" font-size="12" role="img">
-      <title>\(escapeXML(title))</title>
-      <rect class="background" x="0" y="0" width="\(f(width))" height="\(f(height))" fill="#ffffff"/>
-      <text class="plot-title" x="\(f(width / 2))" y="20" text-anchor="middle" font-size="14" font-weight="bold">\
-      \(escapeXML(title))</text>
-
-      """
+    var svg = svgOpening(width: width, height: height, title: title)
     // Grid and ticks.
     svg += "<g class=\"x-axis\">\n"
     for tick in x.ticks?.filter({ xRange.contains($0) }) ?? Self.ticks(xRange, x.scale) {
-      let p = px(tick)
-      svg +=
-        "<line class=\"grid\" x1=\"\(f(p))\" y1=\"\(f(plot.y))\" x2=\"\(f(p))\" y2=\"\(f(plot.y + plot.height))\" "
-      svg += "stroke=\"#e4e4e4\"/>\n"
-      svg +=
-        "<text class=\"tick\" x=\"\(f(p))\" y=\"\(f(plot.y + plot.height + 16))\" text-anchor=\"middle\">"
-      svg += "\(escapeXML(x.format(tick)))</text>\n"
+      svg += verticalGridLine(at: px(tick), top: plot.y, bottom: plot.y + plot.height, label: x.format(tick))
     }
     svg += "<text class=\"axis-label\" x=\"\(f(plot.x + plot.width / 2))\" y=\"\(f(height - 12))\" "
     svg += "text-anchor=\"middle\">\(escapeXML(x.label))</text>\n</g>\n<g class=\"y-axis\">\n"
@@ -372,6 +358,26 @@ public struct LinePlot: Sendable {
         "<path class=\"marker\" d=\"M\(f(x - r - 1)) \(f(y)) L\(f(x + r + 1)) \(f(y)) M\(f(x)) \(f(y - r - 1)) L\(f(x)) \(f(y + r + 1))\" \(stroke)/>"
     }
   }
+}
+
+/// The start of every plot's SVG document: the root element, its title, a white background and
+/// the title drawn at the top.
+func svgOpening(width: Double, height: Double, title: String) -> String {
+  """
+  <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" \
+  viewBox="0 0 \(f(width)) \(f(height))" font-family="sans-serif" font-size="12" role="img">
+  <title>\(escapeXML(title))</title>
+  <rect class="background" x="0" y="0" width="\(f(width))" height="\(f(height))" fill="#ffffff"/>
+  <text class="plot-title" x="\(f(width / 2))" y="20" text-anchor="middle" font-size="14" font-weight="bold">\
+  \(escapeXML(title))</text>
+
+  """
+}
+
+/// A grid line down the plot area at `x` with its tick label below it.
+func verticalGridLine(at x: Double, top: Double, bottom: Double, label: String) -> String {
+  "<line class=\"grid\" x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(bottom))\" stroke=\"#e4e4e4\"/>\n"
+    + "<text class=\"tick\" x=\"\(f(x))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\">\(escapeXML(label))</text>\n"
 }
 
 /// A coordinate with two decimals (enough at screen resolution, and short), written without
