@@ -20,6 +20,20 @@ public final class Communicator: @unchecked Sendable {
 
   public var isRoot: Bool { rank == 0 }
 
+  /// The worker threads a rank uses when not told: its share of the machine's cores among the
+  /// job's ranks on this machine (Open MPI's `OMPI_COMM_WORLD_LOCAL_SIZE`, Slurm's
+  /// `SLURM_NTASKS_PER_NODE`), at least one; nil outside a job of several processes (every core).
+  public var defaultThreads: Int? {
+    guard size > 1 else { return nil }
+    let environment = ProcessInfo.processInfo.environment
+    let local =
+      ["OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"].lazy.compactMap {
+        environment[$0].flatMap(Int.init)
+      }
+      .first ?? 1
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
+  }
+
   private init() {
     let environment = ProcessInfo.processInfo.environment
     let launched = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"].contains { environment[$0] != nil }

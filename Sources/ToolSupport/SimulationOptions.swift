@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Spiking
 
 extension AffineUpdate: ExpressibleByArgument {}
@@ -29,7 +30,7 @@ public struct SimulationOptions: ParsableArguments, Sendable {
 
   @Option(
     help: ArgumentHelp(
-      "Worker threads, each simulating a shard of every batch (default: one per core). Results do not depend on it.",
+      "Worker threads, each simulating a shard of every batch (default: one per core; in a job, the cores shared among the machine's ranks). Results do not depend on it.",
       valueName: "N"))
   public var threads: Int?
 
@@ -60,7 +61,8 @@ public struct SimulationOptions: ParsableArguments, Sendable {
   /// The simulation settings these options give.
   public var settings: SimulationSettings {
     SimulationSettings(
-      timesteps: timesteps, batchSize: batchSize, update: engine, input: input, threads: threads,
+      timesteps: timesteps, batchSize: batchSize, update: engine, input: input,
+      threads: threads ?? Communicator.world.defaultThreads,
       rasterImage: noRaster ? nil : rasterImage)
   }
 }

@@ -78,7 +78,7 @@ extension SNNTrain {
     @Option(help: "Seed for initialization, shuffling and dropout.") var seed: UInt64 = 0
     @Option(
       help: ArgumentHelp(
-        "Threads, each computing shards of 64 images of every batch (default: one per core). The weights do not depend on it; networks with BatchNorm run each batch as one shard.",
+        "Threads, each computing shards of 64 images of every batch (default: one per core; in a job, the cores shared among the machine's ranks). The weights do not depend on it; networks with BatchNorm run each batch as one shard.",
         valueName: "N"))
     var threads: Int?
     @Option(
@@ -147,7 +147,7 @@ extension SNNTrain {
         optimizer: OptimizerSettings(kind: optimizer, momentum: momentum ?? 0.9, weightDecay: weightDecay),
         loss: loss,
         precision: precision, policy: SubgradientPolicy(reluPrime: reluPrime, maxPoolTie: maxPoolTie),
-        seed: seed, threads: threads)
+        seed: seed, threads: threads ?? Communicator.world.defaultThreads)
       say(
         "training \(graph.name) (\(graph.parameterCount) parameters) on \(train.name), \(train.count) images, \(precision.rawValue), ReLU'(0) = \(reluPrime)"
       )
