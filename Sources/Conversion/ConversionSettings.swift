@@ -109,7 +109,8 @@ extension SpikingNetwork {
   /// - Returns: the network and, when tuned, what tuning chose.
   public static func converting(
     _ graph: Graph, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
-    sharding: CalibrationSharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
+    sharding: CalibrationSharding = .alone, tuningSharding: Sharding = .alone,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> (network: SpikingNetwork, tuning: Tuning.Outcome?) {
     let network = try SpikingNetwork(
       converting: graph, settings: settings, calibration: settings.needsCalibration ? images : nil,
@@ -117,7 +118,7 @@ extension SpikingNetwork {
     guard let target = settings.targetTimesteps, let images else { return (network, nil) }
     let outcome = try Tuning.tune(
       network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])), timesteps: target,
-      threads: threads, progress: progress)
+      threads: threads, sharding: tuningSharding, progress: progress)
     return (outcome.network, outcome)
   }
 

@@ -90,14 +90,17 @@ public enum Tuning {
   ///   - threads: worker threads for the simulations (nil: every core).
   ///   - progress: (populations done, populations in all).
   /// - Throws: `GraphError` when the images do not fit the network's input.
+  ///   - sharding: how each candidate's simulation is spread over the processes of a job: the
+  ///     images are cut into one batch per thread of every process, so that a job of N processes
+  ///     with `threads` each tunes exactly as one process with N × `threads` threads.
   public static func tune(
     _ network: SpikingNetwork, images: Tensor<Float>, timesteps: Int, threads: Int? = nil,
-    progress: (Int, Int) -> Void = { _, _ in }
+    sharding: Sharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> Outcome {
     precondition(timesteps >= 1, "tuning needs T ≥ 1")
     let adapted = try network.graph.adaptInput(images)
     let count = adapted.shape[0]
-    let workers = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let workers = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount) * sharding.processes
     let settings = SimulationSettings(
       timesteps: Array(Set([max(1, timesteps / 2), timesteps, 2 * timesteps])).sorted(),
       batchSize: max(1, (count + workers - 1) / workers),
@@ -124,7 +127,8 @@ public enum Tuning {
         let candidate = try part.replacing(
           populations: part.populations.map { $0.node == spec.node ? spec : $0 })
         let result = try Simulator.run(
-          candidate, images: adapted, labels: [Int](repeating: 0, count: count), settings: settings)
+          candidate, images: adapted, labels: [Int](repeating: 0, count: count), settings: settings,
+          sharding: sharding)
         let total = result.populations.first { $0.name == spec.node }!.meanAbsError.reduce(0, +)
         return total.isFinite ? total : .infinity
       }
@@ -193,7 +197,7 @@ public enum Tuning {
       return readoutScore(
         try Simulator.run(
           try network.replacing(populations: candidate), images: adapted, labels: annClasses,
-          settings: judged))
+          settings: judged, sharding: sharding))
     }
     if populations != network.populations,
       try networkScore(network.populations) < networkScore(populations)

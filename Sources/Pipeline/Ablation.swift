@@ -119,7 +119,7 @@ public struct Ablation: Sendable {
     for (index, combination) in combinations.enumerated() {
       let network = try SourcedNetwork(
         converting: model, settings: combination.settings, images: images, threads: simulation.threads,
-        sharding: calibrationSharding)
+        sharding: calibrationSharding, tuningSharding: sharding)
       if !network.warnings.isEmpty { warned(index, network.warnings) }
       try converted(index, network)
       let record = try network.simulate(

@@ -64,25 +64,27 @@ public struct SourcedNetwork: Sendable {
   public init(
     converting model: TrainedModel, settings: ConversionSettings, calibrationData: DataSource,
     preprocessing: Preprocessing? = nil, offset: Int = 0, threads: Int? = nil,
-    sharding: CalibrationSharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
+    sharding: CalibrationSharding = .alone, tuningSharding: Sharding = .alone,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
     let needed = settings.trainingImagesNeeded
     let selection = DataSelection(
       source: calibrationData, split: .train, limit: needed, offset: offset, preprocessing: preprocessing)
     try self.init(
       converting: model, settings: settings, images: needed > 0 ? try selection.load().images : nil,
-      threads: threads, sharding: sharding, progress: progress)
+      threads: threads, sharding: sharding, tuningSharding: tuningSharding, progress: progress)
   }
 
   /// Converts `model` with `settings` on training `images` (see
   /// `SpikingNetwork.converting(_:settings:images:threads:progress:)`).
   public init(
     converting model: TrainedModel, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
-    sharding: CalibrationSharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
+    sharding: CalibrationSharding = .alone, tuningSharding: Sharding = .alone,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
     let (network, tuning) = try SpikingNetwork.converting(
       model.graph, settings: settings, images: images, threads: threads, sharding: sharding,
-      progress: progress)
+      tuningSharding: tuningSharding, progress: progress)
     let warnings = try images.map {
       try ConversionWarning.check(network, images: $0.rows(0..<min(settings.calibrationImages, $0.shape[0])))
     }

@@ -112,14 +112,18 @@ public struct Sharding: Sendable {
   public let exchange: @Sendable ([Int: BatchMeasures]) throws -> [Int: BatchMeasures]
   /// Whether this process reports (records the raster; only it writes results).
   public let reports: Bool
+  /// The processes the batches are dealt over.
+  public let processes: Int
 
   public init(
     owns: @escaping @Sendable (Int, Int) -> Bool,
-    exchange: @escaping @Sendable ([Int: BatchMeasures]) throws -> [Int: BatchMeasures], reports: Bool
+    exchange: @escaping @Sendable ([Int: BatchMeasures]) throws -> [Int: BatchMeasures], reports: Bool,
+    processes: Int = 1
   ) {
     self.owns = owns
     self.exchange = exchange
     self.reports = reports
+    self.processes = processes
   }
 
   /// One process simulating every batch.

@@ -89,7 +89,7 @@ extension Communicator {
           all.merge(part) { first, _ in first }
         }
       },
-      reports: isRoot)
+      reports: isRoot, processes: size)
   }
 }
 

@@ -57,7 +57,10 @@ extension SNNConv {
         "Tune each population's start, schedule and scale for simulation at T steps, on training images (docs/dynamics.md) (default: not tuned).",
         valueName: "T"))
     var targetTimesteps: Int?
-    @Option(help: ArgumentHelp("Worker threads for tuning (default: one per core).", valueName: "N"))
+    @Option(
+      help: ArgumentHelp(
+        "Worker threads for tuning (default: one per core; in a job, the cores shared among the machine's ranks).",
+        valueName: "N"))
     var threads: Int?
     @Option(
       name: [.short, .long],
@@ -94,8 +97,10 @@ extension SNNConv {
       let progress = ProgressLine("tuning for T = \(targetTimesteps.map(String.init) ?? "")")
       let converted = try SourcedNetwork(
         converting: try TrainedModel(path: model), settings: settings, calibrationData: data,
-        preprocessing: preprocessing.value, offset: offset, threads: threads,
-        sharding: Communicator.world.calibrationSharding, progress: { progress.update($0, of: $1) })
+        preprocessing: preprocessing.value, offset: offset,
+        threads: threads ?? Communicator.world.defaultThreads,
+        sharding: Communicator.world.calibrationSharding, tuningSharding: Communicator.world.sharding,
+        progress: { progress.update($0, of: $1) })
       // Every rank has the same network; rank 0 alone writes it.
       guard Communicator.world.isRoot else { return }
       var choices = [String: Tuning.Choice]()

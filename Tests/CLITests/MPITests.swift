@@ -73,6 +73,25 @@ import Testing
     #expect(a == b)
   }
 
+  /// Tuning in a job cuts the tuning images into one batch per thread of every rank and deals
+  /// the batches: two ranks of one thread tune exactly as one process of two threads.
+  @Test func tuningOverTwoRanksMatchesOneProcessWithTheirThreads() throws {
+    let directory = try makeTemporaryDirectory("mpi-tune")
+    let arguments = [
+      "convert", "models/mlp.h5", "--target-timesteps", "8", "--calibration", "100", "--tuning-images", "100",
+    ]
+    let one = directory.appendingPathComponent("one.snn.h5").path
+    let two = directory.appendingPathComponent("two.snn.h5").path
+    let alone = try runTool("snnconv", arguments + ["--threads", "2", "-o", one])
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnconv", arguments + ["--threads", "1", "-o", two])
+    #expect(job.status == 0, "\(job.stderr)")
+    let a = try runTool("snnconv", ["inspect", "--json", one])
+    let b = try runTool("snnconv", ["inspect", "--json", two])
+    #expect(
+      a.status == 0 && a.stdout.contains("\"schedule\"") && a.stdout == b.stdout, "\(a.stdout)\n\(b.stdout)")
+  }
+
   /// A comparison over two ranks: each combination converted on both, its batches dealt over
   /// them; rank 0 writes the same runs and report as one process.
   @Test func compareOverTwoRanksMatchesOneProcess() throws {
