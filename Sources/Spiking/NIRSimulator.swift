@@ -40,19 +40,23 @@ public enum NIRSimulator {
   ///   - progress: (images done, total images, steps done in the current batch).
   /// - Complexity: O(max T × one pass through the graph) per image; memory O(batch × the
   ///   graph's values), allocated once.
+  ///   - sharding: which batches this process simulates in a job, and how the others' counts
+  ///     reach it (``Sharding``); every process returns the whole result, added in batch order.
   public static func run(
     _ graph: NIRGraph, images: [Float], labels: [Int], timesteps: [Int], batchSize: Int, threads: Int? = nil,
-    keepReadout: Bool = false, progress: (Int, Int, Int) -> Void = { _, _, _ in }
-  ) -> NIRSimulationResult {
+    keepReadout: Bool = false, sharding: Sharding = .alone, progress: (Int, Int, Int) -> Void = { _, _, _ in }
+  ) throws -> NIRSimulationResult {
     let inputCount = graph.nodes[graph.input].count
     precondition(
       images.count == labels.count * inputCount, "\(images.count) values for \(labels.count) images")
     precondition(
       !timesteps.isEmpty && zip(timesteps, timesteps.dropFirst()).allSatisfy { $0 < $1 } && timesteps[0] > 0)
     precondition(batchSize > 0)
-    let batches = stride(from: 0, to: labels.count, by: batchSize).map {
+    let allBatches = stride(from: 0, to: labels.count, by: batchSize).map {
       $0..<min($0 + batchSize, labels.count)
     }
+    let owned = allBatches.indices.filter { sharding.owns($0, allBatches.count) }
+    let batches = owned.map { allBatches[$0] }
     let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, batches.count))
     let capacity = min(batchSize, max(labels.count, 1))
     let states = (0..<workers).map { _ in NIRState(graph, capacity: capacity, timesteps: timesteps) }
@@ -63,12 +67,11 @@ public enum NIRSimulator {
       default: return false
       }
     }
-    var correct = [Int](repeating: 0, count: timesteps.count)
-    var spikes = [[Double]](repeating: [Double](repeating: 0, count: timesteps.count), count: spiking.count)
-    var readout = keepReadout ? [Float]() : nil
+    var measured = [Int: BatchMeasures]()
+    var done = 0
     images.withUnsafeBufferPointer { images in
       inBatchGroups(
-        batches, workers: workers, images: labels.count, progress: progress,
+        batches, workers: workers, images: batches.reduce(0) { $0 + $1.count }, progress: progress,
         simulate: { w, range, tick in
           states[w].simulate(
             UnsafeBufferPointer(
@@ -76,13 +79,26 @@ public enum NIRSimulator {
             labels: Array(labels[range]), spiking: spiking, progress: tick)
         },
         combine: { w in
+          // A batch's counts, in the form every simulation exchanges (no ANN, no errors).
           let state = states[w]
-          for k in timesteps.indices { correct[k] += state.correct[k] }
-          for p in spiking.indices {
-            for k in timesteps.indices { spikes[p][k] += state.spikeTotals[p][k] }
-          }
-          if keepReadout { readout! += state.readoutRows }
+          measured[owned[done]] = BatchMeasures(
+            annCorrect: 0, correct: state.correct, annMagnitude: [], absError: [], spikes: state.spikeTotals,
+            readoutError: [], readout: keepReadout ? state.readoutRows : [])
+          done += 1
         })
+    }
+    // Every batch's counts added in batch order, whichever process simulated it.
+    let all = try sharding.exchange(measured)
+    var correct = [Int](repeating: 0, count: timesteps.count)
+    var spikes = [[Double]](repeating: [Double](repeating: 0, count: timesteps.count), count: spiking.count)
+    var readout = keepReadout ? [Float]() : nil
+    for index in allBatches.indices {
+      guard let batch = all[index] else { preconditionFailure("no process simulated batch \(index)") }
+      for k in timesteps.indices { correct[k] += batch.correct[k] }
+      for p in spiking.indices {
+        for k in timesteps.indices { spikes[p][k] += batch.spikes[p][k] }
+      }
+      if keepReadout { readout! += batch.readout }
     }
     let count = Double(labels.count)
     let populations = spiking.enumerated().map { p, k in

@@ -63,11 +63,7 @@ extension SNNSim {
           ?? [])
           + (outputs.map { [$0] } ?? []),
         inputs: [self.network])
-      if NIRSummary.isNIRFile(self.network) {
-        // A NIR graph runs on rank 0 alone.
-        guard Communicator.world.isRoot else { return }
-        return try runNIR()
-      }
+      if NIRSummary.isNIRFile(self.network) { return try runNIR() }
       let network = try SourcedNetwork(path: self.network)
       let images = try data.load()
       try simulation.checkRaster(images: images.labels.count)
@@ -112,11 +108,15 @@ extension SNNSim.Run {
     }
     let progress = ProgressLine("simulate")
     let started = Date()
-    let result = NIRSimulator.run(
+    let world = Communicator.world
+    let result = try NIRSimulator.run(
       graph, images: values, labels: images.labels, timesteps: simulation.timesteps,
-      batchSize: simulation.batchSize, threads: simulation.threads, keepReadout: outputs != nil,
+      batchSize: simulation.batchSize, threads: simulation.threads ?? world.defaultThreads,
+      keepReadout: outputs != nil, sharding: world.sharding,
       progress: progress.simulation(steps: simulation.timesteps.last!))
     progress.finish()
+    // Every rank has the whole result; rank 0 alone prints and writes it.
+    guard world.isRoot else { return }
     let record = NIRRunRecord(
       settings: NIRRunRecord.Settings(
         network: network, nirVersion: version, data: images.name, limit: data.limit,

@@ -51,6 +51,32 @@ import Testing
     return found
   }
 
+  /// A NIR graph's batches dealt over two ranks: the same accuracy and spike counts.
+  @Test func nirGraphOverTwoRanksMatchesOneProcess() throws {
+    let directory = try makeTemporaryDirectory("mpi-nir")
+    let network = directory.appendingPathComponent("if.snn.h5").path
+    let graph = directory.appendingPathComponent("if.nir").path
+    let convert = try runTool(
+      "snnconv", ["convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "100", "-o", network])
+    try #require(convert.status == 0, "\(convert.stderr)")
+    let export = try runTool("snnconv", ["export", network, "-o", graph])
+    try #require(export.status == 0, "\(export.stderr)")
+    let arguments = [
+      "run", graph, "--limit", "100", "--batch-size", "20", "--timesteps", "8,32", "--threads", "1",
+    ]
+    let one = directory.appendingPathComponent("one.json")
+    let two = directory.appendingPathComponent("two.json")
+    let alone = try runTool("snnsim", arguments + ["--results", one.path])
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnsim", arguments + ["--results", two.path])
+    #expect(job.status == 0, "\(job.stderr)")
+    let (a, b) = (try record(one), try record(two))
+    #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double])
+    let populations = try #require(a["populations"] as? [[String: Any]])
+    #expect(!populations.isEmpty)
+    #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
+  }
+
   /// Calibration chunks dealt over two ranks, maxima merged by MPI_MAX and percentile samples
   /// gathered: the same scales as one process, exactly.
   @Test(arguments: ["max", "p99.9"])

@@ -78,7 +78,7 @@ struct NIRExportTests {
     // Read back by the toolkit's own NIR runtime (reset by subtraction honoured from the
     // metadata), the file runs as the network did.
     let imported = try NIRReader.read(path.path)
-    let importedRun = NIRSimulator.run(
+    let importedRun = try NIRSimulator.run(
       imported, images: try imported.adapt(images: try graph.adaptInput(images)),
       labels: [Int](repeating: 0, count: count), timesteps: [steps], batchSize: count, keepReadout: true)
     #expect(importedRun.populations.count == network.populations.count)

@@ -42,7 +42,7 @@ struct NIRImportTests {
     let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: Any]
     let spikes = reference["spikes"] as! [String: Int]
     // Two batches on two threads, to exercise the sharding too.
-    let result = NIRSimulator.run(
+    let result = try NIRSimulator.run(
       graph, images: images, labels: [Int](repeating: 0, count: count), timesteps: [steps / 2, steps],
       batchSize: (count + 1) / 2, threads: 2, keepReadout: true)
     #expect(Set(result.populations.map(\.name)) == Set(spikes.keys))

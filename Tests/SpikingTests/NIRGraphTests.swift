@@ -23,7 +23,7 @@ struct NIRGraphTests {
     let names = ["in"] + nodes.map(\.name) + ["out"]
     let graph = try NIRGraph(
       nodes: [input(inputShape)] + nodes + [output], edges: Array(zip(names, names.dropFirst())))
-    return NIRSimulator.run(
+    return try NIRSimulator.run(
       graph, images: image, labels: [0], timesteps: [steps], batchSize: 1, threads: 1, keepReadout: true)
   }
 
@@ -72,7 +72,7 @@ struct NIRGraphTests {
 
   @Test func theReadoutsArgMaxIsThePrediction() throws {
     let graph = try NIRGraph(nodes: [input([3]), output], edges: [("in", "out")])
-    let result = NIRSimulator.run(
+    let result = try NIRSimulator.run(
       graph, images: [0, 2, 1, 5, 0, 1], labels: [1, 2], timesteps: [1, 4], batchSize: 2)
     #expect(result.accuracy == [0.5, 0.5])
   }
@@ -82,7 +82,7 @@ struct NIRGraphTests {
     let b = Raw(name: "b", type: "Scale", parameters: ["scale": numbers([-0.5])])
     let graph = try NIRGraph(
       nodes: [input([1]), a, b, output], edges: [("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")])
-    let result = NIRSimulator.run(
+    let result = try NIRSimulator.run(
       graph, images: [4], labels: [0], timesteps: [3], batchSize: 1, keepReadout: true)
     #expect(result.readout == [18])
   }
