@@ -9,6 +9,26 @@ import Testing
     try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as? [String: Any])
   }
 
+  /// Runs `snnsim` with `arguments` alone and as a job of two ranks, each writing its results
+  /// in `directory`, and checks that both measured the same accuracy and populations; returns
+  /// the two records and the job's outcome.
+  func runAloneAndInJob(_ arguments: [String], in directory: URL) throws -> (
+    [String: Any], [String: Any], ToolOutcome
+  ) {
+    let one = directory.appendingPathComponent("one.json")
+    let two = directory.appendingPathComponent("two.json")
+    let alone = try runTool("snnsim", arguments + ["--results", one.path])
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let job = try runToolInJob(ranks: 2, "snnsim", arguments + ["--results", two.path])
+    #expect(job.status == 0, "\(job.stderr)")
+    let (a, b) = (try record(one), try record(two))
+    #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double])
+    let populations = try #require(a["populations"] as? [[String: Any]])
+    #expect(!populations.isEmpty)
+    #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
+    return (a, b, job)
+  }
+
   /// Batches dealt over two ranks and their measures added in batch order on each: the same
   /// accuracy counts, errors, spikes and synaptic operations as one process, to the bit.
   @Test(arguments: ["models/mlp.h5", "models/cnn.h5"])
@@ -17,24 +37,13 @@ import Testing
     let network = directory.appendingPathComponent("net.snn.h5")
     let convert = try runTool("snnconv", ["convert", model, "--calibration", "100", "-o", network.path])
     try #require(convert.status == 0, "\(convert.stderr)")
-    let arguments = [
-      "run", network.path, "--limit", "100", "--batch-size", "20", "--timesteps", "4,16", "--threads", "1",
-    ]
-    let one = directory.appendingPathComponent("one.json")
-    let two = directory.appendingPathComponent("two.json")
-    let alone = try runTool("snnsim", arguments + ["--results", one.path])
-    #expect(alone.status == 0, "\(alone.stderr)")
-    let job = try runToolInJob(ranks: 2, "snnsim", arguments + ["--results", two.path])
-    #expect(job.status == 0, "\(job.stderr)")
+    let (a, b, job) = try runAloneAndInJob(
+      ["run", network.path, "--limit", "100", "--batch-size", "20", "--timesteps", "4,16", "--threads", "1"],
+      in: directory)
     // Rank 0 alone prints the table.
     #expect(job.stdout.components(separatedBy: "ANN accuracy").count == 2, "\(job.stdout)")
-    let (a, b) = (try record(one), try record(two))
     #expect(a["images"] as? Int == 100 && b["images"] as? Int == 100)
-    #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double])
     #expect(a["ann_accuracy"] as? Double == b["ann_accuracy"] as? Double)
-    let populations = try #require(a["populations"] as? [[String: Any]])
-    #expect(!populations.isEmpty)
-    #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
     let raster = try #require(a["raster"] as? [String: Any])
     #expect(NSDictionary(dictionary: raster).isEqual(to: try #require(b["raster"] as? [String: Any])))
   }
@@ -61,20 +70,9 @@ import Testing
     try #require(convert.status == 0, "\(convert.stderr)")
     let export = try runTool("snnconv", ["export", network, "-o", graph])
     try #require(export.status == 0, "\(export.stderr)")
-    let arguments = [
-      "run", graph, "--limit", "100", "--batch-size", "20", "--timesteps", "8,32", "--threads", "1",
-    ]
-    let one = directory.appendingPathComponent("one.json")
-    let two = directory.appendingPathComponent("two.json")
-    let alone = try runTool("snnsim", arguments + ["--results", one.path])
-    #expect(alone.status == 0, "\(alone.stderr)")
-    let job = try runToolInJob(ranks: 2, "snnsim", arguments + ["--results", two.path])
-    #expect(job.status == 0, "\(job.stderr)")
-    let (a, b) = (try record(one), try record(two))
-    #expect(a["accuracy"] as? [Double] == b["accuracy"] as? [Double])
-    let populations = try #require(a["populations"] as? [[String: Any]])
-    #expect(!populations.isEmpty)
-    #expect(NSArray(array: populations).isEqual(to: try #require(b["populations"] as? [[String: Any]])))
+    _ = try runAloneAndInJob(
+      ["run", graph, "--limit", "100", "--batch-size", "20", "--timesteps", "8,32", "--threads", "1"],
+      in: directory)
   }
 
   /// Calibration chunks dealt over two ranks, maxima merged by MPI_MAX and percentile samples
