@@ -102,7 +102,7 @@ extension SpikingNetwork {
   }
 
   /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
-  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:timesteps:threads:progress:)``)
+  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:timesteps:threads:sharding:progress:)``)
   /// on the first `settings.tuningImages` of `images`.
   /// - Parameter images: training images, at least as many as the calibration and the tuning use
   ///   (``ConversionSettings/trainingImagesNeeded``); nil when neither needs any.

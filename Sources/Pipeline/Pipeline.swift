@@ -76,7 +76,7 @@ public struct SourcedNetwork: Sendable {
   }
 
   /// Converts `model` with `settings` on training `images` (see
-  /// `SpikingNetwork.converting(_:settings:images:threads:progress:)`).
+  /// `SpikingNetwork.converting(_:settings:images:threads:sharding:tuningSharding:progress:)`).
   public init(
     converting model: TrainedModel, settings: ConversionSettings, images: Tensor<Float>?, threads: Int? = nil,
     sharding: CalibrationSharding = .alone, tuningSharding: Sharding = .alone,

@@ -52,12 +52,8 @@ public enum NIRSimulator {
     precondition(
       !timesteps.isEmpty && zip(timesteps, timesteps.dropFirst()).allSatisfy { $0 < $1 } && timesteps[0] > 0)
     precondition(batchSize > 0)
-    let allBatches = stride(from: 0, to: labels.count, by: batchSize).map {
-      $0..<min($0 + batchSize, labels.count)
-    }
-    let owned = allBatches.indices.filter { sharding.owns($0, allBatches.count) }
-    let batches = owned.map { allBatches[$0] }
-    let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, batches.count))
+    let plan = BatchPlan(images: labels.count, batchSize: batchSize, sharding: sharding)
+    let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, plan.owned.count))
     let capacity = min(batchSize, max(labels.count, 1))
     let states = (0..<workers).map { _ in NIRState(graph, capacity: capacity, timesteps: timesteps) }
     let spiking = graph.nodes.indices.filter {
@@ -67,33 +63,28 @@ public enum NIRSimulator {
       default: return false
       }
     }
-    var measured = [Int: BatchMeasures]()
-    var done = 0
-    images.withUnsafeBufferPointer { images in
-      inBatchGroups(
-        batches, workers: workers, images: batches.reduce(0) { $0 + $1.count }, progress: progress,
+    let measured = try images.withUnsafeBufferPointer { images in
+      try plan.run(
+        workers: workers, progress: progress,
         simulate: { w, range, tick in
           states[w].simulate(
             UnsafeBufferPointer(
               rebasing: images[(range.lowerBound * inputCount)..<(range.upperBound * inputCount)]),
             labels: Array(labels[range]), spiking: spiking, progress: tick)
         },
-        combine: { w in
+        measures: { w in
           // A batch's counts, in the form every simulation exchanges (no ANN, no errors).
-          let state = states[w]
-          measured[owned[done]] = BatchMeasures(
-            annCorrect: 0, correct: state.correct, annMagnitude: [], absError: [], spikes: state.spikeTotals,
-            readoutError: [], readout: keepReadout ? state.readoutRows : [])
-          done += 1
+          BatchMeasures(
+            annCorrect: 0, correct: states[w].correct, annMagnitude: [], absError: [],
+            spikes: states[w].spikeTotals, readoutError: [], readout: keepReadout ? states[w].readoutRows : []
+          )
         })
     }
     // Every batch's counts added in batch order, whichever process simulated it.
-    let all = try sharding.exchange(measured)
     var correct = [Int](repeating: 0, count: timesteps.count)
     var spikes = [[Double]](repeating: [Double](repeating: 0, count: timesteps.count), count: spiking.count)
     var readout = keepReadout ? [Float]() : nil
-    for index in allBatches.indices {
-      guard let batch = all[index] else { preconditionFailure("no process simulated batch \(index)") }
+    for batch in measured {
       for k in timesteps.indices { correct[k] += batch.correct[k] }
       for p in spiking.indices {
         for k in timesteps.indices { spikes[p][k] += batch.spikes[p][k] }

@@ -212,12 +212,9 @@ public enum Simulator {
         at: 0)
     }
     let capacity = min(batchSize, max(labels.count, 1))
-    let allBatches = stride(from: 0, to: labels.count, by: batchSize).map {
-      $0..<min($0 + batchSize, labels.count)
-    }
-    let owned = allBatches.indices.filter { sharding.owns($0, allBatches.count) }
-    let batches = owned.map { allBatches[$0] }
-    let workers = max(1, min(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount, batches.count))
+    let plan = BatchPlan(images: labels.count, batchSize: batchSize, sharding: sharding)
+    let workers = max(
+      1, min(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount, plan.owned.count))
     let shards = (0..<workers).map { _ in
       Shard(
         LoweredNetwork(
@@ -226,24 +223,16 @@ public enum Simulator {
         reported: reported, timesteps: timesteps, readout: positions[network.readout]!,
         keepReadout: keepReadout)
     }
-    var measured = [Int: BatchMeasures]()
-    var done = 0
-    let ownedImages = batches.reduce(0) { $0 + $1.count }
-    inBatchGroups(
-      batches, workers: workers, images: ownedImages, progress: progress,
+    // Every batch's measures, added in batch order: the same sums whichever process simulated
+    // which batch.
+    var totals = Totals(reported: reported.count, timesteps: timesteps.count)
+    for batch in try plan.run(
+      workers: workers, progress: progress,
       simulate: { w, range, tick in
         shards[w].simulate(graph, images: adapted.rows(range), labels: Array(labels[range]), progress: tick)
       },
-      combine: { w in
-        measured[owned[done]] = shards[w].measures
-        done += 1
-      })
-    // Every batch's measures, added in batch order: the same sums whichever process simulated
-    // which batch.
-    let all = try sharding.exchange(measured)
-    var totals = Totals(reported: reported.count, timesteps: timesteps.count)
-    for index in allBatches.indices {
-      guard let batch = all[index] else { preconditionFailure("no process simulated batch \(index)") }
+      measures: { shards[$0].measures })
+    {
       totals.add(batch)
     }
     let count = Double(labels.count)
@@ -554,6 +543,60 @@ struct Totals {
         absError[k][slot] += batch.absError[k][slot]
         spikes[k][slot] += batch.spikes[k][slot]
       }
+    }
+  }
+}
+
+/// The batches of a simulation — `batchSize` images each, cut the same way whatever the job —
+/// and those this process simulates under a ``Sharding``.
+struct BatchPlan {
+  let all: [Range<Int>]
+  /// Indices into ``all`` of this process's batches.
+  let owned: [Int]
+  let sharding: Sharding
+
+  init(images: Int, batchSize: Int, sharding: Sharding) {
+    all = stride(from: 0, to: images, by: batchSize).map { $0..<min($0 + batchSize, images) }
+    owned = all.indices.filter { [all] in sharding.owns($0, all.count) }
+    self.sharding = sharding
+  }
+
+  /// This process's batches.
+  var batches: [Range<Int>] { owned.map { all[$0] } }
+
+  /// Simulates this process's batches on `workers` threads (``inBatchGroups(_:workers:images:progress:simulate:combine:)``),
+  /// takes each batch's measures from the worker that simulated it, and returns every batch's
+  /// measures — this process's and the others' (``Sharding/exchange``) — in batch order.
+  func run(
+    workers: Int, progress: (Int, Int, Int) -> Void,
+    simulate: (_ worker: Int, _ batch: Range<Int>, _ tick: ((Int) -> Void)?) -> Void,
+    measures: (_ worker: Int) -> BatchMeasures
+  ) throws -> [BatchMeasures] {
+    let batches = self.batches
+    var measured = [Int: BatchMeasures]()
+    var done = 0
+    inBatchGroups(
+      batches, workers: workers, images: batches.reduce(0) { $0 + $1.count }, progress: progress,
+      simulate: simulate,
+      combine: { w in
+        measured[owned[done]] = measures(w)
+        done += 1
+      })
+    let every = try sharding.exchange(measured)
+    return try all.indices.map { index in
+      guard let batch = every[index] else { throw ShardingError.missingBatch(index) }
+      return batch
+    }
+  }
+}
+
+/// A job whose processes did not together simulate every batch.
+public enum ShardingError: Error, CustomStringConvertible {
+  case missingBatch(Int)
+
+  public var description: String {
+    switch self {
+    case .missingBatch(let index): return "no process of the job simulated batch \(index)"
     }
   }
 }

@@ -108,7 +108,10 @@ extension Communicator {
       concatenate: { [self] values in
         let bytes = values.withUnsafeBytes { Array($0) }
         return allGather(bytes).flatMap { part in
-          part.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+          // Copied, not rebound: a byte array's storage need not be aligned for floats.
+          var floats = [Float](repeating: 0, count: part.count / MemoryLayout<Float>.stride)
+          floats.withUnsafeMutableBytes { $0.copyBytes(from: part) }
+          return floats
         }
       })
   }

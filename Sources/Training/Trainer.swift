@@ -273,7 +273,8 @@ public enum Trainer {
   /// its own stream, split from one draw of `random`.
   ///
   /// In a job (`sharding`), this process computes only the shards `k` with
-  /// `k mod size = rank`, and the sums of every process's shards are added over the processes.
+  /// `k mod size = rank` (on its `threads`), and the sums of every process's shards are added
+  /// over the processes.
   static func shardedGradients<Scalar: TensorScalar>(
     _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
     random: inout SplitMix64, threads: Int, sharding: GradientSharding = .alone
@@ -285,15 +286,13 @@ public enum Trainer {
     }
     let shards = stride(from: 0, to: rows, by: shardRows).map { $0..<min($0 + shardRows, rows) }
     let streams = SplitMix64(seed: random.next())
-    guard sharding.size == 1 else {
-      return distributedGradients(
-        &network, input: input, labels: labels, loss: loss, shards: shards, streams: streams,
-        threads: threads,
-        sharding: sharding)
-    }
-    let workers = min(threads, shards.count)
+    let mine = shards.indices.filter { $0 % sharding.size == sharding.rank }
+    // A process without a shard (more processes than shards) adds zeros, shaped by a shard it
+    // computes only for their shapes.
+    let computed = mine.isEmpty ? [0] : mine
+    let workers = min(threads, computed.count)
     var results = [(loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]])?](
-      repeating: nil, count: shards.count)
+      repeating: nil, count: computed.count)
     let shared = UncheckedSendable(network)
     results.withUnsafeMutableBufferPointer { slots in
       let slots = UncheckedSendable(slots)
@@ -301,12 +300,13 @@ public enum Trainer {
         // Without BatchNorm the forward pass changes nothing in the network: each worker's copy
         // shares the parameters' storage.
         var local = shared.value
-        for k in stride(from: worker, to: shards.count, by: workers) {
+        for slot in stride(from: worker, to: computed.count, by: workers) {
+          let k = computed[slot]
           var stream = streams.split(UInt64(k))
           let batch = gradients(
             &local, input: input.rows(shards[k]), labels: Array(labels[shards[k]]), loss: loss, divisor: rows,
             random: &stream)
-          slots.value[k] = (batch.loss, batch.hits, batch.gradients)
+          slots.value[slot] = (batch.loss, batch.hits, batch.gradients)
         }
       }
     }
@@ -339,53 +339,14 @@ public enum Trainer {
         }
       }
     }
-    return (total, hits, sum)
-  }
-
-  /// This process's shards of a mini-batch (`k mod size = rank`), their gradients summed in
-  /// shard order, then added over the processes with loss and hits: every process gets the same
-  /// sum. The shards' dropout streams are those one process would use.
-  static func distributedGradients<Scalar: TensorScalar>(
-    _ network: inout TrainingNetwork<Scalar>, input: Tensor<Scalar>, labels: [Int], loss: Loss,
-    shards: [Range<Int>], streams: SplitMix64, threads: Int, sharding: GradientSharding
-  ) -> (loss: Double, hits: Int, gradients: [[String: Tensor<Scalar>]]) {
-    let mine = shards.indices.filter { $0 % sharding.size == sharding.rank }
-    var totals = [0.0, 0.0]
-    var sum: [[String: Tensor<Scalar>]]?
-    // A process without a shard (more processes than shards) adds zeros, shaped by a shard it
-    // computes only for their shapes.
-    for k in mine.isEmpty ? [0] : mine {
-      var stream = streams.split(UInt64(k))
-      var batch = gradients(
-        &network, input: input.rows(shards[k]), labels: Array(labels[shards[k]]), loss: loss,
-        divisor: labels.count, random: &stream)
-      if mine.isEmpty {
-        batch = BatchGradients(
-          loss: 0, hits: 0, tape: batch.tape,
-          gradients: batch.gradients.map { $0.mapValues { Tensor(repeating: 0, shape: $0.shape) } })
-      }
-      totals[0] += batch.loss
-      totals[1] += Double(batch.hits)
-      sum = sum.map { add($0, batch.gradients, roundsToHalf: network.roundsToHalf) } ?? batch.gradients
-    }
-    var flat = flatten(sum!)
+    guard sharding.size > 1 else { return (total, hits, sum) }
+    // Added over the processes, loss and hits with the gradients.
+    var flat = mine.isEmpty ? [Scalar](repeating: 0, count: flatten(sum).count) : flatten(sum)
+    var totals = mine.isEmpty ? [0.0, 0.0] : [total, Double(hits)]
     sharding.sum(&flat)
     sharding.sumDoubles(&totals)
     if network.roundsToHalf { flat = flat.map(Scalar.roundedToHalf) }
-    return (totals[0], Int(totals[1]), unflatten(flat, like: sum!))
-  }
-
-  /// `a + b`, parameter by parameter (rounded to half in half precision).
-  static func add<Scalar: TensorScalar>(
-    _ a: [[String: Tensor<Scalar>]], _ b: [[String: Tensor<Scalar>]], roundsToHalf: Bool
-  ) -> [[String: Tensor<Scalar>]] {
-    zip(a, b).map { left, right in
-      left.merging(right) { x, y in
-        Tensor(
-          shape: x.shape,
-          scalars: zip(x.scalars, y.scalars).map { roundsToHalf ? Scalar.roundedToHalf($0 + $1) : $0 + $1 })
-      }
-    }
+    return (totals[0], Int(totals[1]), unflatten(flat, like: sum))
   }
 
   /// Gradients as one array: node by node, parameters in name order.

@@ -163,6 +163,12 @@ import Testing
           return local.merging(even.measures) { mine, _ in mine }
         }, reports: false))
     #expect(odd.accuracy == alone.accuracy && odd.annAccuracy == alone.annAccuracy)
+    // A job whose processes leave batches out is an error naming the first, not a crash.
+    #expect {
+      try Simulator.run(
+        network, images: images, labels: labels, settings: settings,
+        sharding: Sharding(owns: { index, _ in index % 2 == 0 }, exchange: { $0 }, reports: true))
+    } throws: { "\($0)" == "no process of the job simulated batch 1" }
     #expect(odd.populations.map(\.meanAbsError) == alone.populations.map(\.meanAbsError))
     #expect(odd.populations.map(\.spikesPerNeuronPerStep) == alone.populations.map(\.spikesPerNeuronPerStep))
   }
