@@ -57,12 +57,6 @@ public final class Communicator: @unchecked Sendable {
     MPI_Barrier(snnkit_mpi_comm_world())
   }
 
-  /// Element-wise sums of `values` over the processes, on every process. Every process adds
-  /// in the same order (Open MPI's reductions are deterministic for a fixed job size), so all
-  /// get the same bits.
-  public func sum(_ values: inout [Double]) { reduce(&values, snnkit_mpi_double(), snnkit_mpi_sum()) }
-  public func sum(_ values: inout [Float]) { reduce(&values, snnkit_mpi_float(), snnkit_mpi_sum()) }
-  public func sum(_ values: inout [Int64]) { reduce(&values, snnkit_mpi_int64(), snnkit_mpi_sum()) }
   /// Element-wise maxima over the processes, on every process (exact).
   public func maximum(_ values: inout [Double]) { reduce(&values, snnkit_mpi_double(), snnkit_mpi_max()) }
 
