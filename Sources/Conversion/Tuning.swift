@@ -122,66 +122,88 @@ public enum Tuning {
       progress(index, network.populations.count)
       // The part of the network up to this population, with the populations before it tuned.
       let part = try network.replacing(populations: populations).truncated(at: original.node)
-      func error(_ spec: PopulationSpec) throws -> Double {
-        simulations += 1
-        let candidate = try part.replacing(
-          populations: part.populations.map { $0.node == spec.node ? spec : $0 })
-        let result = try Simulator.run(
-          candidate, images: adapted, labels: [Int](repeating: 0, count: count), settings: settings,
-          sharding: sharding)
-        let total = result.populations.first { $0.name == spec.node }!.meanAbsError.reduce(0, +)
-        return total.isFinite ? total : .infinity
+      let neurons = network.graph.node(original.node)!.shape.reduce(1, *)
+      let groupSize = max(1, candidateBudget / max(1, count * neurons))
+      /// The population's error as each of `specs`: the candidates run side by side, as copies
+      /// of the population fed by the same upstream simulation, as many at once as the budget
+      /// allows.
+      func errors(_ specs: [PopulationSpec]) throws -> [Double] {
+        var values = [Double]()
+        for first in stride(from: 0, to: specs.count, by: groupSize) {
+          simulations += 1
+          let group = Array(specs[first..<min(first + groupSize, specs.count)])
+          let (candidates, names) = try side(by: group, in: part)
+          let result = try Simulator.run(
+            candidates, images: adapted, labels: [Int](repeating: 0, count: count), settings: settings,
+            sharding: sharding)
+          for name in names {
+            let total = result.populations.first { $0.name == name }!.meanAbsError.reduce(0, +)
+            values.append(total.isFinite ? total : .infinity)
+          }
+        }
+        return values
       }
       var best = original
-      var bestError = try error(original)
-      let before = bestError
+      var bestError = Double.infinity
       var start = Start.zero
       var factor = 1.0
-      @discardableResult func consider(_ spec: PopulationSpec) throws -> Bool {
-        let value = try error(spec)
-        guard value < bestError else { return false }
-        best = spec
-        bestError = value
-        return true
+      /// Measures `specs` and keeps, in their order, each that beats the best so far (`firstOnly`:
+      /// only the first); returns the indices kept. One at a time, each measured against the
+      /// best before it, would choose the same.
+      @discardableResult func consider(
+        _ specs: [PopulationSpec], measured: [Double]? = nil, firstOnly: Bool = false
+      ) throws -> [Int] {
+        var kept = [Int]()
+        for (k, value) in try (measured ?? errors(specs)).enumerated() where value < bestError {
+          (best, bestError) = (specs[k], value)
+          kept.append(k)
+          if firstOnly { break }
+        }
+        return kept
       }
       // Starts: 0, the calibrated mean, or the middle of the range (with halving steps, the
-      // start of a successive approximation).
+      // start of a successive approximation), each with every schedule of the coarse grid; the
+      // population as converted first.
       var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
       let mean = means[original.node]!
       if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
+      var grid: [(Start, PopulationSpec)] = [(.zero, original)]
       for (kind, initial) in starts {
         let schedules: [StepSchedule] =
           original.dynamics == .signGD
           ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
           : [original.schedule]
         for schedule in schedules where !(kind == .zero && schedule == original.schedule) {
-          if try consider(original.with(schedule: schedule, initial: initial)) { start = kind }
+          grid.append((kind, original.with(schedule: schedule, initial: initial)))
         }
       }
+      let gridErrors = try errors(grid.map(\.1))
+      let before = gridErrors[0]
+      if let last = try consider(grid.map(\.1), measured: gridErrors).last { start = grid[last].0 }
       if original.dynamics == .signGD, case .geometric(var eta0, var gamma) = best.schedule {
         // Climb the finer lists: try the neighbours of the best (η₀, γ) until none is better.
-        var improved = true
-        while improved {
-          improved = false
-          for (candidateEta0, candidateGamma) in neighbours(eta0, gamma) {
-            if try consider(best.with(schedule: .geometric(eta0: candidateEta0, gamma: candidateGamma))) {
-              (eta0, gamma, improved) = (candidateEta0, candidateGamma, true)
-              break
-            }
-          }
+        while true {
+          let steps = neighbours(eta0, gamma)
+          guard
+            let k = try consider(
+              steps.map { best.with(schedule: .geometric(eta0: $0.0, gamma: $0.1)) }, firstOnly: true
+            ).first
+          else { break }
+          (eta0, gamma) = steps[k]
         }
       }
       let chosen = best
-      for candidate in scaleFactors.dropFirst() {
-        let scaled = chosen.with(
+      let factors = Array(scaleFactors.dropFirst())
+      let scaled = factors.map { candidate in
+        chosen.with(
           scales: chosen.scales.map { max($0 * candidate, Calibration.smallestScale) },
           initial: chosen.initial.count == chosen.scales.count
             ? zip(chosen.initial, chosen.scales).map {
               $0 * $1 / max($1 * candidate, Calibration.smallestScale)
             }
             : chosen.initial.map { $0 / candidate })
-        if try consider(scaled) { factor = candidate }
       }
+      if let last = try consider(scaled).last { factor = factors[last] }
       populations[index] = best
       choices.append(
         Choice(
@@ -209,6 +231,39 @@ public enum Tuning {
     return Outcome(
       network: try network.replacing(populations: populations, targetTimesteps: timesteps), choices: choices,
       simulations: simulations, images: count)
+  }
+
+  /// The most neurons × images the candidates of one population simulate at once: 2²⁶ (each
+  /// copy's state, a few floats per neuron and image, stays within about a GiB in all).
+  static let candidateBudget = 1 << 26
+
+  /// `part` (read out at its last population's node) with that population replaced by the
+  /// candidates side by side: the first in the node itself, every further one in a copy of the
+  /// node reading the same inputs. Returns the network and each candidate's node.
+  static func side(by candidates: [PopulationSpec], in part: SpikingNetwork) throws -> (SpikingNetwork, [String])
+  {
+    let node = part.graph.node(part.readout)!
+    var names = [node.name]
+    var nodes = part.graph.nodes
+    var populations = part.populations.map { $0.node == node.name ? candidates[0] : $0 }
+    for candidate in candidates.dropFirst() {
+      var name = "\(node.name)#\(names.count)"
+      while part.graph.node(name) != nil { name += "'" }
+      var copy = node
+      copy.name = name
+      nodes.append(copy)
+      names.append(name)
+      populations.append(
+        PopulationSpec(
+          node: name, target: candidate.target, dynamics: candidate.dynamics, schedule: candidate.schedule,
+          scales: candidate.scales, initial: candidate.initial, reset: candidate.reset, leak: candidate.leak))
+    }
+    let graph = try Graph(name: part.graph.name, nodes: nodes, outputs: [node.name])
+    return (
+      try SpikingNetwork(
+        graph: graph, populations: populations, readout: node.name, normalization: part.normalization,
+        granularity: part.granularity, calibrationImages: part.calibrationImages), names
+    )
   }
 
   /// The ANN's class for each image (the arg-max of the readout), computed 100 images at a time.

@@ -1,4 +1,3 @@
-import Conversion
 import Datasets
 import Graph
 import HDF5
@@ -7,6 +6,7 @@ import Tensor
 import TestSupport
 import Testing
 
+@testable import Conversion
 @testable import Spiking
 
 /// The converted Keras-trained ReLU MLP (models/keras_fashion_mlp.h5) on real test images.
@@ -314,6 +314,35 @@ import Testing
     #expect(after.accuracy[1] >= after.accuracy[0] - 0.004)
     for (a, b) in zip(before.populations, after.populations) {
       #expect(b.meanAbsError[0] < a.meanAbsError[0], "\(a.name)")
+    }
+  }
+
+  /// Tuning measures a population's candidates side by side, as copies fed by one upstream
+  /// simulation: each must measure exactly what it measures alone.
+  @Test(arguments: [Dynamics.signGD, .integrateAndFire])
+  func candidatesSideBySideMeasureWhatEachMeasuresAlone(dynamics: Dynamics) throws {
+    let model = try SimulationTests.model
+    let calibration = try SimulationTests.calibration
+    let network = try SpikingNetwork(model, dynamics: dynamics, normalization: .max, calibration: calibration)
+    let population = network.populations[1]
+    let part = try network.truncated(at: population.node)
+    let candidates = [
+      population,
+      population.with(schedule: .geometric(eta0: 0.5, gamma: 0.7), initial: [0.5]),
+      population.with(scales: population.scales.map { $0 * 0.6 }),
+    ]
+    let settings = SimulationSettings(timesteps: [4, 8, 16], batchSize: 64, threads: 2)
+    let images = calibration.rows(0..<150)
+    let labels = [Int](repeating: 0, count: 150)
+    let (together, names) = try Tuning.side(by: candidates, in: part)
+    #expect(names.count == candidates.count && Set(names).count == names.count)
+    let measured = try Simulator.run(together, images: images, labels: labels, settings: settings)
+    for (candidate, name) in zip(candidates, names) {
+      let alone = try Simulator.run(
+        try part.replacing(populations: part.populations.map { $0.node == candidate.node ? candidate : $0 }),
+        images: images, labels: labels, settings: settings)
+      let expected = alone.populations.first { $0.name == candidate.node }!.meanAbsError
+      #expect(measured.populations.first { $0.name == name }!.meanAbsError == expected, "\(name)")
     }
   }
 }
