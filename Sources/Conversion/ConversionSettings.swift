@@ -55,6 +55,12 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   /// Training images tuning simulates unless told otherwise.
   public static let defaultTuningImages = 256
 
+  /// How many training images tuning judges whole networks on (``Tuning``): the tuning images
+  /// and as many again three times over, so that one image is a smaller step of agreement than in
+  /// the population searches (judging a whole network costs a few simulations, a search hundreds
+  /// of candidates).
+  public var judgingImages: Int { 4 * tuningImages }
+
   public init(
     dynamics: Dynamics = .signGD, schedule: StepSchedule? = nil, normalization: Normalization = .max,
     granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false,
@@ -80,7 +86,7 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   /// How many training images the conversion reads: for the normalization's calibration and for
   /// tuning, whichever needs more (0: none).
   public var trainingImagesNeeded: Int {
-    max(needsCalibration ? calibrationImages : 0, targetTimesteps != nil ? tuningImages : 0)
+    max(needsCalibration ? calibrationImages : 0, targetTimesteps != nil ? judgingImages : 0)
   }
 }
 
@@ -102,8 +108,9 @@ extension SpikingNetwork {
   }
 
   /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
-  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:timesteps:threads:sharding:progress:)``)
-  /// on the first `settings.tuningImages` of `images`.
+  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:judging:timesteps:aims:finerScales:threads:sharding:progress:)``)
+  /// on the first `settings.tuningImages` of `images`, judging whole networks on the first
+  /// `settings.judgingImages`.
   /// - Parameter images: training images, at least as many as the calibration and the tuning use
   ///   (``ConversionSettings/trainingImagesNeeded``); nil when neither needs any.
   /// - Returns: the network and, when tuned, what tuning chose.
@@ -116,8 +123,18 @@ extension SpikingNetwork {
       converting: graph, settings: settings, calibration: settings.needsCalibration ? images : nil,
       sharding: sharding)
     guard let target = settings.targetTimesteps, let images else { return (network, nil) }
+    // Tuning may give a population one λ per neuron, calibrated on the same images the same way.
+    var finer: [String: [Double]]?
+    if network.normalization != .none, network.granularity != .neuron {
+      finer = try Calibration.scales(
+        network.graph, images.rows(0..<min(settings.calibrationImages, images.shape[0])),
+        network.normalization,
+        .neuron, sharding: sharding)
+    }
     let outcome = try Tuning.tune(
-      network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])), timesteps: target,
+      network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])),
+      judging: images.rows(0..<min(settings.judgingImages, images.shape[0])), timesteps: target,
+      finerScales: finer,
       threads: threads, sharding: tuningSharding, progress: progress)
     return (outcome.network, outcome)
   }

@@ -6,24 +6,26 @@ import Tensor
 /// Tuning a converted network for simulation at a given number of time steps T
 /// (docs/dynamics.md, "Tuning for few time steps").
 ///
-/// Population by population in node order, each choice is measured by simulating the part of
-/// the network the population depends on, on calibration images, with the populations before it
-/// already tuned; the population keeps the candidate with the smallest mean absolute error of its
-/// output against the ANN's, summed over T/2, T and 2T.
+/// A *search* aimed at a horizon A goes population by population in node order: each candidate
+/// is measured by simulating the part of the network the population depends on, on calibration
+/// images, with the populations before it already chosen, and the population keeps the
+/// candidate with the smallest mean absolute error of its output against the ANN's, summed over
+/// A/2, A and 2A. A/2 counts because a start or schedule whose estimates swing on the way to
+/// being exact at A makes the populations it feeds chase a moving target; 2A counts so that a
+/// choice good at A still holds when the network runs longer. A population's candidates run side
+/// by side in one simulation, as copies of it fed by the same upstream spikes.
 ///
-/// Small errors population by population do not always add up to the right class: tuned that
-/// way for T = 8, the BatchNorm CNN lost 6.6 pp at T = 8 where the untuned network lost 3.2,
-/// on the tuning images as on the test set. So the tuned network must also beat the network as
-/// converted on the readout score — the tuning images whose class differs from the ANN's,
-/// summed over T and 2T, the readout's mean absolute error breaking ties — or the conversion is
-/// kept as it was. (Summed over T/2 as well, the score threw away tunings that are worse only
-/// at T/2: `resmlp.h5` tuned for 8 fell back from −0.25 to −1.98 pp at T = 8.) (Judging single populations by that score instead, or undoing
-/// choices one at a time by it, was measured too and lost accuracy on the MLPs: 256 images
-/// decide between candidates by a handful of disagreements.) T/2 counts because a start or schedule
-/// whose estimates swing on the way to being exact at T makes the populations it feeds chase a
-/// moving target (measured: on the shipped CNN, judging at T and 2T alone chose such schedules
-/// and lost 1.5 pp at T = 8); 2T counts so that a choice good at T still holds when the network
-/// runs longer.
+/// Small errors population by population do not always add up to the right class, and which
+/// horizon to aim at depends on the network: on the shipped CNN, the search aimed at 32 gives
+/// the network closest to the ANN at T = 16; on the BatchNorm CNN, the search aimed at 8 agrees
+/// worse with the ANN at T = 8 than the network as converted, and the one aimed at 16 best. So
+/// tuning runs the searches aimed at T, T/2 and 2T and keeps, of their networks and the network
+/// as converted, the one whose readout agrees best with the ANN at T and 2T on the judging
+/// images (the number of images whose class differs; the readout's mean absolute error breaks
+/// ties). (Judging at T/2 as well threw away tunings worse only at T/2; judging single
+/// populations by the readout instead, or undoing choices one at a time by it, lost accuracy on
+/// the MLPs: a few hundred images decide between candidates by a handful of disagreements.)
+///
 /// The candidates:
 ///
 /// 1. the initial estimate `v_0`: 0, the middle of the range (1/2), or the population's mean
@@ -52,28 +54,59 @@ public enum Tuning {
     public let schedule: StepSchedule
     /// Where the neurons start.
     public let start: Start
+    /// Whether the scales are one λ per neuron (calibrated as the network's are) rather than
+    /// the network's.
+    public let scalesPerNeuron: Bool
     /// The factor the scales were multiplied by.
     public let scaleFactor: Double
-    /// The population's mean absolute error summed over T/2, T and 2T, as converted and as tuned
-    /// (upstream populations tuned in both); equal where tuning was undone.
+    /// The population's mean absolute error summed over A/2, A and 2A for the horizon A searched,
+    /// as converted and as tuned (upstream populations tuned in both); equal where tuning was
+    /// undone.
     public let errorBefore: Double
     public let errorAfter: Double
 
     /// The choice undone: the population as converted.
     func undone(schedule: StepSchedule) -> Choice {
       Choice(
-        population: population, schedule: schedule, start: .zero, scaleFactor: 1, errorBefore: errorBefore,
-        errorAfter: errorBefore)
+        population: population, schedule: schedule, start: .zero, scalesPerNeuron: false, scaleFactor: 1,
+        errorBefore: errorBefore, errorAfter: errorBefore)
     }
   }
 
   /// The tuned network and what was chosen.
   public struct Outcome: Sendable {
     public let network: SpikingNetwork
+    /// Per population, what the kept search chose (every choice undone where the network was
+    /// kept as converted).
     public let choices: [Choice]
-    /// Simulations run, and the images each simulated.
+    /// The horizon whose search was kept; nil when the network was kept as converted.
+    public let aim: Int?
+    /// How each whole network agreed with the ANN: the network as converted first, then the
+    /// search of every horizon that changed anything.
+    public let judgements: [Judgement]
+    /// Simulations run (each of some candidates side by side), the images the searches simulated
+    /// and the images the whole networks were judged on.
     public let simulations: Int
     public let images: Int
+    public let judgingImages: Int
+  }
+
+  /// How a whole network's readout agreed with the ANN's on the judging images, at T and 2T.
+  public struct Judgement: Sendable, Hashable, Comparable {
+    /// The horizon of the search that gave the network; nil for the network as converted.
+    public let aim: Int?
+    /// The judging images whose class differs from the ANN's, at T plus at 2T.
+    public let disagreements: Int
+    /// The readout's mean absolute error against the ANN's, at T plus at 2T.
+    public let readoutError: Double
+
+    /// Fewer disagreements first; the readout error breaks ties (a non-finite one loses).
+    public static func < (a: Judgement, b: Judgement) -> Bool {
+      func key(_ j: Judgement) -> (Int, Double) {
+        (j.disagreements, j.readoutError.isFinite ? j.readoutError : .infinity)
+      }
+      return key(a) < key(b)
+    }
   }
 
   /// The η₀ and γ of the coarse grid tried for signGD populations from every start, and the
@@ -85,41 +118,110 @@ public enum Tuning {
   /// The factors λ is multiplied by.
   public static let scaleFactors = [1.0, 0.8, 0.6, 0.4]
 
+  /// The horizons tuning aims at for a target of T steps: T, T/2 and 2T (T/2 only from T = 2).
+  public static func aims(for timesteps: Int) -> [Int] {
+    timesteps >= 2 ? [timesteps, timesteps / 2, 2 * timesteps] : [timesteps, 2 * timesteps]
+  }
+
   /// Tunes `network` for `timesteps` steps on `images` (calibration images, never test data).
+  ///
+  /// One population-by-population search per horizon of `aims`; of the networks they give and
+  /// the network as converted, the one whose readout agrees best with the ANN's at T and 2T on
+  /// `judging` is kept (ties to the network as converted, then to the earlier horizon).
   /// - Parameters:
+  ///   - judging: the images the whole networks are judged on (nil: `images`).
+  ///   - aims: the horizons searched (nil: ``aims(for:)``).
+  ///   - finerScales: per population, one λ per neuron, calibrated as the network's scales were:
+  ///     each search tries every start and coarse schedule with these too.
   ///   - threads: worker threads for the simulations (nil: every core).
-  ///   - progress: (populations done, populations in all).
-  /// - Throws: `GraphError` when the images do not fit the network's input.
   ///   - sharding: how each candidate's simulation is spread over the processes of a job: the
   ///     images are cut into one batch per thread of every process, so that a job of N processes
   ///     with `threads` each tunes exactly as one process with N × `threads` threads.
+  ///   - progress: (populations searched, populations × horizons).
+  /// - Throws: `GraphError` when the images do not fit the network's input.
   public static func tune(
-    _ network: SpikingNetwork, images: Tensor<Float>, timesteps: Int, threads: Int? = nil,
-    sharding: Sharding = .alone, progress: (Int, Int) -> Void = { _, _ in }
+    _ network: SpikingNetwork, images: Tensor<Float>, judging: Tensor<Float>? = nil, timesteps: Int,
+    aims: [Int]? = nil, finerScales: [String: [Double]]? = nil, threads: Int? = nil,
+    sharding: Sharding = .alone,
+    progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> Outcome {
     precondition(timesteps >= 1, "tuning needs T ≥ 1")
+    let aims = aims ?? Self.aims(for: timesteps)
+    precondition(!aims.isEmpty && aims.allSatisfy { $0 >= 1 }, "tuning needs horizons of at least 1 step")
     let adapted = try network.graph.adaptInput(images)
-    let count = adapted.shape[0]
+    let judged = try judging.map { try network.graph.adaptInput($0) } ?? adapted
     let workers = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount) * sharding.processes
+    let means = neuronMeans(network, adapted)
+    let total = aims.count * network.populations.count
+    var simulations = 0
+    var searches = [Search]()
+    for (k, aim) in aims.enumerated() {
+      let search = try self.search(
+        network, images: adapted, aim: aim, means: means, finerScales: finerScales ?? [:], workers: workers,
+        threads: threads,
+        sharding: sharding, progress: { progress(k * network.populations.count + $0, total) })
+      simulations += search.simulations
+      searches.append(search)
+    }
+    // The searches judged population by population; the whole networks must agree with the ANN.
+    let count = judged.shape[0]
+    let annClasses = classes(network, judged)
     let settings = SimulationSettings(
-      timesteps: Array(Set([max(1, timesteps / 2), timesteps, 2 * timesteps])).sorted(),
+      timesteps: [timesteps, 2 * timesteps], batchSize: max(1, (count + workers - 1) / workers),
+      threads: threads)
+    func judgement(_ populations: [PopulationSpec], aim: Int?) throws -> Judgement {
+      simulations += 1
+      let result = try Simulator.run(
+        try network.replacing(populations: populations), images: judged, labels: annClasses,
+        settings: settings, sharding: sharding)
+      return Judgement(
+        aim: aim,
+        disagreements: Int(result.accuracy.reduce(0) { $0 + (1 - $1) * Double(count) }.rounded()),
+        readoutError: result.readoutMeanAbsError.reduce(0, +))
+    }
+    var judgements = [try judgement(network.populations, aim: nil)]
+    var kept: (search: Search, judgement: Judgement)?
+    for search in searches where search.populations != network.populations {
+      let candidate = try judgement(search.populations, aim: search.aim)
+      judgements.append(candidate)
+      if candidate < (kept?.judgement ?? judgements[0]) { kept = (search, candidate) }
+    }
+    progress(total, total)
+    let choices =
+      kept?.search.choices
+      ?? zip(searches[0].choices, network.populations).map { $0.undone(schedule: $1.schedule) }
+    return Outcome(
+      network: try network.replacing(
+        populations: kept?.search.populations ?? network.populations, targetTimesteps: timesteps),
+      choices: choices, aim: kept?.search.aim, judgements: judgements, simulations: simulations,
+      images: adapted.shape[0], judgingImages: count)
+  }
+
+  /// What one population-by-population search aimed at one horizon chose.
+  struct Search {
+    let aim: Int
+    let populations: [PopulationSpec]
+    let choices: [Choice]
+    let simulations: Int
+  }
+
+  /// Population by population in node order, the candidate with the smallest mean absolute error
+  /// of its output against the ANN's, summed over `aim`/2, `aim` and 2·`aim` (the populations
+  /// before it already chosen).
+  static func search(
+    _ network: SpikingNetwork, images adapted: Tensor<Float>, aim: Int, means: [String: [Double]],
+    finerScales: [String: [Double]], workers: Int, threads: Int?, sharding: Sharding, progress: (Int) -> Void
+  ) throws -> Search {
+    let count = adapted.shape[0]
+    let settings = SimulationSettings(
+      timesteps: Array(Set([max(1, aim / 2), aim, 2 * aim])).sorted(),
       batchSize: max(1, (count + workers - 1) / workers),
       threads: threads)
-    let means = meanOutputs(network, adapted)
-    let annClasses = classes(network, adapted)
-    /// How far a simulation's readout is from the ANN's: the images whose class differs, summed
-    /// over the measured T, plus the readout's mean absolute error squashed into [0, 1) — so the
-    /// class decides and the error breaks ties.
-    func readoutScore(_ result: SimulationResult) -> Double {
-      let disagreements = result.accuracy.reduce(0) { $0 + (1 - $1) * Double(count) }.rounded()
-      let error = result.readoutMeanAbsError.reduce(0, +)
-      return error.isFinite ? disagreements + error / (1 + error) : .infinity
-    }
     var populations = network.populations
     var choices = [Choice]()
     var simulations = 0
     for (index, original) in network.populations.enumerated() {
-      progress(index, network.populations.count)
+      progress(index)
       // The part of the network up to this population, with the populations before it tuned.
       let part = try network.replacing(populations: populations).truncated(at: original.node)
       let neurons = network.graph.node(original.node)!.shape.reduce(1, *)
@@ -146,6 +248,7 @@ public enum Tuning {
       var best = original
       var bestError = Double.infinity
       var start = Start.zero
+      var perNeuron = false
       var factor = 1.0
       /// Measures `specs` and keeps, in their order, each that beats the best so far (`firstOnly`:
       /// only the first); returns the indices kept. One at a time, each measured against the
@@ -164,22 +267,30 @@ public enum Tuning {
       // Starts: 0, the calibrated mean, or the middle of the range (with halving steps, the
       // start of a successive approximation), each with every schedule of the coarse grid; the
       // population as converted first.
-      var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
-      let mean = means[original.node]!
-      if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
-      var grid: [(Start, PopulationSpec)] = [(.zero, original)]
-      for (kind, initial) in starts {
-        let schedules: [StepSchedule] =
-          original.dynamics == .signGD
-          ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
-          : [original.schedule]
-        for schedule in schedules where !(kind == .zero && schedule == original.schedule) {
-          grid.append((kind, original.with(schedule: schedule, initial: initial)))
+      // And all of that with one λ per neuron, where the network shares λ more widely.
+      var scaleSets = [original.scales]
+      if let finer = finerScales[original.node], finer != original.scales { scaleSets.append(finer) }
+      var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [(.zero, false, original)]
+      for (set, scales) in scaleSets.enumerated() {
+        var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
+        let mean = startAtMean(means[original.node]!, scales: scales)
+        if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
+        let candidate = original.with(scales: scales)
+        for (kind, initial) in starts {
+          let schedules: [StepSchedule] =
+            original.dynamics == .signGD
+            ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
+            : [original.schedule]
+          for schedule in schedules where !(set == 0 && kind == .zero && schedule == original.schedule) {
+            grid.append((kind, set > 0, candidate.with(schedule: schedule, initial: initial)))
+          }
         }
       }
-      let gridErrors = try errors(grid.map(\.1))
+      let gridErrors = try errors(grid.map(\.spec))
       let before = gridErrors[0]
-      if let last = try consider(grid.map(\.1), measured: gridErrors).last { start = grid[last].0 }
+      if let last = try consider(grid.map(\.spec), measured: gridErrors).last {
+        (start, perNeuron) = (grid[last].start, grid[last].perNeuron)
+      }
       if original.dynamics == .signGD, case .geometric(var eta0, var gamma) = best.schedule {
         // Climb the finer lists: try the neighbours of the best (η₀, γ) until none is better.
         while true {
@@ -207,30 +318,10 @@ public enum Tuning {
       populations[index] = best
       choices.append(
         Choice(
-          population: original.node, schedule: best.schedule, start: start, scaleFactor: factor,
-          errorBefore: before, errorAfter: bestError))
+          population: original.node, schedule: best.schedule, start: start, scalesPerNeuron: perNeuron,
+          scaleFactor: factor, errorBefore: before, errorAfter: bestError))
     }
-    // The choices were judged population by population; the network as a whole must agree
-    // with the ANN at T and 2T better than the network as converted, or it is kept as converted.
-    let judged = SimulationSettings(
-      timesteps: [timesteps, 2 * timesteps], batchSize: settings.batchSize, threads: threads)
-    func networkScore(_ candidate: [PopulationSpec]) throws -> Double {
-      simulations += 1
-      return readoutScore(
-        try Simulator.run(
-          try network.replacing(populations: candidate), images: adapted, labels: annClasses,
-          settings: judged, sharding: sharding))
-    }
-    if populations != network.populations,
-      try networkScore(network.populations) < networkScore(populations)
-    {
-      populations = network.populations
-      choices = zip(choices, populations).map { $0.undone(schedule: $1.schedule) }
-    }
-    progress(network.populations.count, network.populations.count)
-    return Outcome(
-      network: try network.replacing(populations: populations, targetTimesteps: timesteps), choices: choices,
-      simulations: simulations, images: count)
+    return Search(aim: aim, populations: populations, choices: choices, simulations: simulations)
   }
 
   /// The most neurons × images the candidates of one population simulate at once: 2²⁶ (each
@@ -240,8 +331,9 @@ public enum Tuning {
   /// `part` (read out at its last population's node) with that population replaced by the
   /// candidates side by side: the first in the node itself, every further one in a copy of the
   /// node reading the same inputs. Returns the network and each candidate's node.
-  static func side(by candidates: [PopulationSpec], in part: SpikingNetwork) throws -> (SpikingNetwork, [String])
-  {
+  static func side(by candidates: [PopulationSpec], in part: SpikingNetwork) throws -> (
+    SpikingNetwork, [String]
+  ) {
     let node = part.graph.node(part.readout)!
     var names = [node.name]
     var nodes = part.graph.nodes
@@ -294,9 +386,8 @@ public enum Tuning {
     return result
   }
 
-  /// Per population, the ANN's mean output over `images` per group of neurons sharing a scale,
-  /// divided by that scale: the start `v_0` that is right on average.
-  static func meanOutputs(_ network: SpikingNetwork, _ images: Tensor<Float>) -> [String: [Double]] {
+  /// Per population, the ANN's mean output over `images`, per neuron of a sample.
+  static func neuronMeans(_ network: SpikingNetwork, _ images: Tensor<Float>) -> [String: [Double]] {
     var sums = [String: [Double]]()
     let wanted = Set(network.populations.map(\.node))
     let count = images.shape[0]
@@ -304,17 +395,22 @@ public enum Tuning {
       let values = network.graph.activations(
         [images.rows(start..<min(start + 100, count))], keeping: wanted)
       for spec in network.populations {
-        let groups = spec.scales.count
-        var sum = sums[spec.node] ?? [Double](repeating: 0, count: groups)
-        for (i, value) in values[spec.node]!.scalars.enumerated() { sum[i % groups] += Double(value) }
+        let neurons = network.graph.node(spec.node)!.shape.reduce(1, *)
+        var sum = sums[spec.node] ?? [Double](repeating: 0, count: neurons)
+        for (i, value) in values[spec.node]!.scalars.enumerated() { sum[i % neurons] += Double(value) }
         sums[spec.node] = sum
       }
     }
-    var means = [String: [Double]]()
-    for spec in network.populations {
-      let neurons = Double(network.graph.node(spec.node)!.shape.reduce(1, *) / spec.scales.count)
-      means[spec.node] = zip(sums[spec.node]!, spec.scales).map { $0 / (Double(count) * neurons) / $1 }
-    }
-    return means
+    return sums.mapValues { $0.map { $0 / Double(count) } }
+  }
+
+  /// The mean of `neuronMeans` over each group of neurons sharing one of `scales`, divided by
+  /// that scale: the start `v_0` that is right on average.
+  static func startAtMean(_ neuronMeans: [Double], scales: [Double]) -> [Double] {
+    let groups = scales.count
+    var sums = [Double](repeating: 0, count: groups)
+    for (i, value) in neuronMeans.enumerated() { sums[i % groups] += value }
+    let members = Double(neuronMeans.count / groups)
+    return zip(sums, scales).map { $0 / members / $1 }
   }
 }

@@ -37,7 +37,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public var fuse = false
   @Option(
     help: ArgumentHelp(
-      "Training images tuning simulates (with --target-timesteps; default \(ConversionSettings.defaultTuningImages)).",
+      "Training images tuning simulates per candidate; whole networks are judged on the first 4N (with --target-timesteps; default \(ConversionSettings.defaultTuningImages)).",
       valueName: "N"))
   public var tuningImages: Int?
   @Option(

@@ -104,12 +104,24 @@ extension SNNConv {
       // Every rank has the same network; rank 0 alone writes it.
       guard Communicator.world.isRoot else { return }
       var choices = [String: Tuning.Choice]()
+      // The steps the choices' errors were summed over: half, all and twice the kept horizon.
+      var horizons = ""
       if let targetTimesteps, let tuning = converted.tuning {
         progress.finish()
         for choice in tuning.choices { choices[choice.population] = choice }
+        let aim = tuning.aim ?? targetTimesteps
+        horizons =
+          "T = "
+          + Array(Set([max(1, aim / 2), aim, 2 * aim])).sorted().map(String.init).joined(separator: "+")
         print(
-          "tuned for T = \(targetTimesteps) on \(tuning.images) training images: \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+          "tuned for T = \(targetTimesteps) on \(tuning.images) training images (judged on \(tuning.judgingImages)): \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         )
+        for judgement in tuning.judgements {
+          let name = judgement.aim.map { "searched for T = \($0)" } ?? "as converted"
+          print(
+            "  \(name): \(judgement.disagreements) disagreements with the ANN at T and 2T, readout error \(String(format: "%.4g", judgement.readoutError))\(judgement.aim == tuning.aim ? "  (kept)" : "")"
+          )
+        }
       }
       try converted.write(to: output)
       printWarnings(converted.warnings)
@@ -122,7 +134,7 @@ extension SNNConv {
           "\(entry.label)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 || entry.members.count > 1 ? "≤" : "=") \(String(format: "%.4g", largest))"
         if let choice = choices[spec.node] {
           line +=
-            "  \(spec.dynamics.sendsSpikes ? "reset \(spec.reset.rawValue)" : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  λ×\(choice.scaleFactor)  error at T/2+T+2T \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
+            "  \(spec.dynamics.sendsSpikes ? "reset \(spec.reset.rawValue)" : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  \(choice.scalesPerNeuron ? "λ per neuron " : "")λ×\(choice.scaleFactor)  error at \(horizons) \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
         }
         print(line)
       }

@@ -300,9 +300,17 @@ import Testing
     let model = try SimulationTests.model
     let calibration = try SimulationTests.calibration
     let plain = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
-    let outcome = try Tuning.tune(plain, images: calibration.rows(0..<200), timesteps: 8)
+    let outcome = try Tuning.tune(
+      plain, images: calibration.rows(0..<200), judging: calibration, timesteps: 8)
     #expect(outcome.network.targetTimesteps == 8)
     #expect(outcome.choices.count == plain.populations.count)
+    // Searched for T = 8, 4 and 16; the network kept is the best judged on the 500 images, and
+    // the network as converted was judged first.
+    #expect(outcome.judgingImages == 500 && outcome.images == 200)
+    #expect(outcome.judgements.first?.aim == nil && outcome.judgements.count >= 2)
+    #expect(Set(outcome.judgements.compactMap(\.aim)).isSubset(of: [8, 4, 16]))
+    let kept = try #require(outcome.judgements.first { $0.aim == outcome.aim })
+    #expect(outcome.judgements.allSatisfy { !($0 < kept) }, "\(outcome.judgements)")
     for choice in outcome.choices { #expect(choice.errorAfter <= choice.errorBefore, "\(choice)") }
     let test = try SimulationTests.test
     func run(_ network: SpikingNetwork) throws -> SimulationResult {
