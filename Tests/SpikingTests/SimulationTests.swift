@@ -300,8 +300,14 @@ import Testing
     let model = try SimulationTests.model
     let calibration = try SimulationTests.calibration
     let plain = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
+    let finer = try Calibration.scales(plain.graph, calibration, .max, .neuron)
     let outcome = try Tuning.tune(
-      plain, images: calibration.rows(0..<200), judging: calibration, timesteps: 8)
+      plain, images: calibration.rows(0..<200), judging: calibration, timesteps: 8, finerScales: finer)
+    // A population given one λ per neuron has the per-neuron calibration (times its factor).
+    for (choice, spec) in zip(outcome.choices, outcome.network.populations) where choice.scalesPerNeuron {
+      #expect(
+        spec.scales == finer[spec.node]!.map { max($0 * choice.scaleFactor, Calibration.smallestScale) })
+    }
     #expect(outcome.network.targetTimesteps == 8)
     #expect(outcome.choices.count == plain.populations.count)
     // Searched for T = 8, 4 and 16; the network kept is the best judged on the 500 images, and
