@@ -123,6 +123,12 @@ public enum Tuning {
     timesteps >= 2 ? [timesteps, timesteps / 2, 2 * timesteps] : [timesteps, 2 * timesteps]
   }
 
+  /// The steps a search aimed at `aim` sums a population's error over: `aim`/2, `aim` and
+  /// 2·`aim` (each once).
+  public static func horizons(aim: Int) -> [Int] {
+    Array(Set([max(1, aim / 2), aim, 2 * aim])).sorted()
+  }
+
   /// Tunes `network` for `timesteps` steps on `images` (calibration images, never test data).
   ///
   /// One population-by-population search per horizon of `aims`; of the networks they give and
@@ -181,7 +187,9 @@ public enum Tuning {
     }
     var judgements = [try judgement(network.populations, aim: nil)]
     var kept: (search: Search, judgement: Judgement)?
-    for search in searches where search.populations != network.populations {
+    var seen = [network.populations]
+    for search in searches where !seen.contains(search.populations) {
+      seen.append(search.populations)
       let candidate = try judgement(search.populations, aim: search.aim)
       judgements.append(candidate)
       if candidate < (kept?.judgement ?? judgements[0]) { kept = (search, candidate) }
@@ -214,7 +222,7 @@ public enum Tuning {
   ) throws -> Search {
     let count = adapted.shape[0]
     let settings = SimulationSettings(
-      timesteps: Array(Set([max(1, aim / 2), aim, 2 * aim])).sorted(),
+      timesteps: horizons(aim: aim),
       batchSize: max(1, (count + workers - 1) / workers),
       threads: threads)
     var populations = network.populations
@@ -265,9 +273,13 @@ public enum Tuning {
         return kept
       }
       // Starts: 0, the calibrated mean, or the middle of the range (with halving steps, the
-      // start of a successive approximation), each with every schedule of the coarse grid; the
+      // start of a successive approximation), each with every schedule of the coarse grid, with
+      // the network's λ and with one λ per neuron where the network shares λ more widely; the
       // population as converted first.
-      // And all of that with one λ per neuron, where the network shares λ more widely.
+      let schedules: [StepSchedule] =
+        original.dynamics == .signGD
+        ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
+        : [original.schedule]
       var scaleSets = [original.scales]
       if let finer = finerScales[original.node], finer != original.scales { scaleSets.append(finer) }
       var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [(.zero, false, original)]
@@ -277,10 +289,6 @@ public enum Tuning {
         if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
         let candidate = original.with(scales: scales)
         for (kind, initial) in starts {
-          let schedules: [StepSchedule] =
-            original.dynamics == .signGD
-            ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
-            : [original.schedule]
           for schedule in schedules where !(set == 0 && kind == .zero && schedule == original.schedule) {
             grid.append((kind, set > 0, candidate.with(schedule: schedule, initial: initial)))
           }

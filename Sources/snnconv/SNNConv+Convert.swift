@@ -110,9 +110,7 @@ extension SNNConv {
         progress.finish()
         for choice in tuning.choices { choices[choice.population] = choice }
         let aim = tuning.aim ?? targetTimesteps
-        horizons =
-          "T = "
-          + Array(Set([max(1, aim / 2), aim, 2 * aim])).sorted().map(String.init).joined(separator: "+")
+        horizons = "T = " + Tuning.horizons(aim: aim).map(String.init).joined(separator: "+")
         print(
           "tuned for T = \(targetTimesteps) on \(tuning.images) training images (judged on \(tuning.judgingImages)): \(tuning.simulations) simulations, \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         )

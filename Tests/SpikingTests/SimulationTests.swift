@@ -300,14 +300,8 @@ import Testing
     let model = try SimulationTests.model
     let calibration = try SimulationTests.calibration
     let plain = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
-    let finer = try Calibration.scales(plain.graph, calibration, .max, .neuron)
     let outcome = try Tuning.tune(
-      plain, images: calibration.rows(0..<200), judging: calibration, timesteps: 8, finerScales: finer)
-    // A population given one λ per neuron has the per-neuron calibration (times its factor).
-    for (choice, spec) in zip(outcome.choices, outcome.network.populations) where choice.scalesPerNeuron {
-      #expect(
-        spec.scales == finer[spec.node]!.map { max($0 * choice.scaleFactor, Calibration.smallestScale) })
-    }
+      plain, images: calibration.rows(0..<200), judging: calibration, timesteps: 8)
     #expect(outcome.network.targetTimesteps == 8)
     #expect(outcome.choices.count == plain.populations.count)
     // Searched for T = 8, 4 and 16; the network kept is the best judged on the 500 images, and
@@ -328,6 +322,27 @@ import Testing
     #expect(after.accuracy[1] >= after.accuracy[0] - 0.004)
     for (a, b) in zip(before.populations, after.populations) {
       #expect(b.meanAbsError[0] < a.meanAbsError[0], "\(a.name)")
+    }
+  }
+
+  /// With one λ per layer, tuning offered one λ per neuron gives it to a population, and such a
+  /// population carries the per-neuron calibration (times its scale factor).
+  @Test func tuningCanGiveAPopulationOneScalePerNeuron() throws {
+    let model = try SimulationTests.model
+    let calibration = try SimulationTests.calibration
+    let perLayer = try SpikingNetwork(
+      model, dynamics: .signGD, normalization: .max, granularity: .layer, calibration: calibration)
+    let finer = try Calibration.scales(perLayer.graph, calibration, .max, .neuron)
+    let outcome = try Tuning.tune(
+      perLayer, images: calibration.rows(0..<200), judging: calibration, timesteps: 8, aims: [8],
+      finerScales: finer)
+    #expect(outcome.choices.contains { $0.scalesPerNeuron }, "\(outcome.choices)")
+    for (choice, spec) in zip(outcome.choices, outcome.network.populations) {
+      let scales =
+        choice.scalesPerNeuron
+        ? finer[spec.node]! : perLayer.populations.first { $0.node == spec.node }!.scales
+      #expect(
+        spec.scales == scales.map { max($0 * choice.scaleFactor, Calibration.smallestScale) }, "\(spec.node)")
     }
   }
 
