@@ -31,7 +31,9 @@ public struct CalibrationSharding: Sendable {
 /// Data-based normalization (docs/dynamics.md, "Normalization"): the scale λ of every
 /// population from the ANN's activations on calibration images.
 public enum Calibration {
-  /// λ for every non-affine node but the output, from `calibration` run through the ANN in
+  /// λ for every non-affine node that becomes a population — the output too, whatever its
+  /// activation (a ReLU on the logits is a population like any other), all but a final softmax,
+  /// which the readout skips — from `calibration` run through the ANN in
   /// chunks of 100 images, so that memory stays O(chunk × neurons) for max normalization (a
   /// percentile needs every value of a node, which is kept).
   /// - Returns: per node, one λ (layer), one per channel, or one per neuron of a sample.
@@ -42,7 +44,7 @@ public enum Calibration {
     sharding: CalibrationSharding = .alone
   ) throws -> [String: [Double]] {
     let adapted = try graph.adaptInput(calibration)
-    let nodes = graph.nodes.filter { !$0.op.isAffine && $0.name != graph.outputs[0] }
+    let nodes = graph.nodes.filter { !$0.op.isAffine && !($0.op == .softmax && graph.outputs.contains($0.name)) }
     func width(_ node: Node) -> Int {
       switch granularity {
       case .layer: return 1

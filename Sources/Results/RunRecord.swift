@@ -96,6 +96,9 @@ public struct RunRecord: Codable, Sendable {
   public let annAccuracy: Double
   public let timesteps: [Int]
   public let accuracy: [Double]
+  /// The share of images on which the spiking network predicts what the ANN predicts, per T
+  /// (absent in records written before it was measured).
+  public let agreement: [Double]?
   public let populations: [SimulationResult.PopulationResult]
   /// Wall-clock seconds the simulation took.
   public let seconds: Double
@@ -117,6 +120,7 @@ public struct RunRecord: Codable, Sendable {
     annAccuracy = result.annAccuracy
     timesteps = result.timesteps
     accuracy = result.accuracy
+    agreement = result.agreement.isEmpty ? nil : result.agreement
     populations = result.populations
     raster = result.raster
   }
@@ -171,6 +175,7 @@ public struct RunRecord: Codable, Sendable {
       return nil
     }
     if let problem = check(accuracy, "accuracy", atMostOne: true) { return problem }
+    if let agreement, let problem = check(agreement, "agreement", atMostOne: true) { return problem }
     guard annAccuracy.isFinite && (0...1).contains(annAccuracy) else {
       return "'ann_accuracy' is \(annAccuracy), outside [0, 1]"
     }
@@ -214,14 +219,17 @@ public struct RunRecord: Codable, Sendable {
     return nil
   }
 
-  /// The record as CSV: one row per T with the accuracy and each population's mean absolute error.
+  /// The record as CSV: one row per T with the accuracy, the agreement with the ANN (when
+  /// measured) and each population's mean absolute error.
   public func csv() -> String {
     var text =
-      (["timesteps", "accuracy"] + populations.map { "\($0.name)_mean_abs_error" }).joined(separator: ",")
+      (["timesteps", "accuracy"] + (agreement == nil ? [] : ["agreement"])
+        + populations.map { "\($0.name)_mean_abs_error" }).joined(separator: ",")
       + "\n"
     for (row, t) in timesteps.enumerated() {
       text +=
-        ([String(t), accuracy[row].description] + populations.map { $0.meanAbsError[row].description })
+        ([String(t), accuracy[row].description] + (agreement.map { [$0[row].description] } ?? [])
+          + populations.map { $0.meanAbsError[row].description })
         .joined(separator: ",") + "\n"
     }
     return text

@@ -75,7 +75,7 @@ public enum NIRSimulator {
         measures: { w in
           // A batch's counts, in the form every simulation exchanges (no ANN, no errors).
           BatchMeasures(
-            annCorrect: 0, correct: states[w].correct, annMagnitude: [], absError: [],
+            annCorrect: 0, correct: states[w].correct, agreed: [], annMagnitude: [], absError: [],
             spikes: states[w].spikeTotals, readoutError: [], readout: keepReadout ? states[w].readoutRows : []
           )
         })

@@ -27,6 +27,10 @@ public struct SimulationResult: Sendable, Codable {
   public let accuracy: [Double]
   /// Top-1 accuracy of the ANN on the same images.
   public let annAccuracy: Double
+  /// The share of images whose spiking prediction after T steps is the ANN's own (the same
+  /// arg-max of the readout), aligned with `timesteps`: how faithfully the network follows its
+  /// ANN, whatever the labels.
+  public var agreement: [Double] = []
   public let images: Int
   public let populations: [PopulationResult]
   /// Mean `|readout − ANN readout|` over the readout's elements and the images (the class
@@ -136,6 +140,8 @@ public struct BatchMeasures: Sendable, Codable, Equatable {
   public var annCorrect: Int
   /// Per measured T.
   public var correct: [Int]
+  /// Per measured T: images whose prediction is the ANN's.
+  public var agreed: [Int]
   /// Per reported population: `Σ |a|`; per population and T: `Σ |λ·v − a|` and spikes / T.
   public var annMagnitude: [Double]
   public var absError: [[Double]]
@@ -255,6 +261,7 @@ public enum Simulator {
       annAccuracy: Double(totals.annCorrect) / count, images: labels.count, populations: results,
       readoutMeanAbsError: totals.readoutError.map { $0 / readoutElements },
       readout: keepReadout ? totals.readout : nil)
+    result.agreement = totals.agreed.map { Double($0) / count }
     result.annMultiplyAccumulates = Self.multiplyAccumulates(in: graph)
     // The nodes the simulator copies from the ANN once per batch instead of stepping (under
     // analog input, the input and the affine nodes fed by it alone).
@@ -398,6 +405,7 @@ final class Shard: @unchecked Sendable {
   /// Images the ANN and, per measured T, the network got right.
   private(set) var annCorrect = 0
   private(set) var correct = [Int]()
+  private(set) var agreed = [Int]()
   /// Per reported population: `Σ |a|` over the batch; per population and T: `Σ |λ·v − a|`
   /// (each a running Double sum in index order) and spikes divided by T.
   private(set) var annMagnitude = [Double]()
@@ -411,7 +419,8 @@ final class Shard: @unchecked Sendable {
   /// What the last batch measured.
   var measures: BatchMeasures {
     BatchMeasures(
-      annCorrect: annCorrect, correct: correct, annMagnitude: annMagnitude, absError: absError,
+      annCorrect: annCorrect, correct: correct, agreed: agreed, annMagnitude: annMagnitude,
+      absError: absError,
       spikes: spikes,
       readoutError: readoutError, readout: finalReadout)
   }
@@ -446,6 +455,8 @@ final class Shard: @unchecked Sendable {
     annCorrect = 0
     annMagnitude = reported.map { _ in 0 }
     correct = []
+    agreed = []
+    var annPredictions = [Int]()
     absError = reported.map { _ in [] }
     spikes = reported.map { _ in [] }
     readoutError = []
@@ -454,7 +465,9 @@ final class Shard: @unchecked Sendable {
     lowered.load(input: input, chunkRows: Self.referenceRows) { range in
       let ann = reference(
         range, keeping: Set(lowered.constantNodes).union(reportedNodes).union([readoutName]))
-      annCorrect += zip(ann[readoutName]!.argmaxLastAxis(), labels[range]).filter { $0 == $1 }.count
+      let predicted = ann[readoutName]!.argmaxLastAxis()
+      annPredictions += predicted
+      annCorrect += zip(predicted, labels[range]).filter { $0 == $1 }.count
       for (k, entry) in reported.enumerated() {
         annMagnitude[k] = ann[entry.node]!.scalars.reduce(annMagnitude[k]) { $0 + Double(abs($1)) }
       }
@@ -469,6 +482,7 @@ final class Shard: @unchecked Sendable {
       guard requested.contains(t) else { continue }
       let scores = lowered.estimate(at: readout)
       var hits = 0
+      var same = 0
       for (row, label) in labels.enumerated() {
         var best = 0
         var bestValue = -Float.infinity
@@ -477,8 +491,10 @@ final class Shard: @unchecked Sendable {
           best = j
         }
         if best == label { hits += 1 }
+        if best == annPredictions[row] { same += 1 }
       }
       correct.append(hits)
+      agreed.append(same)
       // Σ |λ·v − a| per population, each a running sum in index order over the batch.
       var totals = reported.map { _ in 0.0 }
       var readoutTotal = 0.0
@@ -515,6 +531,7 @@ final class Shard: @unchecked Sendable {
 struct Totals {
   var annCorrect = 0
   var correct: [Int]
+  var agreed: [Int]
   var annMagnitude: [Double]
   var absError: [[Double]]
   var spikes: [[Double]]
@@ -523,6 +540,7 @@ struct Totals {
 
   init(reported: Int, timesteps: Int) {
     correct = [Int](repeating: 0, count: timesteps)
+    agreed = correct
     readoutError = [Double](repeating: 0, count: timesteps)
     annMagnitude = [Double](repeating: 0, count: reported)
     absError = [[Double]](repeating: [Double](repeating: 0, count: timesteps), count: reported)
@@ -535,6 +553,7 @@ struct Totals {
     readout += batch.readout
     for slot in correct.indices {
       correct[slot] += batch.correct[slot]
+      agreed[slot] += batch.agreed[slot]
       readoutError[slot] += batch.readoutError[slot]
     }
     for k in annMagnitude.indices {

@@ -160,7 +160,7 @@ func printTable(_ record: RunRecord) {
   // A decomposed layer's many populations show as one column: the layer's output.
   let entries = PopulationGroups.entries(record.populations.map(\.name))
   let header =
-    ["T", "accuracy", "Δ ANN (pp)", "spikes/image", "synaptic ops/image"]
+    ["T", "accuracy", "Δ ANN (pp)", "agrees with ANN", "spikes/image", "synaptic ops/image"]
     + entries.map { "\($0.label) MAE" }
   print(header.joined(separator: "\t"))
   for (row, t) in record.timesteps.enumerated() {
@@ -173,6 +173,7 @@ func printTable(_ record: RunRecord) {
       [
         String(t), String(format: "%.2f%%", record.accuracy[row] * 100),
         String(format: "%+.2f", (record.accuracy[row] - record.annAccuracy) * 100),
+        record.agreement.map { String(format: "%.2f%%", $0[row] * 100) } ?? "",
         String(format: "%.3g", spikes), String(format: "%.3g", operations),
       ]
       + entries.map { String(format: "%.4g", record.populations[$0.representative].meanAbsError[row]) }

@@ -240,6 +240,73 @@ import Testing
   }
 }
 
+/// A ReLU on the output layer (logits clipped at zero, a habit of some published CIFAR models)
+/// is a population like any other: it is calibrated, and the network then converges to its ANN.
+@Suite struct OutputPopulationTests {
+  static func graph() throws -> Graph {
+    var random = SeededRandom(seed: 11)
+    func tensor(_ shape: [Int], _ scale: Float) -> Tensor<Float> {
+      Tensor(shape: shape, scalars: random.uniform(shape.reduce(1, *), in: -scale...scale))
+    }
+    return try Graph(
+      name: "relu-logits",
+      nodes: [
+        Node(name: "x", op: .input(shape: [6])),
+        Node(
+          name: "hidden", op: .dense(units: 8, useBias: true), inputs: ["x"],
+          parameters: ["kernel": tensor([6, 8], 4), "bias": tensor([8], 1)]),
+        Node(name: "relu", op: .activation(.relu), inputs: ["hidden"]),
+        Node(
+          name: "logits", op: .dense(units: 4, useBias: true), inputs: ["relu"],
+          parameters: ["kernel": tensor([8, 4], 4), "bias": tensor([4], 1)]),
+        Node(name: "out", op: .activation(.relu), inputs: ["logits"]),
+      ])
+  }
+
+  @Test func anOutputReLUIsCalibratedAndConverges() throws {
+    let graph = try Self.graph()
+    var random = SeededRandom(seed: 12)
+    let images = Tensor<Float>(shape: [40, 6], scalars: random.uniform(240, in: 0...1))
+    let network = try SpikingNetwork(
+      graph, dynamics: .signGD, normalization: .max, granularity: .layer, calibration: images)
+    let outputs = graph.predict([images])[0]
+    let largest = Double(outputs.scalars.map { abs($0) }.max()!)
+    // The logits of this network reach well beyond signGD's reach of ±3 at λ = 1.
+    #expect(largest > 4)
+    let output = try #require(network.populations.first { $0.node == "out" })
+    #expect(output.scales == [largest])
+    let labels = outputs.argmaxLastAxis()
+    let result = try Simulator.run(network, images: images, labels: labels, timesteps: [64, 256])
+    #expect(result.readoutMeanAbsError[1] < 0.01 * largest)
+    #expect(result.agreement.last == 1)
+  }
+}
+
+/// Agreement counts the images whose spiking prediction is the ANN's, whatever the labels.
+@Suite struct AgreementTests {
+  @Test func agreementIsTheShareOfImagesPredictedAsTheANNPredictsThem() throws {
+    let graph = try EngineAgreementTests.pooledGraph()
+    var random = SeededRandom(seed: 3)
+    let images = Tensor<Float>(shape: [30, 7, 7, 2], scalars: random.uniform(30 * 98, in: 0...1))
+    let network = try SpikingNetwork(graph, dynamics: .signGD, normalization: .max, calibration: images)
+    let ann = graph.predict([images])[0].argmaxLastAxis()
+    // Labels that are not the ANN's: accuracy and agreement must differ.
+    let labels = ann.map { ($0 + 1) % 3 }
+    for t in [2, 8] {
+      let result = try Simulator.run(
+        network, images: images, labels: labels, settings: SimulationSettings(timesteps: [t], batchSize: 7),
+        keepReadout: true)
+      let readout = try #require(result.readout)
+      let predicted = Tensor(shape: [30, 3], scalars: readout).argmaxLastAxis()
+      let same = zip(predicted, ann).filter { $0 == $1 }.count
+      let right = zip(predicted, labels).filter { $0 == $1 }.count
+      #expect(result.agreement == [Double(same) / 30], "T = \(t)")
+      #expect(result.accuracy == [Double(right) / 30], "T = \(t)")
+      #expect(result.annAccuracy == 0)
+    }
+  }
+}
+
 @Suite(.needsFashionMNIST) struct SynapticOperationTests {
   @Test func synapticOperationsAreSpikesTimesFanOut() throws {
     // keras_fashion_mlp: Flatten → Dense(128, ReLU) → … → Dense(10). Each ReLU neuron feeds the
