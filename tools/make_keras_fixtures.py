@@ -104,6 +104,22 @@ def models(keras, layers):
     h = layers.Normalization(mean=0.2, variance=3.0, invert=True, name="denorm")(h)
     y = layers.Dense(3, name="out")(h)
     result.append(("func_seq", keras.Model(x, y, name="sequence_cnn")))
+
+    if hasattr(layers, "RandomRotation") and hasattr(layers, "CenterCrop"):
+        # Layers that only act while training (augmentation, noise, other dropouts) and crops.
+        x = keras.Input((12, 12, 3), name="photo")
+        h = layers.RandomFlip(name="flip")(x)
+        h = layers.RandomRotation(0.1, name="rotate")(h)
+        h = layers.RandomContrast(0.2, name="contrast")(h)
+        h = layers.GaussianNoise(0.1, name="noise")(h)
+        h = layers.RandomCrop(12, 12, name="same_crop")(h)
+        h = layers.CenterCrop(9, 10, name="center")(h)
+        h = layers.Conv2D(4, 3, activation="relu", name="conv")(h)
+        h = layers.SpatialDropout2D(0.2, name="spatial_drop")(h)
+        h = layers.GaussianDropout(0.1, name="gauss_drop")(h)
+        h = layers.ActivityRegularization(l1=0.01, name="regularize")(h)
+        y = layers.Dense(3, name="out")(layers.Flatten(name="flat")(h))
+        result.append(("func_aug", keras.Model(x, y, name="augmented")))
     return result
 
 

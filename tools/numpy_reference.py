@@ -182,8 +182,15 @@ def apply(layer, inputs, w):
     if cls == "LayerNormalization":
         m, v = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
         return w.get("gamma", 1) * (x - m) / np.sqrt(v + cfg["epsilon"]) + w.get("beta", 0)
-    if cls == "Dropout":
-        return x
+    if cls == "Dropout" or cls.startswith("Random") and cls != "RandomCrop" or cls in (
+            "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D",
+            "SpatialDropout3D", "ActivityRegularization"):
+        return x  # identities at inference
+    if cls in ("CenterCrop", "RandomCrop"):
+        if (cfg["height"], cfg["width"]) == x.shape[1:3]:
+            return x
+        top, left = (x.shape[1] - cfg["height"]) // 2, (x.shape[2] - cfg["width"]) // 2
+        return x[:, top:top + cfg["height"], left:left + cfg["width"]]
     if cls == "Add":
         return sum(inputs)
     if cls == "Concatenate":

@@ -171,6 +171,31 @@ extension KerasLayerTranslator {
       try builder.append(
         context.name("\(layer.name)_1d"), .reshape(Array(builder.shape.dropFirst())), parameters: [:])
       return (builder.nodes, nil)
+    case "CenterCrop", "RandomCrop":
+      // At inference CenterCrop keeps the middle `height × width` (the extra row or column at
+      // the bottom and right when the margin is odd); RandomCrop of the input's own size is the
+      // identity. Anything that resizes is refused: its interpolation is no affine selection
+      // this reader models.
+      try requireRank(layer, input, 3)
+      let height = try positiveInt(layer, "height", default: nil)
+      let width = try positiveInt(layer, "width", default: nil)
+      if height == input[0] && width == input[1] {
+        try builder.append(layer.name, .dropout(rate: 0), parameters: [:])
+        return (builder.nodes, nil)
+      }
+      guard layer.className == "CenterCrop", height <= input[0], width <= input[1] else {
+        throw ModelIOError.unsupportedSetting(
+          file: file, layer: layer.name, setting: "height, width",
+          value:
+            "\(height)×\(width) on a \(input[0])×\(input[1]) input (\(layer.className) then resizes; only a center crop to a smaller size or a crop to the input's own size is read)"
+        )
+      }
+      let (top, left) = ((input[0] - height) / 2, (input[1] - width) / 2)
+      try builder.append(
+        layer.name,
+        .crop2d(top: top, bottom: input[0] - height - top, left: left, right: input[1] - width - left),
+        parameters: [:])
+      return (builder.nodes, nil)
     case "Rescaling":
       guard let channels = input.last else { throw unsupported(layer, "input", "a scalar") }
       let scale = try perChannel(layer, "scale", default: 1, channels: channels)

@@ -17,7 +17,19 @@ let supportedKerasLayers = [
   "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "ZeroPadding1D", "Cropping2D",
   "Cropping1D",
   "Flatten", "Reshape", "Permute", "BatchNormalization", "LayerNormalization", "Normalization", "Rescaling",
-  "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+  "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "CenterCrop",
+  "RandomCrop",
+] + inferenceIdentityLayers
+
+/// Layers that change their input only while training — data augmentation, noise, dropout of
+/// other kinds, regularizers — and pass it through unchanged at inference. Each is read as a
+/// Dropout (its rate where it has one, else 0), which conversion removes.
+let inferenceIdentityLayers = [
+  "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness",
+  "RandomHue", "RandomSaturation", "RandomGrayscale", "RandomColorJitter", "RandomPerspective",
+  "RandomShear", "RandomErasing", "RandomGaussianBlur", "RandomSharpness", "RandomPosterization",
+  "RandomInvert", "RandomElasticTransform", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+  "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization",
 ]
 
 /// Translates Keras layer configs into graph nodes.
@@ -156,6 +168,9 @@ struct KerasLayerTranslator {
       return (.reshape(shape), nil)
     case "Dropout":
       return (.dropout(rate: try double(layer, "rate", default: 0)), nil)
+    case _ where inferenceIdentityLayers.contains(layer.className):
+      let rate = layer.config["rate"]?.double ?? 0
+      return (.dropout(rate: (0..<1).contains(rate) ? rate : 0), nil)
     case "BatchNormalization":
       try requireLastAxis(layer)
       return (

@@ -47,12 +47,12 @@ import Testing
   @Test func unsupportedLayerIsNamedWithTheSupportedList() throws {
     let path = try copy()
     try editConfig(path) {
-      $0.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"GaussianNoise\"")
+      $0.replacingOccurrences(of: "\"class_name\": \"Dropout\"", with: "\"class_name\": \"UpSampling3D\"")
     }
     let text = message(path)
     #expect(
       text.hasPrefix(
-        "\(path): layer 'dropout' has unsupported class GaussianNoise; supported: InputLayer, Dense"))
+        "\(path): layer 'dropout' has unsupported class UpSampling3D; supported: InputLayer, Dense"))
   }
 
   @Test func unsupportedSettingIsNamed() throws {
