@@ -120,6 +120,26 @@ def models(keras, layers):
         h = layers.ActivityRegularization(l1=0.01, name="regularize")(h)
         y = layers.Dense(3, name="out")(layers.Flatten(name="flat")(h))
         result.append(("func_aug", keras.Model(x, y, name="augmented")))
+
+    # Transfer learning: a pretrained base (itself holding a nested block) inside a Functional
+    # model, a Sequential head, and a layer name the outer model uses too.
+    x = keras.Input((10, 10, 3), name="pixels")
+    h = layers.Conv2D(4, 3, padding="same", name="stem")(x)
+    b = keras.Input((10, 10, 4), name="block_in")
+    t = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(b)
+    t = layers.BatchNormalization(name="bn")(t)
+    block = keras.Model(b, layers.Add(name="add")([b, t]), name="block")
+    h = block(h)
+    h = layers.MaxPooling2D(2, name="pool")(h)
+    base = keras.Model(x, layers.Activation("relu", name="relu")(h), name="base")
+    inputs = keras.Input((10, 10, 3), name="image")
+    h = layers.Rescaling(0.5, name="scale")(inputs)
+    h = base(h, training=False)
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    head = keras.Sequential([layers.Dense(6, activation="relu", name="fc"), layers.Dropout(0.2, name="drop"),
+                             layers.Dense(3, name="conv")], name="head")
+    y = head(h)
+    result.append(("func_nested", keras.Model(inputs, y, name="transfer")))
     return result
 
 

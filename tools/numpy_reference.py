@@ -232,28 +232,56 @@ def history(node):
     return names
 
 
+def nested_weights(group, model):
+    """Weights of the layers of a nested model, by layer name: Keras keeps them in the nested
+    model's group, named `layer/weight` (Functional) or `model/layer/weight` (Sequential)."""
+    if model not in group:
+        return lambda layer: {}
+    g = group[model]
+    names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs.get("weight_names", [])]
+
+    def lookup(layer):
+        return {n.split("/")[-1].split(":")[0]: np.asarray(g[n], dtype=np.float64)
+                for n in names if len(n.split("/")) >= 2 and n.split("/")[-2] == layer}
+    return lookup
+
+
+def run_model(config, inputs, lookup, nested):
+    """Evaluates a Sequential or Functional config on `inputs` (one array per input layer);
+    `lookup(layer)` gives a layer's weights, `nested(model)` the lookup inside a nested model."""
+    layers = config["config"]["layers"]
+
+    def call(layer, xs, name):
+        if layer["class_name"] in ("Sequential", "Functional", "Model"):
+            inner = nested(name)
+            return run_model(layer, xs, inner, lambda model: inner)
+        return apply(layer, xs, lookup(name))
+    if config["class_name"] == "Sequential":
+        x = inputs[0]
+        for layer in layers:
+            if layer["class_name"] != "InputLayer":
+                x = call(layer, [x], layer["config"]["name"])
+        return x
+    values = {}
+    feed = iter(inputs)
+    for layer in layers:
+        name = layer.get("name", layer["config"]["name"])
+        if layer["class_name"] == "InputLayer":
+            values[name] = next(feed)
+            continue
+        values[name] = call(layer, [values[s] for s in history(layer["inbound_nodes"])], name)
+    outputs = config["config"]["output_layers"]
+    last = outputs[0] if isinstance(outputs[0], str) else outputs[0][0]
+    return values[last]
+
+
 def evaluate(model_path, inputs):
     with h5py.File(model_path, "r") as f:
         config = json.loads(f.attrs["model_config"])
         group = f["model_weights"]
-        layers = config["config"]["layers"]
-        values = {}
-        if config["class_name"] == "Sequential":
-            x = inputs
-            for layer in layers:
-                if layer["class_name"] != "InputLayer":
-                    x = apply(layer, [x], weights(group, layer["config"]["name"]))
-            return x
-        for layer in layers:
-            name = layer.get("name", layer["config"]["name"])
-            if layer["class_name"] == "InputLayer":
-                values[name] = inputs
-                continue
-            sources = history(layer["inbound_nodes"])
-            values[name] = apply(layer, [values[s] for s in sources], weights(group, name))
-        outputs = config["config"]["output_layers"]
-        last = outputs[0] if isinstance(outputs[0], str) else outputs[0][0]
-        return values[last]
+        # A nested model's weights are all in the outermost nested model's group.
+        return run_model(config, [inputs], lambda layer: weights(group, layer),
+                         lambda model: nested_weights(group, model))
 
 
 def main(model_path, expected_path):

@@ -3,12 +3,21 @@ import Tensor
 
 /// One layer entry of a Keras `model_config`, with the names of the layers it reads.
 struct KerasLayer {
-  let name: String
+  var name: String
   let className: String
   let config: JSONValue
   /// The layers whose outputs this layer reads, in argument order.
   var inbound: [String]
+  /// For a layer of a nested model (inlined, its name prefixed with the model's): the nested
+  /// models it sits in, outermost first — its weights are in the outermost one's group of
+  /// `model_weights` — and its name there.
+  var scope: [String] = []
+  var innerName: String? = nil
 }
+
+/// The classes of a model used as a layer of another (a pretrained base inside a Functional
+/// model, the usual transfer-learning shape); the reader inlines their layers.
+let nestedModelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
 /// The layer classes the reader translates, in the order the error message lists them.
 let supportedKerasLayers = [
@@ -213,10 +222,6 @@ struct KerasLayerTranslator {
       let axis = layer.config["axis"]
       if let axis, !axis.isNull, axis.ints != [-1] { throw unsupported(layer, "axis", axis) }
       return (.softmax, nil)
-    case "Sequential", "Functional", "Model":
-      throw ModelIOError.unsupportedSetting(
-        file: file, layer: layer.name, setting: "nested model",
-        value: "\(layer.className) (flatten it before saving)")
     default:
       throw ModelIOError.unsupportedLayer(
         file: file, layer: layer.name, className: layer.className, supported: supportedKerasLayers)

@@ -58,33 +58,10 @@ public enum KerasModelReader {
     guard let className = config["class_name"]?.string else {
       throw ModelIOError.badConfig(file: file, detail: "no 'class_name' at the top level")
     }
-    let body = config["config"]
-    let modelName = body?["name"]?.string ?? "model"
-    let layerList = body?["layers"]?.array ?? body?.array
-    guard let layerList else { throw ModelIOError.badConfig(file: file, detail: "no 'layers' list") }
-    var layers = try layerList.enumerated().map { index, entry in
-      guard let layerClass = entry["class_name"]?.string, let layerConfig = entry["config"] else {
-        throw ModelIOError.badConfig(file: file, detail: "layer \(index) has no 'class_name' or 'config'")
-      }
-      guard let name = entry["name"]?.string ?? layerConfig["name"]?.string else {
-        throw ModelIOError.badConfig(file: file, detail: "layer \(index) (\(layerClass)) has no name")
-      }
-      return KerasLayer(name: name, className: layerClass, config: layerConfig, inbound: [])
-    }
-    var outputs: [String]?
-    switch className {
-    case "Sequential":
-      layers = try chainSequential(layers, translator: translator)
-    case "Functional", "Model":
-      for index in layers.indices {
-        layers[index].inbound = try inboundLayers(
-          layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
-      }
-      outputs = layerReferences(body?["output_layers"])
-    default:
-      throw ModelIOError.badConfig(
-        file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
-    }
+    let modelName = config["config"]?["name"]?.string ?? "model"
+    let model = try layers(of: className, config["config"], translator: translator)
+    let layers = model.layers
+    let outputs = model.outputs
 
     var usedNames = Set(layers.map(\.name))
     func uniqueName(_ base: String) -> String {
@@ -158,6 +135,100 @@ public enum KerasModelReader {
         file: file, layer: name, setting: "axis", value: "\(axis) (only the last axis is supported)")
     }
     return graph
+  }
+
+  /// A model's layers, each with the layers it reads, and the layers that hold its outputs
+  /// (nil: the last); nested models are inlined (``inlineNestedModels(_:outputs:translator:)``).
+  static func layers(of className: String, _ body: JSONValue?, translator: KerasLayerTranslator) throws
+    -> (layers: [KerasLayer], outputs: [String]?)
+  {
+    let file = translator.file
+    let layerList = body?["layers"]?.array ?? body?.array
+    guard let layerList else { throw ModelIOError.badConfig(file: file, detail: "no 'layers' list") }
+    var layers = try layerList.enumerated().map { index, entry in
+      guard let layerClass = entry["class_name"]?.string, let layerConfig = entry["config"] else {
+        throw ModelIOError.badConfig(file: file, detail: "layer \(index) has no 'class_name' or 'config'")
+      }
+      guard let name = entry["name"]?.string ?? layerConfig["name"]?.string else {
+        throw ModelIOError.badConfig(file: file, detail: "layer \(index) (\(layerClass)) has no name")
+      }
+      return KerasLayer(name: name, className: layerClass, config: layerConfig, inbound: [])
+    }
+    var outputs: [String]?
+    switch className {
+    case "Sequential":
+      layers = try chainSequential(layers, translator: translator)
+    case "Functional", "Model":
+      for index in layers.indices {
+        layers[index].inbound = try inboundLayers(
+          layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
+      }
+      outputs = layerReferences(body?["output_layers"])
+    default:
+      throw ModelIOError.badConfig(
+        file: file, detail: "model class '\(className)' is neither Sequential nor Functional")
+    }
+    return try inlineNestedModels(layers, outputs: outputs, translator: translator)
+  }
+
+  /// Replaces every layer that is itself a model by that model's layers: each named
+  /// `model_layer` (with `_` appended while the name is taken; Keras forbids `/` in layer
+  /// names, and PyTorch-based NIR importers `.`), its input layers replaced by what the model is called on, and readers of the
+  /// model reading its output layer instead. Weights stay where Keras put them, in the nested
+  /// model's group of `model_weights` (``KerasLayer/scope``).
+  static func inlineNestedModels(_ layers: [KerasLayer], outputs: [String]?, translator: KerasLayerTranslator)
+    throws -> (layers: [KerasLayer], outputs: [String]?)
+  {
+    let file = translator.file
+    var result = [KerasLayer]()
+    var output = [String: String]()  // a nested model's name → the layer holding its output
+    var used = Set(layers.map(\.name))
+    for var layer in layers {
+      layer.inbound = layer.inbound.map { output[$0] ?? $0 }
+      guard nestedModelClasses.contains(layer.className) else {
+        result.append(layer)
+        continue
+      }
+      let inner = try self.layers(of: layer.className, layer.config, translator: translator)
+      let inputs = inner.layers.filter { $0.className == "InputLayer" }.map(\.name)
+      guard inputs.count == layer.inbound.count else {
+        throw ModelIOError.badConfig(
+          file: file,
+          detail:
+            "nested model '\(layer.name)' has \(inputs.count) inputs and is called on \(layer.inbound.count)")
+      }
+      let innerOutputs = inner.outputs ?? inner.layers.last.map { [$0.name] } ?? []
+      guard innerOutputs.count == 1 else {
+        throw ModelIOError.unsupportedSetting(
+          file: file, layer: layer.name, setting: "outputs",
+          value: "\(innerOutputs.count) (a nested model with one output is supported)")
+      }
+      var renamed = Dictionary(zip(inputs, layer.inbound), uniquingKeysWith: { first, _ in first })
+      for var member in inner.layers where member.className != "InputLayer" {
+        var name = "\(layer.name)_\(member.name)"
+        while used.contains(name) { name += "_" }
+        used.insert(name)
+        member.inbound = try member.inbound.map { source in
+          guard let resolved = renamed[source] else {
+            throw ModelIOError.badConfig(
+              file: file,
+              detail: "layer '\(member.name)' of nested model '\(layer.name)' reads unknown layer '\(source)'")
+          }
+          return resolved
+        }
+        member.innerName = member.innerName ?? member.name
+        member.scope = [layer.name] + member.scope
+        renamed[member.name] = name
+        member.name = name
+        result.append(member)
+      }
+      guard let last = renamed[innerOutputs[0]] else {
+        throw ModelIOError.badConfig(
+          file: file, detail: "nested model '\(layer.name)' outputs unknown layer '\(innerOutputs[0])'")
+      }
+      output[layer.name] = last
+    }
+    return (result, outputs?.map { output[$0] ?? $0 })
   }
 
   /// Links Sequential layers in order, adding the input layer Keras 2 leaves implicit.
@@ -245,6 +316,10 @@ public enum KerasModelReader {
     file: String
   ) throws -> [String: Tensor<Float>] {
     let expected = expectedShapes.map(\.name)
+    if let outermost = layer.scope.first, let name = layer.innerName {
+      return try readNestedWeights(
+        for: layer, named: name, in: outermost, expected: expectedShapes, weights: weights, file: file)
+    }
     guard !expected.isEmpty else {
       if weights.kind(of: layer.name) == .group {
         let stored = try splitStringAttribute(try weights.group(layer.name), "weight_names")
@@ -276,6 +351,56 @@ public enum KerasModelReader {
       let dataset = try group.dataset(weightName)
       let shape = try dataset.shape
       let pattern = expectedShapes[position].shape.map { $0 < 0 ? nil : $0 }
+      guard shape.count == pattern.count, zip(shape, pattern).allSatisfy({ $1 == nil || $0 == $1 }) else {
+        throw ModelIOError.weightShape(
+          file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
+      }
+      parameters[parameter] = Tensor(shape: shape, scalars: try dataset.read(as: Float.self))
+    }
+    return parameters
+  }
+
+  /// The weights of a layer of a nested model: in the group of the outermost nested model, among
+  /// its `weight_names`, those whose path ends in `name/weight` (`c1/kernel` for a Functional
+  /// base, `mid/pw/kernel` for a Sequential one, `c1/kernel:0` from Keras 2).
+  static func readNestedWeights(
+    for layer: KerasLayer, named name: String, in model: String,
+    expected expectedShapes: [(name: String, shape: [Int])], weights: HDF5Group, file: String
+  ) throws -> [String: Tensor<Float>] {
+    let groupPath = joinedPath(weights.path, model)
+    let stored: [String]
+    if weights.kind(of: model) == .group {
+      stored = try splitStringAttribute(try weights.group(model), "weight_names").filter { weight in
+        let parts = weight.split(separator: "/")
+        return parts.count >= 2 && parts[parts.count - 2] == name
+      }
+    } else {
+      stored = []
+    }
+    guard !expectedShapes.isEmpty else {
+      if !stored.isEmpty {
+        throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: stored, expected: [])
+      }
+      return [:]
+    }
+    guard stored.count <= expectedShapes.count else {
+      throw ModelIOError.unexpectedWeights(
+        file: file, layer: layer.name, stored: stored, expected: expectedShapes.map(\.name))
+    }
+    var parameters = [String: Tensor<Float>]()
+    for (position, (parameter, expected)) in expectedShapes.enumerated() {
+      let match =
+        stored.first { baseName($0) == parameter }
+        ?? (stored.count == expectedShapes.count ? stored[position] : nil)
+      let group = try weights.group(model)
+      guard let weightName = match, group.kind(of: weightName) == .dataset else {
+        throw ModelIOError.missingWeight(
+          file: file, layer: layer.name, weight: parameter,
+          path: joinedPath(groupPath, match ?? "\(name)/\(parameter)"))
+      }
+      let dataset = try group.dataset(weightName)
+      let shape = try dataset.shape
+      let pattern = expected.map { $0 < 0 ? nil : $0 }
       guard shape.count == pattern.count, zip(shape, pattern).allSatisfy({ $1 == nil || $0 == $1 }) else {
         throw ModelIOError.weightShape(
           file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
