@@ -106,7 +106,8 @@ def models(keras, layers):
     result.append(("func_seq", keras.Model(x, y, name="sequence_cnn")))
 
     if hasattr(layers, "RandomRotation") and hasattr(layers, "CenterCrop"):
-        # Layers that only act while training (augmentation, noise, other dropouts) and crops.
+        # Layers that only act while training (augmentation, noise, other dropouts), crops and
+        # nearest up-sampling.
         x = keras.Input((12, 12, 3), name="photo")
         h = layers.RandomFlip(name="flip")(x)
         h = layers.RandomRotation(0.1, name="rotate")(h)
@@ -115,6 +116,7 @@ def models(keras, layers):
         h = layers.RandomCrop(12, 12, name="same_crop")(h)
         h = layers.CenterCrop(9, 10, name="center")(h)
         h = layers.Conv2D(4, 3, activation="relu", name="conv")(h)
+        h = layers.UpSampling2D((2, 1), name="up")(h)
         h = layers.SpatialDropout2D(0.2, name="spatial_drop")(h)
         h = layers.GaussianDropout(0.1, name="gauss_drop")(h)
         h = layers.ActivityRegularization(l1=0.01, name="regularize")(h)

@@ -155,6 +155,9 @@ def apply(layer, inputs, w):
         amounts = sides(cfg["cropping"], 2 if cls.endswith("2D") else 1)
         index = (slice(None),) + tuple(slice(a, x.shape[d + 1] - b) for d, (a, b) in enumerate(amounts))
         return x[index]
+    if cls == "UpSampling2D":
+        rows, columns = pair(cfg["size"])
+        return x.repeat(rows, axis=1).repeat(columns, axis=2)
     if cls == "Permute":
         return x.transpose([0] + list(cfg["dims"]))
     if cls == "Rescaling":

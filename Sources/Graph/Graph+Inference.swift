@@ -93,7 +93,7 @@ extension Op {
     case .activation(let function): return x.map(function)
     case .softmax: return x.softmaxLastAxis()
     case .binary(let function): return Tensor.zip(x, inputs[1], function)
-    case .zeroPad2d, .crop2d, .permute: return Structural.select(self, x)
+    case .zeroPad2d, .crop2d, .permute, .upSample2d: return Structural.select(self, x)
     }
   }
 }

@@ -147,6 +147,9 @@ public enum Op: Sendable, Hashable, Codable {
   /// The per-sample axes reordered: output axis k is input axis `order[k]` (0 is the first
   /// axis after the batch; Keras `Permute` with its 1-based `dims` less one).
   case permute(order: [Int])
+  /// Every pixel repeated `rows` times down and `columns` times across:
+  /// `(H, W, C)` → `(H·rows, W·columns, C)` (Keras `UpSampling2D` with nearest interpolation).
+  case upSample2d(rows: Int, columns: Int)
 
   /// The name used in tables and errors.
   public var kind: String {
@@ -179,6 +182,7 @@ public enum Op: Sendable, Hashable, Codable {
     case .zeroPad2d: return "ZeroPadding2D"
     case .crop2d: return "Cropping2D"
     case .permute: return "Permute"
+    case .upSample2d: return "UpSampling2D"
     }
   }
 
@@ -211,7 +215,8 @@ public enum Op: Sendable, Hashable, Codable {
     case .pool2d(let attributes): return attributes.mode == .average
     case .activation(let function): return function == .identity
     case .binary(let function): return function == .add || function == .subtract
-    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute: return true
+    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute, .upSample2d:
+      return true
     case .layerNorm, .softmax: return false
     }
   }

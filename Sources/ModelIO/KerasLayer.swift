@@ -25,7 +25,7 @@ let supportedKerasLayers = [
   "AveragePooling2D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
   "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "ZeroPadding1D", "Cropping2D",
   "Cropping1D",
-  "Flatten", "Reshape", "Permute", "BatchNormalization", "LayerNormalization", "Normalization", "Rescaling",
+  "Flatten", "Reshape", "Permute", "UpSampling2D", "BatchNormalization", "LayerNormalization", "Normalization", "Rescaling",
   "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "CenterCrop",
   "RandomCrop",
 ] + inferenceIdentityLayers
@@ -165,6 +165,16 @@ struct KerasLayerTranslator {
           ? .zeroPad2d(top: a[0], bottom: a[1], left: a[2], right: a[3])
           : .crop2d(top: a[0], bottom: a[1], left: a[2], right: a[3]), nil
       )
+    case "UpSampling2D":
+      try requireChannelsLast(layer)
+      let interpolation = layer.config["interpolation"] ?? "nearest"
+      guard interpolation.string == "nearest" else {
+        throw ModelIOError.unsupportedSetting(
+          file: file, layer: layer.name, setting: "interpolation",
+          value: "\(interpolation.text) (only nearest repeats pixels; bilinear is not read)")
+      }
+      let size = try ints(layer, "size", count: 2)
+      return (.upSample2d(rows: size[0], columns: size[1]), nil)
     case "Permute":
       let dims = try required(layer, "dims")
       guard let order = dims.ints, order.allSatisfy({ $0 > 0 }) else {

@@ -164,6 +164,11 @@ public enum KerasModelWriter {
       )
     case .permute(let order):
       return ("Permute", ["dims": ints(order.map { $0 + 1 })])
+    case .upSample2d(let rows, let columns):
+      return (
+        "UpSampling2D",
+        ["size": ints([rows, columns]), "interpolation": "nearest", "data_format": "channels_last"]
+      )
     case .scaleShift:
       // Keras's Rescaling, its scale and offset per channel (constants, not weights).
       func values(_ name: String, _ fallback: Float) -> JSONValue {

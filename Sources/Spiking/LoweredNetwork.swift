@@ -855,7 +855,7 @@ struct LoweredNode {
       return .sum
     case .binary(.subtract):
       return .difference
-    case .zeroPad2d, .crop2d, .permute:
+    case .zeroPad2d, .crop2d, .permute, .upSample2d:
       return .gather(indices: node.op.selectionIndices(input: inputShape), inputSize: inputShape.reduce(1, *))
     case .concatenate(let given):
       let shape = node.shape

@@ -348,7 +348,7 @@ public enum Simulator {
         total += Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) / inputCount
       case .add, .binary(.add), .binary(.subtract):
         total += uses * meanFanOut(of: reader.name, in: graph, memo: &memo)
-      case .windowElement, .zeroPad2d, .crop2d, .permute:
+      case .windowElement, .zeroPad2d, .crop2d, .permute, .upSample2d:
         // A selection is no synapse: its elements reach what its readers' synapses reach.
         total += outputCount / max(inputCount, 1) * meanFanOut(of: reader.name, in: graph, memo: &memo)
       case .binary, .activation, .concatenate, .batchNorm, .scaleShift, .globalAveragePool2d:

@@ -112,7 +112,7 @@ extension Op {
     case .scaleShift:
       // The scale and shift are constants (preprocessing): only the input has a gradient.
       return OpGradients(inputs: [LayerNormalization.scaleShiftBackward(dy, parameters: parameters)])
-    case .zeroPad2d, .crop2d, .permute:
+    case .zeroPad2d, .crop2d, .permute, .upSample2d:
       return OpGradients(inputs: [Structural.selectionBackward(self, dy, input: inputs[0])])
     case .input:
       return OpGradients(inputs: [])

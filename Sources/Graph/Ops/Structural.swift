@@ -77,6 +77,17 @@ enum Structural {
       let count = input.reduce(1, *)
       let positions = Tensor<Double>(shape: input, scalars: (0..<count).map(Double.init)).permuted(order)
       return positions.scalars.map { Int32($0) }
+    case .upSample2d(let rows, let columns):
+      let (height, width, channels) = (input[0], input[1], input[2])
+      var indices = [Int32]()
+      indices.reserveCapacity(height * rows * width * columns * channels)
+      for row in 0..<(height * rows) {
+        for column in 0..<(width * columns) {
+          let base = ((row / rows) * width + column / columns) * channels
+          for c in 0..<channels { indices.append(Int32(base + c)) }
+        }
+      }
+      return indices
     default:
       preconditionFailure("\(op.kind) is not a selection")
     }
@@ -92,6 +103,8 @@ enum Structural {
       return [input[0] - top - bottom, input[1] - left - right, input[2]]
     case .permute(let order):
       return order.map { input[$0] }
+    case .upSample2d(let rows, let columns):
+      return [input[0] * rows, input[1] * columns, input[2]]
     default:
       preconditionFailure("\(op.kind) is not a selection")
     }
@@ -155,7 +168,7 @@ extension Op {
   /// (ZeroPadding2D, Cropping2D, Permute).
   public var isSelection: Bool {
     switch self {
-    case .zeroPad2d, .crop2d, .permute: return true
+    case .zeroPad2d, .crop2d, .permute, .upSample2d: return true
     default: return false
     }
   }
