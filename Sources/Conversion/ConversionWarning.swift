@@ -13,6 +13,10 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     /// Scales far above the outputs they cover: on average an output is `1/ratio` of its λ, so
     /// the neurons resolve it only after about `ratio` steps.
     case scaleFarAboveOutputs(ratio: Double)
+    /// Simulated on a few calibration images, the signGD population's mean relative error is
+    /// still `relativeError` after `timesteps` steps, where a converging one is within a
+    /// thousandth: its neurons walked out of reach while the estimates feeding them settled.
+    case notConverging(relativeError: Double, timesteps: Int, images: Int)
   }
 
   /// The population's node.
@@ -36,6 +40,9 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     case .scaleFarAboveOutputs(let ratio):
       return
         "\(subject): its outputs average 1/\(String(format: "%.3g", ratio)) of their scale λ, so its neurons need about that many steps to resolve them"
+    case .notConverging(let error, let timesteps, let images):
+      return
+        "\(subject): still \(Self.percent(error)) off its ANN outputs after \(timesteps) steps on \(images) calibration images; its neurons ran out of step while the populations before them settled, and the network may disagree with its ANN at any T (tuning with --target-timesteps chooses their schedules)"
     }
   }
 
@@ -48,14 +55,26 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
   /// The ratio of λ to the mean output magnitude above which a population is reported
   /// (the shipped networks lie between 3 and 36, whatever the granularity: docs/spiking.md).
   public static let scaleRatioLimit = 100.0
+  /// The relative error above which a signGD population is reported as not converging, after
+  /// ``convergenceSteps`` steps on at most ``convergenceImages`` calibration images. The
+  /// default schedule's last step is then 3·10⁻⁷ of λ; every population of the shipped and zoo
+  /// networks is below 10⁻³ there (docs/spiking.md).
+  public static let convergenceLimit = 0.05
+  public static let convergenceSteps = 256
+  public static let convergenceImages = 32
 
   /// Checks every population of `network` against the ANN's outputs on `images` (run in chunks
   /// of 100): IF neurons on outputs with more than ``negativeShareLimit`` of their magnitude
   /// below zero, and scales more than ``scaleRatioLimit`` times the mean output magnitude.
   /// Populations whose outputs are all zero are not reported (their neurons stay silent, as
-  /// they should).
+  /// they should). A network that was not tuned is also simulated on the first
+  /// ``convergenceImages`` images for ``convergenceSteps`` steps, and each signGD population
+  /// still more than ``convergenceLimit`` off its ANN outputs is reported (tuned networks run
+  /// schedules chosen for their T, which need not converge further).
   /// - Throws: `GraphError` when the images do not fit the network's input.
-  public static func check(_ network: SpikingNetwork, images: Tensor<Float>) throws -> [ConversionWarning] {
+  public static func check(_ network: SpikingNetwork, images: Tensor<Float>, threads: Int? = nil) throws
+    -> [ConversionWarning]
+  {
     let adapted = try network.graph.adaptInput(images)
     let wanted = Set(network.populations.map(\.node))
     var magnitude = [String: Double]()
@@ -103,6 +122,23 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
           ConversionWarning(
             population: spec.node, function: function, kind: .scaleFarAboveOutputs(ratio: ratio)))
       }
+    }
+    guard network.targetTimesteps == nil, network.populations.contains(where: { $0.dynamics == .signGD })
+    else { return warnings }
+    let sample = min(count, convergenceImages)
+    let result = try Simulator.run(
+      network, images: adapted.rows(0..<sample), labels: [Int](repeating: 0, count: sample),
+      settings: SimulationSettings(
+        timesteps: [convergenceSteps], batchSize: max(1, (sample + 1) / 2), threads: threads))
+    for population in result.populations
+    where population.dynamics == .signGD && population.meanRelativeError[0] > convergenceLimit
+      && (magnitude[population.name] ?? 0) > 0
+    {
+      warnings.append(
+        ConversionWarning(
+          population: population.name, function: population.op,
+          kind: .notConverging(
+            relativeError: population.meanRelativeError[0], timesteps: convergenceSteps, images: sample)))
     }
     return warnings
   }

@@ -75,4 +75,30 @@ private func oneLayer(_ function: UnaryFunction) throws -> Graph {
       } == reported, "\(warnings)")
     #expect(warnings.allSatisfy { if case .negativeOutputsUnderIF = $0.kind { reported } else { false } })
   }
+
+  /// The nested transfer-learning fixture's head (λ 0.024 behind estimates of λ 3.6) walks out
+  /// of reach: reported, naming it; the same network tuned is not simulated for it, and the
+  /// Keras MLP, whose populations converge, gets no warning.
+  @Test func aPopulationThatDoesNotConvergeIsReported() throws {
+    let (graph, images) = try fixture("keras3_func_nested")
+    let network = try SpikingNetwork(graph, dynamics: .signGD, normalization: .max, calibration: images)
+    let warnings = try ConversionWarning.check(network, images: images)
+    let stuck = warnings.compactMap { warning -> (String, Double)? in
+      if case .notConverging(let error, let steps, let count) = warning.kind, steps == 256, count == 4 {
+        return (warning.population, error)
+      }
+      return nil
+    }
+    #expect(stuck.map(\.0) == ["head_fc_relu"], "\(warnings)")
+    #expect(stuck.allSatisfy { $0.1 > 0.1 })
+    let tuned = try network.replacing(populations: network.populations, targetTimesteps: 16)
+    #expect(
+      try ConversionWarning.check(tuned, images: images).allSatisfy {
+        if case .notConverging = $0.kind { false } else { true }
+      })
+    let model = try SimulationTests.model
+    let calibration = try SimulationTests.calibration.rows(0..<100)
+    let healthy = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
+    #expect(try ConversionWarning.check(healthy, images: calibration).isEmpty)
+  }
 }
