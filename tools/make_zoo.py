@@ -76,34 +76,32 @@ def conv_bn_relu(layers, x, filters, stride=1, order="bn-relu", activation="relu
     return layers.BatchNormalization()(x)
 
 
-def vgg11_bn(keras, layers):
-    """VGG-11 at a quarter width: conv → BN → ReLU, Rescaling, a softmax output, Dropout."""
+def vgg(keras, layers, name, blocks, order, rescale, dropout, output):
+    """A VGG of `blocks` (filters per convolution, a 2×2 max pooling after each block), then
+    Dense 128 with Dropout and a Dense 10 with the `output` activation."""
     inputs = keras.Input((32, 32, 3))
-    x = layers.Rescaling(1 / 255)(inputs)
-    for block in [[16], [32], [64, 64], [128, 128], [128, 128]]:
+    x = layers.Rescaling(1 / 255)(inputs) if rescale else inputs
+    for block in blocks:
         for filters in block:
-            x = conv_bn_relu(layers, x, filters)
+            x = conv_bn_relu(layers, x, filters, order=order)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
-    x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="vgg11_bn"), False
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(10, activation=output)(x)
+    return keras.Model(inputs, outputs, name=name), output != "softmax"
+
+
+def vgg11_bn(keras, layers):
+    """VGG-11 at a quarter width: conv → BN → ReLU, Rescaling, a softmax output, Dropout."""
+    return vgg(keras, layers, "vgg11_bn", [[16], [32], [64, 64], [128, 128], [128, 128]], "bn-relu", True, 0.3,
+               "softmax")
 
 
 def vgg13_relu_bn(keras, layers):
     """VGG-13 at a quarter width: conv → ReLU → BN, raw 0…255 pixels, ReLU on the logits."""
-    inputs = keras.Input((32, 32, 3))
-    x = inputs
-    for block in [[16, 16], [32, 32], [64, 64], [128, 128], [128, 128]]:
-        for filters in block:
-            x = conv_bn_relu(layers, x, filters, order="relu-bn")
-        x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(128, activation="relu")(x)
-    x = layers.Dropout(0.4)(x)
-    outputs = layers.Dense(10, activation="relu")(x)
-    return keras.Model(inputs, outputs, name="vgg13_relu_bn"), True
+    return vgg(keras, layers, "vgg13_relu_bn", [[16, 16], [32, 32], [64, 64], [128, 128], [128, 128]],
+               "relu-bn", False, 0.4, "relu")
 
 
 def cifar_cnn(keras, layers):

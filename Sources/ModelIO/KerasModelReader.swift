@@ -310,31 +310,38 @@ public enum KerasModelReader {
 
   /// Reads the weights `expected` (names and shapes, −1 for a dimension not checked) from
   /// `model_weights/<layer>`, matching each expected name (`kernel`, `bias`, `gamma` …) to a
-  /// `weight_names` entry by its last path component, or by position when names do not tell.
+  /// `weight_names` entry by its last path component, or by position when names do not tell. A
+  /// layer of a nested model finds its weights in the outermost nested model's group, among the
+  /// `weight_names` whose path ends in `<layer>/<weight>` (`c1/kernel` for a Functional base,
+  /// `mid/pw/kernel` for a Sequential one, `c1/kernel:0` from Keras 2).
   static func readWeights(
     for layer: KerasLayer, expected expectedShapes: [(name: String, shape: [Int])], weights: HDF5Group,
     file: String
   ) throws -> [String: Tensor<Float>] {
     let expected = expectedShapes.map(\.name)
-    if let outermost = layer.scope.first, let name = layer.innerName {
-      return try readNestedWeights(
-        for: layer, named: name, in: outermost, expected: expectedShapes, weights: weights, file: file)
+    let groupName = layer.scope.first ?? layer.name
+    let owner = layer.innerName ?? layer.name
+    var names = [String]()
+    if weights.kind(of: groupName) == .group {
+      names = try splitStringAttribute(try weights.group(groupName), "weight_names")
+      if !layer.scope.isEmpty {
+        names = names.filter { weight in
+          let parts = weight.split(separator: "/")
+          return parts.count >= 2 && parts[parts.count - 2] == owner
+        }
+      }
     }
     guard !expected.isEmpty else {
-      if weights.kind(of: layer.name) == .group {
-        let stored = try splitStringAttribute(try weights.group(layer.name), "weight_names")
-        if !stored.isEmpty {
-          throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: stored, expected: [])
-        }
+      if !names.isEmpty {
+        throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: names, expected: [])
       }
       return [:]
     }
-    let groupPath = joinedPath(weights.path, layer.name)
-    guard weights.kind(of: layer.name) == .group else {
+    let groupPath = joinedPath(weights.path, groupName)
+    guard weights.kind(of: groupName) == .group else {
       throw ModelIOError.missingWeight(file: file, layer: layer.name, weight: expected[0], path: groupPath)
     }
-    let group = try weights.group(layer.name)
-    let names = try splitStringAttribute(group, "weight_names")
+    let group = try weights.group(groupName)
     guard names.count <= expected.count else {
       throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: names, expected: expected)
     }
@@ -346,61 +353,11 @@ public enum KerasModelReader {
       guard let weightName = match, group.kind(of: weightName) == .dataset else {
         throw ModelIOError.missingWeight(
           file: file, layer: layer.name, weight: parameter,
-          path: joinedPath(groupPath, match ?? "\(layer.name)/\(parameter)"))
+          path: joinedPath(groupPath, match ?? "\(owner)/\(parameter)"))
       }
       let dataset = try group.dataset(weightName)
       let shape = try dataset.shape
       let pattern = expectedShapes[position].shape.map { $0 < 0 ? nil : $0 }
-      guard shape.count == pattern.count, zip(shape, pattern).allSatisfy({ $1 == nil || $0 == $1 }) else {
-        throw ModelIOError.weightShape(
-          file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
-      }
-      parameters[parameter] = Tensor(shape: shape, scalars: try dataset.read(as: Float.self))
-    }
-    return parameters
-  }
-
-  /// The weights of a layer of a nested model: in the group of the outermost nested model, among
-  /// its `weight_names`, those whose path ends in `name/weight` (`c1/kernel` for a Functional
-  /// base, `mid/pw/kernel` for a Sequential one, `c1/kernel:0` from Keras 2).
-  static func readNestedWeights(
-    for layer: KerasLayer, named name: String, in model: String,
-    expected expectedShapes: [(name: String, shape: [Int])], weights: HDF5Group, file: String
-  ) throws -> [String: Tensor<Float>] {
-    let groupPath = joinedPath(weights.path, model)
-    let stored: [String]
-    if weights.kind(of: model) == .group {
-      stored = try splitStringAttribute(try weights.group(model), "weight_names").filter { weight in
-        let parts = weight.split(separator: "/")
-        return parts.count >= 2 && parts[parts.count - 2] == name
-      }
-    } else {
-      stored = []
-    }
-    guard !expectedShapes.isEmpty else {
-      if !stored.isEmpty {
-        throw ModelIOError.unexpectedWeights(file: file, layer: layer.name, stored: stored, expected: [])
-      }
-      return [:]
-    }
-    guard stored.count <= expectedShapes.count else {
-      throw ModelIOError.unexpectedWeights(
-        file: file, layer: layer.name, stored: stored, expected: expectedShapes.map(\.name))
-    }
-    var parameters = [String: Tensor<Float>]()
-    for (position, (parameter, expected)) in expectedShapes.enumerated() {
-      let match =
-        stored.first { baseName($0) == parameter }
-        ?? (stored.count == expectedShapes.count ? stored[position] : nil)
-      let group = try weights.group(model)
-      guard let weightName = match, group.kind(of: weightName) == .dataset else {
-        throw ModelIOError.missingWeight(
-          file: file, layer: layer.name, weight: parameter,
-          path: joinedPath(groupPath, match ?? "\(name)/\(parameter)"))
-      }
-      let dataset = try group.dataset(weightName)
-      let shape = try dataset.shape
-      let pattern = expected.map { $0 < 0 ? nil : $0 }
       guard shape.count == pattern.count, zip(shape, pattern).allSatisfy({ $1 == nil || $0 == $1 }) else {
         throw ModelIOError.weightShape(
           file: file, layer: layer.name, path: dataset.path, expected: pattern, actual: shape)
