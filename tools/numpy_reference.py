@@ -272,6 +272,16 @@ def run_model(config, inputs, lookup, nested):
         if layer["class_name"] == "InputLayer":
             values[name] = next(feed)
             continue
+        args = layer["inbound_nodes"][0].get("args", []) if layer["inbound_nodes"] and isinstance(
+            layer["inbound_nodes"][0], dict) else []
+        if any(isinstance(a, (int, float)) for a in args):
+            # A Keras 3 operation on a tensor and a number (x + 3.0, 1.0 - x, x / 6.0 …).
+            operands = [a if isinstance(a, (int, float)) else values[a["config"]["keras_history"][0]]
+                        for a in args]
+            op = {"Add": np.add, "Subtract": np.subtract, "Multiply": np.multiply,
+                  "TrueDivide": np.true_divide, "Divide": np.true_divide}[layer["class_name"]]
+            values[name] = op(*operands)
+            continue
         values[name] = call(layer, [values[s] for s in history(layer["inbound_nodes"])], name)
     outputs = config["config"]["output_layers"]
     last = outputs[0] if isinstance(outputs[0], str) else outputs[0][0]

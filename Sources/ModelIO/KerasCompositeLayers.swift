@@ -196,6 +196,33 @@ extension KerasLayerTranslator {
         .crop2d(top: top, bottom: input[0] - height - top, left: left, right: input[1] - width - left),
         parameters: [:])
       return (builder.nodes, nil)
+    case let name where ["Add", "Subtract", "Multiply", "TrueDivide", "Divide"].contains(name) && !layer.constants.isEmpty:
+      // Arithmetic with a number, as Keras 3 saves `x + 3.0`, `x * 0.5`, `1.0 - x` or `x / 6.0`:
+      // a constant affine map.
+      guard let channels = input.last, layer.constants.count == 1, context.inputs.count == 1,
+        let constant = layer.constants[0].value.double, constant.isFinite
+      else {
+        throw unsupported(
+          layer, "arguments",
+          .string(
+            "\(layer.constants.map(\.value.text).joined(separator: ", ")) (one tensor and one number are read)"))
+      }
+      let first = layer.constants[0].position == 0  // the number is the left operand
+      let (scale, shift): (Double, Double)
+      switch layer.className {
+      case "Add": (scale, shift) = (1, constant)
+      case "Subtract": (scale, shift) = first ? (-1, constant) : (1, -constant)
+      case "Multiply": (scale, shift) = (constant, 0)
+      default:
+        guard !first, constant != 0 else {
+          throw unsupported(layer, "arguments", .string("a division \(first ? "of a number by a tensor" : "by 0")"))
+        }
+        (scale, shift) = (1 / constant, 0)
+      }
+      try builder.appendChannelAffine(
+        layer.name, scale: [Float](repeating: Float(scale), count: channels),
+        shift: [Float](repeating: Float(shift), count: channels))
+      return (builder.nodes, nil)
     case "Rescaling":
       guard let channels = input.last else { throw unsupported(layer, "input", "a scalar") }
       let scale = try perChannel(layer, "scale", default: 1, channels: channels)

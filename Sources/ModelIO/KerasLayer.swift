@@ -13,6 +13,9 @@ struct KerasLayer {
   /// `model_weights` — and its name there.
   var scope: [String] = []
   var innerName: String? = nil
+  /// The arguments of a Keras 3 operation that are numbers, not tensors (`x + 3.0` saves an
+  /// `Add` whose arguments are the tensor and 3.0), with their position among the arguments.
+  var constants: [(position: Int, value: JSONValue)] = []
 }
 
 /// The classes of a model used as a layer of another (a pretrained base inside a Functional

@@ -162,6 +162,7 @@ public enum KerasModelReader {
       for index in layers.indices {
         layers[index].inbound = try inboundLayers(
           layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
+        layers[index].constants = operationConstants(layerList[index]["inbound_nodes"])
       }
       outputs = layerReferences(body?["output_layers"])
     default:
@@ -288,6 +289,13 @@ public enum KerasModelReader {
     }
     try collect(calls[0])
     return names
+  }
+
+  /// The arguments of a Keras 3 call that are numbers, with their positions: what `x + 3.0` or
+  /// `2 * x` saves beside the tensor (a layer called on a list of tensors has none).
+  static func operationConstants(_ value: JSONValue?) -> [(position: Int, value: JSONValue)] {
+    guard let args = value?.array?.first?["args"]?.array else { return [] }
+    return args.enumerated().compactMap { position, argument in argument.double == nil ? nil : (position, argument) }
   }
 
   /// `[["d1", 0, 0]]`, `["d1", 0, 0]` or `[["a",0,0],["b",0,0]]` → layer names.
