@@ -189,7 +189,6 @@ NETWORKS = {
     "mobilenet": (mobilenet, 2),
     # As users take them from keras.applications, briefly trained.
     "app-mobilenet": (applications(lambda keras: lambda **a: keras.applications.MobileNet(alpha=0.25, **a)), 1),
-    "app-mobilenetv2": (applications(lambda keras: lambda **a: keras.applications.MobileNetV2(alpha=0.35, **a)), 1),
 }
 
 
