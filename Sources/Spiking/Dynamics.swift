@@ -76,6 +76,12 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
   case geometric(eta0: Double, gamma: Double)
   /// `η_t = η`.
   case constant(eta: Double)
+  /// Per neuron, for signGD: each neuron's step starts at `η₀` and shrinks by `γ` only when its
+  /// spike differs from the one before (it overshot its target), so a neuron whose target
+  /// moves away keeps the step it had until it has caught up. Where spikes alternate around a
+  /// settled target it decays as `geometric` does; a deep population whose target keeps moving
+  /// while the populations before it settle does not run out of step (docs/dynamics.md).
+  case adaptive(eta0: Double, gamma: Double)
 
   /// `inverse`, `geometric(η₀=0.15, γ=0.95)` or `constant(η=0.1)`.
   public var description: String {
@@ -83,6 +89,7 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     case .inverse: return "inverse"
     case .geometric(let eta0, let gamma): return "geometric(η₀=\(eta0), γ=\(gamma))"
     case .constant(let eta): return "constant(η=\(eta))"
+    case .adaptive(let eta0, let gamma): return "adaptive(η₀=\(eta0), γ=\(gamma))"
     }
   }
 
@@ -98,7 +105,7 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     func inRange(_ value: Double) -> Bool { value.isFinite && value > 0 && value <= 1 }
     switch self {
     case .inverse: return nil
-    case .geometric(let eta0, let gamma):
+    case .geometric(let eta0, let gamma), .adaptive(let eta0, let gamma):
       if !inRange(eta0) { return "η₀ = \(eta0) is outside (0, 1]" }
       if !inRange(gamma) { return "γ = \(gamma) is outside (0, 1]" }
       return nil
@@ -107,14 +114,19 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
 
-  /// `η_t` for `t ≥ 1`.
+  /// `η_t` for `t ≥ 1`: the step every neuron takes (for `adaptive`, the largest any neuron
+  /// may take, `η₀`).
   public func eta(_ t: Int) -> Double {
     switch self {
     case .inverse: return 1 / Double(t + 1)
     case .geometric(let eta0, let gamma): return eta0 * pow(gamma, Double(t - 1))
     case .constant(let eta): return eta
+    case .adaptive(let eta0, _): return eta0
     }
   }
+
+  /// Whether each neuron keeps a step of its own (``adaptive``).
+  public var isPerNeuron: Bool { if case .adaptive = self { true } else { false } }
 
   /// The farthest `v` can travel from 0 in `steps` steps (∞ for unbounded schedules).
   public func reach(steps: Int) -> Double {
@@ -122,7 +134,7 @@ public enum StepSchedule: Sendable, Hashable, Codable, CustomStringConvertible {
     case .inverse: return 1
     case .geometric(let eta0, let gamma):
       return gamma == 1 ? eta0 * Double(steps) : eta0 * (1 - pow(gamma, Double(steps))) / (1 - gamma)
-    case .constant(let eta): return eta * Double(steps)
+    case .constant(let eta), .adaptive(let eta, _): return eta * Double(steps)
     }
   }
 }

@@ -46,6 +46,9 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   /// `g(x̂_t)` of the current step, when the caller gives no workspace (allocated at the first
   /// such step, then reused).
   private var goals: [Scalar] = []
+  /// Per neuron under an ``StepSchedule/adaptive(eta0:gamma:)`` schedule: the step it took
+  /// last, negative after a spike (empty until the first step).
+  private var lastSteps: [Scalar] = []
 
   /// - Parameters:
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
@@ -109,6 +112,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 
   /// Starts over: `v = v_0`, no spikes, step 0.
   public mutating func reset() {
+    lastSteps = []
     for i in estimates.indices { estimates[i] = initial[i % initial.count] }
     spikeCount = 0
     step = 0
@@ -143,6 +147,18 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     precondition(
       target.arity == 1 || second?.count == estimates.count, "two-input population needs a second operand")
     step += 1
+    if case .adaptive(let eta0, let gamma) = schedule {
+      precondition(dynamics == .signGD, "per-neuron steps are for signGD neurons")
+      if goals.count != estimates.count { goals = [Scalar](repeating: 0, count: estimates.count) }
+      if lastSteps.count != estimates.count {
+        lastSteps = [Scalar](repeating: Scalar(eta0), count: estimates.count)
+      }
+      let target = self.target
+      goals.withUnsafeMutableBufferPointer { target.evaluate(first, second ?? first, into: $0) }
+      spikeCount &+= Self.updateAdaptive(
+        Scalar(gamma), goals, &estimates, &lastSteps, rowScales, rowInverses, output, spikes)
+      return
+    }
     let eta = Scalar(schedule.eta(step))
     let dynamics = self.dynamics
     let target = self.target
@@ -191,6 +207,30 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 }
 
 extension Population {
+  /// One signGD step with a step per neuron (``StepSchedule/adaptive(eta0:gamma:)``): fire when
+  /// the estimate is at or above the target; the step keeps its size while the spike repeats
+  /// the one before and shrinks by `gamma` when it differs; returns the spikes.
+  static func updateAdaptive(
+    _ gamma: Scalar, _ goals: [Scalar], _ estimates: inout [Scalar], _ lastSteps: inout [Scalar],
+    _ scales: [Scalar], _ inverses: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
+    _ spikes: UnsafeMutableBufferPointer<Scalar>?
+  ) -> Int {
+    var fired = 0
+    let width = scales.count
+    for i in estimates.indices {
+      let fires = estimates[i] >= goals[i] * inverses[i % width]
+      let previous = lastSteps[i]
+      let size = (previous < 0) == fires ? abs(previous) : abs(previous) * gamma
+      let step = fires ? -size : size
+      lastSteps[i] = step
+      estimates[i] += step
+      output[i] = scales[i % width] * estimates[i]
+      spikes?[i] = fires ? 1 : 0
+      fired += fires ? 1 : 0
+    }
+    return fired
+  }
+
   /// Whether a step evaluates the target into a workspace before the update loop: always when
   /// spikes are written out, and for every target the update loop does not compute itself
   /// (all but ReLU, identity and max).

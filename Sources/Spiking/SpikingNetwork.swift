@@ -209,6 +209,10 @@ public struct SpikingNetwork: Sendable {
       if let problem = spec.schedule.problem {
         throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "schedule: \(problem)")
       }
+      if spec.schedule.isPerNeuron && spec.dynamics != .signGD {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node, detail: "the adaptive schedule is for signGD neurons, not \(spec.dynamics.rawValue)")
+      }
       if spec.dynamics == .integrateAndFire, spec.target != .unary(.relu) {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node,

@@ -18,16 +18,16 @@ public func parseNormalization(_ text: String) throws -> Normalization {
 /// `snnconv convert` and `snnsim compare`.
 public struct ConversionOptions: ParsableArguments, Sendable {
   public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case inverse, geometric, constant
+    case inverse, geometric, constant, adaptive
   }
 
   @Option(
     help:
-      "Step schedule (default: inverse for subgradient, geometric for signgd; --eta0 or --gamma alone choose geometric)."
+      "Step schedule (default: inverse for subgradient, geometric for signgd; --eta0 or --gamma alone choose geometric; adaptive: signgd neurons whose step shrinks by --gamma only when their spike changes)."
   )
   public var schedule: ScheduleName?
-  @Option(help: "First step size η₀ in (0, 1] (geometric, constant; default 0.15).") public var eta0: Double?
-  @Option(help: "Decay γ per step in (0, 1] (geometric; default 0.95).") public var gamma: Double?
+  @Option(help: "First step size η₀ in (0, 1] (geometric, constant, adaptive; default 0.15).") public var eta0: Double?
+  @Option(help: "Decay γ per step in (0, 1] (geometric; adaptive: per change of spike; default 0.95).") public var gamma: Double?
   @Option(help: "Share one normalization scale per layer, per channel or per neuron.")
   public var granularity: Granularity = .channel
   @Option(help: ArgumentHelp("Training images used to calibrate the normalization.", valueName: "N"))
@@ -105,6 +105,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     case .inverse: return .inverse
     case .geometric: return .geometric(eta0: eta0, gamma: gamma)
     case .constant: return .constant(eta: eta0)
+    case .adaptive: return .adaptive(eta0: eta0, gamma: gamma)
     }
   }
 

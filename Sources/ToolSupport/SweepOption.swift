@@ -9,7 +9,7 @@ public enum SweepOption {
   /// The options that can be swept, with what their values may be.
   public static let options: [(name: String, values: String)] = [
     ("fuse", "true, false"), ("granularity", "layer, channel, neuron"),
-    ("schedule", "inverse, geometric, constant"), ("eta0", "numbers in (0, 1]"),
+    ("schedule", "inverse, geometric, constant, adaptive"), ("eta0", "numbers in (0, 1]"),
     ("gamma", "numbers in (0, 1]"),
     ("calibration", "image counts"), ("reset", "subtract, zero"), ("leak", "τ ≥ 1 or none"),
     ("initial-membrane", "fractions in [0, 1]"), ("input", "analog, rate, signgd"),
@@ -53,7 +53,8 @@ public enum SweepOption {
         (granularity.rawValue, { settings, _ in settings.granularity = granularity })
       }
     case "schedule":
-      values = try list { ["inverse", "geometric", "constant"].contains($0) ? $0 : nil }.map { name in
+      values = try list { ["inverse", "geometric", "constant", "adaptive"].contains($0) ? $0 : nil }.map {
+        name in
         (
           name,
           { settings, _ in
@@ -61,6 +62,8 @@ public enum SweepOption {
             switch name {
             case "inverse": settings.schedule = .inverse
             case "constant": settings.schedule = .constant(eta: StepSchedule.defaultEta0)
+            case "adaptive":
+              settings.schedule = .adaptive(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
             default:
               settings.schedule = .geometric(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
             }

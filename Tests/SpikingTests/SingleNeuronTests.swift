@@ -257,3 +257,45 @@ import Testing
     }
   }
 }
+
+/// The adaptive schedule: a step per neuron that shrinks only when the spike changes.
+@Suite struct AdaptiveScheduleTests {
+  /// A target of 2 for the first 40 steps (what a deep neuron sees while the populations before
+  /// it settle), then 0.3: the geometric neuron reaches 2, and has too little step left to come
+  /// back (it stays above 1.6); the adaptive one has shrunk its step only at its ~20 overshoots,
+  /// walks back and settles at 0.3. Both are within their step of 2 before the change.
+  @Test func aNeuronWithItsOwnStepFollowsATargetThatMovesLate() {
+    func trace(_ schedule: StepSchedule) -> [Double] {
+      var population = Population<Double>(
+        dynamics: .signGD, schedule: schedule, target: .unary(.identity), scale: 1, count: 3)
+      var output = [Double](repeating: 0, count: 3)
+      var values = [Double]()
+      for t in 1...300 {
+        let input = [Double](repeating: t <= 40 ? 2 : 0.3, count: 3)
+        input.withUnsafeBufferPointer { first in
+          output.withUnsafeMutableBufferPointer { population.advance(first: first, output: $0) }
+        }
+        values.append(output[0])
+      }
+      return values
+    }
+    let geometric = trace(.geometric(eta0: 0.15, gamma: 0.95))
+    let adaptive = trace(.adaptive(eta0: 0.15, gamma: 0.95))
+    #expect(abs(geometric[39] - 2) < 0.05 && abs(adaptive[39] - 2) < 0.1)
+    #expect(geometric[299] > 1.6)
+    #expect(abs(adaptive[99] - 0.3) < 0.01, "\(adaptive[99])")
+    #expect(adaptive[280...].allSatisfy { abs($0 - 0.3) < 1e-3 })
+  }
+
+  /// Only signGD neurons take a step of their own.
+  @Test func theAdaptiveScheduleIsForSignGDOnly() throws {
+    let graph = try OutputPopulationTests.graph()
+    let network = try SpikingNetwork(graph, dynamics: .signGD)
+    let integrate = network.populations.map {
+      PopulationSpec(
+        node: $0.node, target: $0.target, dynamics: .subgradient,
+        schedule: .adaptive(eta0: 0.15, gamma: 0.95), scales: $0.scales)
+    }
+    #expect(throws: SpikingNetworkError.self) { try network.replacing(populations: integrate) }
+  }
+}
