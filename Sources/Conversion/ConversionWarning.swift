@@ -42,7 +42,7 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
         "\(subject): its outputs average 1/\(String(format: "%.3g", ratio)) of their scale λ, so its neurons need about that many steps to resolve them"
     case .notConverging(let error, let timesteps, let images):
       return
-        "\(subject): still \(Self.percent(error)) off its ANN outputs after \(timesteps) steps on \(images) calibration images; its neurons ran out of step while the populations before them settled, and the network may disagree with its ANN at any T (tuning with --target-timesteps chooses their schedules)"
+        "\(subject): still \(Self.percent(error)) off its ANN outputs after \(timesteps) steps on \(images) calibration images; its neurons ran out of step while the populations before them settled, and the network may disagree with its ANN at any T; --schedule adaptive gives each neuron a step of its own"
     }
   }
 
