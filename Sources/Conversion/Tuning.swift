@@ -143,12 +143,16 @@ public enum Tuning {
   ///   - sharding: how each candidate's simulation is spread over the processes of a job: the
   ///     images are cut into one batch per thread of every process, so that a job of N processes
   ///     with `threads` each tunes exactly as one process with N × `threads` threads.
+  ///   - recordingBudget: the most bytes a population's recorded drive may take
+  ///     (``DriveRecording``); a population whose recording would take more is searched by
+  ///     simulating the network before it for every group of candidates (the same choices,
+  ///     slower). nil: ``defaultRecordingBudget``.
   ///   - progress: (populations searched, populations × horizons).
   /// - Throws: `GraphError` when the images do not fit the network's input.
   public static func tune(
     _ network: SpikingNetwork, images: Tensor<Float>, judging: Tensor<Float>? = nil, timesteps: Int,
     aims: [Int]? = nil, finerScales: [String: [Double]]? = nil, threads: Int? = nil,
-    sharding: Sharding = .alone,
+    sharding: Sharding = .alone, recordingBudget: Int? = nil,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> Outcome {
     precondition(timesteps >= 1, "tuning needs T ≥ 1")
@@ -164,8 +168,8 @@ public enum Tuning {
     for (k, aim) in aims.enumerated() {
       let search = try self.search(
         network, images: adapted, aim: aim, means: means, finerScales: finerScales ?? [:], workers: workers,
-        threads: threads,
-        sharding: sharding, progress: { progress(k * network.populations.count + $0, total) })
+        threads: threads, sharding: sharding, recordingBudget: recordingBudget ?? defaultRecordingBudget,
+        progress: { progress(k * network.populations.count + $0, total) })
       simulations += search.simulations
       searches.append(search)
     }
@@ -218,7 +222,8 @@ public enum Tuning {
   /// before it already chosen).
   static func search(
     _ network: SpikingNetwork, images adapted: Tensor<Float>, aim: Int, means: [String: [Double]],
-    finerScales: [String: [Double]], workers: Int, threads: Int?, sharding: Sharding, progress: (Int) -> Void
+    finerScales: [String: [Double]], workers: Int, threads: Int?, sharding: Sharding, recordingBudget: Int,
+    progress: (Int) -> Void
   ) throws -> Search {
     let count = adapted.shape[0]
     let settings = SimulationSettings(
@@ -234,10 +239,21 @@ public enum Tuning {
       let part = try network.replacing(populations: populations).truncated(at: original.node)
       let neurons = network.graph.node(original.node)!.shape.reduce(1, *)
       let groupSize = max(1, candidateBudget / max(1, count * neurons))
-      /// The population's error as each of `specs`: the candidates run side by side, as copies
-      /// of the population fed by the same upstream simulation, as many at once as the budget
-      /// allows.
+      // What feeds the population, recorded once for all its candidates where it fits.
+      var recording: DriveRecording?
+      let bytes = DriveRecording.bytes(
+        images: count, steps: settings.timesteps.last!, neurons: neurons, operands: original.target.arity)
+      if bytes <= recordingBudget {
+        simulations += 1
+        recording = try DriveRecording(
+          part, images: adapted, steps: settings.timesteps.last!, settings: settings,
+          sharding: sharding)
+      }
+      /// The population's error as each of `specs`: run on the recorded drive, or side by side
+      /// as copies of the population fed by the same upstream simulation, as many at once as
+      /// the candidate budget allows.
       func errors(_ specs: [PopulationSpec]) throws -> [Double] {
+        if let recording { return try recording.errors(of: specs, at: settings.timesteps) }
         var values = [Double]()
         for first in stride(from: 0, to: specs.count, by: groupSize) {
           simulations += 1
@@ -330,6 +346,12 @@ public enum Tuning {
           scaleFactor: factor, errorBefore: before, errorAfter: bestError))
     }
     return Search(aim: aim, populations: populations, choices: choices, simulations: simulations)
+  }
+
+  /// The most bytes a population's recorded drive takes by default: an eighth of the machine's
+  /// memory (3 GiB on a 24 GiB machine: 256 images × 64 steps of a 32×32×32 convolution).
+  public static var defaultRecordingBudget: Int {
+    Int(min(ProcessInfo.processInfo.physicalMemory / 8, UInt64(Int.max)))
   }
 
   /// The most neurons × images the candidates of one population simulate at once: 2²⁶ (each

@@ -63,6 +63,11 @@ final class LoweredNetwork {
   /// Where ``step()`` writes the spikes `s_t` (1, −1 for a negative spike, or 0 per neuron) of
   /// the populations ``recordSpikes(at:)`` named, by position; nil elsewhere.
   private var spikeRecords: [UnsafeMutableBufferPointer<Float>?] = []
+  /// When set, called at every step of every population with its position and drive — the
+  /// values its neurons read in that step (and a two-input target's second operand) — just
+  /// before the population advances on them (``DriveRecording``).
+  var driveObserver:
+    ((_ position: Int, _ first: UnsafeBufferPointer<Float>, _ second: UnsafeBufferPointer<Float>?) -> Void)?
 
   /// How the input population of a spike encoding runs: under rate coding an integrate-and-fire
   /// neuron — membrane neurons that send spikes when the network's populations do — and signGD
@@ -560,19 +565,17 @@ final class LoweredNetwork {
     let count = output.count
     let (spikes, weighted, workspace) = spikeOutputs(position)
     var fused: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<count]) }
+    let first: UnsafeBufferPointer<Float>
+    var second: UnsafeBufferPointer<Float>?
     switch drive {
     case .one(let x):
-      populations[position]!.advance(
-        first: value(x), output: output, spikes: spikes, weightedSpikes: weighted, workspace: workspace)
+      first = value(x)
     case .two(let a, let b):
-      populations[position]!.advance(
-        first: value(a), second: value(b), output: output, spikes: spikes, weightedSpikes: weighted,
-        workspace: workspace)
+      first = value(a)
+      second = value(b)
     case .pool(let x, let window, let mode, let channels):
       Tensor.pool2d(value(x), images: images, channels: channels, window: window, mode: mode, into: fused)
-      populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
-        workspace: workspace)
+      first = UnsafeBufferPointer(fused)
     case .layerNorm(let x, let epsilon, let gamma, let beta, let width):
       withOptionalBuffer(gamma) { gamma in
         withOptionalBuffer(beta) { beta in
@@ -580,15 +583,15 @@ final class LoweredNetwork {
             value(x), count: count, width: width, epsilon: epsilon, gamma: gamma, beta: beta, into: fused)
         }
       }
-      populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
-        workspace: workspace)
+      first = UnsafeBufferPointer(fused)
     case .softmax(let x, let width):
       Tensor.softmax(value(x), count: count, width: width, into: fused)
-      populations[position]!.advance(
-        first: UnsafeBufferPointer(fused), output: output, spikes: spikes, weightedSpikes: weighted,
-        workspace: workspace)
+      first = UnsafeBufferPointer(fused)
     }
+    driveObserver?(position, first, second)
+    populations[position]!.advance(
+      first: first, second: second, output: output, spikes: spikes, weightedSpikes: weighted,
+      workspace: workspace)
   }
 
   /// Recomputes an affine node from its inputs' estimates, or (`changesOnly`) adds its linear

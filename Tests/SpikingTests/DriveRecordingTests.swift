@@ -1,0 +1,106 @@
+import Datasets
+import Graph
+import ModelIO
+import Tensor
+import TestSupport
+import Testing
+
+@testable import Conversion
+@testable import Spiking
+
+/// A population's candidates tried on its recorded drive (``DriveRecording``) measure exactly —
+/// bit for bit — what the simulator measures for each as the population of the whole network,
+/// so tuning that records chooses what tuning that re-simulates chooses.
+@Suite(.needsFashionMNIST) struct DriveRecordingTests {
+  /// Each candidate's error summed over `timesteps`, simulated in `part` in place of the
+  /// population.
+  static func simulated(
+    _ candidates: [PopulationSpec], in part: SpikingNetwork, images: Tensor<Float>,
+    settings: SimulationSettings
+  ) throws -> [Double] {
+    try candidates.map { candidate in
+      let alone = try Simulator.run(
+        try part.replacing(populations: part.populations.map { $0.node == candidate.node ? candidate : $0 }),
+        images: images, labels: [Int](repeating: 0, count: images.shape[0]), settings: settings)
+      return alone.populations.first { $0.name == candidate.node }!.meanAbsError.reduce(0, +)
+    }
+  }
+
+  static func candidates(for population: PopulationSpec) -> [PopulationSpec] {
+    [
+      population,
+      population.with(schedule: .geometric(eta0: 0.5, gamma: 0.7), initial: [0.5]),
+      population.with(scales: population.scales.map { $0 * 0.6 }),
+    ]
+  }
+
+  /// On the MLP, with batches of 128 images (whose ANN reference the simulator computes 100
+  /// images at a time) and of 22, on two threads, under both updates and for signGD and
+  /// membrane neurons (whose estimate is the mean of what they sent).
+  @Test(arguments: [Dynamics.signGD, .integrateAndFire], AffineUpdate.allCases)
+  func candidatesOnARecordingMeasureWhatTheSimulatorMeasures(dynamics: Dynamics, update: AffineUpdate) throws
+  {
+    let calibration = try SimulationTests.calibration
+    let network = try SpikingNetwork(
+      try SimulationTests.model, dynamics: dynamics, normalization: .max, calibration: calibration)
+    let population = network.populations[1]
+    let part = try network.truncated(at: population.node)
+    let settings = SimulationSettings(timesteps: [4, 8, 16], batchSize: 128, update: update, threads: 2)
+    let images = calibration.rows(0..<150)
+    let recording = try DriveRecording(part, images: images, steps: 16, settings: settings)
+    #expect(recording.population == population.node && recording.steps == 16)
+    let candidates = Self.candidates(for: population)
+    let expected = try Self.simulated(candidates, in: part, images: images, settings: settings)
+    #expect(try recording.errors(of: candidates, at: [4, 8, 16]) == expected)
+    // Fewer horizons than recorded: the sum over those alone.
+    let early = try Self.simulated(
+      candidates, in: part, images: images,
+      settings: SimulationSettings(timesteps: [2, 8], batchSize: 128, update: update, threads: 2))
+    #expect(try recording.errors(of: candidates, at: [2, 8]) == early)
+  }
+
+  /// On the CNN's max pooling, whose population either computes its drive (the window's
+  /// maximum) itself (fused) or is decomposed into neurons with two inputs.
+  @Test(arguments: [false, true]) func maxPoolingOfTheCNN(fused: Bool) throws {
+    let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/cnn.h5").path)
+    let calibration = try SimulationTests.calibration.rows(0..<12)
+    let network = try SpikingNetwork(
+      model, dynamics: .signGD, normalization: .max, calibration: calibration, fuse: fused)
+    let settings = SimulationSettings(timesteps: [2, 4], batchSize: 8, threads: 2)
+    let tried = network.populations.filter {
+      switch network.graph.node($0.node)!.op {
+      case .pool2d: fused
+      case .binary: !fused
+      default: false
+      }
+    }
+    #expect(!tried.isEmpty)
+    for population in tried.prefix(2) {
+      let part = try network.truncated(at: population.node)
+      let recording = try DriveRecording(part, images: calibration, steps: 4, settings: settings)
+      let candidates = Self.candidates(for: population)
+      let expected = try Self.simulated(candidates, in: part, images: calibration, settings: settings)
+      #expect(try recording.errors(of: candidates, at: [2, 4]) == expected, "\(population.node)")
+    }
+  }
+
+  /// Tuning that records every population's drive and tuning that re-simulates the network
+  /// before it for every group of candidates choose the same, with the same errors.
+  @Test func tuningChoosesTheSameWithAndWithoutRecordings() throws {
+    let calibration = try SimulationTests.calibration
+    let network = try SpikingNetwork(
+      try SimulationTests.model, dynamics: .signGD, normalization: .max, calibration: calibration)
+    func tune(budget: Int) throws -> Tuning.Outcome {
+      try Tuning.tune(
+        network, images: calibration.rows(0..<100), judging: calibration.rows(0..<200), timesteps: 8,
+        aims: [8], threads: 2, recordingBudget: budget)
+    }
+    let recorded = try tune(budget: Int.max)
+    let simulated = try tune(budget: 0)
+    #expect(recorded.choices == simulated.choices)
+    #expect(recorded.judgements == simulated.judgements)
+    #expect(recorded.network.populations == simulated.network.populations)
+    // One simulation per population records its drive; re-simulating takes more.
+    #expect(recorded.simulations < simulated.simulations)
+  }
+}
