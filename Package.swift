@@ -24,6 +24,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     .systemLibrary(
@@ -50,7 +51,14 @@ let package = Package(
     .target(name: "Spiking", dependencies: ["Graph"]),
     .target(name: "Conversion", dependencies: ["Spiking", "Graph"]),
     .target(name: "Results", dependencies: ["Spiking", "Graph", "AtomicFile", "Datasets"]),
-    .target(name: "ModelIO", dependencies: ["HDF5", "Graph", "Spiking", "AtomicFile"]),
+    // ONNX's messages, generated once from onnx.proto3 (tools/generate_onnx_proto).
+    .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+    .target(
+      name: "ModelIO",
+      dependencies: [
+        "HDF5", "Graph", "Spiking", "AtomicFile", "ONNXProto",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .target(name: "Reports", dependencies: ["Results", "Spiking", "AtomicFile"]),
     .target(
       name: "Training",

@@ -24,6 +24,9 @@ public enum ModelIOError: Error, Equatable, Sendable {
   /// A NIR file whose layout is not a NIR graph's, or whose graph cannot be run (the text
   /// names the node and parameter).
   case nir(file: String, detail: String)
+  /// An ONNX file that cannot be read or holds what the toolkit does not support (the text
+  /// names the node, its op type and the model's opset).
+  case onnx(file: String, detail: String)
   case hdf5(HDF5Error)
 }
 
@@ -37,7 +40,7 @@ extension ModelIOError: CustomStringConvertible {
       return "\(file): not a Keras HDF5 model: \(reason)"
     case .badConfig(let file, let detail):
       return "\(file): bad model_config: \(detail)"
-    case .nir(let file, let detail):
+    case .nir(let file, let detail), .onnx(let file, let detail):
       return "\(file): \(detail)"
     case .unsupportedLayer(let file, let layer, let className, let supported):
       return

@@ -16,7 +16,7 @@ public struct TrainedModel: Sendable {
   /// Reads the model at `path`.
   /// - Throws: `ModelIOError` naming the file, the layer or the HDF5 path.
   public init(path: String) throws {
-    graph = try KerasModelReader.read(path)
+    graph = try ModelFile.read(path)
     sha256 = try SHA256.hex(ofFile: path)
     self.path = path
   }

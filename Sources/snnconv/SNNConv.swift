@@ -72,7 +72,7 @@ extension SNNConv {
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
         return
       }
-      let summary = GraphSummary(try KerasModelReader.read(model))
+      let summary = GraphSummary(try ModelFile.read(model))
       if json { try printJSON(summary) } else { print(summary.table) }
     }
 
@@ -162,7 +162,7 @@ extension SNNConv {
 
     func run() throws {
       try prepareOutputs(files: outputs.map { [$0] } ?? [], inputs: [model])
-      let graph = try KerasModelReader.read(model)
+      let graph = try ModelFile.read(model)
       let set = try data.load()
       try set.check(fits: graph)
       let progress = ProgressLine("eval")

@@ -126,7 +126,7 @@ extension SNNTrain {
       } else if model.hasSuffix(".json") {
         graph = try ModelDescription.build(file: model, random: &random)
       } else {
-        graph = try KerasModelReader.read(model)
+        graph = try ModelFile.read(model)
       }
       let train = try DataSelection(
         source: data, split: .train, limit: limit, preprocessing: preprocessing.value

@@ -184,6 +184,23 @@ public func writeNPY(shape: [Int], values: [Float], to url: URL) throws {
   try data.write(to: url)
 }
 
+/// Reads a float32, little-endian, C-order NumPy `.npy` file (format 1.0) as written by numpy's
+/// `np.save` for fixtures: its shape and values.
+public func readNPY(_ url: URL) throws -> (shape: [Int], values: [Float]) {
+  let data = try Data(contentsOf: url)
+  let headerLength = Int(data[8]) | Int(data[9]) << 8
+  let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
+  precondition(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"), header)
+  let shapeText = header[header.range(of: "'shape': (")!.upperBound...].prefix { $0 != ")" }
+  let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+  let body = data[(10 + headerLength)...]
+  let values = body.withUnsafeBytes { bytes in
+    (0..<(body.count / 4)).map { bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+  }
+  precondition(values.count == shape.reduce(1, *), "\(url.path): \(values.count) values for \(shape)")
+  return (shape, values)
+}
+
 /// The fields of one CSV line, with RFC 4180 quoting ("a, b" is one field, "" a quote).
 public func csvFields(_ line: String) -> [String] {
   var fields = [String]()

@@ -1,0 +1,71 @@
+import Foundation
+import Graph
+import ModelIO
+import Tensor
+import TestSupport
+import Testing
+
+/// The ONNX reader against onnxruntime: each fixture of Tests/ModelIOTests/Fixtures/onnx/
+/// (written by tools/make_onnx_fixtures.py in the form torch.onnx.export gives) evaluates on its
+/// N×C×H×W input, as stored, to what onnxruntime computed; malformed files are refused with a
+/// message naming what is wrong.
+@Suite struct ONNXReaderTests {
+  static let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/onnx")
+
+  static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp"])
+  func evaluatesAsONNXRuntimeDoes(name: String) throws {
+    let graph = try ONNXModelReader.read(Self.path("\(name).onnx"))
+    let input = try readNPY(Self.fixtures.appendingPathComponent("\(name)-input.npy"))
+    let expected = try readNPY(Self.fixtures.appendingPathComponent("\(name)-expected.npy"))
+    let images = Tensor<Float>(shape: input.shape, scalars: input.values)
+    let output = graph.predict([try graph.adaptInput(images)])[0]
+    #expect(output.shape == expected.shape)
+    let largest = expected.values.reduce(Float(0)) { max($0, abs($1)) }
+    for (k, (a, b)) in zip(output.scalars, expected.values).enumerated() {
+      #expect(abs(a - b) <= 1e-4 * max(largest, 1), "\(name): output \(k): \(a) vs onnxruntime's \(b)")
+    }
+    #expect(
+      output.argmaxLastAxis() == Tensor(shape: expected.shape, scalars: expected.values).argmaxLastAxis())
+  }
+
+  /// The shape subgraph of `x.view(x.size(0), -1)` leaves no node behind, and the images move
+  /// channels last once, first thing.
+  @Test func shapeArithmeticIsFoldedAndLayoutMovesOnce() throws {
+    let graph = try ONNXModelReader.read(Self.path("cnn.onnx"))
+    #expect(graph.inputNodes[0].shape == [3, 16, 16])
+    let permutes = graph.nodes.filter { if case .permute = $0.op { true } else { false } }
+    // One into channels-last after the input, one back to C×H×W before the flattening.
+    #expect(permutes.count == 2, "\(graph.nodes.map(\.op.kind))")
+    #expect(graph.nodes[1].op == .permute(order: [1, 2, 0]))
+    #expect(!graph.nodes.contains { $0.op.kind.contains("Shape") || $0.op.kind.contains("Gather") })
+    #expect(graph.nodes.filter { if case .dense = $0.op { true } else { false } }.count == 2)
+  }
+
+  @Test(arguments: [
+    ("bad-truncated.onnx", "not a readable ONNX model"),
+    ("bad-huge-length.onnx", "not a readable ONNX model"),
+    ("bad-order.onnx", "which no earlier node produces"),
+    ("bad-dims.onnx", "its dims"),
+    ("bad-op.onnx", "Selu is not supported; supported: Add"),
+    ("bad-external.onnx", "external file"),
+  ])
+  func malformedFilesAreRefusedNamingWhy(file: String, message: String) throws {
+    #expect {
+      _ = try ONNXModelReader.read(Self.path(file))
+    } throws: { error in
+      let text = "\(error)"
+      return text.contains(message) && text.contains(file)
+    }
+  }
+
+  @Test func theOperatorRefusedIsNamedWithItsNodeAndOpset() throws {
+    do {
+      _ = try ONNXModelReader.read(Self.path("bad-op.onnx"))
+      Issue.record("read a model with an unsupported operator")
+    } catch {
+      #expect("\(error)".contains("(Selu, opset 13)"), "\(error)")
+    }
+  }
+}
