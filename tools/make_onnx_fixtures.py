@@ -164,6 +164,23 @@ def mlp():
     return b.model("input", [1, 4, 4], x, 20), [1, 4, 4]
 
 
+def mlp_erf():
+    """GELU written out with Erf, as torch.onnx.export writes nn.GELU() below opset 20, in an MLP
+    whose second GELU multiplies by 0.5 first."""
+    b = Builder()
+    x = b.op("Flatten", ["input"], axis=1)
+    x = b.gemm(x, 16, 32)
+    erf = b.op("Erf", [b.op("Div", [x, b.const("sqrt2", np.array(1.4142135381698608, np.float32))])])
+    x = b.op("Mul", [b.op("Mul", [x, b.op("Add", [erf, b.const("one", np.array(1.0, np.float32))])]),
+                     b.const("half", np.array(0.5, np.float32))])
+    x = b.gemm(x, 32, 32)
+    erf = b.op("Erf", [b.op("Mul", [x, b.const("rsqrt2", np.array(0.7071067811865476, np.float32))])])
+    x = b.op("Mul", [b.op("Mul", [x, b.const("half2", np.array(0.5, np.float32))]),
+                     b.op("Add", [b.const("one2", np.array(1.0, np.float32)), erf])])
+    x = b.gemm(x, 32, 10)
+    return b.model("input", [1, 4, 4], x, 17), [1, 4, 4]
+
+
 def write(name, model, shape):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save_model(model, path)
@@ -222,7 +239,7 @@ def malformed(cnn_model):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    models = {"cnn": cnn(), "resnet": resnet(), "mobilenet": mobilenet(), "mlp": mlp()}
+    models = {"cnn": cnn(), "resnet": resnet(), "mobilenet": mobilenet(), "mlp": mlp(), "mlp-erf": mlp_erf()}
     for name, (model, shape) in models.items():
         write(name, model, shape)
     malformed(models["cnn"][0])

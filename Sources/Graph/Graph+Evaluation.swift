@@ -14,7 +14,9 @@ public struct Evaluation: Sendable {
 
 extension Graph {
   /// Adapts images to the graph's input shape: unchanged when they match, reshaped when the
-  /// per-sample element counts agree (a flat `(784)` MLP fed `(28, 28, 1)` images).
+  /// per-sample element counts agree (a flat `(784)` MLP fed `(28, 28, 1)` images, or unit axes
+  /// moved: `(28, 28)` for `(1, 28, 28)`). The same number of axes in another order is refused:
+  /// that is another layout (`(16, 16, 3)` images for a `(3, 16, 16)` input), not a flattening.
   /// - Throws: ``GraphError/shapeMismatch(node:op:detail:)`` naming the input when they differ.
   public func adaptInput(_ images: Tensor<Float>) throws -> Tensor<Float> {
     guard let input = inputNodes.first, inputNodes.count == 1 else {
@@ -28,6 +30,16 @@ extension Graph {
       throw GraphError.shapeMismatch(
         node: input.name, op: input.op.kind,
         detail: "the network expects inputs of shape \(input.shape), the data has \(perSample)")
+    }
+    // The same number of axes in another shape is another layout (channels first for
+    // channels last, say), not a flattening: reinterpreting it would scramble every image.
+    let squeezed = { (shape: [Int]) in shape.filter { $0 != 1 } }
+    if perSample.count == input.shape.count, squeezed(perSample) != squeezed(input.shape) {
+      throw GraphError.shapeMismatch(
+        node: input.name, op: input.op.kind,
+        detail: "the network expects inputs of shape \(input.shape), the data has \(perSample): "
+          + "the same values in another layout, which is not reinterpreted (store the arrays as the model takes them)"
+      )
     }
     return images.reshaped([images.shape[0]] + input.shape)
   }

@@ -110,6 +110,15 @@ struct ONNXGraphBuilder {
   private var converted = [String: ONNXValue]()
   /// Per graph node: the ONNX node it came from, for errors.
   private var current = ("", "")
+  /// The steps of GELU written out with Erf (`x · 0.5 · (1 + erf(x/√2))`, as exporters before
+  /// opset 20 write it), by the ONNX value each step produced: the x it started from and how far
+  /// the formula has got.
+  private var gelu = [String: (x: ONNXValue, stage: GELUStage)]()
+
+  enum GELUStage {
+    /// `erf(x/√2)`, `1 + erf(x/√2)`, `x·(1 + erf(x/√2))`.
+    case erf, onePlusErf, product
+  }
 
   init(file: String, opset: Int) {
     self.file = file
@@ -163,8 +172,11 @@ struct ONNXGraphBuilder {
         file: file, detail: "the graph's output '\(outputName)' is a constant or produced by no node")
     }
     let final = try plain(output)
+    // Nodes nothing reads (the x/√2 and x/2 of a written-out GELU) are dropped.
+    var needed: Set<String> = [final.node]
+    for node in nodes.reversed() where needed.contains(node.name) { needed.formUnion(node.inputs) }
     do {
-      return try Graph(name: name, nodes: nodes, outputs: [final.node])
+      return try Graph(name: name, nodes: nodes.filter { needed.contains($0.name) }, outputs: [final.node])
     } catch let error as GraphError {
       throw ModelIOError.invalidGraph(file: file, error: error)
     }
@@ -292,6 +304,9 @@ struct ONNXGraphBuilder {
       values[output] = ONNXValue(node: node, layout: layout, shape: shape)
     }
 
+    if onnx.opType == "Add" || onnx.opType == "Mul", onnx.input.contains(where: { gelu[$0] != nil }) {
+      return try addGELUStep(onnx, base: base, output: output)
+    }
     switch onnx.opType {
     case "Constant":
       guard let attribute = onnx.attribute.first else { throw failure("a Constant needs a value") }
@@ -632,6 +647,14 @@ struct ONNXGraphBuilder {
         parameters: ["kernel": Tensor(shape: b.dims, scalars: b.floats)])
       set(node, .plain, Array(x.shape.dropLast()) + [units])
 
+    case "Erf":
+      // Only as a step of GELU: erf of x/√2.
+      let value = try requireValue(0)
+      guard let (x, factor) = scaled(value), abs(factor - 1 / 2.0.squareRoot()) < 1e-4 else {
+        throw failure("Erf is supported only in GELU, x · 0.5 · (1 + erf(x/√2))")
+      }
+      gelu[output] = (x, .erf)
+
     case "Add", "Sub", "Mul", "Div":
       if allConstant() {
         throw failure("arithmetic on constants alone is not folded")
@@ -804,6 +827,43 @@ struct ONNXGraphBuilder {
       let value = try requireValue(0)
       set(try emit(base, .activation(function), inputs: [value.node]), value.layout, value.shape)
     }
+  }
+
+  /// An `Add` or `Mul` reading a step of GELU written out with Erf: the next step, or GELU
+  /// itself once the formula is complete.
+  private mutating func addGELUStep(_ onnx: Onnx_NodeProto, base: String, output: String) throws {
+    guard onnx.input.count == 2 else { throw failure("\(onnx.opType) needs two inputs") }
+    let k = onnx.input.firstIndex { gelu[$0] != nil }!
+    let (x, stage) = gelu[onnx.input[k]]!
+    let other = (value: values[onnx.input[1 - k]], constant: constants[onnx.input[1 - k]])
+    func set(_ node: String, _ layout: ONNXValue.Layout, _ shape: [Int]) {
+      values[output] = ONNXValue(node: node, layout: layout, shape: shape)
+    }
+    switch (onnx.opType, stage) {
+    case ("Add", .erf) where other.constant.map({ $0.isScalarLike && $0.floats[0] == 1 }) ?? false:
+      gelu[output] = (x, .onePlusErf)
+    case ("Mul", .onePlusErf) where other.value?.node == x.node:
+      gelu[output] = (x, .product)
+    case ("Mul", .onePlusErf)
+    where other.value.flatMap(scaled).map({ $0.0.node == x.node && $0.1 == 0.5 }) ?? false:
+      set(try emit(base, .activation(.gelu(.exact)), inputs: [x.node]), x.layout, x.shape)
+    case ("Mul", .product) where other.constant.map({ $0.isScalarLike && $0.floats[0] == 0.5 }) ?? false:
+      set(try emit(base, .activation(.gelu(.exact)), inputs: [x.node]), x.layout, x.shape)
+    default:
+      throw failure(
+        "Erf is supported only in GELU, x · 0.5 · (1 + erf(x/√2)); this \(onnx.opType) is not a step of it")
+    }
+  }
+
+  /// The x and c of a value computed as `x·c` (a scale-shift node with one scale for every
+  /// channel and no shift), if it is one.
+  private func scaled(_ value: ONNXValue) -> (ONNXValue, Double)? {
+    guard let node = nodes.last(where: { $0.name == value.node }), case .scaleShift(true, false) = node.op,
+      let gamma = node.parameters["gamma"]?.scalars, let first = gamma.first,
+      gamma.allSatisfy({ $0 == first }),
+      let source = values.values.first(where: { $0.node == node.inputs[0] && $0.layout == value.layout })
+    else { return nil }
+    return (source, Double(first))
   }
 
   /// A constant operand of elementwise arithmetic as one value per channel: a scalar repeated,

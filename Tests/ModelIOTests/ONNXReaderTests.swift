@@ -14,7 +14,7 @@ import Testing
 
   static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
-  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp"])
+  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf"])
   func evaluatesAsONNXRuntimeDoes(name: String) throws {
     let graph = try ONNXModelReader.read(Self.path("\(name).onnx"))
     let input = try readNPY(Self.fixtures.appendingPathComponent("\(name)-input.npy"))
@@ -67,5 +67,15 @@ import Testing
     } catch {
       #expect("\(error)".contains("(Selu, opset 13)"), "\(error)")
     }
+  }
+}
+
+/// GELU written out with Erf becomes one GELU node, whichever order the halving comes in.
+@Suite struct ONNXGELUTests {
+  @Test func theErfFormulaIsReadAsGELU() throws {
+    let graph = try ONNXModelReader.read(ONNXReaderTests.path("mlp-erf.onnx"))
+    let kinds = graph.nodes.map(\.op.kind)
+    #expect(kinds.filter { $0 == "Activation(gelu)" }.count == 2, "\(kinds)")
+    #expect(!kinds.contains("ScaleShift"), "\(kinds)")
   }
 }
