@@ -89,7 +89,8 @@ class Builder:
 
 
 def cnn():
-    """A small CNN in functional style: conv/relu/max_pool, conv/relu/avg_pool, view, two Linear."""
+    """A small CNN in functional style: conv/relu/max_pool, conv/relu/avg_pool, PReLU per channel,
+    view, Linear, PReLU with one slope, Linear."""
     b = Builder()
     x = b.conv("input", 3, 8, 3, pad=1)
     x = b.op("Relu", [x])
@@ -98,9 +99,10 @@ def cnn():
     x = b.op("Relu", [x])
     x = b.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0], ceil_mode=0,
              count_include_pad=0)
+    x = b.op("PRelu", [x, b.const("prelu.weight", rng.uniform(0.05, 0.3, (16, 1, 1)).astype(np.float32))])
     x = b.view_flat(x)
     x = b.gemm(x, 16 * 4 * 4, 32)
-    x = b.op("Relu", [x])
+    x = b.op("PRelu", [x, b.const("prelu2.weight", np.array([0.25], np.float32))])
     x = b.gemm(x, 32, 10)
     return b.model("input", [3, 16, 16], x, 13), [3, 16, 16]
 

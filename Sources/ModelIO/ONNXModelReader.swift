@@ -27,7 +27,8 @@ public enum ONNXModelReader {
     "Dropout",
     "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid",
     "Identity",
-    "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape",
+    "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "Pad", "ReduceMean", "Relu",
+    "Reshape",
     "Shape",
     "Sigmoid", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
   ]
@@ -758,6 +759,29 @@ struct ONNXGraphBuilder {
         throw failure("only a softmax over a vector's entries is supported")
       }
       set(try emit(base, .softmax, inputs: [value.node]), .plain, value.shape)
+
+    case "PRelu":
+      var value = try requireValue(0)
+      let slope = try requireConstant(1, "slope")
+      if slope.isScalarLike || Set(slope.floats).count == 1 {
+        set(
+          try emit(base, .activation(.leakyRelu(slope: Double(slope.floats[0]))), inputs: [value.node]),
+          value.layout, value.shape)
+        return
+      }
+      // One slope per channel: relu(x) − s·relu(−x), from ops that convert.
+      if value.shape.count == 3 { value = try channelsLast(value) }
+      let channels = value.layout == .channelsLast ? value.shape[0] : value.shape.last!
+      let slopes = try channelVector(slope, channels: channels, value: value)
+      let positive = try emit(base + "_pos", .activation(.relu), inputs: [value.node])
+      let negated = try emit(
+        base + "_neg", .scaleShift(scale: true, shift: false), inputs: [value.node],
+        parameters: ["gamma": Tensor(shape: [channels], scalars: [Float](repeating: -1, count: channels))])
+      let negative = try emit(base + "_negrelu", .activation(.relu), inputs: [negated])
+      let sloped = try emit(
+        base + "_slope", .scaleShift(scale: true, shift: false), inputs: [negative],
+        parameters: ["gamma": Tensor(shape: [channels], scalars: slopes.map { -$0 })])
+      set(try emit(base, .add, inputs: [positive, sloped]), value.layout, value.shape)
 
     case "Pad":
       let value = try channelsLast(try requireValue(0))

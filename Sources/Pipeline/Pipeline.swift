@@ -7,7 +7,7 @@ import Results
 import Spiking
 import Tensor
 
-/// A trained network read from a Keras HDF5 file, with the file's identity.
+/// A trained network read from a Keras HDF5 or ONNX file (``ModelFile``), with the file's identity.
 public struct TrainedModel: Sendable {
   public let graph: Graph
   public let path: String

@@ -27,7 +27,7 @@ extension SNNConv {
     )
 
     @Argument(
-      help: ArgumentHelp("A Keras HDF5 model, a .snn.h5 spiking network or a NIR graph.", valueName: "file"))
+      help: ArgumentHelp("A Keras HDF5 or ONNX model, a .snn.h5 spiking network or a NIR graph.", valueName: "file"))
     var model: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -129,7 +129,7 @@ extension SNNConv {
     static let configuration = CommandConfiguration(
       commandName: "eval", abstract: "Run the ANN on a data set and print its top-1 accuracy.")
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5"))
+    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model"))
     var model: String
 
     @OptionGroup(title: "Data") var data: DataOptions

@@ -58,7 +58,7 @@ extension SNNSim {
         (<name> = <dynamics>-<normalization>[-t<T>][-<option>-<value>…]) and the report to DIR (see 'snnsim report').
         """)
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 model file.", valueName: "model.h5")) var model: String
+    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model")) var model: String
 
     @Option(
       help: ArgumentHelp(

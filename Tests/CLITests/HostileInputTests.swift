@@ -18,9 +18,11 @@ import Testing
     func write(_ name: String, _ text: String) { write(name, Array(text.utf8)) }
     let model = Array(try Data(contentsOf: repositoryRoot.appendingPathComponent("models/mlp.h5")))
     mkfifo(path("fifo.h5"), 0o600)
+    mkfifo(path("fifo.onnx"), 0o600)
     try FileManager.default.createDirectory(atPath: path("directory.h5"), withIntermediateDirectories: false)
     write("empty.h5", [])
     write("text.h5", "this is not HDF5\n")
+    write("text.onnx", "this is not a protocol buffer\n")
     write("truncated.h5", Array(model.prefix(model.count / 2)))
     write("header-only.h5", Array(model.prefix(512)))
     write("victim.h5", model)
@@ -306,6 +308,29 @@ import Testing
     ("snnsim", ["report", "W/garbage.json", "-o", "W/mlp.snn.h5"], "exists and is not a directory"),
     ("snnsim", ["compare", "models/mlp.h5", "-o", "W/mlp.snn.h5"], "exists and is not a directory"),
     ("snntrain", ["bifurcation", "--json", "O/missing/b.json"], "does not exist"),
+    // ONNX models (Tests/ModelIOTests/Fixtures/onnx, written by tools/make_onnx_fixtures.py).
+    (
+      "snnconv", ["inspect", "Tests/ModelIOTests/Fixtures/onnx/bad-truncated.onnx"],
+      "not a readable ONNX model"
+    ),
+    (
+      "snnconv", ["eval", "Tests/ModelIOTests/Fixtures/onnx/bad-huge-length.onnx"],
+      "not a readable ONNX model"
+    ),
+    (
+      "snnconv", ["convert", "Tests/ModelIOTests/Fixtures/onnx/bad-order.onnx", "-o", "O/out.snn.h5"],
+      "which no earlier node produces"
+    ),
+    (
+      "snnconv", ["convert", "Tests/ModelIOTests/Fixtures/onnx/bad-dims.onnx", "-o", "O/out.snn.h5"],
+      "its dims"
+    ),
+    (
+      "snnsim", ["compare", "Tests/ModelIOTests/Fixtures/onnx/bad-op.onnx", "-o", "O/ab"], "(Selu, opset 13)"
+    ),
+    ("snnconv", ["eval", "Tests/ModelIOTests/Fixtures/onnx/bad-external.onnx"], "external file"),
+    ("snnconv", ["inspect", "W/text.onnx"], "W/text.onnx: not"),
+    ("snnconv", ["inspect", "W/fifo.onnx"], "not a regular file (a named pipe)"),
     // Model descriptions.
     ("snntrain", ["fit", "--model", "W/no-layers.json", "-o", "O/m.h5"], "W/no-layers.json"),
     ("snntrain", ["fit", "--model", "W/huge-dense.json", "-o", "O/m.h5"], "W/huge-dense.json"),
