@@ -644,6 +644,14 @@ final class LoweredNetwork {
     switch map {
     case .dense, .conv2d:
       break
+    case .depthwise(let conv):
+      conv.kernel.withUnsafeBufferPointer { k in
+        withOptionalBuffer(linear ? nil : conv.bias) { bias in
+          Tensor.depthwiseConv2d(
+            x, images: images, channels: conv.channels, multiplier: conv.multiplier, window: conv.window, kernel: k,
+            bias: bias, into: target)
+        }
+      }
     case .averagePool(let window, let channels):
       Tensor.pool2d(x, images: images, channels: channels, window: window, mode: .average, into: target)
     case .windowElement(let window, let row, let column, let channels):
@@ -747,11 +755,23 @@ struct LoweredNode {
     let filters: Int
   }
 
+  /// A convolution with one group per input channel and `multiplier` filters each, undilated
+  /// (run by ``Tensor/depthwiseConv2d(_:images:channels:multiplier:window:kernel:bias:into:)``
+  /// rather than as its ordinary equivalent, `channels` times cheaper).
+  struct Depthwise {
+    let kernel: [Float]
+    let bias: [Float]?
+    let window: Window2D
+    let channels: Int
+    let multiplier: Int
+  }
+
   /// An affine map with its parameters: the output is `A(x)`, its linear part `A(x) − A(0)`
   /// drops the bias or shift.
   enum AffineMap {
     case dense(kernel: [Float], bias: [Float]?, inputWidth: Int, units: Int)
     case conv2d(Convolution)
+    case depthwise(Depthwise)
     case averagePool(Window2D, channels: Int)
     case windowElement(Window2D, row: Int, column: Int, channels: Int)
     case globalAveragePool(positions: Int, channels: Int)
@@ -772,6 +792,7 @@ struct LoweredNode {
       switch self {
       case .dense(_, let bias, _, _): return bias
       case .conv2d(let conv): return conv.bias
+      case .depthwise(let conv): return conv.bias
       case .channelAffine(_, let shift): return shift
       default: return nil
       }
@@ -790,7 +811,7 @@ struct LoweredNode {
     /// input that is cheap to apply to a whole spike source (not a GEMM).
     var passesSpikesOn: Bool {
       switch self {
-      case .dense, .conv2d, .sum, .difference, .concatenate: return false
+      case .dense, .conv2d, .depthwise, .sum, .difference, .concatenate: return false
       default: return bias == nil
       }
     }
@@ -829,8 +850,14 @@ struct LoweredNode {
         kernel: node.parameters["kernel"]!.scalars, bias: node.parameters["bias"]?.scalars,
         inputWidth: inputShape.last!, units: units)
     case .conv2d(let a):
-      // A grouped or dilated convolution runs as its ordinary equivalent.
       let kernel = node.parameters["kernel"]!
+      if a.groups > 1, a.groups == inputShape.last!, a.dilation.allSatisfy({ $0 == 1 }) {
+        return .depthwise(
+          Depthwise(
+            kernel: kernel.scalars, bias: node.parameters["bias"]?.scalars, window: a.window(input: inputShape)!,
+            channels: a.groups, multiplier: a.filters / a.groups))
+      }
+      // Another grouped or a dilated convolution runs as its ordinary equivalent.
       return .conv2d(
         Convolution(
           kernel: (a.isDense ? kernel : a.denseKernel(kernel, inputChannels: inputShape.last!)).scalars,
