@@ -10,6 +10,8 @@ extension Tensor {
   /// `channels` times as many multiplications; this visits each tap of each filter once, the
   /// channels innermost (contiguous, vectorized). Sums taps in row-major order, so it may round
   /// differently from a GEMM.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func depthwiseConv2d(
     _ input: UnsafeBufferPointer<Scalar>, images: Int, channels: Int, multiplier: Int, window: Window2D,
     kernel: UnsafeBufferPointer<Scalar>, bias: UnsafeBufferPointer<Scalar>?,
