@@ -5,6 +5,10 @@ import ONNXProto
 import SwiftProtobuf
 import Tensor
 
+#if _endian(big)
+  #error("the ONNX reader takes tensors' raw data as little-endian, which is ONNX's order and this machine's")
+#endif
+
 /// Reads an ONNX model (what `torch.onnx.export` writes) into a ``Graph``: the same graph the
 /// Keras reader builds, so conversion, tuning, simulation and export treat both alike
 /// (docs/onnx.md).
@@ -75,8 +79,40 @@ public enum ONNXModelReader {
 /// A constant tensor of an ONNX model: its dims and values (integers kept exact as Int).
 struct ONNXConstant {
   var dims: [Int]
-  var floats: [Float]
   var integers: [Int]?
+  /// The values, or the little-endian float32 bytes they are stored as (read where they are
+  /// used, so that a large weight is copied once, into its layout, not first into an array).
+  private var values: [Float]?
+  private var raw: Data?
+
+  init(dims: [Int], floats: [Float], integers: [Int]?) {
+    self.dims = dims
+    values = floats
+    self.integers = integers
+  }
+
+  /// Float32 values stored as `bytes` (their count checked by the caller).
+  init(dims: [Int], float32Bytes bytes: Data) {
+    self.dims = dims
+    raw = bytes
+  }
+
+  var floats: [Float] { values ?? withFloats { Array($0) } }
+
+  /// Calls `body` with the values, in place where they are stored as bytes.
+  func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+    if let values { return values.withUnsafeBufferPointer(body) }
+    return raw!.withUnsafeBytes { bytes in
+      let count = bytes.count / MemoryLayout<Float>.size
+      if let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+        return body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count))
+      }
+      let copy = (0..<count).map {
+        bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Float>.size, as: Float.self)
+      }
+      return copy.withUnsafeBufferPointer(body)
+    }
+  }
 
   var count: Int { dims.reduce(1, *) }
   var isScalarLike: Bool { count == 1 }
@@ -471,16 +507,18 @@ struct ONNXGraphBuilder {
       let (padded, padding) = try window(
         x, kernel: spanned, strides: strides, pads: ints("pads"), autoPad: string("auto_pad"), pool: nil)
       // O×I×kH×kW → kH×kW×I×O.
-      var kernel = [Float](repeating: 0, count: weight.count)
-      for o in 0..<filters {
-        for i in 0..<perGroup {
-          for r in 0..<kh {
-            for c in 0..<kw {
-              kernel[((r * kw + c) * perGroup + i) * filters + o] =
-                weight.floats[((o * perGroup + i) * kh + r) * kw + c]
+      let kernel = [Float](unsafeUninitializedCapacity: weight.count) { target, initialized in
+        weight.withFloats { source in
+          // Writes run along the filters; the reads for one input channel stay in cache.
+          let taps = kh * kw
+          for i in 0..<perGroup {
+            for tap in 0..<taps {
+              let row = (tap * perGroup + i) * filters
+              for o in 0..<filters { target[row + o] = source[(o * perGroup + i) * taps + tap] }
             }
           }
         }
+        initialized = weight.count
       }
       var parameters = ["kernel": Tensor<Float>(shape: [kh, kw, perGroup, filters], scalars: kernel)]
       if let bias { parameters["bias"] = Tensor(shape: [filters], scalars: bias.floats) }
@@ -613,11 +651,15 @@ struct ONNXGraphBuilder {
       guard inputs == x.shape[0] else { throw failure("B \(b.dims) does not fit inputs of \(x.shape[0])") }
       let alpha = Float(float("alpha", 1))
       let beta = Float(float("beta", 1))
-      var kernel = [Float](repeating: 0, count: inputs * units)
-      for i in 0..<inputs {
-        for j in 0..<units {
-          kernel[i * units + j] = alpha * (transposed ? b.floats[j * columns + i] : b.floats[i * columns + j])
+      let kernel = [Float](unsafeUninitializedCapacity: inputs * units) { target, initialized in
+        b.withFloats { source in
+          for i in 0..<inputs {
+            for j in 0..<units {
+              target[i * units + j] = alpha * (transposed ? source[j * columns + i] : source[i * columns + j])
+            }
+          }
         }
+        initialized = inputs * units
       }
       var parameters = ["kernel": Tensor<Float>(shape: [inputs, units], scalars: kernel)]
       if let c = operand(2).constant {
@@ -1020,15 +1062,22 @@ struct ONNXGraphBuilder {
       guard raw.count == count * MemoryLayout<T>.size else {
         throw mismatch(raw.count / max(MemoryLayout<T>.size, 1))
       }
-      return raw.withUnsafeBytes { bytes in
-        (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+      // Little-endian, as ONNX stores it and as this machine is: the bytes are the values.
+      return [T](unsafeUninitializedCapacity: count) { target, initialized in
+        _ = raw.copyBytes(to: UnsafeMutableRawBufferPointer(target))
+        initialized = count
       }
     }
     switch tensor.dataType {
     case 1:  // FLOAT
-      let values = raw.isEmpty ? tensor.floatData : try fromRaw(Float.self)
-      guard values.count == count else { throw mismatch(values.count) }
-      return ONNXConstant(dims: dims, floats: values, integers: nil)
+      if !raw.isEmpty {
+        guard raw.count == count * MemoryLayout<Float>.size else {
+          throw mismatch(raw.count / MemoryLayout<Float>.size)
+        }
+        return ONNXConstant(dims: dims, float32Bytes: raw)
+      }
+      guard tensor.floatData.count == count else { throw mismatch(tensor.floatData.count) }
+      return ONNXConstant(dims: dims, floats: tensor.floatData, integers: nil)
     case 11:  // DOUBLE
       let values = raw.isEmpty ? tensor.doubleData : try fromRaw(Double.self)
       guard values.count == count else { throw mismatch(values.count) }
