@@ -183,6 +183,30 @@ def mlp_erf():
     return b.model("input", [1, 4, 4], x, 17), [1, 4, 4]
 
 
+def ops():
+    """The operators the other fixtures do not use: a dilated convolution, auto_pad SAME_UPPER,
+    Elu, Softplus, Identity, Dropout, Transpose, Concat of images, GlobalMaxPool, Squeeze and
+    Unsqueeze of tensors, LeakyReLU on images, Add and Sub with the tensor second."""
+    b = Builder()
+    x = b.op("Identity", ["input"])
+    a = b.op("Elu", [b.op("Conv", [x, b.weight("dil.weight", [4, 3, 3, 3])], kernel_shape=[3, 3], pads=[2, 2, 2, 2],
+                              dilations=[2, 2])], alpha=0.5)
+    c = b.op("Softplus", [b.op("Conv", [x, b.weight("same.weight", [4, 3, 3, 3]), b.weight("same.bias", [4], 0.1)],
+                                 kernel_shape=[3, 3], auto_pad="SAME_UPPER")])
+    x = b.op("Concat", [a, c], axis=1)
+    x = b.op("Dropout", [x])
+    x = b.op("LeakyRelu", [x], alpha=0.2)
+    x = b.op("Div", [b.op("Add", [b.const("three", np.float32(3.0)), x]), b.const("divisor", np.float32(2.5))])
+    x = b.op("Sub", [b.const("one_s", np.float32(1.0)), x])
+    g = b.op("GlobalMaxPool", [x])
+    g = b.op("Squeeze", [g, b.const("squeeze_axes", np.array([2, 3], np.int64))])
+    g = b.op("Unsqueeze", [g, b.const("unsqueeze_axes2", np.array([2], np.int64))])
+    g = b.op("Transpose", [g], perm=[0, 2, 1])
+    g = b.op("Flatten", [g], axis=1)
+    x = b.gemm(g, 8, 10)
+    return b.model("input", [3, 12, 12], x, 13), [3, 12, 12]
+
+
 def write(name, model, shape):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save_model(model, path)
@@ -239,12 +263,26 @@ def malformed(cnn_model):
     onnx.save_model(m, os.path.join(OUT, "bad-external.onnx"))
 
 
+def refused():
+    """Networks that are valid ONNX but hold what the toolkit does not convert exactly."""
+    b = Builder()
+    x = b.conv("input", 3, 4, 3, pad=1)
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
+    onnx.save_model(b.model("input", [3, 8, 8], x, 13), os.path.join(OUT, "bad-maxpool-padding.onnx"))
+    b = Builder()
+    x = b.op("HardSwish", [b.conv("input", 3, 4, 3, pad=1)])
+    x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
+    onnx.save_model(b.model("input", [3, 8, 8], x, 14), os.path.join(OUT, "bad-hardswish.onnx"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    models = {"cnn": cnn(), "resnet": resnet(), "mobilenet": mobilenet(), "mlp": mlp(), "mlp-erf": mlp_erf()}
+    models = {"cnn": cnn(), "resnet": resnet(), "mobilenet": mobilenet(), "mlp": mlp(), "mlp-erf": mlp_erf(), "ops": ops()}
     for name, (model, shape) in models.items():
         write(name, model, shape)
     malformed(models["cnn"][0])
+    refused()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import Testing
 
   static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
-  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf"])
+  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf", "ops"])
   func evaluatesAsONNXRuntimeDoes(name: String) throws {
     let graph = try ONNXModelReader.read(Self.path("\(name).onnx"))
     let input = try readNPY(Self.fixtures.appendingPathComponent("\(name)-input.npy"))
@@ -50,6 +50,8 @@ import Testing
     ("bad-dims.onnx", "its dims"),
     ("bad-op.onnx", "Selu is not supported; supported: Add"),
     ("bad-external.onnx", "external file"),
+    ("bad-maxpool-padding.onnx", "supported only after a ReLU"),
+    ("bad-hardswish.onnx", "HardSwish is not supported"),
   ])
   func malformedFilesAreRefusedNamingWhy(file: String, message: String) throws {
     #expect {
