@@ -651,6 +651,22 @@ extension NeuronTarget {
     switch self {
     case .unary(.identity): for i in out.indices { out[i] = a[i] }
     case .unary(.relu): for i in out.indices { out[i] = a[i] < 0 ? 0 : a[i] }
+    case .unary(.clippedRelu(let maxValue, let negativeSlope, let threshold)):
+      // ReLU6 and its kin, with the function's own arithmetic and its parameters read once
+      // rather than per neuron.
+      let (slope, knee) = (T(negativeSlope), T(threshold))
+      if let maxValue {
+        let top = T(maxValue)
+        for i in out.indices {
+          let x = a[i]
+          out[i] = x >= top ? top : x >= knee ? x : slope * (x - knee)
+        }
+      } else {
+        for i in out.indices {
+          let x = a[i]
+          out[i] = x >= knee ? x : slope * (x - knee)
+        }
+      }
     case .unary(let f): for i in out.indices { out[i] = f(a[i]) }
     case .binary(.maximum):
       for i in out.indices { out[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }

@@ -104,3 +104,25 @@ import Testing
     #expect(recorded.simulations < simulated.simulations)
   }
 }
+
+/// A target evaluated over a buffer gives, bit for bit, the function's own value per neuron:
+/// the clipped ReLUs' loop included (signed zeros and NaN as the function gives them).
+struct TargetEvaluationTests {
+  @Test(arguments: [
+    UnaryFunction.clippedRelu(maxValue: 6, negativeSlope: 0, threshold: 0),
+    .clippedRelu(maxValue: nil, negativeSlope: 0.1, threshold: 0.5),
+    .clippedRelu(maxValue: 1, negativeSlope: 0.2, threshold: -0.25), .relu, .leakyRelu(slope: 0.3),
+  ])
+  func bufferEvaluationIsTheFunction(function: UnaryFunction) {
+    let inputs: [Float] = [
+      -7, -1, -0.25, -0.0, 0, 0.3, 0.5, 0.99, 1, 5.9, 6, 6.5, 1e9, -.infinity, .infinity, .nan,
+    ]
+    var out = [Float](repeating: 42, count: inputs.count)
+    inputs.withUnsafeBufferPointer { a in
+      out.withUnsafeMutableBufferPointer { NeuronTarget.unary(function).evaluate(a, a, into: $0) }
+    }
+    for (x, y) in zip(inputs, out) {
+      #expect(y.bitPattern == function(x).bitPattern, "\(function) at \(x): \(y) vs \(function(x))")
+    }
+  }
+}
