@@ -26,5 +26,6 @@ let package = Package(
     harness("fuzz-snn-file", ["ModelIO", "HDF5", "Spiking"]),
     harness("fuzz-run-record", ["Results", "Reports"]),
     harness("fuzz-idx", ["Datasets"]),
+    harness("fuzz-onnx", ["ModelIO", "Graph", "Tensor"]),
   ]
 )
