@@ -263,6 +263,21 @@ def malformed(cnn_model):
     onnx.save_model(m, os.path.join(OUT, "bad-external.onnx"))
 
 
+def external(cnn_model):
+    """The CNN with its weights in an external data file, as torch.onnx.export writes by default,
+    and one whose external data location leaves the model's directory."""
+    m = onnx.ModelProto()
+    m.CopyFrom(cnn_model)
+    onnx.save_model(m, os.path.join(OUT, "cnn-external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="cnn-external.onnx.data", size_threshold=0)
+    m = onnx.load(os.path.join(OUT, "cnn-external.onnx"), load_external_data=False)
+    for tensor in m.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "../cnn-external.onnx.data"
+    onnx.save_model(m, os.path.join(OUT, "bad-external-location.onnx"))
+
+
 def refused():
     """Networks that are valid ONNX but hold what the toolkit does not convert exactly."""
     b = Builder()
@@ -283,6 +298,7 @@ def main():
         write(name, model, shape)
     malformed(models["cnn"][0])
     refused()
+    external(models["cnn"][0])
 
 
 if __name__ == "__main__":

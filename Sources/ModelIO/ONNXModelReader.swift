@@ -46,11 +46,13 @@ public enum ONNXModelReader {
   public static func read(_ path: String) throws -> Graph {
     // Protocol buffers are at most 2 GiB.
     let data = try InputFile.read(path, limit: Int(Int32.max))
-    return try read(data: data, file: path)
+    return try read(
+      data: data, file: path, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
   }
 
-  /// Reads an ONNX model from its bytes; `file` names it in errors.
-  public static func read(data: Data, file: String) throws -> Graph {
+  /// Reads an ONNX model from its bytes; `file` names it in errors. `directory` is where
+  /// tensors kept in external data files are looked for (nil: such tensors are refused).
+  public static func read(data: Data, file: String, directory: String? = nil) throws -> Graph {
     let model: Onnx_ModelProto
     do {
       var options = BinaryDecodingOptions()
@@ -70,7 +72,7 @@ public enum ONNXModelReader {
       throw ModelIOError.onnx(
         file: file, detail: "opset \(opset) is not supported (\(opsets.lowerBound)–\(opsets.upperBound) are)")
     }
-    var builder = ONNXGraphBuilder(file: file, opset: opset)
+    var builder = ONNXGraphBuilder(file: file, opset: opset, directory: directory)
     return try builder.build(
       model.graph, name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
   }
@@ -157,9 +159,17 @@ struct ONNXGraphBuilder {
     case erf, onePlusErf, product
   }
 
-  init(file: String, opset: Int) {
+  /// Where external data files are looked for; nil when the model was not read from a file.
+  let directory: String?
+  /// The batch size the model's input declares, when it declares a fixed one.
+  private var fixedBatch: Int?
+  /// External data files read so far, by location.
+  private var externalFiles = [String: Data]()
+
+  init(file: String, opset: Int, directory: String? = nil) {
     self.file = file
     self.opset = opset
+    self.directory = directory
   }
 
   // MARK: Errors
@@ -174,7 +184,7 @@ struct ONNXGraphBuilder {
   mutating func build(_ graph: Onnx_GraphProto, name: String) throws -> Graph {
     for tensor in graph.initializer {
       current = (tensor.name, "initializer")
-      constants[tensor.name] = try constant(tensor)
+      constants[tensor.name] = try constant(tensor, external: try externalBytes(tensor))
     }
     let inputs = graph.input.filter { constants[$0.name] == nil }
     guard inputs.count == 1 else {
@@ -224,6 +234,7 @@ struct ONNXGraphBuilder {
     guard input.type.tensorType.hasShape else { throw failure("the input declares no shape") }
     let dims = input.type.tensorType.shape.dim
     guard dims.count >= 2 else { throw failure("the input needs a batch axis and at least one more") }
+    if case .dimValue(let batch)? = dims[0].value, batch > 0 { fixedBatch = Int(batch) }
     var shape = [Int]()
     for dim in dims.dropFirst() {
       guard case .dimValue(let value)? = dim.value, value > 0, value <= 1 << 24 else {
@@ -606,7 +617,9 @@ struct ONNXGraphBuilder {
       var shape = target.enumerated().map { k, size in
         size == 0 && int("allowzero", 0) == 0 && k < full.count ? full[k] : size
       }
-      guard shape[0] == 0 || shape[0] == -1 || target[0] == 0 else {
+      // A model exported for a fixed batch (torch.onnx.export without dynamic shapes) names
+      // that size where the batch goes; the graph runs any batch.
+      guard shape[0] == 0 || shape[0] == -1 || target[0] == 0 || target[0] == fixedBatch else {
         throw failure("a Reshape must keep the batch axis first (target \(target))")
       }
       shape.removeFirst()
@@ -1037,12 +1050,56 @@ struct ONNXGraphBuilder {
 
   // MARK: Tensors
 
-  /// The values of an ONNX tensor: float, double, and integer types; external data refused.
-  func constant(_ tensor: Onnx_TensorProto) throws -> ONNXConstant {
-    if tensor.dataLocation == .external || !tensor.externalData.isEmpty {
+  /// The bytes of a tensor kept in an external data file (what `torch.onnx.export` writes by
+  /// default, `model.onnx.data` beside the model): the file named by `location`, relative to
+  /// the model's directory and inside it, from `offset` for `length` bytes (default: to the
+  /// end). Nil for a tensor whose data is in the model.
+  mutating func externalBytes(_ tensor: Onnx_TensorProto) throws -> Data? {
+    guard tensor.dataLocation == .external || !tensor.externalData.isEmpty else { return nil }
+    let entries = Dictionary(tensor.externalData.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    guard let directory else {
       throw failure(
-        "tensor '\(tensor.name)' keeps its data in an external file, which is not supported: "
-          + "export the model as one file (onnx.save_model(model, path, save_as_external_data=False))")
+        "tensor '\(tensor.name)' keeps its data in an external file, which needs the model read from a file")
+    }
+    guard let location = entries["location"], !location.isEmpty, !location.hasPrefix("/"),
+      !location.split(separator: "/").contains("..")
+    else {
+      throw failure(
+        "tensor '\(tensor.name)': external data location '\(entries["location"] ?? "")' must be a file beside the model"
+      )
+    }
+    if externalFiles[location] == nil {
+      let path = (directory as NSString).appendingPathComponent(location)
+      do {
+        externalFiles[location] = try InputFile.read(path, limit: 1 << 36)
+      } catch {
+        throw failure("tensor '\(tensor.name)': its external data file cannot be read: \(error)")
+      }
+    }
+    let bytes = externalFiles[location]!
+    func integer(_ key: String) throws -> Int? {
+      guard let text = entries[key] else { return nil }
+      guard let value = Int(text), value >= 0 else {
+        throw failure("tensor '\(tensor.name)': external data \(key) '\(text)' is not a byte count")
+      }
+      return value
+    }
+    let offset = try integer("offset") ?? 0
+    let length = try integer("length") ?? max(bytes.count - offset, 0)
+    guard offset <= bytes.count, length <= bytes.count - offset else {
+      throw failure(
+        "tensor '\(tensor.name)': external data \(offset)..<\(offset + length) lies outside '\(location)' (\(bytes.count) bytes)"
+      )
+    }
+    let start = bytes.startIndex + offset
+    return bytes[start..<(start + length)]
+  }
+
+  /// The values of an ONNX tensor: float, double, and integer types, from the tensor itself or
+  /// from `external` (its external data's bytes).
+  func constant(_ tensor: Onnx_TensorProto, external: Data? = nil) throws -> ONNXConstant {
+    if external == nil, tensor.dataLocation == .external || !tensor.externalData.isEmpty {
+      throw failure("tensor '\(tensor.name)' keeps its data in an external file, which is not supported here")
     }
     var count = 1
     for dim in tensor.dims {
@@ -1057,7 +1114,7 @@ struct ONNXGraphBuilder {
     func mismatch(_ found: Int) -> ModelIOError {
       failure("tensor '\(tensor.name)' has \(found) values, its dims \(dims) need \(count)")
     }
-    let raw = tensor.rawData
+    let raw = external ?? tensor.rawData
     func fromRaw<T>(_ type: T.Type) throws -> [T] {
       guard raw.count == count * MemoryLayout<T>.size else {
         throw mismatch(raw.count / max(MemoryLayout<T>.size, 1))

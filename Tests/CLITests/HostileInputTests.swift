@@ -328,7 +328,14 @@ import Testing
     (
       "snnsim", ["compare", "Tests/ModelIOTests/Fixtures/onnx/bad-op.onnx", "-o", "O/ab"], "(Selu, opset 13)"
     ),
-    ("snnconv", ["eval", "Tests/ModelIOTests/Fixtures/onnx/bad-external.onnx"], "external file"),
+    (
+      "snnconv", ["eval", "Tests/ModelIOTests/Fixtures/onnx/bad-external.onnx"],
+      "external data file cannot be read"
+    ),
+    (
+      "snnconv", ["eval", "Tests/ModelIOTests/Fixtures/onnx/bad-external-location.onnx"],
+      "must be a file beside the model"
+    ),
     ("snnconv", ["inspect", "W/text.onnx"], "W/text.onnx: not"),
     ("snnconv", ["inspect", "W/fifo.onnx"], "not a regular file (a named pipe)"),
     // Model descriptions.

@@ -49,7 +49,8 @@ import Testing
     ("bad-order.onnx", "which no earlier node produces"),
     ("bad-dims.onnx", "its dims"),
     ("bad-op.onnx", "Selu is not supported; supported: Add"),
-    ("bad-external.onnx", "external file"),
+    ("bad-external.onnx", "its external data file cannot be read"),
+    ("bad-external-location.onnx", "must be a file beside the model"),
     ("bad-maxpool-padding.onnx", "supported only after a ReLU"),
     ("bad-hardswish.onnx", "HardSwish is not supported"),
   ])
@@ -60,6 +61,19 @@ import Testing
       let text = "\(error)"
       return text.contains(message) && text.contains(file)
     }
+  }
+
+  /// Weights in an external data file beside the model, as torch.onnx.export writes them by
+  /// default, read as the same weights inline.
+  @Test func externalDataReadsAsInlineData() throws {
+    let inline = try ONNXModelReader.read(Self.path("cnn.onnx"))
+    let external = try ONNXModelReader.read(Self.path("cnn-external.onnx"))
+    let input = try readNPY(Self.fixtures.appendingPathComponent("cnn-input.npy"))
+    let images = Tensor<Float>(shape: input.shape, scalars: input.values)
+    #expect(external.predict([images])[0].scalars == inline.predict([images])[0].scalars)
+    // From bytes alone there is no directory to find the data file in.
+    let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("cnn-external.onnx"))
+    #expect(throws: ModelIOError.self) { _ = try ONNXModelReader.read(data: data, file: "cnn-external.onnx") }
   }
 
   @Test func theOperatorRefusedIsNamedWithItsNodeAndOpset() throws {
