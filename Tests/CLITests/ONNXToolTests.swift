@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import TestSupport
 import Testing
 
@@ -7,18 +8,6 @@ import Testing
 /// instead of reinterpreted.
 @Suite struct ONNXToolTests {
   static let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/onnx")
-
-  /// Writes int64 `labels` as a `.npy` file.
-  func writeLabels(_ labels: [Int], to url: URL) throws {
-    var header = "{'descr': '<i8', 'fortran_order': False, 'shape': (\(labels.count),), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-    data.append(contentsOf: [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-    data.append(contentsOf: Array(header.utf8))
-    labels.map(Int64.init).withUnsafeBytes { data.append(contentsOf: $0) }
-    try data.write(to: url)
-  }
 
   @Test func anONNXModelGoesFromEvaluationToSimulation() throws {
     let directory = try makeTemporaryDirectory("onnx-tools")
@@ -31,7 +20,7 @@ import Testing
       (0..<classes).max { expected.values[row * classes + $0] < expected.values[row * classes + $1] }!
     }
     try writeNPY(shape: input.shape, values: input.values, to: directory.appendingPathComponent("x.npy"))
-    try writeLabels(labels, to: directory.appendingPathComponent("y.npy"))
+    try writeNPY(labels: labels, to: directory.appendingPathComponent("y.npy"))
     let data = ["--data", path("x.npy") + "," + path("y.npy")]
     let model = Self.fixtures.appendingPathComponent("resnet.onnx").path
 
@@ -57,21 +46,9 @@ import Testing
     #expect(agreement[0] >= 0.875, "\(agreement)")
 
     // The same images stored channels-last: refused, naming both shapes, nothing reinterpreted.
-    let count = input.shape[0]
-    let (channels, height, width) = (input.shape[1], input.shape[2], input.shape[3])
-    var channelsLast = [Float](repeating: 0, count: input.values.count)
-    for n in 0..<count {
-      for c in 0..<channels {
-        for y in 0..<height {
-          for x in 0..<width {
-            channelsLast[((n * height + y) * width + x) * channels + c] =
-              input.values[((n * channels + c) * height + y) * width + x]
-          }
-        }
-      }
-    }
+    let channelsLast = Tensor<Float>(shape: input.shape, scalars: input.values).permuted([0, 2, 3, 1])
     try writeNPY(
-      shape: [count, height, width, channels], values: channelsLast,
+      shape: channelsLast.shape, values: channelsLast.scalars,
       to: directory.appendingPathComponent("nhwc.npy"))
     let refused = try runTool("snnconv", ["eval", model, "--data", path("nhwc.npy") + "," + path("y.npy")])
     #expect(refused.status == 1)

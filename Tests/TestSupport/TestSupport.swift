@@ -172,8 +172,17 @@ extension Trait where Self == ConditionTrait {
 
 /// Writes float32 `values` of `shape` as a NumPy `.npy` file (format 1.0, little-endian, C order).
 public func writeNPY(shape: [Int], values: [Float], to url: URL) throws {
+  try writeNPY(descriptor: "<f4", shape: shape, values: values, to: url)
+}
+
+/// Writes int64 `values` (labels, say) as a one-dimensional NumPy `.npy` file.
+public func writeNPY(labels values: [Int], to url: URL) throws {
+  try writeNPY(descriptor: "<i8", shape: [values.count], values: values.map(Int64.init), to: url)
+}
+
+private func writeNPY<T>(descriptor: String, shape: [Int], values: [T], to url: URL) throws {
   var header =
-    "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
+    "{'descr': '\(descriptor)', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
   // Magic, version 1.0, header length; the header padded with spaces to a multiple of 64.
   while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
   header += "\n"
