@@ -151,6 +151,15 @@ def models(keras, layers):
         g = layers.ReLU(6.0, name="relu6")(h + 3.0) * (1.0 / 6.0)
         y = layers.Dense(3, name="out")((2.0 * (1.0 - g)) / 2.0 - 0.25)
         result.append(("func_ops", keras.Model(x, y, name="arithmetic")))
+        # MobileNetV3's activation by both its names, on images and on vectors; inputs scaled
+        # up so that all three branches (0, the parabola, x) are taken.
+        x = keras.Input((6, 6, 2), name="image")
+        h = layers.Conv2D(4, 3, padding="same", name="conv")(layers.Rescaling(4.0, name="spread")(x))
+        h = layers.Activation("hard_swish", name="hswish")(h)
+        h = layers.DepthwiseConv2D(3, name="depthwise")(h)
+        h = layers.Dense(4, activation="hard_silu", name="fc")(layers.GlobalAveragePooling2D(name="gap")(h))
+        y = layers.Dense(3, name="out")(h)
+        result.append(("func_hswish", keras.Model(x, y, name="hard_swish")))
     return result
 
 

@@ -185,7 +185,7 @@ def mlp_erf():
 
 def ops():
     """The operators the other fixtures do not use: a dilated convolution, auto_pad SAME_UPPER,
-    Elu, Softplus, Identity, Dropout, Transpose, Concat of images, GlobalMaxPool, Squeeze and
+    Elu, Softplus, HardSwish (inputs spread over its three branches), Identity, Dropout, Transpose, Concat of images, GlobalMaxPool, Squeeze and
     Unsqueeze of tensors, LeakyReLU on images, Add and Sub with the tensor second."""
     b = Builder()
     x = b.op("Identity", ["input"])
@@ -193,6 +193,7 @@ def ops():
                               dilations=[2, 2])], alpha=0.5)
     c = b.op("Softplus", [b.op("Conv", [x, b.weight("same.weight", [4, 3, 3, 3]), b.weight("same.bias", [4], 0.1)],
                                  kernel_shape=[3, 3], auto_pad="SAME_UPPER")])
+    c = b.op("HardSwish", [b.op("Mul", [c, b.const("spread", np.float32(4.0))])])
     x = b.op("Concat", [a, c], axis=1)
     x = b.op("Dropout", [x])
     x = b.op("LeakyRelu", [x], alpha=0.2)
@@ -204,7 +205,7 @@ def ops():
     g = b.op("Transpose", [g], perm=[0, 2, 1])
     g = b.op("Flatten", [g], axis=1)
     x = b.gemm(g, 8, 10)
-    return b.model("input", [3, 12, 12], x, 13), [3, 12, 12]
+    return b.model("input", [3, 12, 12], x, 14), [3, 12, 12]
 
 
 def write(name, model, shape):
@@ -286,9 +287,10 @@ def refused():
     x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
     onnx.save_model(b.model("input", [3, 8, 8], x, 13), os.path.join(OUT, "bad-maxpool-padding.onnx"))
     b = Builder()
-    x = b.op("HardSwish", [b.conv("input", 3, 4, 3, pad=1)])
+    x = b.op("ConvTranspose", [b.conv("input", 3, 4, 3, pad=1), b.weight("up.weight", [4, 4, 2, 2])],
+             kernel_shape=[2, 2], strides=[2, 2])
     x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
-    onnx.save_model(b.model("input", [3, 8, 8], x, 14), os.path.join(OUT, "bad-hardswish.onnx"))
+    onnx.save_model(b.model("input", [3, 8, 8], x, 14), os.path.join(OUT, "bad-convtranspose.onnx"))
 
 
 def main():

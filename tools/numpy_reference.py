@@ -27,6 +27,8 @@ def activation(name, x):
         "gelu": lambda v: 0.5 * v * (1 + ERF(v / math.sqrt(2))),
         "silu": lambda v: v / (1 + np.exp(-v)),
         "swish": lambda v: v / (1 + np.exp(-v)),
+        "hard_silu": lambda v: v * np.clip(v + 3, 0, 6) / 6,
+        "hard_swish": lambda v: v * np.clip(v + 3, 0, 6) / 6,
         "tanh": np.tanh,
         "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
         "softplus": lambda v: np.log1p(np.exp(-np.abs(v))) + np.maximum(v, 0),

@@ -16,6 +16,8 @@ extension UnaryFunction {
     ("gelu", .gelu(.exact)),
     ("silu", .silu),
     ("swish", .silu),
+    ("hard_silu", .hardSwish),
+    ("hard_swish", .hardSwish),
     ("tanh", .tanh),
     ("sigmoid", .sigmoid),
     ("softplus", .softplus),
@@ -48,6 +50,7 @@ extension UnaryFunction {
     case .clippedRelu: return "relu_clipped"
     case .gelu(let form): return "gelu_\(form.rawValue)"
     case .silu: return "silu"
+    case .hardSwish: return "hard_silu"
     case .tanh: return "tanh"
     case .sigmoid: return "sigmoid"
     case .softplus: return "softplus"

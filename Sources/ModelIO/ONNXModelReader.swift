@@ -29,7 +29,7 @@ public enum ONNXModelReader {
   public static let supportedOps = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div",
     "Dropout",
-    "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid",
+    "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish",
     "Identity",
     "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "Pad", "ReduceMean", "Relu",
     "Reshape",
@@ -864,6 +864,7 @@ struct ONNXGraphBuilder {
       case "Tanh": function = .tanh
       case "Elu": function = .elu(alpha: float("alpha", 1))
       case "Softplus": function = .softplus
+      case "HardSwish": function = .hardSwish
       case "Gelu":
         switch string("approximate") ?? "none" {
         case "none": function = .gelu(.exact)

@@ -27,6 +27,9 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
   case gelu(GELUForm)
   /// `x·σ(x)` (swish).
   case silu
+  /// `x·min(max(x + 3, 0), 6)/6`: 0 below −3, `x` above 3 (hard swish, MobileNetV3's activation;
+  /// Keras `hard_silu`, ONNX `HardSwish`).
+  case hardSwish
   case tanh
   /// `1 / (1 + e^{−x})`.
   case sigmoid
@@ -57,6 +60,7 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
       case .sigmoid: return x * UnaryFunction.logistic(T(1.702) * x)
       }
     case .silu: return x * UnaryFunction.logistic(x)
+    case .hardSwish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
     case .tanh: return T.tanh(x)
     case .sigmoid: return UnaryFunction.logistic(x)
     case .softplus: return Swift.max(x, 0) + T.log(onePlus: T.exp(-Swift.abs(x)))

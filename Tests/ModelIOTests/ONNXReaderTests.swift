@@ -52,7 +52,7 @@ import Testing
     ("bad-external.onnx", "its external data file cannot be read"),
     ("bad-external-location.onnx", "must be a file beside the model"),
     ("bad-maxpool-padding.onnx", "supported only after a ReLU"),
-    ("bad-hardswish.onnx", "HardSwish is not supported"),
+    ("bad-convtranspose.onnx", "ConvTranspose is not supported"),
   ])
   func malformedFilesAreRefusedNamingWhy(file: String, message: String) throws {
     #expect {

@@ -32,8 +32,8 @@ import Testing
   }
 
   static let unary: [UnaryFunction] = [
-    .relu, .leakyRelu(slope: 0.1), .gelu(.exact), .gelu(.sigmoid), .silu, .tanh, .sigmoid, .softplus,
-    .elu(alpha: 1),
+    .relu, .leakyRelu(slope: 0.1), .gelu(.exact), .gelu(.sigmoid), .silu, .hardSwish, .tanh, .sigmoid,
+    .softplus, .elu(alpha: 1),
     .abs, .square, .exp,
   ]
   static let inputs: [Double] = [-1.3, -0.4, 0, 0.2, 0.55, 0.9]

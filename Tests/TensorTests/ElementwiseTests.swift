@@ -16,6 +16,7 @@ import Testing
     (.gelu(.exact), 1, 0.8413447460685429), (.gelu(.exact), -1, -0.15865525393145707),
     (.gelu(.tanh), 1, 0.8411919906082768), (.gelu(.sigmoid), 1, 0.8457957659328212),
     (.silu, 1, 0.7310585786300049), (.silu, -2, -0.2384058440442351),
+    (.hardSwish, -4, 0), (.hardSwish, -1.5, -0.375), (.hardSwish, 1, 0.6666666666666666), (.hardSwish, 4, 4),
     (.tanh, 0.5, 0.46211715726000974), (.sigmoid, -1, 0.2689414213699951),
     (.softplus, 0, 0.6931471805599453), (.softplus, 2, 2.1269280110429727),
     (.softplus, -30, 9.357622968840175e-14),
@@ -49,8 +50,8 @@ import Testing
     #expect(UnaryFunction.sigmoid(Float(200)) == 1)
     #expect(UnaryFunction.softplus(Float(200)) == 200)
     for function: UnaryFunction in [
-      .relu, .leakyRelu(slope: 0.1), .elu(alpha: 1), .gelu(.exact), .silu, .tanh, .sigmoid, .softplus, .exp,
-      .abs,
+      .relu, .leakyRelu(slope: 0.1), .elu(alpha: 1), .gelu(.exact), .silu, .hardSwish, .tanh, .sigmoid,
+      .softplus, .exp, .abs,
     ] {
       #expect(function(Double.nan).isNaN, "\(function)(NaN)")
     }

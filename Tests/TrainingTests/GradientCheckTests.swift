@@ -100,7 +100,7 @@ import Testing
   }
 
   static let smoothFunctions: [UnaryFunction] = [
-    .gelu(.exact), .gelu(.tanh), .gelu(.sigmoid), .silu, .tanh, .sigmoid, .softplus, .elu(alpha: 0.7),
+    .gelu(.exact), .gelu(.tanh), .gelu(.sigmoid), .silu, .hardSwish, .tanh, .sigmoid, .softplus, .elu(alpha: 0.7),
     .square, .exp,
     .identity, .relu, .leakyRelu(slope: 0.1), .abs,
     .clippedRelu(maxValue: 0.5, negativeSlope: 0.1, threshold: -0.2),

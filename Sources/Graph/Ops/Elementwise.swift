@@ -6,7 +6,8 @@ extension UnaryFunction {
   ///
   /// Kinks: `relu`, `leakyRelu` and `abs` at `x = 0`, and `clippedRelu` at its threshold, use
   /// `reluPrime`; `clippedRelu` at `maxValue` uses 0 (the saturated branch, as its forward
-  /// definition `x ≥ maxValue ↦ maxValue` says); `elu` at 0 uses `α`, the derivative of the
+  /// definition `x ≥ maxValue ↦ maxValue` says); `hardSwish` at ±3 uses the slope of its middle
+  /// branch, `(2x + 3)/6`, as PyTorch does; `elu` at 0 uses `α`, the derivative of the
   /// branch its forward pass takes there (continuous when `α = 1`).
   /// - Parameter y: `f(x)`, reused where it makes the derivative cheaper (sigmoid, tanh, exp).
   func derivative<T: TensorScalar>(_ x: T, output y: T, reluPrime: T) -> T {
@@ -37,6 +38,10 @@ extension UnaryFunction {
     case .silu:
       let s = UnaryFunction.logistic(x)
       return s * (1 + x * (1 - s))
+    case .hardSwish:
+      // PyTorch's convention at the two kinks: the middle branch's slope (2x + 3)/6 on [−3, 3].
+      if x < -3 { return 0 }
+      return x > 3 ? 1 : (2 * x + 3) / 6
     case .tanh: return 1 - y * y
     case .sigmoid: return y * (1 - y)
     case .softplus: return UnaryFunction.logistic(x)
