@@ -2,21 +2,24 @@
 """An independent simulator of NIR graphs in numpy, with the discrete-time semantics of
 docs/nir.md, for checking the toolkit's NIR export and import.
 
-    python3 tools/nir_reference.py GRAPH.nir IMAGES.npy T OUT.json
+    python3 tools/nir_reference.py GRAPH.nir IMAGES.npy T OUT.json [DT]
 
 IMAGES.npy holds the inputs in NIR's layout (N × the Input node's shape, float32). OUT.json gets
 `output` (N rows: the Output node's input summed over t = 1..T, flattened) and `spikes`, for
 every spiking node (IF, LIF, CubaLIF, Threshold), its total spike count over the images and steps;
 `neuron_spikes` the same per neuron (N × its shape, flattened).
 
-Semantics: dt = 1, forward Euler, every state 0 at the start, the image delivered as the input
-current at every step, nodes updated in topological order within a step (no delay on
-feed-forward edges), several edges into one node added.
-  IF:   v <- v + r*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
-  LIF:  v <- v + (v_leak - v + r*I)/tau;  then as IF
-  LI:   v <- v + (v_leak - v + r*I)/tau, output v;   I: v <- v + r*I, output v
-  CubaLIF: i <- i + (w_in*I - i)/tau_syn;  v <- v + (v_leak - v + r*i)/tau_mem;  then as IF
+Semantics: steps of DT (default: the graph's metadata dt, else 1), forward Euler, every state 0
+at the start, the image delivered as the input current at every step, nodes updated in
+topological order within a step (no delay on feed-forward edges), several edges into one node
+added. With tau' = tau/DT (rounded to float32):
+  IF:   v <- v + (DT*r)*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
+  LIF:  v <- v + (v_leak - v + r*I)/tau';  then as IF
+  LI:   v <- v + (v_leak - v + r*I)/tau', output v;   I: v <- v + (DT*r)*I, output v
+  CubaLIF: i <- i + (w_in*I - i)/tau_syn';  v <- v + (v_leak - v + r*i)/tau_mem';  then as IF
   CubaLI:  the same without spiking, output v
+A time constant of +inf (no leak; its factor r or w_in is +inf too, r = tau/dt) adds the input
+instead: v <- v + I (i <- i + I).
   Threshold: s = I > threshold
 Flatten counts its dimensions without the batch (as nir's type inference does); Affine and Linear
 take the whole input when it holds as many values as the weight has columns, else its last axis.
@@ -138,7 +141,16 @@ def topological(graph):
     return order, incoming
 
 
-def simulate(graph, images, steps):
+def per_step(tau, dt):
+    """tau (as float32) / dt in float64, rounded to float32 (inf stays inf)."""
+    return (np.asarray(tau, F).astype(np.float64) / dt).astype(F)
+
+
+def no_leak(tau):
+    return bool(np.all(np.isinf(np.asarray(tau, np.float64))))
+
+
+def simulate(graph, images, steps, dt=1.0):
     order, incoming = topological(graph)
     n = images.shape[0]
     state, synapse, spikes, values = {}, {}, {}, {}
@@ -180,15 +192,27 @@ def simulate(graph, images, steps):
                 v = state.get(name, np.zeros_like(current, dtype=F))
                 r = fit(node.r, current)
                 if kind in ("IF", "I"):
+                    r = fit((np.asarray(node.r, F).astype(np.float64) * dt).astype(F), current)
                     v = (v + r * current).astype(F)
                 elif kind in ("LIF", "LI"):
-                    v = (v + (fit(node.v_leak, current) - v + r * current) / fit(node.tau, current)).astype(F)
+                    if no_leak(node.tau):
+                        v = (v + current).astype(F)
+                    else:
+                        tau = fit(per_step(node.tau, dt), current)
+                        v = (v + (fit(node.v_leak, current) - v + r * current) / tau).astype(F)
                 else:
                     i = synapse.get(name, np.zeros_like(current, dtype=F))
-                    w_in = fit(getattr(node, "w_in", 1.0), current)
-                    i = (i + (w_in * current - i) / fit(node.tau_syn, current)).astype(F)
+                    if no_leak(node.tau_syn):
+                        i = (i + current).astype(F)
+                    else:
+                        w_in = fit(getattr(node, "w_in", 1.0), current)
+                        i = (i + (w_in * current - i) / fit(per_step(node.tau_syn, dt), current)).astype(F)
                     synapse[name] = i
-                    v = (v + (fit(node.v_leak, current) - v + r * i) / fit(node.tau_mem, current)).astype(F)
+                    if no_leak(node.tau_mem):
+                        v = (v + i).astype(F)
+                    else:
+                        tau = fit(per_step(node.tau_mem, dt), current)
+                        v = (v + (fit(node.v_leak, current) - v + r * i) / tau).astype(F)
                 if kind in ("LI", "I", "CubaLI"):
                     state[name] = v
                     values[name] = v
@@ -217,8 +241,9 @@ def main():
     # type_check=False: nir 1.0.8 counts a grouped convolution's input channels as the
     # weight's second dimension, and refuses PyTorch's batch-inclusive Flatten.
     graph = nir.read(path, type_check=False)
+    dt = float(sys.argv[5]) if len(sys.argv) > 5 else float(graph.metadata.get("dt", 1.0))
     images = np.load(images_path).astype(F)
-    output, spikes = simulate(graph, images, steps)
+    output, spikes = simulate(graph, images, steps, dt)
     with open(out, "w") as f:
         json.dump({
             "output": output.reshape(output.shape[0], -1).tolist(),

@@ -13,6 +13,9 @@ Writes into OUT_DIR (default .build/torch-onnx):
 - vgg11_bn.onnx: torchvision's VGG-11-BN at its own 224×224 (the tinted images repeated 7×7),
   weights as torchvision initializes them and BatchNorm statistics gathered on 128 images (a
   forward pass in training mode, no gradient step);
+- vgg11_bn_cifar.onnx: the same architecture as people adapt it to 32×32 images (the adaptive
+  pooling, which would spread 1×1 over 7×7, replaced by the identity, and the classifier's
+  layers sized for 512 features), trained for two epochs on the tinted images;
 
 each exported twice, by the default (dynamo) exporter and by the TorchScript one (`-ts`
 suffix), and the data as N×C×H×W .npz files (fmnist-*.npz 28×28×1, tinted-*.npz 32×32×3 from
@@ -20,7 +23,10 @@ tools/make_zoo.py's data); then prints, per file, onnxruntime against `snnconv e
 the largest difference relative to the largest output, and the share of images with the same
 class. The results table of docs/onnx.md is copied from this output.
 
-    python3 tools/torch_onnx_check.py [OUT_DIR]
+    python3 tools/torch_onnx_check.py [OUT_DIR [MODEL ...]]
+
+Naming models (torch-cnn, torch-gelu-mlp, resnet18, vgg11_bn, vgg11_bn_cifar, mobilenet_v2)
+builds and checks only those.
 """
 
 import gzip
@@ -37,6 +43,7 @@ import torchvision
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "torch-onnx"))
+ONLY = set(sys.argv[2:])
 FMNIST = "/usr/share/datasets/fashion-mnist"
 torch.manual_seed(20261207)
 
@@ -150,15 +157,22 @@ def main():
     np.savez(os.path.join(OUT, "tinted-train.npz"), x=tinted_train[:2000],
              y=np.load(os.path.join(zoo, "train-y.npy"))[:2000])
 
+    def wanted(name):
+        return not ONLY or name in ONLY
+
     models = {}
-    models["torch-cnn"] = (train(FunctionalCNN(), x, y), torch.zeros(1, 1, 28, 28), "fmnist")
-    models["torch-gelu-mlp"] = (train(GELUMLP(), x, y), torch.zeros(1, 1, 28, 28), "fmnist")
+    if wanted("torch-cnn"):
+        models["torch-cnn"] = (train(FunctionalCNN(), x, y), torch.zeros(1, 1, 28, 28), "fmnist")
+    if wanted("torch-gelu-mlp"):
+        models["torch-gelu-mlp"] = (train(GELUMLP(), x, y), torch.zeros(1, 1, 28, 28), "fmnist")
     # VGG at its own 224×224 (at 32×32 its adaptive pooling from 1×1 to 7×7 is not an export
     # people make): the tinted images repeated 7×7, 100 of them.
     big = np.repeat(np.repeat(tinted_test[:100], 7, axis=2), 7, axis=3)
     np.savez(os.path.join(OUT, "tinted224-test.npz"), x=big, y=np.load(os.path.join(zoo, "test-y.npy"))[:100])
     for name, size, data, count in [("resnet18", 32, "tinted", 512), ("vgg11_bn", 224, "tinted224", 128),
                                     ("mobilenet_v2", 32, "tinted", 512)]:
+        if not wanted(name):
+            continue
         model = getattr(torchvision.models, name)(weights=None, num_classes=10)
         if size == 32:
             # Trained for one epoch on the 5,000 tinted training images: enough to tell classes
@@ -172,6 +186,14 @@ def main():
                 for start in range(0, count, 32):
                     model(statistics[start:start + 32])
         models[name] = (model.eval(), torch.zeros(1, 3, size, size), data)
+    if wanted("vgg11_bn_cifar"):
+        # VGG-11-BN as CIFAR code adapts torchvision's: 32×32 leaves 512 features of 1×1.
+        model = torchvision.models.vgg11_bn(weights=None, num_classes=10)
+        model.avgpool = nn.Identity()
+        model.classifier = nn.Sequential(nn.Linear(512, 512), nn.ReLU(True), nn.Dropout(), nn.Linear(512, 512),
+                                         nn.ReLU(True), nn.Dropout(), nn.Linear(512, 10))
+        train(model, torch.tensor(tinted_train), torch.tensor(tinted_labels), epochs=2)
+        models["vgg11_bn_cifar"] = (model.eval(), torch.zeros(1, 3, 32, 32), "tinted")
 
     tool = snnconv()
     for name, (model, example, data) in models.items():

@@ -13,15 +13,19 @@ public enum NIRReader {
     public let version: String
     public let nodes: [NIRGraph.RawNode]
     public let edges: [(String, String)]
+    /// The graph's `metadata/dt`: the step its writer simulated, in the unit of its time
+    /// constants (nil when the file does not say).
+    public let dt: Double?
   }
 
-  /// The graph in the NIR file at `path`, ready to run.
+  /// The graph in the NIR file at `path`, ready to run with steps of `dt`: the one given, else
+  /// the file's `metadata/dt`, else 1.
   /// - Throws: ``ModelIOError/nir(file:detail:)`` naming what is missing, malformed or not
   ///   supported, and where.
-  public static func read(_ path: String) throws -> NIRGraph {
+  public static func read(_ path: String, dt: Double? = nil) throws -> NIRGraph {
     let contents = try contents(of: path)
     do {
-      return try NIRGraph(nodes: contents.nodes, edges: contents.edges)
+      return try NIRGraph(nodes: contents.nodes, edges: contents.edges, dt: dt ?? contents.dt ?? 1)
     } catch let error as NIRGraphError {
       throw ModelIOError.nir(file: path, detail: "\(error)")
     }
@@ -69,7 +73,18 @@ public enum NIRReader {
           edges.append((strings[k], strings[k + 1]))
         }
       }
-      return Contents(version: version, nodes: nodes, edges: edges)
+      var dt: Double? = nil
+      if graph.kind(of: "metadata") == .group {
+        let metadata = try graph.group("metadata")
+        if metadata.kind(of: "dt") == .dataset {
+          let dataset = try metadata.dataset("dt")
+          guard try dataset.elementType.isNumeric, try dataset.shape.reduce(1, *) == 1,
+            let value = try dataset.read(as: Double.self).first, value.isFinite, value > 0
+          else { throw bad("the graph's metadata/dt must be one positive, finite number") }
+          dt = value
+        }
+      }
+      return Contents(version: version, nodes: nodes, edges: edges, dt: dt)
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)
     }

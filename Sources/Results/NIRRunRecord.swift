@@ -15,13 +15,17 @@ public struct NIRRunRecord: Codable, Sendable {
     public let data: String
     public let limit: Int?
     public let batchSize: Int
+    /// The step the graph ran with, in its time unit (absent from records written before the
+    /// step could be chosen, which ran with 1).
+    public let dt: Double?
 
-    public init(network: String, nirVersion: String, data: String, limit: Int?, batchSize: Int) {
+    public init(network: String, nirVersion: String, data: String, limit: Int?, batchSize: Int, dt: Double) {
       self.network = network
       self.nirVersion = nirVersion
       self.data = data
       self.limit = limit
       self.batchSize = batchSize
+      self.dt = dt
     }
   }
 

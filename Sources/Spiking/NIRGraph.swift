@@ -83,13 +83,19 @@ public struct NIRGraph: Sendable {
     public var spikes: Bool { [.integrateAndFire, .leakyIntegrateAndFire, .currentBasedLIF].contains(self) }
   }
 
-  /// A population of neurons; every array holds one value per neuron (the node's element count).
+  /// A population of neurons, its parameters made ready for steps of length `dt` (docs/nir.md,
+  /// "The discrete-time semantics"); every array holds one value per neuron (the node's element
+  /// count).
   public struct Neurons: Sendable {
+    /// The update run: the node's own model, except that an LIF or LI whose `τ` is ∞ (no leak,
+    /// `β = 1`) runs as IF or I.
     public let model: NeuronModel
+    /// The input's factor in one step: `dt·r` for IF and I (1 for a leak-free LIF or LI, whose
+    /// `r = τ/dt` makes `dt·r/τ = 1`); `r` for the others, whose update divides by ``tau``.
     public let r: [Float]
-    /// The membrane time constant (LIF, LI, CubaLIF, CubaLI).
+    /// The membrane time constant in steps, `τ/dt` (LIF, LI, CubaLIF, CubaLI).
     public let tau: [Float]?
-    /// The synaptic time constant and input weight (CubaLIF, CubaLI).
+    /// The synaptic time constant in steps, `τ_syn/dt`, and the input weight (CubaLIF, CubaLI).
     public let tauSynapse: [Float]?
     /// (1 where the file leaves `w_in` out.)
     public let inputWeight: [Float]?
@@ -100,6 +106,10 @@ public struct NIRGraph: Sendable {
     /// `metadata/reset_mode = "subtract"`: reset by subtracting the threshold, as this
     /// toolkit's own export marks what NIR cannot say.
     public let resetBySubtraction: Bool
+    /// CubaLIF and CubaLI with `τ_syn = ∞` (and `w_in = ∞`): the current adds its input, `i ← i + I`.
+    public let synapseIntegrates: Bool
+    /// CubaLIF and CubaLI with `τ_mem = ∞` (and `r = ∞`): the membrane adds the current, `v ← v + i`.
+    public let membraneIntegrates: Bool
   }
 
   public enum Operation: Sendable {
@@ -133,6 +143,11 @@ public struct NIRGraph: Sendable {
   }
 
   public let nodes: [Node]
+  /// The length of a step in the graph's time unit (`τ` is in the same unit).
+  public let dt: Double
+  /// Where the step is too long for the time constants (`dt/τ > 1`, which forward Euler turns
+  /// into an overshooting membrane): one sentence per node, naming it.
+  public let warnings: [String]
   /// Positions of the Input and the Output node.
   public let input: Int
   public let output: Int
@@ -152,10 +167,12 @@ public struct NIRGraph: Sendable {
   /// - Parameters:
   ///   - nodes: every node, named uniquely.
   ///   - edges: (source, target) pairs of node names.
+  ///   - dt: the step, in the unit of the graph's time constants (positive and finite).
   /// - Throws: ``NIRGraphError`` naming the node (and parameter) at fault: an unknown type or
   ///   parameter, a missing or non-finite parameter, shapes that do not fit, not exactly one
   ///   Input and one Output, a cycle, a node without input.
-  public init(nodes raw: [RawNode], edges: [(String, String)]) throws {
+  public init(nodes raw: [RawNode], edges: [(String, String)], dt: Double = 1) throws {
+    guard dt.isFinite, dt > 0 else { throw NIRGraphError(node: nil, "the step dt must be positive and finite, got \(dt)") }
     var position = [String: Int]()
     for (k, node) in raw.enumerated() {
       guard position.updateValue(k, forKey: node.name) == nil else {
@@ -205,11 +222,13 @@ public struct NIRGraph: Sendable {
           "its inputs differ in size (\(Self.text(first)) and \(Self.text(other))); edges into one node are added"
         )
       }
-      let (operation, shape) = try Self.prepare(node, input: sourceShapes.first)
+      let (operation, shape) = try Self.prepare(node, input: sourceShapes.first, dt: dt)
       built.append(
         Node(name: node.name, type: node.type, operation: operation, shape: shape, sources: sources))
     }
     self.nodes = built
+    self.dt = dt
+    self.warnings = built.compactMap { Self.stepWarning($0, dt: dt) }
     self.input = newPosition[inputs[0]]
     self.output = newPosition[outputs[0]]
   }
@@ -276,7 +295,7 @@ public struct NIRGraph: Sendable {
     "Threshold": (["threshold"], []),
   ]
 
-  private static func prepare(_ node: RawNode, input: [Int]?) throws -> (Operation, [Int]) {
+  private static func prepare(_ node: RawNode, input: [Int]?, dt: Double) throws -> (Operation, [Int]) {
     guard let names = parameterNames[node.type] else {
       throw NIRGraphError(
         node: node.name,
@@ -344,33 +363,99 @@ public struct NIRGraph: Sendable {
     case "SumPool2d", "AvgPool2d":
       return try pooling(node, p, input: input)
     default:
-      let model = NeuronModel(rawValue: node.type)!
-      let (tauName, rName) = ([.currentBasedLIF, .currentBasedLI].contains(model) ? "tau_mem" : "tau", "r")
-      func optional(_ name: String) throws -> [Float]? {
-        node.parameters[name] == nil ? nil : try p.expanded(name, to: input)
-      }
-      let tau = try optional(tauName)
-      let tauSynapse = try optional("tau_syn")
-      for (values, name) in [(tau, tauName), (tauSynapse, "tau_syn")] {
-        if let values, let bad = values.first(where: { !($0 > 0) }) {
-          throw NIRGraphError(node: node.name, "'\(name)' must be positive, got \(bad)")
-        }
-      }
-      let resetMode = node.metadata["reset_mode"]
-      if let resetMode, !["subtract", "zero", "value"].contains(resetMode) {
-        throw NIRGraphError(
-          node: node.name, "metadata reset_mode = \"\(resetMode)\" is not one of subtract, zero, value")
-      }
-      let neurons = Neurons(
-        model: model, r: try p.expanded(rName, to: input), tau: tau, tauSynapse: tauSynapse,
-        inputWeight: try optional("w_in") ?? (tauSynapse == nil ? nil : [Float](repeating: 1, count: count)),
-        vLeak: try optional("v_leak"),
-        vThreshold: try optional("v_threshold"),
-        vReset: try optional("v_reset") ?? (model.spikes ? [Float](repeating: 0, count: count) : nil),
-        resetBySubtraction: model.spikes && resetMode == "subtract")
-      return (.neurons(neurons), input)
+      return (.neurons(try neurons(node, p, input: input, dt: dt)), input)
     }
   }
+
+  /// A neuron node's parameters for steps of `dt`. Time constants may be ∞ (no leak), which the
+  /// frameworks write for `β = 1` together with `r = τ/dt = ∞` (and `w_in = τ_syn/dt = ∞`): the
+  /// input's factor `dt·r/τ` is then 1. A node's time constants are all finite or all ∞.
+  private static func neurons(_ node: RawNode, _ p: Parameters, input: [Int], dt: Double) throws -> Neurons {
+    let declared = NeuronModel(rawValue: node.type)!
+    let count = input.reduce(1, *)
+    let current = [.currentBasedLIF, .currentBasedLI].contains(declared)
+    let leaky = declared != .integrateAndFire && declared != .integrator
+    func optional(_ name: String, infinite: Bool = false) throws -> [Float]? {
+      node.parameters[name] == nil ? nil : try p.expanded(name, to: input, allowingInfinity: infinite)
+    }
+    /// A time constant and the factor paired with it (`r`, `w_in`): both finite, or both ∞.
+    func timeConstant(_ tauName: String, _ factorName: String, _ factor: [Float]) throws -> (
+      steps: [Float], integrates: Bool
+    ) {
+      let tau = try p.expanded(tauName, to: input, allowingInfinity: true)
+      if let bad = tau.first(where: { !($0 > 0) }) {
+        throw NIRGraphError(node: node.name, "'\(tauName)' must be positive, got \(bad)")
+      }
+      let infinite = tau.filter(\.isInfinite).count
+      if infinite == 0 {
+        if factor.contains(where: \.isInfinite) {
+          throw NIRGraphError(node: node.name, "'\(factorName)' is ∞ where '\(tauName)' is finite")
+        }
+        return (tau.map { Float(Double($0) / dt) }, false)
+      }
+      guard infinite == tau.count else {
+        throw NIRGraphError(
+          node: node.name, "'\(tauName)' is ∞ for some neurons and finite for others; a node's must be one or the other")
+      }
+      guard factor.allSatisfy(\.isInfinite) else {
+        throw NIRGraphError(
+          node: node.name,
+          "'\(tauName)' is ∞ (no leak) but '\(factorName)' is finite, so no input would reach the state (\(factorName)/\(tauName) = 0); a neuron without leak has \(factorName) = \(tauName)/dt = ∞ too")
+      }
+      return ([Float](repeating: .infinity, count: count), true)
+    }
+    var model = declared
+    var r = try p.expanded("r", to: input, allowingInfinity: leaky)
+    var tau: [Float]? = nil
+    var tauSynapse: [Float]? = nil
+    var inputWeight: [Float]? = nil
+    var synapseIntegrates = false
+    var membraneIntegrates = false
+    if leaky {
+      let membrane = try timeConstant(current ? "tau_mem" : "tau", "r", r)
+      tau = membrane.steps
+      if membrane.integrates { r = [Float](repeating: 1, count: count) }
+      if current {
+        membraneIntegrates = membrane.integrates
+        let weight = try optional("w_in", infinite: true) ?? [Float](repeating: 1, count: count)
+        let synapse = try timeConstant("tau_syn", "w_in", weight)
+        tauSynapse = synapse.steps
+        synapseIntegrates = synapse.integrates
+        inputWeight = synapse.integrates ? [Float](repeating: 1, count: count) : weight
+      } else if membrane.integrates {
+        // No leak: v ← v + I, an IF (or I) with a factor of 1.
+        model = declared == .leakyIntegrateAndFire ? .integrateAndFire : .integrator
+        tau = nil
+      }
+    } else {
+      r = r.map { Float(Double($0) * dt) }
+    }
+    let resetMode = node.metadata["reset_mode"]
+    if let resetMode, !["subtract", "zero", "value"].contains(resetMode) {
+      throw NIRGraphError(
+        node: node.name, "metadata reset_mode = \"\(resetMode)\" is not one of subtract, zero, value")
+    }
+    return Neurons(
+      model: model, r: r, tau: tau, tauSynapse: tauSynapse, inputWeight: inputWeight,
+      vLeak: try optional("v_leak"),
+      vThreshold: try optional("v_threshold"),
+      vReset: try optional("v_reset") ?? (model.spikes ? [Float](repeating: 0, count: count) : nil),
+      resetBySubtraction: model.spikes && resetMode == "subtract", synapseIntegrates: synapseIntegrates,
+      membraneIntegrates: membraneIntegrates)
+  }
+
+  /// A sentence naming `node` when a step of `dt` is longer than one of its time constants.
+  private static func stepWarning(_ node: Node, dt: Double) -> String? {
+    guard case .neurons(let neurons) = node.operation else { return nil }
+    let steps = (neurons.tau ?? []) + (neurons.tauSynapse ?? [])
+    guard let shortest = steps.min(), shortest < 1 else { return nil }
+    let tau = Double(shortest) * dt
+    return
+      "node '\(node.name)' (\(node.type)): dt/τ = \(format(dt / tau)) > 1 (τ = \(format(tau)), dt = \(format(dt))): forward Euler overshoots at such a step, which is not what the graph's writer simulated; see the dt its time constants suggest (snnconv inspect) and run with --dt"
+  }
+
+  /// A number in a short form for messages (`0.0001`, `1e+03`).
+  static func format(_ value: Double) -> String { String(format: "%g", value) }
 
   /// Flatten over the non-batch dimensions, as nir's own type inference counts them.
   private static func flattened(_ node: RawNode, _ p: Parameters, input: [Int]) throws -> [Int] {
@@ -547,10 +632,16 @@ private struct Parameters {
     }
   }
 
-  func floats(_ name: String) throws -> (shape: [Int], values: [Float]) {
+  /// - Parameter allowingInfinity: accept +∞ (time constants without leak and the factors
+  ///   paired with them).
+  func floats(_ name: String, allowingInfinity: Bool = false) throws -> (shape: [Int], values: [Float]) {
     let (shape, values) = try numbers(name)
-    if let k = values.firstIndex(where: { !$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude) }) {
-      throw fail(name, "holds \(values[k]) at element \(k); every value must be a finite float32")
+    if let k = values.firstIndex(where: {
+      !(allowingInfinity && $0 == .infinity) && (!$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude))
+    }) {
+      throw fail(
+        name,
+        "holds \(values[k]) at element \(k); every value must be a finite float32\(allowingInfinity ? " or +∞" : "")")
     }
     return (shape, values.map { Float($0) })
   }
@@ -587,8 +678,8 @@ private struct Parameters {
 
   /// A per-element parameter expanded to `shape`: broadcast as numpy does (aligned on the
   /// right, a dimension of 1 repeated), or taken as it is when it holds exactly as many values.
-  func expanded(_ name: String, to shape: [Int]) throws -> [Float] {
-    let (stored, values) = try floats(name)
+  func expanded(_ name: String, to shape: [Int], allowingInfinity: Bool = false) throws -> [Float] {
+    let (stored, values) = try floats(name, allowingInfinity: allowingInfinity)
     let count = shape.reduce(1, *)
     if values.count == count { return values }
     guard stored.count <= shape.count,

@@ -25,7 +25,8 @@ public struct NIRSimulationResult: Sendable, Codable {
   public let readout: [Float]?
 }
 
-/// Runs NIR graphs with the discrete-time semantics of docs/nir.md: `dt = 1`, forward Euler,
+/// Runs NIR graphs with the discrete-time semantics of docs/nir.md: steps of the graph's `dt`
+/// (``NIRGraph/dt``, 1 unless given), forward Euler,
 /// every state 0 at the start, the image as input current at every step, nodes in topological
 /// order within a step, edges into one node added, the readout the Output node's input summed
 /// over the steps.
@@ -314,13 +315,17 @@ private final class NIRState: @unchecked Sendable {
     case .currentBasedLIF, .currentBasedLI:
       let (s, leak, tau, tauSynapse) = (synapse!, n.vLeak!, n.tau!, n.tauSynapse!)
       let weight = n.inputWeight!
+      let (synapseIntegrates, membraneIntegrates) = (n.synapseIntegrates, n.membraneIntegrates)
       for image in 0..<batch {
         let base = image * count
         for j in 0..<count {
-          let current = s[base + j] + (weight[j] * x[base + j] - s[base + j]) / tauSynapse[j]
+          // A time constant of ∞ (no leak) adds its input instead (docs/nir.md).
+          let current =
+            synapseIntegrates
+            ? s[base + j] + x[base + j] : s[base + j] + (weight[j] * x[base + j] - s[base + j]) / tauSynapse[j]
           s[base + j] = current
           let u = v[base + j]
-          v[base + j] = u + (leak[j] - u + r[j] * current) / tau[j]
+          v[base + j] = membraneIntegrates ? u + current : u + (leak[j] - u + r[j] * current) / tau[j]
         }
       }
     }

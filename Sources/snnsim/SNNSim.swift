@@ -54,7 +54,17 @@ extension SNNSim {
     @Flag(help: "Print the run record as JSON (the --results form) instead of a table.")
     var json = false
 
+    @Option(
+      help: ArgumentHelp(
+        "For a NIR graph: the step, in the unit of the graph's time constants (default: the graph's metadata dt, else 1). snnTorch and SpikingJelly write their graphs for 1e-4, Norse for 1e-3; snnconv inspect says what a graph's parameters suggest.",
+        valueName: "seconds"))
+    var dt: Double?
+
     func report(_ line: String) { printMessage(line, aside: json) }
+
+    func validate() throws {
+      if let dt, !(dt.isFinite && dt > 0) { throw ValidationError("--dt must be a positive number, got \(dt)") }
+    }
 
     func run() throws {
       MemoryTuning.keepFreedMemory()
@@ -64,6 +74,9 @@ extension SNNSim {
           + (outputs.map { [$0] } ?? []),
         inputs: [self.network])
       if NIRSummary.isNIRFile(self.network) { return try runNIR() }
+      if dt != nil {
+        throw ValidationError("--dt applies to NIR graphs; a .snn.h5 network steps as it was converted")
+      }
       let network = try SourcedNetwork(path: self.network)
       let images = try data.load()
       try simulation.checkRaster(images: images.labels.count)
@@ -98,8 +111,9 @@ extension SNNSim.Run {
         "--engine event and --input rate|signgd apply to .snn.h5 networks; a NIR graph runs its own nodes as written, with the image as input current"
       )
     }
-    let graph = try NIRReader.read(network)
+    let graph = try NIRReader.read(network, dt: dt)
     let version = try NIRReader.contents(of: network).version
+    for warning in graph.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     let images = try data.load()
     try images.checkLabels(fit: graph.readoutWidth, network: network)
     let values: [Float]
@@ -120,13 +134,13 @@ extension SNNSim.Run {
     let record = NIRRunRecord(
       settings: NIRRunRecord.Settings(
         network: network, nirVersion: version, data: images.name, limit: data.limit,
-        batchSize: simulation.batchSize),
+        batchSize: simulation.batchSize, dt: graph.dt),
       result: result, seconds: Date().timeIntervalSince(started))
     if json {
       print(String(decoding: try record.encoded(), as: UTF8.self))
     } else {
       print(
-        "\(network) (NIR \(version)) on \(images.name), \(record.images) images, \(String(format: "%.1f", record.seconds)) s"
+        "\(network) (NIR \(version), dt \(String(format: "%g", graph.dt))) on \(images.name), \(record.images) images, \(String(format: "%.1f", record.seconds)) s"
       )
       print(
         (["T", "accuracy"] + record.populations.map { "\($0.name) spikes/neuron/step" }).joined(

@@ -17,14 +17,18 @@ private let output = Raw(name: "out", type: "Output", parameters: [:])
 
 struct NIRGraphTests {
   /// One image through `nodes` (between `in` and `out`, chained in order) for `steps` steps.
-  fileprivate static func run(_ nodes: [Raw], inputShape: [Int], image: [Float], steps: Int) throws
-    -> NIRSimulationResult
+  fileprivate static func run(_ nodes: [Raw], inputShape: [Int], image: [Float], steps: Int, dt: Double = 1)
+    throws -> NIRSimulationResult
   {
-    let names = ["in"] + nodes.map(\.name) + ["out"]
-    let graph = try NIRGraph(
-      nodes: [input(inputShape)] + nodes + [output], edges: Array(zip(names, names.dropFirst())))
+    let graph = try chain(nodes, inputShape: inputShape, dt: dt)
     return try NIRSimulator.run(
       graph, images: image, labels: [0], timesteps: [steps], batchSize: 1, threads: 1, keepReadout: true)
+  }
+
+  fileprivate static func chain(_ nodes: [Raw], inputShape: [Int], dt: Double = 1) throws -> NIRGraph {
+    let names = ["in"] + nodes.map(\.name) + ["out"]
+    return try NIRGraph(
+      nodes: [input(inputShape)] + nodes + [output], edges: Array(zip(names, names.dropFirst())), dt: dt)
   }
 
   @Test func anIntegrateAndFireNeuronResetsToItsValueOrBySubtraction() throws {
@@ -49,6 +53,63 @@ struct NIRGraphTests {
     let result = try Self.run([neuron], inputShape: [1], image: [1], steps: 3)
     #expect(result.readout == [2.125])
     #expect(result.populations.isEmpty)
+  }
+
+  /// snnTorch's `Leaky(beta = 0.9)` as it exports it for dt = 10⁻⁴: τ = dt/(1 − β) = 10⁻³,
+  /// r = τ/dt = 10. Stepped with dt = 10⁻⁴ the membrane follows v ← 0.9·v + I: with I = 1,
+  /// 1, 1.9, 2.71 — over the threshold 2.5 at the third step, then reset to 0 and again —
+  /// so 10 steps give spikes at t = 3, 6, 9. Stepped with dt = 1 (dt/τ = 1000) the membrane
+  /// jumps to 10⁴ at once and fires every step, and the graph says so.
+  @Test func theStepScalesTimeConstantsAsNIRDefinesThem() throws {
+    let leaky = Raw(
+      name: "lif", type: "LIF",
+      parameters: [
+        "tau": numbers([1e-3]), "r": numbers([10]), "v_leak": numbers([0]), "v_threshold": numbers([2.5]),
+      ])
+    let stepped = try Self.run([leaky], inputShape: [1], image: [1], steps: 10, dt: 1e-4)
+    #expect(stepped.populations.map(\.spikes) == [[3]])
+    #expect(try Self.chain([leaky], inputShape: [1], dt: 1e-4).warnings.isEmpty)
+    // The membrane itself, as an LI: 1 + 1.9 + 2.71 + 3.439 over four steps.
+    let integrator = Raw(
+      name: "li", type: "LI", parameters: ["tau": numbers([1e-3]), "r": numbers([10]), "v_leak": numbers([0])])
+    let trace = try Self.run([integrator], inputShape: [1], image: [1], steps: 4, dt: 1e-4)
+    #expect(abs(trace.readout![0] - 9.049) < 1e-5)
+    let coarse = try Self.run([leaky], inputShape: [1], image: [1], steps: 10)
+    #expect(coarse.populations.map(\.spikes) == [[10]])
+    let warnings = try Self.chain([leaky], inputShape: [1]).warnings
+    #expect(warnings.count == 1 && warnings[0].contains("node 'lif'") && warnings[0].contains("dt/τ = 1000"))
+    // IF's factor is dt·r: SpikingJelly's IF (r = 1/dt = 10⁴) adds its input once per step.
+    let spikingJelly = Raw(name: "if", type: "IF", parameters: ["r": numbers([1e4]), "v_threshold": numbers([1])])
+    let fired = try Self.run([spikingJelly], inputShape: [1], image: [0.375], steps: 20, dt: 1e-4)
+    #expect(fired.populations.map(\.spikes) == [[6]])
+  }
+
+  /// τ = ∞ is a neuron without leak (snnTorch writes β = 1 as τ = dt/(1 − β) = ∞ with
+  /// r = τ/dt = ∞): it adds its input each step, v ← v + I, whatever the step.
+  @Test func anInfiniteTimeConstantMeansNoLeak() throws {
+    let perfect = Raw(
+      name: "lif", type: "LIF",
+      parameters: [
+        "tau": numbers([.infinity]), "r": numbers([.infinity]), "v_leak": numbers([0]),
+        "v_threshold": numbers([1]),
+      ])
+    for dt in [1, 1e-4] {
+      let result = try Self.run([perfect], inputShape: [1], image: [0.375], steps: 20, dt: dt)
+      #expect(result.populations.map(\.spikes) == [[6]], "dt \(dt)")
+    }
+    // A current-based integrator without leak on either state: i = 1, 2, 3; v = 1, 3, 6.
+    let cuba = Raw(
+      name: "cuba", type: "CubaLI",
+      parameters: [
+        "tau_mem": numbers([.infinity]), "tau_syn": numbers([.infinity]), "r": numbers([.infinity]),
+        "w_in": numbers([.infinity]), "v_leak": numbers([0]),
+      ])
+    #expect(try Self.run([cuba], inputShape: [1], image: [1], steps: 3).readout == [10])
+    // τ = ∞ with a finite r would let no input in.
+    let inert = Raw(
+      name: "inert", type: "LI", parameters: ["tau": numbers([.infinity]), "r": numbers([1]), "v_leak": numbers([0])])
+    let error = #expect(throws: NIRGraphError.self) { try Self.chain([inert], inputShape: [1]) }
+    #expect("\(error!)".contains("node 'inert'") && "\(error!)".contains("'r' is finite"), "\(error!)")
   }
 
   @Test func aPerChannelScaleBroadcastsOverTheImage() throws {
