@@ -136,6 +136,7 @@ def compare(tool, model_path, data_path, x):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    tool = snnconv()
     images = idx("train-images-idx3-ubyte.gz")
     labels = idx("train-labels-idx1-ubyte.gz").astype(np.int64)
     test_images = idx("t10k-images-idx3-ubyte.gz")
@@ -195,7 +196,6 @@ def main():
         train(model, torch.tensor(tinted_train), torch.tensor(tinted_labels), epochs=2)
         models["vgg11_bn_cifar"] = (model.eval(), torch.zeros(1, 3, 32, 32), "tinted")
 
-    tool = snnconv()
     for name, (model, example, data) in models.items():
         for suffix, dynamo in [("", True), ("-ts", False)]:
             path = os.path.join(OUT, f"{name}{suffix}.onnx")

@@ -55,11 +55,31 @@ public enum NIRExport {
     case integers([Int64], shape: [Int])
   }
 
-  /// Writes `network` to `path` atomically and returns what NIR could not say exactly (reset by
-  /// subtraction, a starting membrane), one sentence each.
+  /// How a network is written.
+  public enum Form: String, Sendable, CaseIterable {
+    /// Population scales folded into the weights around them: IF and LIF nodes with `r = 1`,
+    /// `v_threshold = 1`, no `Scale` node where one can be folded, names of letters, digits and
+    /// underscores — what other frameworks import (``NIRPortable``).
+    case portable
+    /// Each population as an IF/LIF node with `r = 1/λ` per neuron and a `Scale` of λ after it:
+    /// the toolkit's own arithmetic, float for float, for round trips into this toolkit.
+    case exact
+  }
+
+  /// Writes `network` to `path` atomically and returns what NIR or its readers could not take
+  /// exactly (reset by subtraction, a starting membrane), one sentence each.
   /// - Throws: ``NIRExportError`` for a network NIR cannot express, before anything is written.
-  public static func write(_ network: SpikingNetwork, to path: String) throws -> [String] {
-    let (nodes, edges, warnings) = try translate(network)
+  public static func write(_ network: SpikingNetwork, to path: String, form: Form = .portable) throws -> [String] {
+    var (nodes, edges, warnings) = try translate(network)
+    if form == .portable {
+      let portable: NIRPortable
+      do { portable = try NIRPortable(nodes: nodes, edges: edges) } catch let error as NIRGraphError {
+        throw NIRExportError.unsupportedNode(
+          node: error.node ?? "graph", op: "NIR", reason: "the portable form does not run: \(error.detail)")
+      }
+      (nodes, edges) = (portable.nodes, portable.edgePairs)
+      warnings += portable.warnings
+    }
     do {
       try AtomicFile.write(to: path) { temporary in
         let root = try HDF5File.create(temporary).root
@@ -67,6 +87,8 @@ public enum NIRExport {
         let graph = try root.createGroup("node")
         try graph.writeDataset("type", strings: ["NIRGraph"], shape: [])
         try graph.writeDataset("edges", strings: edges.flatMap { [$0.0, $0.1] }, shape: [edges.count, 2])
+        // The step the network runs with: time constants are in steps.
+        try graph.createGroup("metadata").writeDataset("dt", values: [1.0], shape: [])
         let group = try graph.createGroup("nodes")
         for node in nodes {
           let written = try group.createGroup(node.name)
@@ -336,9 +358,9 @@ public enum NIRExport {
     }
     nodes.append(output)
     connect(network.readout, to: output.name)
-    if !resets.isEmpty {
+    for population in network.populations.map(\.node) where resets.contains(population) {
       warnings.append(
-        "NIR's IF and LIF neurons reset to a value, not by subtraction: \(resets.count) population(s) reset by subtraction are written with metadata reset_mode = \"subtract\", which this toolkit honours on reading; other NIR readers will reset them to zero"
+        "'\(nirName(population))' resets by subtraction, which NIR's IF and LIF cannot say: it is written with metadata reset_mode = \"subtract\", which this toolkit honours on reading; SpikingJelly, Norse, snnTorch and Sinabs ignore it and reset to zero, which changes what the network computes (convert with --reset zero for a graph they run as written)"
       )
     }
     if !starts.isEmpty {

@@ -102,9 +102,13 @@ extension SNNConv {
       abstract: "Write a spiking network of membrane neurons (--dynamics if) as a NIR graph.",
       discussion: """
         NIR (Neuromorphic Intermediate Representation) is the exchange format of Lava, SpiNNaker2, Speck, \
-        snnTorch, Norse, Sinabs and SpikingJelly. Arrays are written channel-first, as NIR expects; each \
-        population becomes an IF (or LIF) node followed by a Scale of its threshold. NIR has no reset by \
-        subtraction: such populations are written with metadata reset_mode = "subtract" and a warning \
+        snnTorch, Norse, Sinabs and SpikingJelly. Arrays are written channel-first, as NIR expects. By \
+        default the graph is written in the portable form other frameworks import: each population's \
+        threshold is folded into the weights around it, so its IF (or LIF) node has r = 1 and \
+        v_threshold = 1, with no Scale nodes, and the graph states dt = 1. --exact writes each population \
+        as an IF node with r = 1/λ per neuron followed by a Scale of λ, the toolkit's own arithmetic float \
+        for float, which only this toolkit reads. NIR has no reset by subtraction: such populations are \
+        written with metadata reset_mode = "subtract", which other frameworks ignore, and a warning \
         (docs/nir.md).
         """)
 
@@ -116,12 +120,21 @@ extension SNNConv {
     @Option(name: [.short, .long], help: ArgumentHelp("Where to write the NIR graph.", valueName: "net.nir"))
     var output: String
 
+    @Flag(
+      help:
+        "Write the exact form (r = 1/λ per neuron and a Scale node of λ after each population) instead of the portable one; other frameworks do not import it."
+    )
+    var exact = false
+
     func run() throws {
       try prepareOutputs(files: [output], inputs: [network])
       let (network, _) = try SNNFile.read(self.network)
-      let warnings = try NIRExport.write(network, to: output)
+      let form: NIRExport.Form = exact ? .exact : .portable
+      let warnings = try NIRExport.write(network, to: output, form: form)
       for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-      print("wrote \(output): NIR \(NIRExport.version), \(network.populations.count) populations")
+      print(
+        "wrote \(output): NIR \(NIRExport.version), \(form.rawValue) form, \(network.populations.count) populations"
+      )
     }
   }
 
