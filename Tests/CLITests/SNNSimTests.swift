@@ -373,6 +373,47 @@ import Testing
     #expect(engine.status != 0 && engine.stderr.contains("apply to .snn.h5 networks"), "\(engine.stderr)")
   }
 
+  /// A graph written for a step of 10⁻⁴, as snnTorch writes its Leaky neurons (τ = dt/(1 − β),
+  /// r = τ/dt): inspect names the step its parameters imply, run warns naming the node when
+  /// stepped with 1, and runs quietly with --dt 1e-4 or with the step stated in its metadata.
+  @Test(.enabled(if: pythonHas("nir", "numpy"), "needs python3 with nir and numpy"))
+  func aGraphWrittenForAnotherStepRunsWithDt() throws {
+    let directory = try makeTemporaryDirectory("nir-dt")
+    let script = """
+      import sys, nir, numpy as np
+      def graph(metadata):
+          return nir.NIRGraph(nodes={
+              "in": nir.Input(input_type={"input": np.array([784])}),
+              "fc": nir.Affine(weight=np.full((10, 784), 0.01, np.float32), bias=np.zeros(10, np.float32)),
+              "lif": nir.LIF(tau=np.full(10, 1e-3), r=np.full(10, 10.0), v_leak=np.zeros(10),
+                             v_threshold=np.ones(10)),
+              "out": nir.Output(output_type={"output": np.array([10])}),
+          }, edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")], metadata=metadata)
+      nir.write(sys.argv[1], graph({}))
+      nir.write(sys.argv[2], graph({"dt": 1e-4}))
+      """
+    let plain = directory.appendingPathComponent("plain.nir").path
+    let stated = directory.appendingPathComponent("stated.nir").path
+    let made = try runProcess("/usr/bin/env", ["python3", "-c", script, plain, stated])
+    try #require(made.status == 0, "\(made.output)")
+    let inspect = try runTool("snnconv", ["inspect", plain])
+    #expect(inspect.stdout.contains("implies dt = 0.0001: run with --dt 0.0001"), "\(inspect.stdout)")
+    let coarse = try runTool("snnsim", ["run", plain, "--limit", "10", "--timesteps", "8"])
+    #expect(coarse.status == 0 && coarse.stderr.contains("node 'lif' (LIF): dt/τ = 1000 > 1"), "\(coarse.stderr)")
+    var readouts = [[[Double]]]()
+    for (path, arguments) in [(plain, ["--dt", "1e-4"]), (stated, [])] {
+      let outputs = directory.appendingPathComponent("out-\(readouts.count).csv").path
+      let run = try runTool(
+        "snnsim", ["run", path, "--limit", "10", "--timesteps", "8", "--outputs", outputs] + arguments)
+      #expect(run.status == 0 && !run.stderr.contains("warning"), "\(run.stderr)")
+      #expect(run.stdout.contains("dt 0.0001"), "\(run.stdout)")
+      readouts.append(try readOutputs(outputs).1)
+    }
+    #expect(readouts[0] == readouts[1] && readouts[0] != [])
+    let negative = try runTool("snnsim", ["run", plain, "--dt", "0"])
+    #expect(negative.status != 0 && negative.stderr.contains("--dt must be a positive number"), "\(negative.stderr)")
+  }
+
   @Test(arguments: [
     (
       ["--dynamics", "signgd", "--reset", "zero"],
