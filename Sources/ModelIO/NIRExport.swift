@@ -69,7 +69,9 @@ public enum NIRExport {
   /// Writes `network` to `path` atomically and returns what NIR or its readers could not take
   /// exactly (reset by subtraction, a starting membrane), one sentence each.
   /// - Throws: ``NIRExportError`` for a network NIR cannot express, before anything is written.
-  public static func write(_ network: SpikingNetwork, to path: String, form: Form = .portable) throws -> [String] {
+  public static func write(_ network: SpikingNetwork, to path: String, form: Form = .portable) throws
+    -> [String]
+  {
     var (nodes, edges, warnings) = try translate(network)
     if form == .portable {
       let portable: NIRPortable

@@ -160,7 +160,9 @@ struct NIRPortable {
     guard let (stored, shape) = nodes[k].floats("weight") else { return false }
     var weight = stored
     if nodes[k].type == "Conv2d" {
-      guard let channels = Self.perChannel(scale, shape: source), channels.count == shape[1] else { return false }
+      guard let channels = Self.perChannel(scale, shape: source), channels.count == shape[1] else {
+        return false
+      }
       let window = shape[2] * shape[3]
       for o in 0..<shape[0] {
         for c in 0..<shape[1] {
@@ -233,9 +235,11 @@ struct NIRPortable {
       let n = shape[0]
       var weight = [Float](repeating: 0, count: n * n)
       for k in 0..<n { weight[k * n + k] = scale[k] }
-      node = NIRExport.NIRNode(name: name, type: "Linear", parameters: [("weight", .floats(weight, shape: [n, n]))])
+      node = NIRExport.NIRNode(
+        name: name, type: "Linear", parameters: [("weight", .floats(weight, shape: [n, n]))])
     } else {
-      node = NIRExport.NIRNode(name: name, type: "Scale", parameters: [("scale", .floats(scale, shape: shape))])
+      node = NIRExport.NIRNode(
+        name: name, type: "Scale", parameters: [("scale", .floats(scale, shape: shape))])
       warnings.append(
         "'\(edge.source)' → '\(edge.target)': a factor that varies within a channel stays a Scale node, which the frameworks' importers do not read"
       )
@@ -287,7 +291,8 @@ extension NIRExport.NIRNode {
     var values = [String: NIRGraph.Value]()
     for (name, parameter) in parameters {
       switch parameter {
-      case .floats(let floats, let shape): values[name] = .numbers(shape: shape, values: floats.map(Double.init))
+      case .floats(let floats, let shape):
+        values[name] = .numbers(shape: shape, values: floats.map(Double.init))
       case .integers(let integers, let shape):
         values[name] = .numbers(shape: shape, values: integers.map(Double.init))
       }
@@ -297,7 +302,9 @@ extension NIRExport.NIRNode {
   }
 
   func floats(_ name: String) -> ([Float], [Int])? {
-    guard case .floats(let values, let shape)? = parameters.first(where: { $0.0 == name })?.1 else { return nil }
+    guard case .floats(let values, let shape)? = parameters.first(where: { $0.0 == name })?.1 else {
+      return nil
+    }
     return (values, shape)
   }
 

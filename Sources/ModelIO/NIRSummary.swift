@@ -96,7 +96,8 @@ public struct NIRSummary: Sendable, Codable, Equatable {
         if node.type.hasPrefix("Cuba") {
           let synapse = values(node, "tau_syn")
           taus += synapse.filter(\.isFinite)
-          for (tau, w) in zip(synapse, values(node, "w_in")) where tau.isFinite && w.isFinite && w > 0 && w != 1 {
+          for (tau, w) in zip(synapse, values(node, "w_in"))
+          where tau.isFinite && w.isFinite && w > 0 && w != 1 {
             implied.append(tau / w)
           }
         }
@@ -118,7 +119,8 @@ public struct NIRSummary: Sendable, Codable, Equatable {
     if let timeConstants {
       parts.append(
         timeConstants[0] == timeConstants[1]
-          ? "time constants τ = \(f(timeConstants[0]))" : "time constants τ from \(f(timeConstants[0])) to \(f(timeConstants[1]))")
+          ? "time constants τ = \(f(timeConstants[0]))"
+          : "time constants τ from \(f(timeConstants[0])) to \(f(timeConstants[1]))")
     }
     if let dt { parts.append("the graph states dt = \(f(dt))") }
     if let impliedDt {

@@ -172,7 +172,9 @@ public struct NIRGraph: Sendable {
   ///   parameter, a missing or non-finite parameter, shapes that do not fit, not exactly one
   ///   Input and one Output, a cycle, a node without input.
   public init(nodes raw: [RawNode], edges: [(String, String)], dt: Double = 1) throws {
-    guard dt.isFinite, dt > 0 else { throw NIRGraphError(node: nil, "the step dt must be positive and finite, got \(dt)") }
+    guard dt.isFinite, dt > 0 else {
+      throw NIRGraphError(node: nil, "the step dt must be positive and finite, got \(dt)")
+    }
     var position = [String: Int]()
     for (k, node) in raw.enumerated() {
       guard position.updateValue(k, forKey: node.name) == nil else {
@@ -395,12 +397,14 @@ public struct NIRGraph: Sendable {
       }
       guard infinite == tau.count else {
         throw NIRGraphError(
-          node: node.name, "'\(tauName)' is ∞ for some neurons and finite for others; a node's must be one or the other")
+          node: node.name,
+          "'\(tauName)' is ∞ for some neurons and finite for others; a node's must be one or the other")
       }
       guard factor.allSatisfy(\.isInfinite) else {
         throw NIRGraphError(
           node: node.name,
-          "'\(tauName)' is ∞ (no leak) but '\(factorName)' is finite, so no input would reach the state (\(factorName)/\(tauName) = 0); a neuron without leak has \(factorName) = \(tauName)/dt = ∞ too")
+          "'\(tauName)' is ∞ (no leak) but '\(factorName)' is finite, so no input would reach the state (\(factorName)/\(tauName) = 0); a neuron without leak has \(factorName) = \(tauName)/dt = ∞ too"
+        )
       }
       return ([Float](repeating: .infinity, count: count), true)
     }
@@ -637,11 +641,13 @@ private struct Parameters {
   func floats(_ name: String, allowingInfinity: Bool = false) throws -> (shape: [Int], values: [Float]) {
     let (shape, values) = try numbers(name)
     if let k = values.firstIndex(where: {
-      !(allowingInfinity && $0 == .infinity) && (!$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude))
+      !(allowingInfinity && $0 == .infinity)
+        && (!$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude))
     }) {
       throw fail(
         name,
-        "holds \(values[k]) at element \(k); every value must be a finite float32\(allowingInfinity ? " or +∞" : "")")
+        "holds \(values[k]) at element \(k); every value must be a finite float32\(allowingInfinity ? " or +∞" : "")"
+      )
     }
     return (shape, values.map { Float($0) })
   }

@@ -322,7 +322,8 @@ private final class NIRState: @unchecked Sendable {
           // A time constant of ∞ (no leak) adds its input instead (docs/nir.md).
           let current =
             synapseIntegrates
-            ? s[base + j] + x[base + j] : s[base + j] + (weight[j] * x[base + j] - s[base + j]) / tauSynapse[j]
+            ? s[base + j] + x[base + j]
+            : s[base + j] + (weight[j] * x[base + j] - s[base + j]) / tauSynapse[j]
           s[base + j] = current
           let u = v[base + j]
           v[base + j] = membraneIntegrates ? u + current : u + (leak[j] - u + r[j] * current) / tau[j]

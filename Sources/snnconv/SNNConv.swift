@@ -27,7 +27,8 @@ extension SNNConv {
     )
 
     @Argument(
-      help: ArgumentHelp("A Keras HDF5 or ONNX model, a .snn.h5 spiking network or a NIR graph.", valueName: "file"))
+      help: ArgumentHelp(
+        "A Keras HDF5 or ONNX model, a .snn.h5 spiking network or a NIR graph.", valueName: "file"))
     var model: String
 
     @Flag(help: "Print JSON instead of a table.")

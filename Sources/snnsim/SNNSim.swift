@@ -63,7 +63,9 @@ extension SNNSim {
     func report(_ line: String) { printMessage(line, aside: json) }
 
     func validate() throws {
-      if let dt, !(dt.isFinite && dt > 0) { throw ValidationError("--dt must be a positive number, got \(dt)") }
+      if let dt, !(dt.isFinite && dt > 0) {
+        throw ValidationError("--dt must be a positive number, got \(dt)")
+      }
     }
 
     func run() throws {

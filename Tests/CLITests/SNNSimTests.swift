@@ -203,11 +203,13 @@ import Testing
     let export = try runTool("snnconv", ["export", network, "--exact", "-o", nir])
     #expect(export.status == 0 && export.stderr.contains("reset_mode = \"subtract\""), "\(export.stderr)")
     // The portable form warns the same, naming the population and the frameworks that ignore it.
-    let portable = try runTool("snnconv", ["export", network, "-o", directory.appendingPathComponent("p.nir").path])
+    let portable = try runTool(
+      "snnconv", ["export", network, "-o", directory.appendingPathComponent("p.nir").path])
     #expect(
       portable.status == 0 && portable.stdout.contains("portable form")
         && portable.stderr.contains("'dense_relu' resets by subtraction")
-        && portable.stderr.contains("SpikingJelly, Norse, snnTorch and Sinabs ignore it"), "\(portable.stderr)")
+        && portable.stderr.contains("SpikingJelly, Norse, snnTorch and Sinabs ignore it"),
+      "\(portable.stderr)")
     let listed = try runTool("snnconv", ["inspect", nir])
     #expect(
       listed.stdout.contains("dense_relu  IF → 128  r 128, v_threshold 128  [reset_mode = subtract]")
@@ -247,7 +249,8 @@ import Testing
     let nirRun = try runTool(
       "snnsim",
       ["run", nir, "--limit", "20", "--timesteps", "8,64", "--outputs", nirOutputs, "--results", nirResults])
-    #expect(nirRun.status == 0 && nirRun.stdout.contains("(NIR 1.0.8, dt 1)"), "\(nirRun.stdout)\(nirRun.stderr)")
+    #expect(
+      nirRun.status == 0 && nirRun.stdout.contains("(NIR 1.0.8, dt 1)"), "\(nirRun.stdout)\(nirRun.stderr)")
     let (nirHeader, nirSummed) = try readOutputs(nirOutputs)
     #expect(nirHeader == header && nirSummed.count == 20)
     for (a, b) in zip(summed.joined(), nirSummed.joined()) {
@@ -399,7 +402,8 @@ import Testing
     let inspect = try runTool("snnconv", ["inspect", plain])
     #expect(inspect.stdout.contains("implies dt = 0.0001: run with --dt 0.0001"), "\(inspect.stdout)")
     let coarse = try runTool("snnsim", ["run", plain, "--limit", "10", "--timesteps", "8"])
-    #expect(coarse.status == 0 && coarse.stderr.contains("node 'lif' (LIF): dt/τ = 1000 > 1"), "\(coarse.stderr)")
+    #expect(
+      coarse.status == 0 && coarse.stderr.contains("node 'lif' (LIF): dt/τ = 1000 > 1"), "\(coarse.stderr)")
     var readouts = [[[Double]]]()
     for (path, arguments) in [(plain, ["--dt", "1e-4"]), (stated, [])] {
       let outputs = directory.appendingPathComponent("out-\(readouts.count).csv").path
@@ -411,7 +415,9 @@ import Testing
     }
     #expect(readouts[0] == readouts[1] && readouts[0] != [])
     let negative = try runTool("snnsim", ["run", plain, "--dt", "0"])
-    #expect(negative.status != 0 && negative.stderr.contains("--dt must be a positive number"), "\(negative.stderr)")
+    #expect(
+      negative.status != 0 && negative.stderr.contains("--dt must be a positive number"), "\(negative.stderr)"
+    )
   }
 
   @Test(arguments: [

@@ -185,7 +185,9 @@ struct NIRExportTests {
   /// exact form does up to float rounding, in this toolkit's NIR runtime and in the independent
   /// reference, and holds only what the frameworks' importers read: IF/LIF with r = 1 and
   /// v_threshold = 1, no Scale node, names of letters, digits and underscores, dt = 1.
-  @Test(.needsFashionMNIST, arguments: [("mlp", false), ("mlp", true), ("cnn", false), ("bench-cnn", false), ("resmlp", false)])
+  @Test(
+    .needsFashionMNIST,
+    arguments: [("mlp", false), ("mlp", true), ("cnn", false), ("bench-cnn", false), ("resmlp", false)])
   func thePortableFormRunsAsTheExactOne(name: String, leaky: Bool) throws {
     let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/\(name).h5").path)
     let calibration = try DataSource.fashionMNIST.load(.train, limit: 200).images
@@ -214,7 +216,8 @@ struct NIRExportTests {
     }
     let same = (0..<100).filter { argmax(readouts[0], $0) == argmax(readouts[1], $0) }.count
     let scale = readouts[0].map(abs).max()!
-    let meanDifference = zip(readouts[0], readouts[1]).map { Double(abs($0 - $1)) }.reduce(0, +)
+    let meanDifference =
+      zip(readouts[0], readouts[1]).map { Double(abs($0 - $1)) }.reduce(0, +)
       / Double(readouts[0].count)
     // A membrane within rounding of its threshold may fire in one form and not the other; such
     // ties are rare, so the readouts agree closely on average and the classes almost always.
@@ -242,7 +245,8 @@ struct NIRExportTests {
     let run = try runProcess(
       "/usr/bin/env",
       [
-        "python3", repositoryRoot.appendingPathComponent("tools/nir_reference.py").path, portable, inputs.path,
+        "python3", repositoryRoot.appendingPathComponent("tools/nir_reference.py").path, portable,
+        inputs.path,
         String(steps), out.path,
       ])
     #expect(run.status == 0, "\(run.output)")
@@ -250,7 +254,8 @@ struct NIRExportTests {
     let output = (reference["output"] as! [[Double]]).flatMap { $0 }
     let ours = readouts[1].prefix(output.count).map(Double.init)
     let referenceDifference = zip(ours, output).map { abs($0 - $1) }.reduce(0, +) / Double(output.count)
-    #expect(referenceDifference <= 1e-3 * Double(scale), "\(name): reference differs by \(referenceDifference)")
+    #expect(
+      referenceDifference <= 1e-3 * Double(scale), "\(name): reference differs by \(referenceDifference)")
   }
 
   @Test func theFileIsTheGraphWeMeant() throws {

@@ -71,7 +71,8 @@ struct NIRGraphTests {
     #expect(try Self.chain([leaky], inputShape: [1], dt: 1e-4).warnings.isEmpty)
     // The membrane itself, as an LI: 1 + 1.9 + 2.71 + 3.439 over four steps.
     let integrator = Raw(
-      name: "li", type: "LI", parameters: ["tau": numbers([1e-3]), "r": numbers([10]), "v_leak": numbers([0])])
+      name: "li", type: "LI",
+      parameters: ["tau": numbers([1e-3]), "r": numbers([10]), "v_leak": numbers([0])])
     let trace = try Self.run([integrator], inputShape: [1], image: [1], steps: 4, dt: 1e-4)
     #expect(abs(trace.readout![0] - 9.049) < 1e-5)
     let coarse = try Self.run([leaky], inputShape: [1], image: [1], steps: 10)
@@ -79,7 +80,8 @@ struct NIRGraphTests {
     let warnings = try Self.chain([leaky], inputShape: [1]).warnings
     #expect(warnings.count == 1 && warnings[0].contains("node 'lif'") && warnings[0].contains("dt/τ = 1000"))
     // IF's factor is dt·r: SpikingJelly's IF (r = 1/dt = 10⁴) adds its input once per step.
-    let spikingJelly = Raw(name: "if", type: "IF", parameters: ["r": numbers([1e4]), "v_threshold": numbers([1])])
+    let spikingJelly = Raw(
+      name: "if", type: "IF", parameters: ["r": numbers([1e4]), "v_threshold": numbers([1])])
     let fired = try Self.run([spikingJelly], inputShape: [1], image: [0.375], steps: 20, dt: 1e-4)
     #expect(fired.populations.map(\.spikes) == [[6]])
   }
@@ -107,7 +109,8 @@ struct NIRGraphTests {
     #expect(try Self.run([cuba], inputShape: [1], image: [1], steps: 3).readout == [10])
     // τ = ∞ with a finite r would let no input in.
     let inert = Raw(
-      name: "inert", type: "LI", parameters: ["tau": numbers([.infinity]), "r": numbers([1]), "v_leak": numbers([0])])
+      name: "inert", type: "LI",
+      parameters: ["tau": numbers([.infinity]), "r": numbers([1]), "v_leak": numbers([0])])
     let error = #expect(throws: NIRGraphError.self) { try Self.chain([inert], inputShape: [1]) }
     #expect("\(error!)".contains("node 'inert'") && "\(error!)".contains("'r' is finite"), "\(error!)")
   }
