@@ -1,0 +1,75 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// docs/architecture.md's module table says what each target imports; Package.swift decides it.
+/// This holds the two together: a target added, removed or rewired in one and not the other
+/// fails here, naming it.
+struct ArchitectureDocTests {
+  /// The packages the manifest names, by the name the table uses for them.
+  static let packages = ["swift-numerics", "swift-protobuf", "swift-argument-parser"]
+
+  /// Every library and executable target of Package.swift (not the tests' own) with its
+  /// dependencies: target names, and packages for `.product(…, package: …)`.
+  static func manifestTargets() throws -> [String: Set<String>] {
+    let manifest = try String(
+      contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+    var targets = [String: Set<String>]()
+    // Each declaration runs from `.target(` (or `.executableTarget(`, `.systemLibrary(`) to the next.
+    let starts = manifest.ranges(of: #/\.(target|executableTarget|systemLibrary|testTarget)\(/#)
+    for (k, start) in starts.enumerated() {
+      let end = k + 1 < starts.count ? starts[k + 1].lowerBound : manifest.endIndex
+      let declaration = manifest[start.lowerBound..<end]
+      guard !declaration.hasPrefix(".testTarget"),
+        let name = declaration.firstMatch(of: #/name: "([^"]+)"/#)?.output.1, name != "TestSupport"
+      else { continue }
+      var dependencies = Set<String>()
+      if let list = declaration.firstMatch(of: #/dependencies: \[([^\]]*)\]/#)?.output.1 {
+        let packages = list.matches(of: #/package: "([^"]+)"/#).map { String($0.output.1) }
+        let withoutProducts = list.replacing(#/\.product\([^)]*\)/#, with: "")
+        dependencies = Set(withoutProducts.matches(of: #/"([^"]+)"/#).map { String($0.output.1) } + packages)
+      }
+      targets[String(name)] = dependencies
+    }
+    return targets
+  }
+
+  /// The table's rows: each module named in the first column, with the targets and packages
+  /// its last column names.
+  static func documentedTargets(knowing names: Set<String>) throws -> [String: Set<String>] {
+    let text = try String(
+      contentsOf: repositoryRoot.appendingPathComponent("docs/architecture.md"), encoding: .utf8)
+    var documented = [String: Set<String>]()
+    for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+      let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
+      guard cells.count >= 4 else { continue }
+      let modules = cells[1].matches(of: #/`([A-Za-z0-9]+)`/#).map { String($0.output.1) }
+      let imports = cells[cells.count - 2]
+      let named = Set(imports.matches(of: #/`([A-Za-z0-9]+)`/#).map { String($0.output.1) }).intersection(
+        names)
+      let packages = Set(packages.filter { imports.contains($0) })
+      for module in modules where names.contains(module) { documented[module] = named.union(packages) }
+    }
+    return documented
+  }
+
+  @Test func theModuleTableMatchesPackageSwift() throws {
+    let manifest = try Self.manifestTargets()
+    #expect(manifest.count >= 20, "read \(manifest.count) targets from Package.swift")
+    let documented = try Self.documentedTargets(knowing: Set(manifest.keys))
+    for (target, dependencies) in manifest.sorted(by: { $0.key < $1.key }) {
+      guard let listed = documented[target] else {
+        Issue.record("\(target) is in Package.swift but not in docs/architecture.md's module table")
+        continue
+      }
+      #expect(
+        listed == dependencies,
+        "\(target): Package.swift has \(dependencies.sorted()), docs/architecture.md \(listed.sorted())")
+    }
+    for target in documented.keys where manifest[target] == nil {
+      Issue.record("\(target) is in docs/architecture.md's module table but not in Package.swift")
+    }
+  }
+}
