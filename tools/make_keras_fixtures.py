@@ -160,6 +160,16 @@ def models(keras, layers):
         h = layers.Dense(4, activation="hard_silu", name="fc")(layers.GlobalAveragePooling2D(name="gap")(h))
         y = layers.Dense(3, name="out")(h)
         result.append(("func_hswish", keras.Model(x, y, name="hard_swish")))
+        # Transposed convolutions as decoders and upsamplers write them: valid and same
+        # padding, kernels larger and smaller than the stride, a fused activation, a BatchNorm
+        # after one.
+        x = keras.Input((5, 4, 3), name="code")
+        h = layers.Conv2DTranspose(4, 3, strides=2, padding="valid", activation="relu", name="up_valid")(x)
+        h = layers.Conv2DTranspose(5, (4, 3), strides=(2, 1), padding="same", name="up_same")(h)
+        h = layers.BatchNormalization(name="bn")(h)
+        h = layers.Conv2DTranspose(3, 2, strides=3, padding="same", use_bias=False, name="up_sparse")(h)
+        y = layers.Dense(2, name="out")(layers.GlobalAveragePooling2D(name="gap")(h))
+        result.append(("func_deconv", keras.Model(x, y, name="deconv")))
     return result
 
 

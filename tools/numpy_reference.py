@@ -71,6 +71,26 @@ def conv2d(x, kernel, strides, mode, dilation=(1, 1), groups=1):
     return y
 
 
+def conv2d_transpose(x, kernel, strides, mode):
+    """Keras's Conv2DTranspose, kernel (kh, kw, filters, c), by its definition: every input pixel
+    adds kernel·x to the output window it maps to; `same` keeps H·s rows starting at the top
+    padding the forward convolution would have, ⌊max(k − s, 0)/2⌋."""
+    n, h, w, c = x.shape
+    kh, kw, f, _ = kernel.shape
+    sh, sw = strides
+    full = np.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, f))
+    for i in range(h):
+        for j in range(w):
+            full[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += np.einsum("nc,abfc->nabf", x[:, i, j, :], kernel)
+    if mode == "valid":
+        return full
+    top, left = max(kh - sh, 0) // 2, max(kw - sw, 0) // 2
+    out = np.zeros((n, h * sh, w * sw, f))
+    rows, cols = min(h * sh, full.shape[1] - top), min(w * sw, full.shape[2] - left)
+    out[:, :rows, :cols, :] = full[:, top:top + rows, left:left + cols, :]
+    return out
+
+
 def depthwise(x, kernel, strides, mode, dilation):
     """Keras's depthwise convolution: kernel (kh, kw, c, m), output channel c·m + j."""
     kh, kw, c, m = kernel.shape
@@ -125,6 +145,8 @@ def apply(layer, inputs, w):
     if cls == "Conv2D":
         return act(conv2d(x, w["kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid"),
                           pair(cfg.get("dilation_rate", 1)), cfg.get("groups", 1)))
+    if cls == "Conv2DTranspose":
+        return act(conv2d_transpose(x, w["kernel"], pair(cfg.get("strides", 1)), cfg.get("padding", "valid")))
     if cls == "DepthwiseConv2D":
         kernel = w.get("depthwise_kernel", w.get("kernel"))
         return act(depthwise(x, kernel, pair(cfg.get("strides", 1)), cfg.get("padding", "valid"),

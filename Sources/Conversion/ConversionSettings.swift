@@ -150,6 +150,7 @@ extension SpikingNetwork {
       )
     }
     var converted = try GraphPasses.removeDropout(graph)
+    converted = try GraphPasses.expandTransposedConvolutions(converted)
     converted = try GraphPasses.foldBatchNorm(converted)
     converted = try GraphPasses.foldConstantAffine(converted)
     if !settings.fuse { converted = try GraphPasses.decompose(converted) }

@@ -8,6 +8,31 @@ public enum GraphPasses {
     try bypass(graph) { if case .dropout = $0.op { true } else { false } }
   }
 
+  /// Replaces each Conv2DTranspose by the ordinary convolution it equals
+  /// (``ConvolutionTranspose``): `name/spread` (zeros between pixels), `name/padded` (zero
+  /// padding) and the convolution `name` with the turned kernel, which keeps the name, so readers
+  /// are unchanged and a BatchNorm after it folds into it. Every op of the result simulates as
+  /// the network's other convolutions and selections do.
+  public static func expandTransposedConvolutions(_ graph: Graph) throws -> Graph {
+    var nodes = [Node]()
+    for node in graph.nodes {
+      guard case .conv2dTranspose(let a) = node.op, let input = graph.node(node.inputs[0]) else {
+        nodes.append(node)
+        continue
+      }
+      let steps = ConvolutionTranspose.inputOps(a, height: input.shape[0], width: input.shape[1])
+      let spread = Node(name: "\(node.name)/spread", op: steps[0], inputs: node.inputs)
+      let padded = Node(name: "\(node.name)/padded", op: steps[1], inputs: [spread.name])
+      var parameters = node.parameters
+      parameters["kernel"] = ConvolutionTranspose.convolutionKernel(node.parameters["kernel"]!)
+      let convolution = Node(
+        name: node.name, op: .conv2d(ConvolutionTranspose.convolution(a)), inputs: [padded.name],
+        parameters: parameters)
+      nodes += [spread, padded, convolution]
+    }
+    return try Graph(name: graph.name, nodes: nodes, outputs: graph.outputs)
+  }
+
   /// Folds each BatchNorm that is the only reader of a Dense or Conv2D node into that node:
   /// `W' = W·γ/σ`, `b' = β + (b − μ)·γ/σ` with `σ = sqrt(var + ε)` (per output channel).
   /// Other BatchNorms stay (they are affine and simulate as such).

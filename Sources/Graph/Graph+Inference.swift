@@ -93,7 +93,8 @@ extension Op {
     case .activation(let function): return x.map(function)
     case .softmax: return x.softmaxLastAxis()
     case .binary(let function): return Tensor.zip(x, inputs[1], function)
-    case .zeroPad2d, .crop2d, .permute, .upSample2d: return Structural.select(self, x)
+    case .zeroPad2d, .crop2d, .permute, .upSample2d, .spread2d: return Structural.select(self, x)
+    case .conv2dTranspose(let a): return ConvolutionTranspose.forward(x, attributes: a, parameters: parameters)
     }
   }
 }

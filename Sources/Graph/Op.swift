@@ -150,6 +150,16 @@ public enum Op: Sendable, Hashable, Codable {
   /// Every pixel repeated `rows` times down and `columns` times across:
   /// `(H, W, C)` → `(H·rows, W·columns, C)` (Keras `UpSampling2D` with nearest interpolation).
   case upSample2d(rows: Int, columns: Int)
+  /// The transposed convolution (Keras `Conv2DTranspose`, PyTorch's `ConvTranspose2d`): each
+  /// input pixel adds `kernel[i, j, :, :]·x` to output pixel `(y·sH + i − padTop, x·sW + j −
+  /// padLeft)`. The kernel is Keras's `(kH, kW, filters, Cin)`; one group, no dilation. The
+  /// output is `(H−1)·s + k` tall (`valid`) or `H·s` (`same`), with the padding `same` gives the
+  /// convolution it is the transpose of (``ConvolutionTranspose``).
+  case conv2dTranspose(Conv2DAttributes)
+  /// Each pixel followed by `rows − 1` zero rows and `columns − 1` zero columns:
+  /// `(H, W, C)` → `((H−1)·rows + 1, (W−1)·columns + 1, C)` — a transposed convolution's input
+  /// as the equivalent ordinary convolution reads it (a spiking decomposition step).
+  case spread2d(rows: Int, columns: Int)
 
   /// The name used in tables and errors.
   public var kind: String {
@@ -183,6 +193,8 @@ public enum Op: Sendable, Hashable, Codable {
     case .crop2d: return "Cropping2D"
     case .permute: return "Permute"
     case .upSample2d: return "UpSampling2D"
+    case .conv2dTranspose: return "Conv2DTranspose"
+    case .spread2d: return "Spread2D"
     }
   }
 
@@ -215,7 +227,9 @@ public enum Op: Sendable, Hashable, Codable {
     case .pool2d(let attributes): return attributes.mode == .average
     case .activation(let function): return function == .identity
     case .binary(let function): return function == .add || function == .subtract
-    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute, .upSample2d:
+    case .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute,
+      .upSample2d,
+      .conv2dTranspose, .spread2d:
       return true
     case .layerNorm, .softmax: return false
     }
@@ -231,6 +245,8 @@ public enum Op: Sendable, Hashable, Codable {
       let groupChannels = channels < 0 ? -1 : channels / max(a.groups, 1)
       return [("kernel", a.kernelSize + [groupChannels, a.filters])]
         + (a.useBias ? [("bias", [a.filters])] : [])
+    case .conv2dTranspose(let a):
+      return [("kernel", a.kernelSize + [a.filters, channels])] + (a.useBias ? [("bias", [a.filters])] : [])
     case .batchNorm(_, let center, let scale):
       return (scale ? [("gamma", [channels])] : []) + (center ? [("beta", [channels])] : [])
         + [("moving_mean", [channels]), ("moving_variance", [channels])]

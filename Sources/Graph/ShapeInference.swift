@@ -110,6 +110,33 @@ enum ShapeInference {
         throw bad("factors (rows, columns) must be at least 1, got \([rows, columns])")
       }
       return Structural.selectionShape(node.op, input: input)
+    case .spread2d(let rows, let columns):
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      guard rows >= 1, columns >= 1, input[0] * rows <= Graph.maximumElements,
+        input[1] * columns <= Graph.maximumElements
+      else {
+        throw bad("factors (rows, columns) must be at least 1, got \([rows, columns])")
+      }
+      return Structural.selectionShape(node.op, input: input)
+    case .conv2dTranspose(let a):
+      guard a.filters > 0, a.kernelSize.count == 2, a.strides.count == 2,
+        a.kernelSize.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }),
+        a.strides.allSatisfy({ $0 > 0 && $0 <= 1 << 16 })
+      else {
+        throw bad(
+          "Conv2DTranspose needs filters > 0 and a 2-D kernel and strides of positive sizes, got \(a)")
+      }
+      guard a.groups == 1, a.dilation == [1, 1] else {
+        throw bad(
+          "Conv2DTranspose with groups or dilation is not supported (groups \(a.groups), dilation \(a.dilation))"
+        )
+      }
+      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
+      let size = ConvolutionTranspose.outputSize(a, height: input[0], width: input[1])
+      guard size.allSatisfy({ $0 <= Graph.maximumElements }) else {
+        throw mismatch("output \(size) of input \(input) is too large")
+      }
+      return size + [a.filters]
     case .permute(let order):
       guard order.sorted() == Array(0..<input.count) else {
         throw mismatch("order \(order) is not a permutation of the \(input.count) axes of \(input)")

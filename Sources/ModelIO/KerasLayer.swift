@@ -23,15 +23,19 @@ struct KerasLayer {
 let nestedModelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
 /// The layer classes the reader translates, in the order the error message lists them.
-let supportedKerasLayers = [
-  "InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv1D", "MaxPooling2D",
-  "AveragePooling2D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-  "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "ZeroPadding1D", "Cropping2D",
-  "Cropping1D",
-  "Flatten", "Reshape", "Permute", "UpSampling2D", "BatchNormalization", "LayerNormalization", "Normalization", "Rescaling",
-  "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "CenterCrop",
-  "RandomCrop",
-] + inferenceIdentityLayers
+let supportedKerasLayers =
+  [
+    "InputLayer", "Dense", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "Conv1D",
+    "MaxPooling2D",
+    "AveragePooling2D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "ZeroPadding1D", "Cropping2D",
+    "Cropping1D",
+    "Flatten", "Reshape", "Permute", "UpSampling2D", "BatchNormalization", "LayerNormalization",
+    "Normalization", "Rescaling",
+    "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "CenterCrop",
+    "RandomCrop",
+  ] + inferenceIdentityLayers
 
 /// Layers that change their input only while training — data augmentation, noise, dropout of
 /// other kinds, regularizers — and pass it through unchanged at inference. Each is read as a
@@ -142,6 +146,22 @@ struct KerasLayerTranslator {
         useBias: layer.config["use_bias"]?.bool ?? true, dilation: try dilation(layer, count: 2),
         groups: try positiveInt(layer, "groups", default: 1))
       return (.conv2d(attributes), activationField)
+    case "Conv2DTranspose":
+      try requireChannelsLast(layer)
+      if let outputPadding = layer.config["output_padding"], !outputPadding.isNull {
+        throw unsupported(layer, "output_padding", outputPadding)
+      }
+      let dilation = try dilation(layer, count: 2)
+      guard dilation == [1, 1] else {
+        throw unsupported(layer, "dilation_rate", layer.config["dilation_rate"])
+      }
+      if let groups = layer.config["groups"], groups.int != 1 { throw unsupported(layer, "groups", groups) }
+      let attributes = Conv2DAttributes(
+        filters: try positiveInt(layer, "filters", default: nil),
+        kernelSize: try ints(layer, "kernel_size", count: 2),
+        strides: try strides(layer, count: 2), padding: try padding(layer),
+        useBias: layer.config["use_bias"]?.bool ?? true)
+      return (.conv2dTranspose(attributes), activationField)
     case "MaxPooling2D", "AveragePooling2D":
       try requireChannelsLast(layer)
       let size = try ints(layer, "pool_size", count: 2)

@@ -117,6 +117,16 @@ public enum KerasModelWriter {
           "use_bias": .bool(a.useBias),
         ]
       )
+    case .conv2dTranspose(let a):
+      return (
+        "Conv2DTranspose",
+        [
+          "filters": .number(Double(a.filters)), "kernel_size": ints(a.kernelSize),
+          "strides": ints(a.strides),
+          "padding": .string(a.padding.rawValue), "output_padding": nil, "data_format": "channels_last",
+          "dilation_rate": ints([1, 1]), "activation": "linear", "use_bias": .bool(a.useBias),
+        ]
+      )
     case .pool2d(let a):
       return (
         a.mode == .max ? "MaxPooling2D" : "AveragePooling2D",
@@ -177,7 +187,7 @@ public enum KerasModelWriter {
         return .array(scalars.map { .number(Double($0)) })
       }
       return ("Rescaling", ["scale": values("gamma", 1), "offset": values("beta", 0)])
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation:
+    case .binary, .windowElement, .lastAxis, .lastAxisRotation, .spread2d:
       throw ModelIOError.unsupportedSetting(
         file: file, layer: node.name, setting: "op",
         value: "\(node.op.kind) (a spiking decomposition step; Keras has no layer for it)")

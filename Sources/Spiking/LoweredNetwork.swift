@@ -112,7 +112,8 @@ final class LoweredNetwork {
       } else if inputs.allSatisfy(isConstant) {
         kind = .constant
       } else if let map = LoweredNode.affineMap(
-        of: node, inputs: inputs, inputShape: inputShape, inputShapes: node.inputs.map { graph.node($0)!.shape })
+        of: node, inputs: inputs, inputShape: inputShape,
+        inputShapes: node.inputs.map { graph.node($0)!.shape })
       {
         kind = .affine(map)
         if case .conv2d(let conv) = map {
@@ -649,7 +650,8 @@ final class LoweredNetwork {
       conv.kernel.withUnsafeBufferPointer { k in
         withOptionalBuffer(linear ? nil : conv.bias) { bias in
           Tensor.depthwiseConv2d(
-            x, images: images, channels: conv.channels, multiplier: conv.multiplier, window: conv.window, kernel: k,
+            x, images: images, channels: conv.channels, multiplier: conv.multiplier, window: conv.window,
+            kernel: k,
             bias: bias, into: target)
         }
       }
@@ -858,7 +860,8 @@ struct LoweredNode {
       if a.groups > 1, a.groups == inputShape.last!, a.dilation.allSatisfy({ $0 == 1 }) {
         return .depthwise(
           Depthwise(
-            kernel: kernel.scalars, bias: node.parameters["bias"]?.scalars, window: a.window(input: inputShape)!,
+            kernel: kernel.scalars, bias: node.parameters["bias"]?.scalars,
+            window: a.window(input: inputShape)!,
             channels: a.groups, multiplier: a.filters / a.groups))
       }
       // Another grouped or a dilated convolution runs as its ordinary equivalent.
@@ -888,8 +891,10 @@ struct LoweredNode {
       return .sum
     case .binary(.subtract):
       return .difference
-    case .zeroPad2d, .crop2d, .permute, .upSample2d:
+    case .zeroPad2d, .crop2d, .permute, .upSample2d, .spread2d:
       return .gather(indices: node.op.selectionIndices(input: inputShape), inputSize: inputShape.reduce(1, *))
+    case .conv2dTranspose:
+      preconditionFailure("Conv2DTranspose is decomposed by conversion into a spread, a padding and a Conv2D")
     case .concatenate(let given):
       let shape = node.shape
       let axis = given < 0 ? given + shape.count : given

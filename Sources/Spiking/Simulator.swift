@@ -348,6 +348,9 @@ public enum Simulator {
         total += Double(windowReads(a.window(input: inputShape), channels: inputShape.last ?? 1)) / inputCount
       case .add, .binary(.add), .binary(.subtract):
         total += uses * meanFanOut(of: reader.name, in: graph, memo: &memo)
+      case .spread2d:
+        // Each input element lands on one output element; the zeros between carry nothing.
+        total += meanFanOut(of: reader.name, in: graph, memo: &memo)
       case .windowElement, .zeroPad2d, .crop2d, .permute, .upSample2d:
         // A selection is no synapse: its elements reach what its readers' synapses reach.
         total += outputCount / max(inputCount, 1) * meanFanOut(of: reader.name, in: graph, memo: &memo)

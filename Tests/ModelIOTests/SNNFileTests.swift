@@ -79,6 +79,7 @@ import Testing
   /// fused, survives the snake_case JSON.
   @Test(arguments: [
     "keras3_func_mlp", "keras3_func_res", "keras3_func_rgb", "keras3_func_seq", "keras3_seq_cnn",
+    "keras3_func_deconv",
   ])
   func everyFixtureOpRoundTrips(name: String) throws {
     let graph = try KerasModelReader.read(

@@ -100,7 +100,8 @@ import Testing
   }
 
   static let smoothFunctions: [UnaryFunction] = [
-    .gelu(.exact), .gelu(.tanh), .gelu(.sigmoid), .silu, .hardSwish, .tanh, .sigmoid, .softplus, .elu(alpha: 0.7),
+    .gelu(.exact), .gelu(.tanh), .gelu(.sigmoid), .silu, .hardSwish, .tanh, .sigmoid, .softplus,
+    .elu(alpha: 0.7),
     .square, .exp,
     .identity, .relu, .leakyRelu(slope: 0.1), .abs,
     .clippedRelu(maxValue: 0.5, negativeSlope: 0.1, threshold: -0.2),
@@ -146,6 +147,22 @@ import Testing
     Self.check(
       try Self.network(
         inputShape: [7, 6, 4], before: [conv, Node(name: "t", op: .activation(.tanh), inputs: ["c"])]))
+  }
+
+  /// Transposed convolutions (valid and same, kernels larger and smaller than the stride): the
+  /// gradients carried back through the ordinary convolution they equal, its padding and spread,
+  /// and the kernel's turn.
+  @Test(arguments: [([3, 3], [2, 2], Padding.valid), ([4, 3], [2, 1], .same), ([2, 2], [3, 3], .same)])
+  func transposedConvolution(kernel: [Int], strides: [Int], padding: Padding) throws {
+    let up = Node(
+      name: "u",
+      op: .conv2dTranspose(
+        Conv2DAttributes(filters: 3, kernelSize: kernel, strides: strides, padding: padding)),
+      inputs: ["x"],
+      parameters: ["kernel": Self.random(kernel + [3, 2], seed: 4), "bias": Self.random([3], seed: 5)])
+    Self.check(
+      try Self.network(
+        inputShape: [3, 4, 2], before: [up, Node(name: "t", op: .activation(.tanh), inputs: ["u"])]))
   }
 
   /// Padding, cropping, axis permutation and a constant per-channel affine map pass gradients

@@ -112,8 +112,10 @@ extension Op {
     case .scaleShift:
       // The scale and shift are constants (preprocessing): only the input has a gradient.
       return OpGradients(inputs: [LayerNormalization.scaleShiftBackward(dy, parameters: parameters)])
-    case .zeroPad2d, .crop2d, .permute, .upSample2d:
+    case .zeroPad2d, .crop2d, .permute, .upSample2d, .spread2d:
       return OpGradients(inputs: [Structural.selectionBackward(self, dy, input: inputs[0])])
+    case .conv2dTranspose(let a):
+      return ConvolutionTranspose.backward(inputs[0], dy, attributes: a, parameters: parameters)
     case .input:
       return OpGradients(inputs: [])
     case .dense:

@@ -88,6 +88,17 @@ enum Structural {
         }
       }
       return indices
+    case .spread2d(let rows, let columns):
+      let (height, width, channels) = (input[0], input[1], input[2])
+      let (outHeight, outWidth) = ((height - 1) * rows + 1, (width - 1) * columns + 1)
+      var indices = [Int32](repeating: -1, count: outHeight * outWidth * channels)
+      for row in 0..<height {
+        for column in 0..<width {
+          let target = ((row * rows) * outWidth + column * columns) * channels
+          for c in 0..<channels { indices[target + c] = Int32((row * width + column) * channels + c) }
+        }
+      }
+      return indices
     default:
       preconditionFailure("\(op.kind) is not a selection")
     }
@@ -105,6 +116,8 @@ enum Structural {
       return order.map { input[$0] }
     case .upSample2d(let rows, let columns):
       return [input[0] * rows, input[1] * columns, input[2]]
+    case .spread2d(let rows, let columns):
+      return [(input[0] - 1) * rows + 1, (input[1] - 1) * columns + 1, input[2]]
     default:
       preconditionFailure("\(op.kind) is not a selection")
     }
@@ -168,7 +181,7 @@ extension Op {
   /// (ZeroPadding2D, Cropping2D, Permute).
   public var isSelection: Bool {
     switch self {
-    case .zeroPad2d, .crop2d, .permute, .upSample2d: return true
+    case .zeroPad2d, .crop2d, .permute, .upSample2d, .spread2d: return true
     default: return false
     }
   }
