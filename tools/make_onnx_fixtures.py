@@ -208,6 +208,24 @@ def ops():
     return b.model("input", [3, 12, 12], x, 14), [3, 12, 12]
 
 
+def deconv():
+    """Transposed convolutions as PyTorch writes nn.ConvTranspose2d: DCGAN's k = 4, s = 2, p = 1;
+    k = 3, s = 2, p = 1 with output_padding 1 (the usual "same" doubling); k = 3, s = 2 without
+    padding and output_padding 1, whose extra row past the whole output holds the bias alone;
+    k = 2, s = 2 with SAME_UPPER and no bias."""
+    b = Builder()
+    x = b.op("Relu", [b.conv("input", 3, 4, 3, pad=1)])
+    x = b.op("ConvTranspose", [x, b.weight("up1.weight", [4, 6, 4, 4]), b.weight("up1.bias", [6], 0.1)],
+             kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1])
+    x = b.op("ConvTranspose", [b.op("Relu", [x]), b.weight("up2.weight", [6, 5, 3, 3]), b.weight("up2.bias", [5], 0.1)],
+             strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])
+    x = b.op("ConvTranspose", [x, b.weight("up3.weight", [5, 4, 3, 3]), b.weight("up3.bias", [4], 0.5)],
+             strides=[2, 1], output_padding=[1, 0])
+    x = b.op("ConvTranspose", [x, b.weight("up4.weight", [4, 3, 2, 2])], strides=[2, 2], auto_pad="SAME_UPPER")
+    x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 3, 10)
+    return b.model("input", [3, 3, 4], x, 17), [3, 3, 4]
+
+
 def write(name, model, shape):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save_model(model, path)
@@ -287,8 +305,8 @@ def refused():
     x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
     onnx.save_model(b.model("input", [3, 8, 8], x, 13), os.path.join(OUT, "bad-maxpool-padding.onnx"))
     b = Builder()
-    x = b.op("ConvTranspose", [b.conv("input", 3, 4, 3, pad=1), b.weight("up.weight", [4, 4, 2, 2])],
-             kernel_shape=[2, 2], strides=[2, 2])
+    x = b.op("ConvTranspose", [b.conv("input", 3, 4, 3, pad=1), b.weight("up.weight", [4, 2, 2, 2])],
+             kernel_shape=[2, 2], strides=[2, 2], group=2)
     x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 4, 10)
     onnx.save_model(b.model("input", [3, 8, 8], x, 14), os.path.join(OUT, "bad-convtranspose.onnx"))
 
@@ -300,6 +318,8 @@ def main():
         write(name, model, shape)
     malformed(models["cnn"][0])
     refused()
+    # Made after the others so that their weights and inputs stay as they were.
+    write("deconv", *deconv())
     external(models["cnn"][0])
 
 

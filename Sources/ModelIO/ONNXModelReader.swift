@@ -27,7 +27,7 @@ import Tensor
 public enum ONNXModelReader {
   /// The operators read (default domain).
   public static let supportedOps = [
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div",
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "ConvTranspose", "Div",
     "Dropout",
     "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish",
     "Identity",
@@ -537,6 +537,91 @@ struct ONNXGraphBuilder {
         filters: filters, kernelSize: [kh, kw], strides: strides, padding: padding, useBias: bias != nil,
         dilation: dilations, groups: groups)
       let node = try emit(base, .conv2d(attributes), inputs: [padded.node], parameters: parameters)
+      let out = shapes[node]!
+      set(node, .channelsLast, [out[2], out[0], out[1]])
+
+    case "ConvTranspose":
+      // The whole transposed convolution ((H − 1)·s + k rows), then cropped by its pads and
+      // extended by output_padding, as ONNX defines the output.
+      let x = try channelsLast(try requireValue(0))
+      let weight = try requireConstant(1, "weight")
+      let bias = operand(2).constant
+      if operand(2).value != nil { throw failure("its bias must be a constant") }
+      guard weight.dims.count == 4 else {
+        throw failure("only 2-D transposed convolutions (a 4-D weight) are supported, the weight is \(weight.dims)")
+      }
+      guard int("group", 1) == 1 else { throw failure("grouped transposed convolutions are not supported") }
+      if let dilations = ints("dilations"), dilations.contains(where: { $0 != 1 }) {
+        throw failure("dilated transposed convolutions are not supported")
+      }
+      if ints("output_shape") != nil { throw failure("output_shape is not supported (export with pads instead)") }
+      let (channels, filters, kh, kw) = (weight.dims[0], weight.dims[1], weight.dims[2], weight.dims[3])
+      guard channels == x.shape[0] else {
+        throw failure("weight \(weight.dims) does not fit \(x.shape[0]) input channels")
+      }
+      if let kernel = ints("kernel_shape"), kernel != [kh, kw] {
+        throw failure("kernel_shape \(kernel) contradicts the weight's \([kh, kw])")
+      }
+      if let bias, bias.count != filters { throw failure("bias of \(bias.count) values for \(filters) filters") }
+      let strides = ints("strides") ?? [1, 1]
+      let extra = ints("output_padding") ?? [0, 0]
+      guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }), extra.count == 2,
+        zip(extra, strides).allSatisfy({ $0 >= 0 && $0 < $1 })
+      else {
+        throw failure("strides \(strides) and output_padding \(extra) must be two numbers, 0 ≤ output_padding < stride")
+      }
+      let sizes = [x.shape[1], x.shape[2]]
+      let full = [(sizes[0] - 1) * strides[0] + kh, (sizes[1] - 1) * strides[1] + kw]
+      // pads: [top, left, bottom, right].
+      var pads: [Int]
+      switch string("auto_pad") ?? "NOTSET" {
+      case "NOTSET": pads = ints("pads") ?? [0, 0, 0, 0]
+      case "VALID": pads = [0, 0, 0, 0]
+      case let mode where mode == "SAME_UPPER" || mode == "SAME_LOWER":
+        let total = (0..<2).map { max(full[$0] + extra[$0] - sizes[$0] * strides[$0], 0) }
+        let first = total.map { mode == "SAME_UPPER" ? $0 / 2 : $0 - $0 / 2 }
+        pads = [first[0], first[1], total[0] - first[0], total[1] - first[1]]
+      case let mode: throw failure("auto_pad \(mode) is not supported")
+      }
+      guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw failure("pads \(pads) must be four numbers ≥ 0") }
+      // Cin×Cout×kH×kW → kH×kW×Cout×Cin (Keras's Conv2DTranspose layout).
+      let kernel = [Float](unsafeUninitializedCapacity: weight.count) { target, initialized in
+        weight.withFloats { source in
+          for c in 0..<channels {
+            for f in 0..<filters {
+              for tap in 0..<(kh * kw) { target[(tap * filters + f) * channels + c] = source[(c * filters + f) * kh * kw + tap] }
+            }
+          }
+        }
+        initialized = weight.count
+      }
+      let (endRows, endColumns) = (pads[2] - extra[0], pads[3] - extra[1])
+      // Rows added by output_padding past the whole output hold the bias alone: the bias then
+      // comes after them.
+      let biasLast = bias != nil && (endRows < 0 || endColumns < 0)
+      var parameters = ["kernel": Tensor<Float>(shape: [kh, kw, filters, channels], scalars: kernel)]
+      if let bias, !biasLast { parameters["bias"] = Tensor(shape: [filters], scalars: bias.floats) }
+      var node = try emit(
+        base,
+        .conv2dTranspose(
+          Conv2DAttributes(
+            filters: filters, kernelSize: [kh, kw], strides: strides, useBias: bias != nil && !biasLast)),
+        inputs: [x.node], parameters: parameters)
+      if pads[0] > 0 || pads[1] > 0 || endRows > 0 || endColumns > 0 {
+        node = try emit(
+          base + "_crop",
+          .crop2d(top: pads[0], bottom: max(endRows, 0), left: pads[1], right: max(endColumns, 0)), inputs: [node])
+      }
+      if endRows < 0 || endColumns < 0 {
+        node = try emit(
+          base + "_extra", .zeroPad2d(top: 0, bottom: max(-endRows, 0), left: 0, right: max(-endColumns, 0)),
+          inputs: [node])
+      }
+      if biasLast, let bias {
+        node = try emit(
+          base + "_bias", .scaleShift(scale: false, shift: true), inputs: [node],
+          parameters: ["beta": Tensor(shape: [filters], scalars: bias.floats)])
+      }
       let out = shapes[node]!
       set(node, .channelsLast, [out[2], out[0], out[1]])
 
