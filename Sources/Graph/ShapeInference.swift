@@ -102,15 +102,7 @@ enum ShapeInference {
         throw mismatch("cropping \([top, bottom, left, right]) leaves nothing of \(input)")
       }
       return Structural.selectionShape(node.op, input: input)
-    case .upSample2d(let rows, let columns):
-      guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
-      guard rows >= 1, columns >= 1, input[0] * rows <= Graph.maximumElements,
-        input[1] * columns <= Graph.maximumElements
-      else {
-        throw bad("factors (rows, columns) must be at least 1, got \([rows, columns])")
-      }
-      return Structural.selectionShape(node.op, input: input)
-    case .spread2d(let rows, let columns):
+    case .upSample2d(let rows, let columns), .spread2d(let rows, let columns):
       guard input.count == 3 else { throw mismatch("needs (height, width, channels) input, got \(input)") }
       guard rows >= 1, columns >= 1, input[0] * rows <= Graph.maximumElements,
         input[1] * columns <= Graph.maximumElements

@@ -43,41 +43,23 @@ public enum ConvolutionTranspose {
   }
 
   /// The ordinary convolution's kernel `(kH, kW, Cin, filters)` from Conv2DTranspose's
-  /// `(kH, kW, filters, Cin)`: turned by 180° and the channel axes swapped. Its own inverse up to
-  /// the axis swap (``transposedKernel(_:)``).
+  /// `(kH, kW, filters, Cin)`, turned by 180° with the channel axes swapped — and, the operation
+  /// being its own inverse, a `(kH, kW, Cin, filters)` kernel or gradient back in
+  /// Conv2DTranspose's layout.
   public static func convolutionKernel<Scalar: TensorScalar>(_ kernel: Tensor<Scalar>) -> Tensor<Scalar> {
-    let (kh, kw, filters, channels) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+    let (kh, kw, first, second) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
     var out = [Scalar](repeating: 0, count: kernel.count)
     for i in 0..<kh {
       for j in 0..<kw {
-        for f in 0..<filters {
-          for c in 0..<channels {
-            out[(((kh - 1 - i) * kw + (kw - 1 - j)) * channels + c) * filters + f] =
-              kernel.scalars[((i * kw + j) * filters + f) * channels + c]
+        for a in 0..<first {
+          for b in 0..<second {
+            out[(((kh - 1 - i) * kw + (kw - 1 - j)) * second + b) * first + a] =
+              kernel.scalars[((i * kw + j) * first + a) * second + b]
           }
         }
       }
     }
-    return Tensor(shape: [kh, kw, channels, filters], scalars: out)
-  }
-
-  /// The inverse of ``convolutionKernel(_:)``: a `(kH, kW, Cin, filters)` kernel (or its
-  /// gradient) back in Conv2DTranspose's `(kH, kW, filters, Cin)`.
-  public static func transposedKernel<Scalar: TensorScalar>(_ kernel: Tensor<Scalar>) -> Tensor<Scalar> {
-    // Turning by 180° twice is the identity; swapping the last two axes is its own inverse.
-    let (kh, kw, channels, filters) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
-    var out = [Scalar](repeating: 0, count: kernel.count)
-    for i in 0..<kh {
-      for j in 0..<kw {
-        for c in 0..<channels {
-          for f in 0..<filters {
-            out[(((kh - 1 - i) * kw + (kw - 1 - j)) * filters + f) * channels + c] =
-              kernel.scalars[((i * kw + j) * channels + c) * filters + f]
-          }
-        }
-      }
-    }
-    return Tensor(shape: [kh, kw, filters, channels], scalars: out)
+    return Tensor(shape: [kh, kw, second, first], scalars: out)
   }
 
   /// The spread and padding ops the input goes through, for an input of `height × width`.
@@ -113,7 +95,7 @@ public enum ConvolutionTranspose {
     let dSpread = Structural.selectionBackward(ops[1], inner.inputs[0], input: spread)
     let dx = Structural.selectionBackward(ops[0], dSpread, input: x)
     var gradients = inner.parameters
-    gradients["kernel"] = transposedKernel(inner.parameters["kernel"]!)
+    gradients["kernel"] = convolutionKernel(inner.parameters["kernel"]!)
     return OpGradients(inputs: [dx], parameters: gradients)
   }
 }
