@@ -194,6 +194,7 @@ def our_exports(snnconv, data_train):
         ("mlp", [], "MLP"),
         ("mlp", ["--leak", "16"], "MLP, leaky (τ = 16)"),
         ("bench-cnn", [], "CNN with average pooling"),
+        ("cnn", [], "CNN with max pooling (decomposed into IF neurons)"),
     ]:
         suffix = "-leak" if options else ""
         network = os.path.join(OUT, f"ours-{model}{suffix}.snn.h5")
