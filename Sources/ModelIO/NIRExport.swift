@@ -58,7 +58,7 @@ public enum NIRExport {
   /// How a network is written.
   public enum Form: String, Sendable, CaseIterable {
     /// Population scales folded into the weights around them: IF and LIF nodes with `r = 1`,
-    /// `v_threshold = 1`, no `Scale` node where one can be folded, names of letters, digits and
+    /// `v_threshold` the float just above 1 (so that `v > θ` and `v ≥ θ` readers agree), no `Scale` node where one can be folded, names of letters, digits and
     /// underscores — what other frameworks import (``NIRPortable``).
     case portable
     /// Each population as an IF/LIF node with `r = 1/λ` per neuron and a `Scale` of λ after it:

@@ -21,7 +21,8 @@ import Spiking
 ///    `Scale` node, with a warning.
 ///
 /// The network computes the same values up to float rounding: `v + r·(W·s)` becomes
-/// `v + (r·W·λ)·s`.
+/// `v + (r·W·λ)·s`. Thresholds are written as the float just above 1 (``threshold``), so that
+/// readers that fire at `v ≥ θ` and those that fire at `v > θ` agree.
 struct NIRPortable {
   /// The largest vector a diagonal Linear node is written for (its weight holds n² values).
   static let largestDiagonal = 2048
@@ -48,6 +49,7 @@ struct NIRPortable {
     self.edges = edges.map { Edge(source: $0.0, target: $0.1, scale: nil) }
     shapes = Dictionary(uniqueKeysWithValues: graph.nodes.map { ($0.name, $0.shape) })
     moveNeuronFactorsOntoEdges()
+    setThresholdsForEitherComparison()
     removeScaleNodes()
     absorbEdgeFactors()
     renameForImporters()
@@ -65,6 +67,24 @@ struct NIRPortable {
       guard let (r, shape) = nodes[k].floats("r"), r.contains(where: { $0 != 1 }) else { continue }
       for e in incoming(nodes[k].name) { edges[e].scale = Self.product(edges[e].scale, r) }
       nodes[k].setFloats("r", [Float](repeating: 1, count: r.count), shape: shape)
+    }
+  }
+
+  /// The threshold NIR's IF and LIF compare with, written so that readers comparing `v > θ` (NIR,
+  /// Norse, this toolkit) and `v ≥ θ` (SpikingJelly) fire at the same steps: for float32
+  /// membranes `v > 1` is `v ≥ 1⁺`, with `1⁺ = 1 + 2⁻²³` the next float after 1. A threshold
+  /// of exactly 1 would split the two wherever a membrane lands on 1 exactly, which the
+  /// decomposed max pooling's neurons (inputs ±1 in units of their threshold) do all the time.
+  /// For a `>` reader the change moves that tie to `v = 1⁺`, which sums of such inputs do not
+  /// produce.
+  static let threshold = Float(1).nextUp
+
+  private mutating func setThresholdsForEitherComparison() {
+    for k in nodes.indices where ["IF", "LIF"].contains(nodes[k].type) {
+      guard let (values, shape) = nodes[k].floats("v_threshold"), values.allSatisfy({ $0 == 1 }) else {
+        continue
+      }
+      nodes[k].setFloats("v_threshold", [Float](repeating: Self.threshold, count: values.count), shape: shape)
     }
   }
 
