@@ -105,8 +105,9 @@ extension SNNConv {
         NIR (Neuromorphic Intermediate Representation) is the exchange format of Lava, SpiNNaker2, Speck, \
         snnTorch, Norse, Sinabs and SpikingJelly. Arrays are written channel-first, as NIR expects. By \
         default the graph is written in the portable form other frameworks import: each population's \
-        threshold is folded into the weights around it, so its IF (or LIF) node has r = 1 and \
-        v_threshold = 1, with no Scale nodes, and the graph states dt = 1. --exact writes each population \
+        threshold is folded into the weights around it, so its IF (or LIF) node has r = 1 and a \
+        v_threshold just above 1 (read alike by v > θ and v ≥ θ readers), with no Scale nodes, and the \
+        graph states dt = 1. --exact writes each population \
         as an IF node with r = 1/λ per neuron followed by a Scale of λ, the toolkit's own arithmetic float \
         for float, which only this toolkit reads. NIR has no reset by subtraction: such populations are \
         written with metadata reset_mode = "subtract", which other frameworks ignore, and a warning \
