@@ -161,7 +161,7 @@ def spikingjelly_exports(x, snnsim, data_flat, data_image):
 
     cases = [
         ("IF MLP", lambda: mlp(lambda: neuron.IFNode(v_reset=0.0)), data_flat, 3.0),
-        ("LIF MLP (τ = 2)", lambda: mlp(lambda: neuron.LIFNode(tau=2.0, v_reset=0.0)), data_flat, 3.0),
+        ("LIF MLP (τ = 2)", lambda: mlp(lambda: neuron.LIFNode(tau=2.0, v_reset=0.0)), data_flat, 8.0),
         ("CubaLIF MLP", lambda: mlp(lambda: neuron.CUBALIFNode(c_decay=0.5, v_decay=0.75, v_reset=0.0)),
          data_flat, 3.0),
         ("IF CNN with average pooling", lambda: torch.nn.Sequential(
