@@ -319,6 +319,26 @@ struct NIRExportTests {
       lif.parameters.map(\.name).contains("tau") && lif.parameters.allSatisfy { $0.shape == [3, 5, 5] })
   }
 
+  /// A graph's stated step must be one positive, finite number; the file is refused naming it.
+  @Test(arguments: [-1.0, 0, .infinity, .nan])
+  func aBadStatedStepIsRefused(dt: Double) throws {
+    let path = directory.appendingPathComponent("bad-dt.nir").path
+    let root = try HDF5File.create(path).root
+    try root.writeDataset("version", strings: ["1.0.8"], shape: [])
+    let graph = try root.createGroup("node")
+    try graph.writeDataset("type", strings: ["NIRGraph"], shape: [])
+    try graph.writeDataset("edges", strings: ["in", "out"], shape: [1, 2])
+    try graph.createGroup("metadata").writeDataset("dt", values: [dt], shape: [])
+    let nodes = try graph.createGroup("nodes")
+    let input = try nodes.createGroup("in")
+    try input.writeDataset("type", strings: ["Input"], shape: [])
+    try input.writeDataset("shape", values: [Int64(3)], shape: [1])
+    try nodes.createGroup("out").writeDataset("type", strings: ["Output"], shape: [])
+    try root.file.flush()
+    let error = #expect(throws: ModelIOError.self) { try NIRReader.read(path) }
+    #expect("\(error!)".contains("metadata/dt must be one positive, finite number"), "\(error!)")
+  }
+
   @Test func aFileThatIsNotANIRGraphIsRefusedSayingWhat() throws {
     let path = directory.appendingPathComponent("not.nir").path
     let root = try HDF5File.create(path).root
