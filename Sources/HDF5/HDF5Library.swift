@@ -21,6 +21,12 @@ enum HDF5Library {
     // through a temporary name and an atomic rename, so readers never see a file being written;
     // locking is turned off unless the user has set HDF5_USE_FILE_LOCKING themselves.
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0)
+    // libhdf5 closes every identifier still open when the process exits. A file whose write
+    // failed (a full disk, a file-size limit) cannot be closed cleanly, and closing it again from
+    // that exit handler crashed inside the library after the error had been reported. Every file
+    // the toolkit writes is flushed and closed by its owner, so the handler is turned off (it
+    // must be, before the library's first use).
+    H5dont_atexit()
     H5open()
     // A file must not make the library load code: filter plugins are turned off (the toolkit
     // reads and writes only built-in filters).
@@ -41,7 +47,18 @@ enum HDF5Library {
   static func lastError() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     snn_last_error(&buffer)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return condensed(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+  }
+
+  /// A system-call failure as one line: HDF5 reports one as "file write failed: time = …,
+  /// filename = …, file descriptor = …, errno = 27, error message = 'File too large', buf = …",
+  /// over two lines; what matters is the operation and the system's message.
+  static func condensed(_ message: String) -> String {
+    guard let time = message.range(of: ": time = "),
+      let start = message.range(of: "error message = '"),
+      let end = message[start.upperBound...].firstIndex(of: "'")
+    else { return message }
+    return "\(message[..<time.lowerBound]): \(message[start.upperBound..<end])"
   }
 }
 

@@ -110,6 +110,21 @@ public func runToolOutcome(_ tool: String, _ arguments: [String], environment: [
   try runOutcome(productsDirectory.appendingPathComponent(tool), arguments, environment: environment)
 }
 
+/// Runs one of the built tools as ``runToolOutcome(_:_:environment:)`` does, under a file-size
+/// limit of `kilobytes` (the shell's `ulimit -f`, which the tool then runs under through
+/// `exec`): every write past it fails, as on a full disk.
+public func runToolUnderFileSizeLimit(kilobytes: Int, _ tool: String, _ arguments: [String]) throws
+  -> ToolOutcome
+{
+  try runOutcome(
+    URL(fileURLWithPath: "/bin/sh"),
+    [
+      "-c", "ulimit -f \(kilobytes) && exec \"$0\" \"$@\"",
+      productsDirectory.appendingPathComponent(tool).path,
+    ]
+      + arguments, environment: [:])
+}
+
 /// Where Open MPI's `mpirun` is, if installed (Debian package `openmpi-bin`).
 public let mpirun: String? = ["/usr/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
