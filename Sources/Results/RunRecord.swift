@@ -110,8 +110,17 @@ public struct RunRecord: Codable, Sendable {
   public let onceMultiplyAccumulates: Double?
   /// The spikes of one image, when the run recorded them (``SpikeRaster``).
   public let raster: SpikeRaster?
+  /// The record's layout (``currentFormat`` when written by this version; absent in records of
+  /// layout 1 written before the number was stored).
+  public let formatVersion: Int?
+
+  /// The layout this version writes. 0: settings as text (`"schedules": ["geometric(eta0: 0.15,
+  /// gamma: 0.95)"]`), written before run records were typed; 1: typed settings, the fields
+  /// since added all optional. A change that older readers would misread bumps it.
+  public static let currentFormat = 1
 
   public init(settings: Settings, result: SimulationResult, seconds: Double) {
+    self.formatVersion = Self.currentFormat
     self.settings = settings
     self.seconds = seconds
     annMultiplyAccumulates = result.annMultiplyAccumulates
@@ -150,8 +159,37 @@ public struct RunRecord: Codable, Sendable {
   public init(json data: Data) throws {
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    self = try decoder.decode(RunRecord.self, from: data)
+    do {
+      self = try decoder.decode(RunRecord.self, from: data)
+    } catch {
+      if let layout = Self.otherLayout(data) { throw layout }
+      throw error
+    }
+    if let formatVersion, formatVersion > Self.currentFormat {
+      throw RunRecordError.layout(
+        "a run record of format \(formatVersion), written by a newer snnsim; this version reads format \(Self.currentFormat) and the typed records before it"
+      )
+    }
     if let problem { throw RunRecordError.invalid(problem) }
+  }
+
+  /// Which other layout a record that does not decode has, when it is one: a newer format, or
+  /// format 0 (settings as text). Nil for JSON that is no run record at all.
+  static func otherLayout(_ data: Data) -> RunRecordError? {
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+    if let format = object["format_version"] as? Int, format > currentFormat {
+      return .layout(
+        "a run record of format \(format), written by a newer snnsim; this version reads format \(currentFormat) and the typed records before it"
+      )
+    }
+    if let settings = object["settings"] as? [String: Any], let schedules = settings["schedules"] as? [Any],
+      schedules.contains(where: { $0 is String }), object["timesteps"] != nil
+    {
+      return .layout(
+        "a run record of format 0 (settings as text, e.g. schedules \"\(schedules.first.map { "\($0)" } ?? "")\"), written by snnsim before run records were typed (November 2026); its numbers are kept but this version does not read that layout"
+      )
+    }
+    return nil
   }
 
   /// What makes the record something no run could have written, naming the field as the JSON
@@ -224,12 +262,12 @@ public struct RunRecord: Codable, Sendable {
   public func csv() -> String {
     var text =
       (["timesteps", "accuracy"] + (agreement == nil ? [] : ["agreement"])
-        + populations.map { "\($0.name)_mean_abs_error" }).joined(separator: ",")
+      + populations.map { "\($0.name)_mean_abs_error" }).joined(separator: ",")
       + "\n"
     for (row, t) in timesteps.enumerated() {
       text +=
         ([String(t), accuracy[row].description] + (agreement.map { [$0[row].description] } ?? [])
-          + populations.map { $0.meanAbsError[row].description })
+        + populations.map { $0.meanAbsError[row].description })
         .joined(separator: ",") + "\n"
     }
     return text
@@ -268,10 +306,14 @@ public struct RunRecord: Codable, Sendable {
 public enum RunRecordError: Error, Equatable, CustomStringConvertible {
   /// The record has the JSON form of a run but values no run could have (the text says which).
   case invalid(String)
+  /// The record is a run record of a layout this version does not read (the text says which
+  /// and who wrote it).
+  case layout(String)
 
   public var description: String {
     switch self {
     case .invalid(let problem): return problem
+    case .layout(let layout): return layout
     }
   }
 }

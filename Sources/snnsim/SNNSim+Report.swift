@@ -36,7 +36,11 @@ extension SNNSim {
         guard FileManager.default.fileExists(atPath: path) else {
           throw ValidationError("\(path): no such run file")
         }
-        do { return try RunRecord.read(json: path) } catch let error as RunRecordError {
+        do { return try RunRecord.read(json: path) } catch RunRecordError.layout(let layout) {
+          throw ValidationError(
+            "\(path): \(layout); simulate its network again with 'snnsim run NETWORK --results \(path)' to get it in this version's layout"
+          )
+        } catch let error as RunRecordError {
           throw ValidationError("\(path): not a run 'snnsim run --results' could write: \(error)")
         } catch {
           throw ValidationError("\(path): not a run written by 'snnsim run --results' (\(describe(error)))")
@@ -58,7 +62,8 @@ extension SNNSim {
         (<name> = <dynamics>-<normalization>[-t<T>][-<option>-<value>…]) and the report to DIR (see 'snnsim report').
         """)
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model")) var model: String
+    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model"))
+    var model: String
 
     @Option(
       help: ArgumentHelp(

@@ -169,6 +169,10 @@ import Testing
     ),
     ("snnsim", ["report", "W/run-overflow.json", "-o", "O/report"], "W/run-overflow.json"),
     ("snnsim", ["report", "W/run-no-images.json", "-o", "O/report"], "'images' is 0"),
+    (
+      "snnsim", ["report", "Tests/ReportsTests/Fixtures/run-format0.json", "-o", "O/report"],
+      "a run record of format 0"
+    ),
     ("snntrain", ["fit", "--model", "W/garbage.json", "-o", "O/m.h5"], "W/garbage.json"),
     ("snntrain", ["fit", "--model", "W/fifo.h5", "-o", "O/m.h5"], "not a regular file (a named pipe)"),
     ("snntrain", ["fit", "--model", "W/truncated.h5", "-o", "O/m.h5"], "W/truncated.h5"),

@@ -129,6 +129,35 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     }
   }
 
+  /// Every layout a run record has had: format 0 (settings as text; the fixture follows the
+  /// record struct as it was before records were typed) is refused naming it, the typed records
+  /// written before the format was stored read (the runs committed under docs/runs), this
+  /// version's records say their format, and a newer format is refused naming it.
+  @Test func runRecordsOfEveryLayoutReadOrAreRefusedByName() throws {
+    let old = repositoryRoot.appendingPathComponent("Tests/ReportsTests/Fixtures/run-format0.json")
+    let error = #expect(throws: RunRecordError.self) { try RunRecord(json: try Data(contentsOf: old)) }
+    #expect(
+      "\(error!)".contains("format 0") && "\(error!)".contains("geometric(eta0: 0.15, gamma: 0.95)"),
+      "\(error!)")
+    let runs = repositoryRoot.appendingPathComponent("docs/runs")
+    let committed = try FileManager.default.contentsOfDirectory(atPath: runs.path).filter {
+      $0.hasSuffix(".json")
+    }
+    #expect(committed.count >= 10)
+    for name in committed {
+      let record = try RunRecord.read(json: runs.appendingPathComponent(name).path)
+      #expect(record.formatVersion == nil || record.formatVersion == RunRecord.currentFormat, "\(name)")
+    }
+    let record = try RunRecord.read(json: runs.appendingPathComponent(committed.sorted()[0]).path)
+    let written = String(decoding: try record.encoded(), as: UTF8.self)
+    #expect(RunRecord.currentFormat == 1)
+    var object = try JSONSerialization.jsonObject(with: Data(written.utf8)) as! [String: Any]
+    object["format_version"] = 2
+    let newer = try JSONSerialization.data(withJSONObject: object)
+    let refusal = #expect(throws: RunRecordError.self) { try RunRecord(json: newer) }
+    #expect("\(refusal!)".contains("format 2, written by a newer snnsim"), "\(refusal!)")
+  }
+
   @Test func timeToReachTheANNMustHold() throws {
     let json = """
       {"settings": {"network": "n", "name": "m", "source_model": "m.h5", "source_sha256": "0", "dynamics": ["signgd"],
@@ -214,6 +243,9 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
     #expect(raster.bands.map(\.population) == run.populations.map(\.name))
     #expect(raster.bands.allSatisfy { $0.shown.count == SpikeRaster.rowsPerPopulation && $0.spikeCount > 0 })
     #expect(try RunRecord(json: try run.encoded()).raster == raster)
+    // A record this version writes says its layout.
+    #expect(try RunRecord(json: try run.encoded()).formatVersion == RunRecord.currentFormat)
+    #expect(String(decoding: try run.encoded(), as: UTF8.self).contains("\"format_version\" : 1"))
     let plots = Report(runs: try sampleRuns).rasterPlots()
     #expect(plots.map(\.file) == ["raster-2.svg", "raster-4.svg"])
     let svg = try #require(Element.parse(Data(plots[0].plot.render().utf8)))
