@@ -103,7 +103,7 @@ let package = Package(
       name: "ReportsTests",
       dependencies: [
         "Reports", "Results", "Pipeline", "ModelIO", "Conversion", "Spiking", "Datasets", "TestSupport",
-      ]),
+      ], exclude: ["Fixtures"]),
     .testTarget(
       name: "ModelIOTests",
       dependencies: ["ModelIO", "Conversion", "Datasets", "Graph", "Training", "TestSupport"],
