@@ -83,6 +83,10 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   /// Whether the normalization needs calibration images.
   public var needsCalibration: Bool { normalization != .none }
 
+  /// Whether stalled populations get a step per neuron (``ScheduleRepair``): under signGD with
+  /// the default schedule, untuned (a chosen schedule or a tuned one is left as it is).
+  public var repairsStalledPopulations: Bool { dynamics == .signGD && schedule == nil && targetTimesteps == nil }
+
   /// How many training images the conversion reads: for the normalization's calibration and for
   /// tuning, whichever needs more (0: none).
   public var trainingImagesNeeded: Int {

@@ -46,7 +46,7 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  static func percent(_ share: Double) -> String {
+  public static func percent(_ share: Double) -> String {
     share < 0.001 ? "under 0.1 %" : String(format: "%.1f %%", share * 100)
   }
 
@@ -56,25 +56,31 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
   /// (the shipped networks lie between 3 and 36, whatever the granularity: docs/spiking.md).
   public static let scaleRatioLimit = 100.0
   /// The relative error above which a signGD population is reported as not converging, after
-  /// ``convergenceSteps`` steps on at most ``convergenceImages`` calibration images. The
-  /// default schedule's last step is then 3·10⁻⁷ of λ; every population of the shipped and zoo
-  /// networks is below 10⁻³ there (docs/spiking.md).
+  /// ``Convergence/defaultTimesteps`` steps on ``Convergence/defaultImages`` calibration images
+  /// (the default schedule's last step is then 3·10⁻⁷ of λ).
   public static let convergenceLimit = 0.05
-  public static let convergenceSteps = 256
-  public static let convergenceImages = 32
+
+  /// ``check(_:images:convergence:)`` with the convergence measured on `images` (a network that
+  /// was not tuned is simulated on a few of them; see ``Convergence/measure(_:images:threads:)``).
+  /// - Throws: `GraphError` when the images do not fit the network's input.
+  public static func check(_ network: SpikingNetwork, images: Tensor<Float>, threads: Int? = nil) throws
+    -> [ConversionWarning]
+  {
+    try check(
+      network, images: images, convergence: try Convergence.measure(network, images: images, threads: threads))
+  }
 
   /// Checks every population of `network` against the ANN's outputs on `images` (run in chunks
   /// of 100): IF neurons on outputs with more than ``negativeShareLimit`` of their magnitude
   /// below zero, and scales more than ``scaleRatioLimit`` times the mean output magnitude.
   /// Populations whose outputs are all zero are not reported (their neurons stay silent, as
-  /// they should). A network that was not tuned is also simulated on the first
-  /// ``convergenceImages`` images for ``convergenceSteps`` steps, and each signGD population
-  /// still more than ``convergenceLimit`` off its ANN outputs is reported (tuned networks run
-  /// schedules chosen for their T, which need not converge further).
+  /// they should). With a `convergence` measured on the network (``Convergence/measure(_:images:threads:)``),
+  /// each signGD population still more than ``convergenceLimit`` off its ANN outputs is
+  /// reported too.
   /// - Throws: `GraphError` when the images do not fit the network's input.
-  public static func check(_ network: SpikingNetwork, images: Tensor<Float>, threads: Int? = nil) throws
-    -> [ConversionWarning]
-  {
+  public static func check(
+    _ network: SpikingNetwork, images: Tensor<Float>, convergence: Convergence?
+  ) throws -> [ConversionWarning] {
     let adapted = try network.graph.adaptInput(images)
     let wanted = Set(network.populations.map(\.node))
     var magnitude = [String: Double]()
@@ -123,22 +129,14 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
             population: spec.node, function: function, kind: .scaleFarAboveOutputs(ratio: ratio)))
       }
     }
-    guard network.targetTimesteps == nil, network.populations.contains(where: { $0.dynamics == .signGD })
-    else { return warnings }
-    let sample = min(count, convergenceImages)
-    let result = try Simulator.run(
-      network, images: adapted.rows(0..<sample), labels: [Int](repeating: 0, count: sample),
-      settings: SimulationSettings(
-        timesteps: [convergenceSteps], batchSize: max(1, (sample + 1) / 2), threads: threads))
-    for population in result.populations
-    where population.dynamics == .signGD && population.meanRelativeError[0] > convergenceLimit
-      && (magnitude[population.name] ?? 0) > 0
-    {
+    for population in convergence?.populations ?? []
+    where population.relativeError > convergenceLimit && (magnitude[population.name] ?? 0) > 0 {
       warnings.append(
         ConversionWarning(
-          population: population.name, function: population.op,
+          population: population.name, function: population.function,
           kind: .notConverging(
-            relativeError: population.meanRelativeError[0], timesteps: convergenceSteps, images: sample)))
+            relativeError: population.relativeError, timesteps: convergence!.timesteps,
+            images: convergence!.images)))
     }
     return warnings
   }

@@ -31,13 +31,16 @@ public struct SourcedNetwork: Sendable {
   /// What tuning chose, when the network was converted here with a target number of time steps.
   public let tuning: Tuning.Outcome?
   /// Populations that are unlikely to approximate their op well, when the network was converted
-  /// here with training images (``ConversionWarning/check(_:images:)`` on the calibration images).
+  /// here with training images (``ConversionWarning/check(_:images:convergence:)`` on the calibration images).
   public let warnings: [ConversionWarning]
+  /// Where the default conversion gave stalled populations a step per neuron (``ScheduleRepair``).
+  public let scheduleRepair: ScheduleRepair?
 
   public init(
     network: SpikingNetwork, location: String, provenance: SNNFile.Provenance, tuning: Tuning.Outcome? = nil,
-    warnings: [ConversionWarning] = []
+    warnings: [ConversionWarning] = [], scheduleRepair: ScheduleRepair? = nil
   ) {
+    self.scheduleRepair = scheduleRepair
     self.network = network
     self.location = location
     self.provenance = provenance
@@ -82,17 +85,27 @@ public struct SourcedNetwork: Sendable {
     sharding: CalibrationSharding = .alone, tuningSharding: Sharding = .alone,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
-    let (network, tuning) = try SpikingNetwork.converting(
+    var (network, tuning) = try SpikingNetwork.converting(
       model.graph, settings: settings, images: images, threads: threads, sharding: sharding,
       tuningSharding: tuningSharding, progress: progress)
-    let warnings = try images.map {
-      try ConversionWarning.check(network, images: $0.rows(0..<min(settings.calibrationImages, $0.shape[0])))
+    var warnings = [ConversionWarning]()
+    var repair: ScheduleRepair?
+    if let images {
+      let calibration = images.rows(0..<min(settings.calibrationImages, images.shape[0]))
+      var convergence = try Convergence.measure(network, images: calibration, threads: threads)
+      if settings.repairsStalledPopulations, let measured = convergence,
+        let repaired = try ScheduleRepair.repair(network, measured)
+      {
+        (network, repair) = (repaired.network, repaired.repair)
+        convergence = try Convergence.measure(network, images: calibration, threads: threads)
+      }
+      warnings = try ConversionWarning.check(network, images: calibration, convergence: convergence)
     }
     self.init(
       network: network, location: "\(model.path) (converted in memory)",
       provenance: SNNFile.Provenance(
         sourceModel: model.path, sourceSHA256: model.sha256, toolkitVersion: ToolkitVersion.string),
-      tuning: tuning, warnings: warnings ?? [])
+      tuning: tuning, warnings: warnings, scheduleRepair: repair)
   }
 
   /// Writes the network as a `.snn.h5` file, atomically.

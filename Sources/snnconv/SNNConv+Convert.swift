@@ -122,6 +122,11 @@ extension SNNConv {
         }
       }
       try converted.write(to: output)
+      if let repair = converted.scheduleRepair {
+        print(
+          "schedule: \(repair.switched) populations from '\(repair.firstAdaptive)' on take a step per neuron (adaptive): under the geometric schedule '\(repair.stalled)' and those after it stalled (\(ConversionWarning.percent(repair.stalledError)) off after \(repair.timesteps) steps on \(repair.images) calibration images); --schedule geometric keeps it everywhere"
+        )
+      }
       printWarnings(converted.warnings)
       let network = converted.network
       // A decomposed layer's many populations are one line (`snnconv inspect` lists them all).

@@ -101,4 +101,54 @@ private func oneLayer(_ function: UnaryFunction) throws -> Graph {
     let healthy = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
     #expect(try ConversionWarning.check(healthy, images: calibration).isEmpty)
   }
+
+  /// The nested fixture's head stalls under the geometric schedule (above): the repair gives the
+  /// populations from two before it on a step per neuron, keeps the ones before as they were,
+  /// and the repaired head converges; a network whose populations converge is left alone.
+  @Test func stalledPopulationsGetAStepPerNeuron() throws {
+    let (graph, images) = try fixture("keras3_func_nested")
+    let network = try SpikingNetwork(graph, dynamics: .signGD, normalization: .max, calibration: images)
+    let measured = try #require(try Convergence.measure(network, images: images))
+    #expect(measured.timesteps == 256 && measured.images == 4)
+    let stalled = try #require(measured.firstStalled)
+    let (repaired, repair) = try #require(try ScheduleRepair.repair(network, measured))
+    #expect(repair.stalled == stalled.name && repair.stalledError == stalled.relativeError)
+    let index = network.populations.firstIndex { $0.node == stalled.name }!
+    let first = max(0, index - ScheduleRepair.margin)
+    #expect(repair.firstAdaptive == network.populations[first].node)
+    #expect(repair.switched == network.populations.count - first)
+    for (k, (before, after)) in zip(network.populations, repaired.populations).enumerated() {
+      guard case .geometric(let eta0, let gamma) = before.schedule else {
+        Issue.record("\(before.node): \(before.schedule)")
+        continue
+      }
+      #expect(after.schedule == (k >= first ? .adaptive(eta0: eta0, gamma: gamma) : before.schedule))
+      #expect(after.scales == before.scales && after.initial == before.initial && after.target == before.target)
+    }
+    let after = try #require(try Convergence.measure(repaired, images: images))
+    let head = try #require(after.populations.first { $0.name == "head_fc_relu" })
+    #expect(head.relativeError < ConversionWarning.convergenceLimit, "\(after.populations)")
+    #expect(
+      try ConversionWarning.check(repaired, images: images, convergence: after).allSatisfy {
+        if case .notConverging = $0.kind { false } else { true }
+      })
+
+    let model = try SimulationTests.model
+    let calibration = try SimulationTests.calibration.rows(0..<100)
+    let healthy = try SpikingNetwork(model, dynamics: .signGD, normalization: .max, calibration: calibration)
+    let converged = try #require(try Convergence.measure(healthy, images: calibration))
+    #expect(converged.populations.count == healthy.populations.count)
+    #expect(try ScheduleRepair.repair(healthy, converged) == nil)
+    let tuned = try network.replacing(populations: network.populations, targetTimesteps: 16)
+    #expect(try Convergence.measure(tuned, images: images) == nil)
+  }
+
+  /// Only the default signGD conversion without tuning is repaired.
+  @Test func onlyTheDefaultScheduleIsRepaired() {
+    #expect(ConversionSettings().repairsStalledPopulations)
+    #expect(!ConversionSettings(schedule: .geometric(eta0: 0.15, gamma: 0.95)).repairsStalledPopulations)
+    #expect(!ConversionSettings(targetTimesteps: 8).repairsStalledPopulations)
+    #expect(!ConversionSettings(dynamics: .integrateAndFire).repairsStalledPopulations)
+    #expect(!ConversionSettings(dynamics: .subgradient).repairsStalledPopulations)
+  }
 }
