@@ -9,7 +9,8 @@ Writes into OUT_DIR (default .build/torch-onnx):
   x.view(x.size(0), -1)), trained here for two epochs on Fashion-MNIST;
 - torch-gelu-mlp.onnx: an MLP with nn.GELU and nn.LayerNorm, trained likewise;
 - resnet18.onnx, mobilenet_v2.onnx: torchvision's architectures with 10 classes at 32×32×3,
-  trained for one epoch on the 5,000 tinted images of tools/make_zoo.py;
+  trained for one epoch (EPOCHS=N in the environment: N) on the 5,000 tinted images of
+  tools/make_zoo.py;
 - vgg11_bn.onnx: torchvision's VGG-11-BN at its own 224×224 (the tinted images repeated 7×7),
   weights as torchvision initializes them and BatchNorm statistics gathered on 128 images (a
   forward pass in training mode, no gradient step);
@@ -44,6 +45,8 @@ import torchvision
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "torch-onnx"))
 ONLY = set(sys.argv[2:])
+# Epochs for the 32×32 torchvision models (environment variable EPOCHS; docs/onnx.md used 1 and 6).
+EPOCHS = int(os.environ.get("EPOCHS", "1"))
 FMNIST = "/usr/share/datasets/fashion-mnist"
 torch.manual_seed(20261207)
 
@@ -178,7 +181,7 @@ def main():
         if size == 32:
             # Trained for one epoch on the 5,000 tinted training images: enough to tell classes
             # apart, so that agreement with the ANN means something.
-            train(model, torch.tensor(tinted_train), torch.tensor(tinted_labels), epochs=1)
+            train(model, torch.tensor(tinted_train), torch.tensor(tinted_labels), epochs=EPOCHS)
         else:
             model.train()
             statistics = torch.tensor(tinted_train[:count])
