@@ -233,6 +233,11 @@ public enum Tuning {
     var populations = network.populations
     var choices = [Choice]()
     var simulations = 0
+    // The outputs of chosen populations that populations still to come read, as recorded: they
+    // stand in for everything before them (within the recording budget).
+    var kept = [String: DriveRecording]()
+    var keptBytes = [String: Int]()
+    let lastReader = lastReaders(network)
     for (index, original) in network.populations.enumerated() {
       progress(index)
       // The part of the network up to this population, with the populations before it tuned.
@@ -247,7 +252,7 @@ public enum Tuning {
         simulations += 1
         recording = try DriveRecording(
           part, images: adapted, steps: settings.timesteps.last!, settings: settings,
-          sharding: sharding)
+          sharding: sharding, replaying: kept.values.filter { part.graph.node($0.population) != nil })
       }
       /// The population's error as each of `specs`: run on the recorded drive, or side by side
       /// as copies of the population fed by the same upstream simulation, as many at once as
@@ -340,12 +345,43 @@ public enum Tuning {
       }
       if let last = try consider(scaled).last { factor = factors[last] }
       populations[index] = best
+      let outputBytes = DriveRecording.bytes(
+        images: count, steps: settings.timesteps.last!, neurons: neurons, operands: 1)
+      if let recording, lastReader[original.node] != nil,
+        keptBytes.values.reduce(0, +) + outputBytes <= recordingBudget
+      {
+        recording.keepOutputs(of: best)
+        (kept[original.node], keptBytes[original.node]) = (recording, outputBytes)
+      }
+      for (name, last) in lastReader where last <= index {
+        (kept[name], keptBytes[name]) = (nil, nil)
+      }
       choices.append(
         Choice(
           population: original.node, schedule: best.schedule, start: start, scalesPerNeuron: perNeuron,
           scaleFactor: factor, errorBefore: before, errorAfter: bestError))
     }
     return Search(aim: aim, populations: populations, choices: choices, simulations: simulations)
+  }
+
+  /// Per population that another reads — through affine nodes only, with no population
+  /// between — the index (in `network.populations`) of the last population that does.
+  static func lastReaders(_ network: SpikingNetwork) -> [String: Int] {
+    let isPopulation = Set(network.populations.map(\.node))
+    var last = [String: Int]()
+    for (index, spec) in network.populations.enumerated() {
+      var pending = network.graph.node(spec.node)!.inputs
+      var seen = Set<String>()
+      while let name = pending.popLast() {
+        guard seen.insert(name).inserted else { continue }
+        if isPopulation.contains(name) {
+          last[name] = index
+        } else {
+          pending += network.graph.node(name)!.inputs
+        }
+      }
+    }
+    return last
   }
 
   /// The most bytes a population's recorded drive takes by default: an eighth of the machine's

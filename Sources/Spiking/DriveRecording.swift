@@ -18,12 +18,28 @@ import Tensor
 /// Batches are cut as the simulator cuts them; under a ``Sharding`` each process records and
 /// replays the batches it owns and the error sums are exchanged.
 public final class DriveRecording: @unchecked Sendable {
+  /// Floats allocated once and freed with the recording, so that a simulation can read a step
+  /// of them in place (``LoweredNetwork/replay(_:)``).
+  final class Samples: @unchecked Sendable {
+    let values: UnsafeMutableBufferPointer<Float>
+    init(count: Int) {
+      values = .allocate(capacity: count)
+      values.initialize(repeating: 0)
+    }
+    deinit { values.deallocate() }
+    /// Values `offset ..< offset + count`.
+    func slice(_ offset: Int, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
+      UnsafeMutableBufferPointer(rebasing: values[offset..<(offset + count)])
+    }
+  }
+
   /// One batch's recording.
   struct Batch {
     let range: Range<Int>
-    /// Steps × images × neurons: the drive, and the second operand where the target has one.
-    var first: [Float]
-    var second: [Float]?
+    /// Steps × images × neurons: the drive, and the second operand where the target has one —
+    /// or, once ``keepOutputs(of:)`` ran, what the population sent (`first` alone).
+    var first: Samples
+    var second: Samples?
     /// Images × neurons: the ANN's activation of the population.
     var reference: [Float]
   }
@@ -32,10 +48,13 @@ public final class DriveRecording: @unchecked Sendable {
   public let population: String
   /// The steps recorded.
   public let steps: Int
+  /// The settings and sharding the recording was made with: a replay must cut the same batches.
+  let plan: BatchPlan
   private let neurons: Int
-  private let plan: BatchPlan
   private let workers: Int
   private var batches: [Int: Batch] = [:]
+  /// The population's outputs as one spec sent them (``keepOutputs(of:)``), rather than its drive.
+  public private(set) var holdsOutputs = false
 
   /// The bytes a recording of `steps` steps of `images` images keeps for a population of
   /// `neurons` neurons per image whose target reads `operands` inputs.
@@ -46,10 +65,16 @@ public final class DriveRecording: @unchecked Sendable {
   /// Simulates `network` — whose readout is the population recorded (a network
   /// ``SpikingNetwork/truncated(at:)`` there) — on `images` for `steps` steps, recording the
   /// population's drive; batches, threads, update and input encoding as `settings` says.
+  ///
+  /// `replaying`: recordings of populations of `network` that hold their outputs
+  /// (``keepOutputs(of:)``), made on the same images with the same steps, settings and sharding:
+  /// those populations send what was recorded, and the network before them is not simulated —
+  /// the drive recorded is the same, bit for bit, at the cost of the part after them
+  /// (``LoweredNetwork/replay(_:)``; dense update only).
   /// - Throws: `GraphError` when the images do not fit the network's input.
   public init(
     _ network: SpikingNetwork, images: Tensor<Float>, steps: Int, settings: SimulationSettings,
-    sharding: Sharding = .alone
+    sharding: Sharding = .alone, replaying: [DriveRecording] = []
   ) throws {
     precondition(steps >= 1, "a recording needs at least one step")
     let graph = network.graph
@@ -73,6 +98,13 @@ public final class DriveRecording: @unchecked Sendable {
     }
     let neurons = self.neurons
     let operands = spec.target.arity
+    let plan = self.plan
+    let sources = replaying.map { recording -> (position: Int, recording: DriveRecording) in
+      precondition(
+        recording.holdsOutputs && recording.steps >= steps && recording.plan.all == plan.all
+          && recording.plan.owned == plan.owned, "a replayed recording must hold outputs of the same batches")
+      return (graph.nodes.firstIndex { $0.name == recording.population }!, recording)
+    }
     var recorded = [Int: Batch]()
     let pending = (0..<workers).map { _ in Slot<Batch>() }
     var done = 0
@@ -82,10 +114,19 @@ public final class DriveRecording: @unchecked Sendable {
       simulate: { w, range, _ in
         let network = lowered[w]
         let size = range.count * neurons
-        var batch = Batch(
-          range: range, first: [Float](repeating: 0, count: steps * size),
-          second: operands == 2 ? [Float](repeating: 0, count: steps * size) : nil,
+        let batch = Batch(
+          range: range, first: Samples(count: steps * size),
+          second: operands == 2 ? Samples(count: steps * size) : nil,
           reference: [Float](repeating: 0, count: size))
+        var reference = batch.reference
+        let index = plan.all.firstIndex(of: range)!
+        network.replay(
+          Dictionary(
+            uniqueKeysWithValues: sources.map { source in
+              let outputs = source.recording.batches[index]!.first
+              let count = range.count * source.recording.neurons
+              return (source.position, { (t: Int) in UnsafeBufferPointer(outputs.slice((t - 1) * count, count)) })
+            }))
         let input = adapted.rows(range)
         let whole = range.count <= Shard.referenceRows
         let constants = Set(network.constantNodes)
@@ -93,31 +134,22 @@ public final class DriveRecording: @unchecked Sendable {
           let ann = graph.activations(
             [whole ? input : input.rows(rows)], keeping: constants.union([spec.node]))
           let values = ann[spec.node]!.scalars
-          batch.reference.replaceSubrange(
-            (rows.lowerBound * neurons)..<(rows.upperBound * neurons), with: values)
+          reference.replaceSubrange((rows.lowerBound * neurons)..<(rows.upperBound * neurons), with: values)
           return ann
         }
         var step = 0
         network.driveObserver = { at, first, second in
           guard at == position else { return }
-          let offset = step * size
-          batch.first.withUnsafeMutableBufferPointer {
-            _ = UnsafeMutableBufferPointer(rebasing: $0[offset..<(offset + size)]).update(
-              fromContentsOf: first)
-          }
-          if let second {
-            batch.second!.withUnsafeMutableBufferPointer {
-              _ = UnsafeMutableBufferPointer(rebasing: $0[offset..<(offset + size)]).update(
-                fromContentsOf: second)
-            }
-          }
+          _ = batch.first.slice(step * size, size).update(fromContentsOf: first)
+          if let second { _ = batch.second!.slice(step * size, size).update(fromContentsOf: second) }
         }
         while step < steps {
           network.step()
           step += 1
         }
         network.driveObserver = nil
-        pending[w].value = batch
+        network.replay([:])
+        pending[w].value = Batch(range: range, first: batch.first, second: batch.second, reference: reference)
       },
       combine: { w in
         recorded[plan.owned[done]] = pending[w].value!
@@ -174,6 +206,54 @@ public final class DriveRecording: @unchecked Sendable {
     var value: Value?
   }
 
+  /// Replaces the recorded drive by what the population set up as `spec` sends at every step
+  /// when run on it (the simulator's output buffer, bit for bit): the recording can then stand
+  /// in for the population and everything before it (``init(_:images:steps:settings:sharding:replaying:)``).
+  public func keepOutputs(of spec: PopulationSpec) {
+    precondition(!holdsOutputs && spec.node == population, "outputs of \(spec.node) kept in the recording of \(population)")
+    let owned = plan.owned.map { batches[$0]! }
+    let (neurons, steps) = (self.neurons, self.steps)
+    inBatchGroups(
+      owned.map(\.range), workers: workers, images: owned.reduce(0) { $0 + $1.range.count },
+      progress: { _, _, _ in },
+      simulate: { _, range, _ in
+        let batch = owned.first { $0.range == range }!
+        let size = range.count * neurons
+        Self.run(spec, batch, neurons: neurons, steps: steps) { t, output in
+          _ = batch.first.slice((t - 1) * size, size).update(fromContentsOf: output)
+        }
+      },
+      combine: { _ in })
+    for index in plan.owned { batches[index]!.second = nil }
+    holdsOutputs = true
+  }
+
+  /// Runs `spec` on one batch's recorded drive for `steps` steps and hands `body` each step
+  /// (from 1) with what the population sent — the arithmetic of the population inside the network.
+  private static func run(
+    _ spec: PopulationSpec, _ batch: Batch, neurons: Int, steps: Int,
+    body: (Int, UnsafeMutableBufferPointer<Float>) -> Void
+  ) {
+    let size = batch.range.count * neurons
+    var population = Population<Float>(
+      dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
+      scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: size,
+      reset: spec.reset, leak: spec.leak)
+    let storage = Samples(count: size)
+    defer { withExtendedLifetime(storage) {} }
+    let output = storage.values
+    population.publishInitial(into: output)
+    for t in 1...steps {
+      let drive = UnsafeBufferPointer(batch.first.slice((t - 1) * size, size))
+      if let second = batch.second {
+        population.advance(first: drive, second: UnsafeBufferPointer(second.slice((t - 1) * size, size)), output: output)
+      } else {
+        population.advance(first: drive, output: output)
+      }
+      body(t, output)
+    }
+  }
+
   /// One candidate on one batch's recording: per horizon, `Σ |λ·v − a|` over the batch in
   /// index order, the estimate taken as the simulator takes it (the value a signGD or rate
   /// population publishes, the mean of what a membrane population sent).
@@ -181,42 +261,23 @@ public final class DriveRecording: @unchecked Sendable {
     _ spec: PopulationSpec, _ batch: Batch, neurons: Int, horizons: [Int]
   ) -> [Double] {
     let size = batch.range.count * neurons
-    var population = Population<Float>(
-      dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
-      scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: size,
-      reset: spec.reset, leak: spec.leak)
     let summed = spec.dynamics.sendsSpikes
-    var output = [Float](repeating: 0, count: size)
     var sum = [Float](repeating: 0, count: summed ? size : 0)
     var mean = sum
-    output.withUnsafeMutableBufferPointer { population.publishInitial(into: $0) }
     var errors = [Double]()
     var next = 0
-    for t in 1...horizons.last! {
-      let offset = (t - 1) * size
-      batch.first.withUnsafeBufferPointer { first in
-        output.withUnsafeMutableBufferPointer { out in
-          let drive = UnsafeBufferPointer(rebasing: first[offset..<(offset + size)])
-          if let second = batch.second {
-            second.withUnsafeBufferPointer {
-              population.advance(
-                first: drive, second: UnsafeBufferPointer(rebasing: $0[offset..<(offset + size)]), output: out
-              )
-            }
-          } else {
-            population.advance(first: drive, output: out)
-          }
-        }
-      }
+    run(spec, batch, neurons: neurons, steps: horizons.last!) { t, output in
       if summed { for i in 0..<size { sum[i] += output[i] } }
-      guard t == horizons[next] else { continue }
+      guard t == horizons[next] else { return }
       if summed {
         let scale = 1 / Float(t)
         for i in 0..<size { mean[i] = sum[i] * scale }
       }
       var total = 0.0
-      (summed ? mean : output).withUnsafeBufferPointer { estimate in
-        for i in 0..<size { total += Double(abs(estimate[i] - batch.reference[i])) }
+      if summed {
+        for i in 0..<size { total += Double(abs(mean[i] - batch.reference[i])) }
+      } else {
+        for i in 0..<size { total += Double(abs(output[i] - batch.reference[i])) }
       }
       errors.append(total)
       next += 1

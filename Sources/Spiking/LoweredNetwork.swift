@@ -68,6 +68,15 @@ final class LoweredNetwork {
   /// before the population advances on them (``DriveRecording``).
   var driveObserver:
     ((_ position: Int, _ first: UnsafeBufferPointer<Float>, _ second: UnsafeBufferPointer<Float>?) -> Void)?
+  /// Populations whose output at each step is read from a recording instead of computed by their
+  /// neurons, by position: what the population sent at step `t` (from 1) for the loaded images
+  /// (``replay(_:)``).
+  private var replayed: [Int: (Int) -> UnsafeBufferPointer<Float>] = [:]
+  /// Nodes nothing simulated reads once populations are replayed: only the replayed populations
+  /// read them (``replay(_:)``); false everywhere otherwise.
+  private var skipped: [Bool]
+  /// The position of the readout.
+  private let readoutPosition: Int
 
   /// How the input population of a spike encoding runs: under rate coding an integrate-and-fire
   /// neuron — membrane neurons that send spikes when the network's populations do — and signGD
@@ -295,6 +304,30 @@ final class LoweredNetwork {
     sums = zip(summed, sizes).map(allocate)
     means = zip(summed, sizes).map(allocate)
     spikeRecords = sizes.map { _ in nil }
+    skipped = [Bool](repeating: false, count: nodes.count)
+    self.readoutPosition = index[network.readout]!
+  }
+
+  /// From the next ``load(input:chunkRows:ann:)`` on, the populations at the keys of `sources`
+  /// send, at step `t`, what `sources[position](t)` holds (images × neurons of the loaded
+  /// batch, as recorded by ``DriveRecording/keepOutputs(of:)``) instead of running their
+  /// neurons, and every node that only they depend on is no longer simulated. The recorded
+  /// outputs must be the population's own (same spec, same images, same steps) for the
+  /// simulation to be the one without the replay, bit for bit. Dense update only: under the event
+  /// update a node's state depends on every step of its inputs.
+  func replay(_ sources: [Int: (Int) -> UnsafeBufferPointer<Float>]) {
+    precondition(update == .dense || sources.isEmpty, "replaying populations needs the dense update")
+    for position in sources.keys {
+      guard case .population = nodes[position].kind else { preconditionFailure("only populations are replayed") }
+    }
+    replayed = sources
+    // What the readout needs, walking back through inputs and stopping at replayed populations.
+    var needed = [Bool](repeating: false, count: nodes.count)
+    needed[readoutPosition] = true
+    for position in nodes.indices.reversed() where needed[position] && sources[position] == nil {
+      for input in nodes[position].inputs { needed[input] = true }
+    }
+    skipped = needed.map { !$0 }
   }
 
   /// From the next step on, keeps each step's spikes of the populations (or the encoder) at
@@ -386,7 +419,7 @@ final class LoweredNetwork {
         value.scalars.withUnsafeBufferPointer { _ = target.update(fromContentsOf: $0) }
       }
     }
-    for (position, node) in nodes.enumerated() {
+    for (position, node) in nodes.enumerated() where !skipped[position] {
       let count = images * node.size
       let buffer = buffers[node.buffer]
       switch node.kind {
@@ -408,7 +441,7 @@ final class LoweredNetwork {
       }
     }
     // Affine nodes start at their map of the initial estimates.
-    for node in nodes {
+    for (position, node) in nodes.enumerated() where !skipped[position] {
       if case .affine(let map) = node.kind { apply(map, of: node, changesOnly: false) }
     }
     for (buffer, copy) in previous.enumerated() {
@@ -422,7 +455,7 @@ final class LoweredNetwork {
 
   /// Advances every node by one time step, in topological order.
   func step() {
-    for (position, node) in nodes.enumerated() {
+    for (position, node) in nodes.enumerated() where !skipped[position] {
       switch node.kind {
       case .constant, .alias: continue
       case .encoder:
@@ -433,6 +466,8 @@ final class LoweredNetwork {
           spikes: spikes, weightedSpikes: weighted, workspace: workspace)
         fired[position] = populations[position]!.spikeCount &- before
         recordWeightedSpikes(position)
+      case .population where replayed[position] != nil:
+        _ = output(of: node).update(fromContentsOf: replayed[position]!(stepsTaken + 1))
       case .population(_, let drive):
         let before = populations[position]!.spikeCount
         advance(position, drive, output: output(of: node))
@@ -454,7 +489,7 @@ final class LoweredNetwork {
       }
     }
     for (position, sum) in sums.enumerated() {
-      guard let sum else { continue }
+      guard let sum, !skipped[position] else { continue }
       let output = output(of: nodes[position])
       for i in 0..<output.count { sum[i] += output[i] }
     }

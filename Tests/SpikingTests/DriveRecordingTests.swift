@@ -84,6 +84,51 @@ import Testing
     }
   }
 
+  /// A recording that replays the populations before it — their outputs kept from their own
+  /// recordings (``DriveRecording/keepOutputs(of:)``) — measures every candidate exactly as one
+  /// that simulates them: on the CNN's decomposed max pooling (signGD, and membrane neurons,
+  /// whose outputs are spikes) and through the residual MLP's adds, in batches of 5, 5 and 2.
+  @Test(arguments: [
+    ("models/cnn.h5", Dynamics.signGD), ("models/cnn.h5", .integrateAndFire), ("models/resmlp.h5", .signGD),
+  ])
+  func replayingThePopulationsBeforeMeasuresTheSame(model: String, dynamics: Dynamics) throws {
+    let graph = try KerasModelReader.read(repositoryRoot.appendingPathComponent(model).path)
+    let calibration = try SimulationTests.calibration.rows(0..<12)
+    let network = try SpikingNetwork(graph, dynamics: dynamics, normalization: .max, calibration: calibration)
+    let settings = SimulationSettings(timesteps: [2, 4], batchSize: 5, threads: 2)
+    var kept = [DriveRecording]()
+    var replays = 0
+    for population in network.populations {
+      let part = try network.truncated(at: population.node)
+      let replaying = kept.filter { part.graph.node($0.population) != nil }
+      replays += replaying.count
+      let simulated = try DriveRecording(part, images: calibration, steps: 4, settings: settings)
+      let replayed = try DriveRecording(
+        part, images: calibration, steps: 4, settings: settings, replaying: replaying)
+      let candidates = Self.candidates(for: population)
+      #expect(
+        try replayed.errors(of: candidates, at: [2, 4]) == simulated.errors(of: candidates, at: [2, 4]),
+        "\(population.node)")
+      replayed.keepOutputs(of: population)
+      #expect(replayed.holdsOutputs)
+      kept.append(replayed)
+    }
+    #expect(replays >= network.populations.count - 1)
+    // The replay is what feeds them: outputs of another spec for the first population change
+    // what the second measures.
+    let (first, second) = (network.populations[0], network.populations[1])
+    let other = try DriveRecording(
+      try network.truncated(at: first.node), images: calibration, steps: 4, settings: settings)
+    other.keepOutputs(of: Self.candidates(for: first)[1])
+    let part = try network.truncated(at: second.node)
+    let candidates = Self.candidates(for: second)
+    #expect(
+      try DriveRecording(part, images: calibration, steps: 4, settings: settings, replaying: [other])
+        .errors(of: candidates, at: [2, 4])
+        != DriveRecording(part, images: calibration, steps: 4, settings: settings)
+        .errors(of: candidates, at: [2, 4]))
+  }
+
   /// Tuning that records every population's drive and tuning that re-simulates the network
   /// before it for every group of candidates choose the same, with the same errors.
   @Test func tuningChoosesTheSameWithAndWithoutRecordings() throws {
