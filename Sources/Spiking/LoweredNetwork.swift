@@ -71,7 +71,7 @@ final class LoweredNetwork {
   /// Populations whose output at each step is read from a recording instead of computed by their
   /// neurons, by position: what the population sent at step `t` (from 1) for the loaded images
   /// (``replay(_:)``).
-  private var replayed: [Int: (Int) -> UnsafeBufferPointer<Float>] = [:]
+  private var replayed: [((Int) -> UnsafeBufferPointer<Float>)?]
   /// Nodes nothing simulated reads once populations are replayed: only the replayed populations
   /// read them (``replay(_:)``); false everywhere otherwise.
   private var skipped: [Bool]
@@ -305,6 +305,7 @@ final class LoweredNetwork {
     means = zip(summed, sizes).map(allocate)
     spikeRecords = sizes.map { _ in nil }
     skipped = [Bool](repeating: false, count: nodes.count)
+    replayed = [((Int) -> UnsafeBufferPointer<Float>)?](repeating: nil, count: nodes.count)
     self.readoutPosition = index[network.readout]!
   }
 
@@ -320,7 +321,7 @@ final class LoweredNetwork {
     for position in sources.keys {
       guard case .population = nodes[position].kind else { preconditionFailure("only populations are replayed") }
     }
-    replayed = sources
+    replayed = nodes.indices.map { sources[$0] }
     // What the readout needs, walking back through inputs and stopping at replayed populations.
     var needed = [Bool](repeating: false, count: nodes.count)
     needed[readoutPosition] = true
@@ -468,6 +469,7 @@ final class LoweredNetwork {
         recordWeightedSpikes(position)
       case .population where replayed[position] != nil:
         _ = output(of: node).update(fromContentsOf: replayed[position]!(stepsTaken + 1))
+        fired[position] = 0
       case .population(_, let drive):
         let before = populations[position]!.spikeCount
         advance(position, drive, output: output(of: node))
