@@ -36,7 +36,8 @@ public struct Convergence: Sendable, Hashable {
   public static func measure(_ network: SpikingNetwork, images: Tensor<Float>, threads: Int? = nil) throws
     -> Convergence?
   {
-    guard network.targetTimesteps == nil, network.populations.contains(where: { $0.dynamics == .signGD })
+    guard network.targetTimesteps == nil,
+      network.populations.contains(where: { $0.dynamics.model.acceptsPerNeuronSchedule })
     else { return nil }
     let adapted = try network.graph.adaptInput(images)
     let sample = min(adapted.shape[0], defaultImages)
@@ -46,7 +47,9 @@ public struct Convergence: Sendable, Hashable {
         timesteps: [defaultTimesteps], batchSize: max(1, (sample + 1) / 2), threads: threads))
     let measured = Dictionary(uniqueKeysWithValues: result.populations.map { ($0.name, $0) })
     let populations = network.populations.compactMap { spec -> Population? in
-      guard spec.dynamics == .signGD, let population = measured[spec.node] else { return nil }
+      guard spec.dynamics.model.acceptsPerNeuronSchedule, let population = measured[spec.node] else {
+        return nil
+      }
       let error = population.meanRelativeError[0]
       return Population(
         name: spec.node, function: population.op, relativeError: error.isFinite ? error : 0)
@@ -96,7 +99,10 @@ public struct ScheduleRepair: Sendable, Hashable {
     var switched = 0
     for k in max(0, index - margin)..<populations.count {
       let spec = populations[k]
-      guard spec.dynamics == .signGD, case .geometric(let eta0, let gamma) = spec.schedule else { continue }
+      guard spec.dynamics.model.acceptsPerNeuronSchedule, case .geometric(let eta0, let gamma) = spec.schedule
+      else {
+        continue
+      }
       populations[k] = spec.with(schedule: .adaptive(eta0: eta0, gamma: gamma))
       first = first ?? spec.node
       switched += 1

@@ -85,7 +85,9 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
 
   /// Whether stalled populations get a step per neuron (``ScheduleRepair``): under signGD with
   /// the default schedule, untuned (a chosen schedule or a tuned one is left as it is).
-  public var repairsStalledPopulations: Bool { dynamics == .signGD && schedule == nil && targetTimesteps == nil }
+  public var repairsStalledPopulations: Bool {
+    dynamics.model.acceptsPerNeuronSchedule && schedule == nil && targetTimesteps == nil
+  }
 
   /// How many training images the conversion reads: for the normalization's calibration and for
   /// tuning, whichever needs more (0: none).
@@ -147,7 +149,7 @@ extension SpikingNetwork {
     converting graph: Graph, untunedWith settings: ConversionSettings, calibration: Tensor<Float>?,
     sharding: CalibrationSharding = .alone
   ) throws {
-    let membrane = settings.dynamics == .integrateAndFire
+    let membrane = settings.dynamics.model.hasMembrane
     if membrane && settings.fuse {
       throw ConversionError.conflictingSettings(
         "fused composite layers have no membrane integrate-and-fire form: drop --fuse or choose other dynamics"
@@ -174,7 +176,7 @@ extension SpikingNetwork {
       guard let target = NeuronTarget(populating: node.op) else {
         throw ConversionError.unsupportedOp(node: node.name, op: node.op.kind)
       }
-      if membrane && target != .unary(.relu) {
+      if !settings.dynamics.model.approximates(target) {
         throw ConversionError.unsupportedByDynamics(
           node: node.name, op: node.op.kind, dynamics: settings.dynamics)
       }

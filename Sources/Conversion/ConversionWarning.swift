@@ -67,7 +67,8 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     -> [ConversionWarning]
   {
     try check(
-      network, images: images, convergence: try Convergence.measure(network, images: images, threads: threads))
+      network, images: images, convergence: try Convergence.measure(network, images: images, threads: threads)
+    )
   }
 
   /// Checks every population of `network` against the ANN's outputs on `images` (run in chunks
@@ -115,7 +116,7 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
       let total = magnitude[spec.node]!
       guard total > 0 else { continue }
       let function = network.graph.node(spec.node)?.op.functionName ?? spec.node
-      if spec.dynamics == .subgradient, negative[spec.node]! / total > negativeShareLimit {
+      if !spec.dynamics.model.emitsNegativeOutputs, negative[spec.node]! / total > negativeShareLimit {
         warnings.append(
           ConversionWarning(
             population: spec.node, function: function,

@@ -298,7 +298,7 @@ public enum Tuning {
       // the network's λ and with one λ per neuron where the network shares λ more widely; the
       // population as converted first.
       let schedules: [StepSchedule] =
-        original.dynamics == .signGD
+        original.dynamics.model.tunesSchedule
         ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
         : [original.schedule]
       var scaleSets = [original.scales]
@@ -320,7 +320,7 @@ public enum Tuning {
       if let last = try consider(grid.map(\.spec), measured: gridErrors).last {
         (start, perNeuron) = (grid[last].start, grid[last].perNeuron)
       }
-      if original.dynamics == .signGD, case .geometric(var eta0, var gamma) = best.schedule {
+      if original.dynamics.model.tunesSchedule, case .geometric(var eta0, var gamma) = best.schedule {
         // Climb the finer lists: try the neighbours of the best (η₀, γ) until none is better.
         while true {
           let steps = neighbours(eta0, gamma)

@@ -141,11 +141,8 @@ public enum NIRExport {
   ) {
     let graph = network.graph
     let populations = Dictionary(uniqueKeysWithValues: network.populations.map { ($0.node, $0) })
-    for spec in network.populations where spec.dynamics != .integrateAndFire {
-      let reason =
-        spec.dynamics == .signGD
-        ? "NIR has no sign-gradient-descent neuron (its estimate moves by ±η_t each step, which no NIR primitive computes)"
-        : "the rate form is simulated on estimates, not spikes; convert with --dynamics if to export membrane neurons"
+    for spec in network.populations {
+      guard let reason = spec.dynamics.model.notExportableToNIR else { continue }
       throw NIRExportError.dynamics(population: spec.node, dynamics: spec.dynamics, reason: reason)
     }
     var nodes = [NIRNode]()

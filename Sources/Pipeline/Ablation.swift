@@ -63,7 +63,7 @@ public struct Ablation: Sendable {
           var settings = base
           settings.dynamics = dynamics
           // Membrane neurons have no step schedule.
-          if dynamics == .integrateAndFire { settings.schedule = nil }
+          if dynamics.model.defaultSchedule == nil { settings.schedule = nil }
           settings.normalization = normalization
           settings.targetTimesteps = target
           let name = "\(dynamics.rawValue)-\(normalization)" + (target.map { "-t\($0)" } ?? "")

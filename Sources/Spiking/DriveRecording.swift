@@ -125,7 +125,9 @@ public final class DriveRecording: @unchecked Sendable {
             uniqueKeysWithValues: sources.map { source in
               let outputs = source.recording.batches[index]!.first
               let count = range.count * source.recording.neurons
-              return (source.position, { (t: Int) in UnsafeBufferPointer(outputs.slice((t - 1) * count, count)) })
+              return (
+                source.position, { (t: Int) in UnsafeBufferPointer(outputs.slice((t - 1) * count, count)) }
+              )
             }))
         let input = adapted.rows(range)
         let whole = range.count <= Shard.referenceRows
@@ -210,7 +212,9 @@ public final class DriveRecording: @unchecked Sendable {
   /// when run on it (the simulator's output buffer, bit for bit): the recording can then stand
   /// in for the population and everything before it (``init(_:images:steps:settings:sharding:replaying:)``).
   public func keepOutputs(of spec: PopulationSpec) {
-    precondition(!holdsOutputs && spec.node == population, "outputs of \(spec.node) kept in the recording of \(population)")
+    precondition(
+      !holdsOutputs && spec.node == population,
+      "outputs of \(spec.node) kept in the recording of \(population)")
     let owned = plan.owned.map { batches[$0]! }
     let (neurons, steps) = (self.neurons, self.steps)
     inBatchGroups(
@@ -246,7 +250,8 @@ public final class DriveRecording: @unchecked Sendable {
     for t in 1...steps {
       let drive = UnsafeBufferPointer(batch.first.slice((t - 1) * size, size))
       if let second = batch.second {
-        population.advance(first: drive, second: UnsafeBufferPointer(second.slice((t - 1) * size, size)), output: output)
+        population.advance(
+          first: drive, second: UnsafeBufferPointer(second.slice((t - 1) * size, size)), output: output)
       } else {
         population.advance(first: drive, output: output)
       }

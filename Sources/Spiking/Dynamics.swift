@@ -1,58 +1,30 @@
 import Foundation
 import Tensor
 
-/// How a population of spiking neurons refines its estimate of its operator's output
-/// (docs/dynamics.md, "Neurons").
+/// The name of a neuron model (``NeuronModel``) in files, flags and run records; ``model`` is
+/// the model itself (docs/dynamics.md, "Neurons").
 public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
-  /// The integrate-and-fire neuron read as the subgradient method on
-  /// `L(v; x) = ReLU(g̃(x̂) − v) + ½v²`: fire when the target is above the estimate,
-  /// `s_t = H(g̃(x̂_t) − v_{t−1})` with `H(0) = 0`, then `v_t = v_{t−1} − η_t (v_{t−1} − s_t)`.
-  /// With `η_t = 1/(t+1)`, `v_t` is the firing rate `Σ s / (t+1)` and converges to
-  /// `clip(g̃(x̂), 0, 1)` as O(1/T).
+  /// Integrate-and-fire in rate form, the subgradient method (``RateIntegrateAndFire``).
   case subgradient
-  /// The sign-gradient-descent neuron (Oh & Lee, ICML 2024): fire when the estimate is at or
-  /// above the target, `s_t = [v_{t−1} ≥ g̃(x̂_t)]`, then step down on a spike and up otherwise,
-  /// `v_t = v_{t−1} − η_t (2 s_t − 1)`, `v_0 = 0`. With a geometric schedule the error falls
-  /// geometrically once the target is reached; the reachable range is `±Σ η_t`.
+  /// Sign gradient descent (``SignGradientDescent``).
   case signGD = "signgd"
-  /// The signed integrate-and-fire neuron: the subgradient method on
-  /// `L(v; x) = |g̃(x̂) − v| + ½v²`, whose minimizer is `clip(g̃(x̂), −1, 1)`. Ternary spikes:
-  /// `s_t = +1` when `g̃(x̂_t) − v_{t−1} > η_t/2`, `−1` when it is below `−η_t/2`, else 0 (a
-  /// target within half a step stays silent, so a zero output makes no spikes), then
-  /// `v_t = v_{t−1} − η_t (v_{t−1} − s_t)`: with `η_t = 1/(t+1)`, `v_t` is the net rate
-  /// `Σ s / (t+1)`, within `2/(T+1)` of the clipped target. A membrane with a positive and a
-  /// negative threshold and reset by subtraction; unlike ``subgradient`` it represents negative
-  /// outputs (GELU's dip, LayerNorm, tanh).
+  /// Signed integrate-and-fire, ternary spikes (``SignedIntegrateAndFire``).
   case signedSubgradient = "signed-subgradient"
-  /// The integrate-and-fire neuron as hardware runs it: a membrane `u` (in units of the
-  /// threshold θ = λ, starting at `u_0`) integrates the input current, which affine layers
-  /// compute from the spikes of the layer before, `u_t = κ·u_{t−1} + I_t/λ` (κ = 1, or
-  /// `1 − 1/τ` with a leak τ); the neuron fires `s_t = [u_t > 1]` and resets by subtraction
-  /// (`u_t − 1`) or to zero. It sends `λ·s_t` on the wire, not an estimate: its output value
-  /// is the rate `λ·Σs/t`, and the readout sums its input current over the steps. The
-  /// neuron's threshold makes its rate ReLU of its mean input (clipped to [0, 1]), so it only
-  /// populates ReLU nodes (max pooling becomes ReLU neurons, ``ConversionSettings``).
+  /// Membrane integrate-and-fire, spikes on the wire (``MembraneIntegrateAndFire``).
   case integrateAndFire = "if"
 
-  /// Whether the neuron is integrate-and-fire (its estimate a firing rate that a receiver of
-  /// its spikes can follow): ``subgradient``, ``signedSubgradient`` and ``integrateAndFire``.
-  public var isIntegrateAndFire: Bool { self != .signGD }
-
   /// Whether the neuron sends spikes rather than its estimate to the next layer
-  /// (``integrateAndFire``).
-  public var sendsSpikes: Bool { self == .integrateAndFire }
+  /// (``NeuronModel/sendsSpikes``).
+  public var sendsSpikes: Bool { model.sendsSpikes }
 
-  /// The schedule the dynamics uses unless told otherwise: `1/(t+1)` for the IF neuron,
-  /// `0.15 · 0.95^(t−1)` for signGD (the defaults of Oh & Lee's code).
-  public var defaultSchedule: StepSchedule {
-    switch self {
-    case .subgradient, .signedSubgradient: return .inverse
-    case .signGD: return .geometric(eta0: StepSchedule.defaultEta0, gamma: StepSchedule.defaultGamma)
-    // What a layer fed by membrane neurons sees each step is that step's spikes alone: in the
-    // terms of the rate forms' `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`, η_t = 1.
-    case .integrateAndFire: return .constant(eta: 1)
-    }
-  }
+  /// Whether an affine map of the neuron's output can follow its spikes
+  /// (``NeuronModel/estimateFollowsSpikes``).
+  public var estimateFollowsSpikes: Bool { model.estimateFollowsSpikes }
+
+  /// The schedule the population runs unless told otherwise (``NeuronModel/defaultSchedule``);
+  /// for a model without one, `η_t = 1`: what a layer fed by membrane neurons sees each step is
+  /// that step's spikes alone, in the terms of the rate forms' `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`.
+  public var defaultSchedule: StepSchedule { model.defaultSchedule ?? .constant(eta: 1) }
 }
 
 /// What a membrane integrate-and-fire neuron's potential becomes when it fires

@@ -147,7 +147,7 @@ final class LoweredNetwork {
     if update == .event {
       for position in kinds.indices {
         switch kinds[position] {
-        case .population(let spec, _) where spec.dynamics.isIntegrateAndFire:
+        case .population(let spec, _) where spec.dynamics.estimateFollowsSpikes:
           origins[position] = SpikeDrive(root: position, source: position)
         case .encoder where encoding == .rate:
           origins[position] = SpikeDrive(root: position, source: position)
@@ -319,7 +319,9 @@ final class LoweredNetwork {
   func replay(_ sources: [Int: (Int) -> UnsafeBufferPointer<Float>]) {
     precondition(update == .dense || sources.isEmpty, "replaying populations needs the dense update")
     for position in sources.keys {
-      guard case .population = nodes[position].kind else { preconditionFailure("only populations are replayed") }
+      guard case .population = nodes[position].kind else {
+        preconditionFailure("only populations are replayed")
+      }
     }
     replayed = nodes.indices.map { sources[$0] }
     // What the readout needs, walking back through inputs and stopping at replayed populations.

@@ -209,14 +209,17 @@ public struct SpikingNetwork: Sendable {
       if let problem = spec.schedule.problem {
         throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "schedule: \(problem)")
       }
-      if spec.schedule.isPerNeuron && spec.dynamics != .signGD {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node, detail: "the adaptive schedule is for signGD neurons, not \(spec.dynamics.rawValue)")
-      }
-      if spec.dynamics == .integrateAndFire, spec.target != .unary(.relu) {
+      if spec.schedule.isPerNeuron && !spec.dynamics.model.acceptsPerNeuronSchedule {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node,
-          detail: "membrane integrate-and-fire neurons compute ReLU, not '\(spec.target.name)'")
+          detail: "the adaptive schedule is for signGD neurons, not \(spec.dynamics.rawValue)")
+      }
+      if !spec.dynamics.model.approximates(spec.target) {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node,
+          detail:
+            "\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU)" : "")"
+        )
       }
       if let tau = spec.leak, !(tau.isFinite && tau >= 1) {
         throw SpikingNetworkError.invalidPopulation(

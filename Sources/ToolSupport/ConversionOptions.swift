@@ -26,8 +26,10 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       "Step schedule (default: inverse for subgradient, geometric for signgd; --eta0 or --gamma alone choose geometric; adaptive: signgd neurons whose step shrinks by --gamma only when their spike changes)."
   )
   public var schedule: ScheduleName?
-  @Option(help: "First step size η₀ in (0, 1] (geometric, constant, adaptive; default 0.15).") public var eta0: Double?
-  @Option(help: "Decay γ per step in (0, 1] (geometric; adaptive: per change of spike; default 0.95).") public var gamma: Double?
+  @Option(help: "First step size η₀ in (0, 1] (geometric, constant, adaptive; default 0.15).") public
+    var eta0: Double?
+  @Option(help: "Decay γ per step in (0, 1] (geometric; adaptive: per change of spike; default 0.95).") public
+    var gamma: Double?
   @Option(help: "Share one normalization scale per layer, per channel or per neuron.")
   public var granularity: Granularity = .channel
   @Option(help: ArgumentHelp("Training images used to calibrate the normalization.", valueName: "N"))
@@ -77,11 +79,15 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public func validateMembrane(dynamics: [Dynamics]) throws {
     if let leak { try ToolLimits.check(leak, "--leak", in: 1...1e9) }
     if let initialMembrane { try ToolLimits.check(initialMembrane, "--initial-membrane", in: 0...1) }
-    if !dynamics.contains(.integrateAndFire) && (reset != nil || leak != nil || initialMembrane != nil) {
+    if !dynamics.contains(where: { $0.model.hasMembrane })
+      && (reset != nil || leak != nil || initialMembrane != nil)
+    {
       throw ValidationError(
         "--reset, --leak and --initial-membrane apply only to --dynamics if (membrane neurons)")
     }
-    if dynamics.allSatisfy({ $0 == .integrateAndFire }) && (schedule != nil || eta0 != nil || gamma != nil) {
+    if dynamics.allSatisfy({ $0.model.defaultSchedule == nil })
+      && (schedule != nil || eta0 != nil || gamma != nil)
+    {
       throw ValidationError(
         "--schedule, --eta0 and --gamma do not apply to --dynamics if: membrane neurons integrate their input current"
       )
@@ -112,7 +118,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   /// The conversion settings these options give with `dynamics` and `normalization`.
   public func settings(dynamics: Dynamics, normalization: Normalization) -> ConversionSettings {
     ConversionSettings(
-      dynamics: dynamics, schedule: dynamics == .integrateAndFire ? nil : stepSchedule,
+      dynamics: dynamics, schedule: dynamics.model.defaultSchedule == nil ? nil : stepSchedule,
       normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
       tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages, reset: reset ?? .subtract,
       leak: leak, initialMembrane: initialMembrane ?? 0)

@@ -58,7 +58,7 @@ public enum SweepOption {
         (
           name,
           { settings, _ in
-            guard settings.dynamics != .integrateAndFire else { return }
+            guard settings.dynamics.model.defaultSchedule != nil else { return }
             switch name {
             case "inverse": settings.schedule = .inverse
             case "constant": settings.schedule = .constant(eta: StepSchedule.defaultEta0)
@@ -75,7 +75,7 @@ public enum SweepOption {
         (
           "\(eta0)",
           { settings, _ in
-            guard settings.dynamics != .integrateAndFire else { return }
+            guard settings.dynamics.model.defaultSchedule != nil else { return }
             if case .constant = settings.schedule {
               settings.schedule = .constant(eta: eta0)
             } else if case .geometric(_, let gamma) = settings.schedule {
@@ -91,7 +91,7 @@ public enum SweepOption {
         (
           "\(gamma)",
           { settings, _ in
-            guard settings.dynamics != .integrateAndFire else { return }
+            guard settings.dynamics.model.defaultSchedule != nil else { return }
             if case .geometric(let eta0, _) = settings.schedule {
               settings.schedule = .geometric(eta0: eta0, gamma: gamma)
             } else {
@@ -134,7 +134,7 @@ public enum SweepOption {
     return Ablation.Sweep(
       option: option, values: values.map { (name: $0.0, apply: $0.1) },
       applies: { settings in
-        let isMembrane = settings.dynamics == .integrateAndFire
+        let isMembrane = settings.dynamics.model.hasMembrane
         return membrane ? isMembrane : stepped ? !isMembrane : true
       })
   }
@@ -142,11 +142,11 @@ public enum SweepOption {
   /// Throws when a swept option is one that none of `dynamics` reads.
   public static func check(_ sweeps: [Ablation.Sweep], dynamics: [Dynamics]) throws {
     for sweep in sweeps {
-      if membraneOnly.contains(sweep.option) && !dynamics.contains(.integrateAndFire) {
+      if membraneOnly.contains(sweep.option) && !dynamics.contains(where: { $0.model.hasMembrane }) {
         throw ValidationError("--sweep \(sweep.option) applies only to --dynamics if (membrane neurons)")
       }
       if (scheduleOnly.contains(sweep.option) || sweep.option == "fuse")
-        && dynamics.allSatisfy({ $0 == .integrateAndFire })
+        && dynamics.allSatisfy({ $0.model.hasMembrane })
       {
         throw ValidationError(
           "--sweep \(sweep.option) does not apply to --dynamics if: membrane neurons have no step schedule and no fused form"

@@ -21,7 +21,8 @@ extension SNNConv {
         with --reset, --leak and --initial-membrane.
         """)
 
-    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model")) var model: String
+    @Argument(help: ArgumentHelp("A Keras HDF5 (.h5) or ONNX (.onnx) model file.", valueName: "model"))
+    var model: String
     @Option(
       help:
         "Neuronal dynamics: signgd, subgradient (integrate-and-fire in rate form), if (integrate-and-fire membranes exchanging spikes) (default: signgd)."

@@ -123,7 +123,8 @@ private func oneLayer(_ function: UnaryFunction) throws -> Graph {
         continue
       }
       #expect(after.schedule == (k >= first ? .adaptive(eta0: eta0, gamma: gamma) : before.schedule))
-      #expect(after.scales == before.scales && after.initial == before.initial && after.target == before.target)
+      #expect(
+        after.scales == before.scales && after.initial == before.initial && after.target == before.target)
     }
     let after = try #require(try Convergence.measure(repaired, images: images))
     let head = try #require(after.populations.first { $0.name == "head_fc_relu" })

@@ -1,0 +1,50 @@
+/// One kind of spiking neuron as the rest of the toolkit sees it: what it can approximate, what
+/// it sends to the next layer, which settings apply to it, and how tuning and the exporters
+/// treat it. Each conforming type carries the model's equations in its doc comment
+/// (docs/dynamics.md, "Neurons", is the specification); ``Dynamics`` names the models in files,
+/// flags and run records, and ``Dynamics/model`` is the one switch from name to model
+/// (docs/architecture.md, "Adding a neuron model").
+///
+/// The step kernels stay in ``Population``, one loop per model, selected once per step, so that
+/// each loop is compiled for its model alone and vectorizes.
+public protocol NeuronModel {
+  /// The name of the model in files, flags and run records.
+  static var dynamics: Dynamics { get }
+  /// Whether a neuron sends what it fires (`λ·s_t`, a spike) rather than its estimate; what a
+  /// receiver, the readout or a measurement then takes as its value is the mean of what it sent.
+  static var sendsSpikes: Bool { get }
+  /// Whether the neuron's estimate is a rate, `λv_t = (1 − η_t)·λv_{t−1} + η_t·λs_t`, so that an
+  /// affine map of it can follow its spikes under the event update (``AffineUpdate/event``).
+  static var estimateFollowsSpikes: Bool { get }
+  /// The step schedule it runs unless told otherwise; nil for a model without one (membranes
+  /// integrate their input current).
+  static var defaultSchedule: StepSchedule? { get }
+  /// Whether each neuron may keep a step of its own (``StepSchedule/adaptive(eta0:gamma:)``),
+  /// which is also what the default conversion gives its stalled populations (``Convergence``).
+  static var acceptsPerNeuronSchedule: Bool { get }
+  /// Whether the membrane settings apply: reset, leak and initial membrane potential.
+  static var hasMembrane: Bool { get }
+  /// Whether its output can go below zero (else it covers `[0, λ]`, and a population on outputs
+  /// that do is reported, ``ConversionWarning``).
+  static var emitsNegativeOutputs: Bool { get }
+  /// Whether tuning searches its step schedule (a grid of geometric schedules and a climb)
+  /// rather than keeping the population's own.
+  static var tunesSchedule: Bool { get }
+  /// Whether a population of such neurons can approximate `target` (membrane neurons, whose
+  /// threshold makes the ReLU, approximate nothing else).
+  static func approximates(_ target: NeuronTarget) -> Bool
+  /// Why a NIR graph cannot hold the model, nil where it can (``Dynamics/model``).
+  static var notExportableToNIR: String? { get }
+}
+
+extension Dynamics {
+  /// The neuron model this name stands for: the one place a new model is added to the names.
+  public var model: any NeuronModel.Type {
+    switch self {
+    case .subgradient: RateIntegrateAndFire.self
+    case .signGD: SignGradientDescent.self
+    case .signedSubgradient: SignedIntegrateAndFire.self
+    case .integrateAndFire: MembraneIntegrateAndFire.self
+    }
+  }
+}
