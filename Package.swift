@@ -68,7 +68,7 @@ let package = Package(
     .target(
       name: "ToolSupport",
       dependencies: [
-        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5", "Distributed", "Training",
+        "Pipeline", "Conversion", "Spiking", "Datasets", "AtomicFile", "HDF5", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

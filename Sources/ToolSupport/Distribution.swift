@@ -3,7 +3,6 @@ import Conversion
 import Distributed
 import Foundation
 import Spiking
-import Training
 
 /// Standard error as the process started with it: a rank other than 0 sends its own output to
 /// /dev/null (``startTool()``), but its error message must still reach the user.
@@ -114,16 +113,5 @@ extension Communicator {
           return floats
         }
       })
-  }
-}
-
-extension Communicator {
-  /// Each global batch's shards dealt over the ranks, gradients summed on rank 0 and broadcast
-  /// (``GradientSharding``), so that every rank applies the same update.
-  public var gradientSharding: GradientSharding {
-    guard size > 1 else { return .alone }
-    return GradientSharding(
-      rank: rank, size: size, sumFloats: { [self] in sumFromRoot(&$0) },
-      sumDoubles: { [self] in sumFromRoot(&$0) })
   }
 }

@@ -72,4 +72,27 @@ struct ArchitectureDocTests {
       Issue.record("\(target) is in docs/architecture.md's module table but not in Package.swift")
     }
   }
+
+  /// The rules the document states about the edges: the conversion and simulation tools do not
+  /// link Training (through any dependency), and Reports imports neither HDF5 nor ModelIO (and
+  /// reaches no model file reader through its dependencies).
+  @Test func theStatedRulesHold() throws {
+    let manifest = try Self.manifestTargets()
+    func closure(_ target: String) -> Set<String> {
+      var seen = Set<String>()
+      var pending = [target]
+      while let next = pending.popLast() {
+        for dependency in manifest[next] ?? [] where seen.insert(dependency).inserted {
+          pending.append(dependency)
+        }
+      }
+      return seen
+    }
+    for tool in ["snnconv", "snnsim"] {
+      #expect(!closure(tool).contains("Training"), "\(tool) links Training")
+    }
+    #expect(closure("snntrain").contains("Training"))
+    #expect(manifest["Reports"]!.isDisjoint(with: ["HDF5", "ModelIO"]))
+    #expect(!closure("Reports").contains("ModelIO"))
+  }
 }
