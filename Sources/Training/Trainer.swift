@@ -56,6 +56,10 @@ public struct TrainingConfiguration: Sendable, Hashable, Codable {
   /// Threads computing the shards of a mini-batch (nil: one per core). The weights do not depend
   /// on it: the shards are fixed by the batch size alone and added in order.
   public var threads: Int?
+  /// The bytes training may take (nil: what the process may take, ``Trainer/memoryAvailable``):
+  /// a network whose activations of the rows computed at once would not fit is refused before
+  /// the first batch (``Trainer/activationBytes(_:rows:scalarBytes:)``).
+  public var memoryLimit: Int?
 
   public init(
     epochs: Int = 10, batchSize: Int = 128, learningRate: Double = 1e-3,
@@ -85,6 +89,9 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
   case untrainableOp(node: String, op: String)
   /// The network's output is not one score per class.
   case notAClassifier(outputShape: [Int], classes: Int)
+  /// The activations a training step keeps for its backward pass would not fit in memory:
+  /// `needed` bytes for `rows` images at once through `nodes` nodes, `available` allowed.
+  case exceedsMemory(needed: Int, available: Int, nodes: Int, rows: Int)
   /// A label outside the data set's classes.
   case labelOutOfRange(label: Int, classes: Int)
 
@@ -95,6 +102,10 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
         "the network's output has shape \(shape); training needs one score per class, a vector of \(classes)"
     case .labelOutOfRange(let label, let classes):
       return "label \(label) is outside the data set's \(classes) classes"
+    case .exceedsMemory(let needed, let available, let nodes, let rows):
+      func gib(_ bytes: Int) -> String { String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+      return
+        "a training step keeps the activations of \(rows) images through \(nodes) nodes for its backward pass, about \(gib(needed)), more than the \(gib(available)) this process may use; use a smaller --batch-size or fewer --threads, or fewer layers (docs/limits.md)"
     case .untrainableOp(let node, let op):
       return "'\(node)' (\(op)) cannot be trained: it is a step of a spiking decomposition"
     case .diverged(let epoch, let batch, let loss):
@@ -181,6 +192,15 @@ public enum Trainer {
     if let label = train.labels.first(where: { !(0..<train.classNames.count).contains($0) }) {
       throw TrainingError.labelOutOfRange(label: label, classes: train.classNames.count)
     }
+    let threads = max(1, c.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    // The rows computed at once: the whole batch where BatchNorm couples them, else a shard per thread.
+    let rows = couplesRows(graph) ? c.batchSize : min(c.batchSize, shardRows * threads)
+    let needed = activationBytes(graph, rows: rows, scalarBytes: MemoryLayout<Scalar>.stride)
+    let available = c.memoryLimit ?? memoryAvailable
+    guard needed <= available else {
+      throw TrainingError.exceedsMemory(
+        needed: needed, available: available, nodes: graph.nodes.count, rows: rows)
+    }
     let half = c.precision == .float16
     var network = try TrainingNetwork<Scalar>(graph: graph, roundsToHalf: half, policy: c.policy)
     var optimizer = Optimizer<Scalar>(
@@ -190,7 +210,6 @@ public enum Trainer {
     let root = SplitMix64(seed: c.seed)
     var shuffle = root.split(1)
     var dropout = root.split(2)
-    let threads = max(1, c.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let batchesPerEpoch = (train.count + c.batchSize - 1) / c.batchSize
     let totalSteps = batchesPerEpoch * c.epochs
     var history = [EpochReport]()
@@ -251,6 +270,38 @@ public enum Trainer {
     if network.roundsToHalf { gradient.roundToHalf() }
     return BatchGradients(
       loss: value, hits: hits, tape: tape, gradients: network.backward(tape, outputGradient: gradient))
+  }
+
+  /// The bytes of the activations a forward pass keeps for the backward pass, `rows` images at
+  /// once: every node's output, `scalarBytes` per value (saturating; a lower bound of what a
+  /// step takes, which also holds gradients and the parameters).
+  public static func activationBytes(_ graph: Graph, rows: Int, scalarBytes: Int) -> Int {
+    var values = 0
+    for node in graph.nodes {
+      let (size, overflow) = node.shape.reduce((1, false)) { partial, dimension in
+        let product = partial.0.multipliedReportingOverflow(by: dimension)
+        return (product.partialValue, partial.1 || product.overflow)
+      }
+      let (sum, sumOverflow) = values.addingReportingOverflow(size)
+      guard !overflow, !sumOverflow else { return .max }
+      values = sum
+    }
+    let (perValue, rowsOverflow) = rows.multipliedReportingOverflow(by: scalarBytes)
+    let (bytes, overflow) = values.multipliedReportingOverflow(by: perValue)
+    return overflow || rowsOverflow ? .max : bytes
+  }
+
+  /// The bytes this process may take: the machine's memory, or less where a resource limit
+  /// (`ulimit -v`, `ulimit -d`) says so.
+  public static var memoryAvailable: Int {
+    var available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    for resource in [RLIMIT_AS, RLIMIT_DATA] {
+      var limit = rlimit()
+      guard getrlimit(__rlimit_resource_t(resource.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max
+      else { continue }
+      available = min(available, Int(clamping: limit.rlim_cur))
+    }
+    return available
   }
 
   /// The rows of a mini-batch computed as one unit. A mini-batch is cut into shards of this many

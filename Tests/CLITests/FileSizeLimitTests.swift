@@ -38,3 +38,35 @@ import Testing
     #expect(left.isEmpty, "left behind: \(left)")
   }
 }
+
+/// A model too deep for the memory the process may use is refused before training, with the
+/// sizes and what to change, exit 1 and no output: 30,000 ReLU layers on 784 values keep
+/// about 11 GiB of activations for 128 images, over an 8 GiB address-space limit (it once died
+/// of a failed allocation, signal 6).
+@Suite struct MemoryLimitTests {
+  @Test func aModelTooDeepForTheMemoryIsRefused() throws {
+    let directory = try makeTemporaryDirectory("memory-limit")
+    let layers =
+      [#"{"type": "flatten"}"#]
+      + [String](repeating: #"{"type": "activation", "function": "relu"}"#, count: 30_000)
+      + [#"{"type": "dense", "units": 10}"#]
+    let description =
+      #"{"name": "deep", "input": [28, 28, 1], "layers": ["# + layers.joined(separator: ",") + "]}"
+    let path = directory.appendingPathComponent("deep.json").path
+    try description.write(toFile: path, atomically: true, encoding: .utf8)
+    let output = directory.appendingPathComponent("deep.h5").path
+    let outcome = try runToolUnderMemoryLimit(
+      kilobytes: 8 << 20, "snntrain",
+      [
+        "fit", "--model", path, "--epochs", "1", "--limit", "256", "--test-limit", "0", "--threads", "2",
+        "-o", output,
+      ])
+    #expect(!outcome.signaled, "ended by signal \(outcome.status): \(outcome.stderr.suffix(600))")
+    #expect(outcome.status == 1, "\(outcome.stderr.suffix(600))")
+    #expect(
+      outcome.stderr.contains("activations of 128 images through 30003 nodes")
+        && outcome.stderr.contains("more than the 8.0 GiB") && outcome.stderr.contains("--batch-size"),
+      "\(outcome.stderr.suffix(600))")
+    #expect(!FileManager.default.fileExists(atPath: output))
+  }
+}

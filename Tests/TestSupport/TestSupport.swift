@@ -125,6 +125,20 @@ public func runToolUnderFileSizeLimit(kilobytes: Int, _ tool: String, _ argument
       + arguments, environment: [:])
 }
 
+/// Runs one of the built tools from the repository root under an address-space limit
+/// (`ulimit -v`, in KiB), as on a machine with that much memory.
+public func runToolUnderMemoryLimit(kilobytes: Int, _ tool: String, _ arguments: [String]) throws
+  -> ToolOutcome
+{
+  try runOutcome(
+    URL(fileURLWithPath: "/bin/sh"),
+    [
+      "-c", "ulimit -v \(kilobytes) && exec \"$0\" \"$@\"",
+      productsDirectory.appendingPathComponent(tool).path,
+    ]
+      + arguments, environment: [:])
+}
+
 /// Where Open MPI's `mpirun` is, if installed (Debian package `openmpi-bin`).
 public let mpirun: String? = ["/usr/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
 

@@ -52,6 +52,32 @@ import Testing
     #expect(Trainer.softmaxAppliedByLoss(withSoftmax, loss: .squaredError) == nil)
   }
 
+  /// The activations a step keeps: every node's values for the rows computed at once. The MLP
+  /// preset (784 → 128 → ReLU → 10, with its flatten and input nodes) measured against its own
+  /// shapes; a limit below them refuses the network before the first batch, naming the sizes,
+  /// and the limit just above them trains.
+  @Test func aNetworkWhoseActivationsDoNotFitIsRefused() throws {
+    var random = SplitMix64(seed: 3)
+    let graph = try ModelPreset.mlp.build(random: &random)
+    let values = graph.nodes.reduce(0) { $0 + $1.shape.reduce(1, *) }
+    #expect(Trainer.activationBytes(graph, rows: 64, scalarBytes: 4) == values * 64 * 4)
+    #expect(Trainer.activationBytes(graph, rows: Int.max / 2, scalarBytes: 8) == .max)
+    var configuration = TrainingConfiguration(epochs: 1, batchSize: 64, seed: 3, threads: 1)
+    configuration.memoryLimit = values * 64 * 4 - 1
+    #expect(
+      throws: TrainingError.exceedsMemory(
+        needed: values * 64 * 4, available: values * 64 * 4 - 1, nodes: graph.nodes.count, rows: 64)
+    ) { try Trainer.fit(graph, train: Self.train, configuration: configuration) }
+    configuration.memoryLimit = values * 64 * 4
+    #expect(try Trainer.fit(graph, train: Self.train, configuration: configuration).history.count == 1)
+    // Double precision keeps twice the bytes.
+    configuration.precision = .float64
+    #expect(throws: TrainingError.self) {
+      try Trainer.fit(graph, train: Self.train, configuration: configuration)
+    }
+    #expect(Trainer.memoryAvailable > 0)
+  }
+
   @Test func sameSeedGivesBitIdenticalWeights() throws {
     let (a, _) = try run(.mlp, precision: .float32)
     let (b, _) = try run(.mlp, precision: .float32)
