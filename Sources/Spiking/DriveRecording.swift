@@ -130,9 +130,9 @@ public final class DriveRecording: @unchecked Sendable {
               )
             }))
         let input = adapted.rows(range)
-        let whole = range.count <= Shard.referenceRows
+        let whole = range.count <= BatchWorker.referenceRows
         let constants = Set(network.constantNodes)
-        network.load(input: input, chunkRows: Shard.referenceRows) { rows in
+        network.load(input: input, chunkRows: BatchWorker.referenceRows) { rows in
           let ann = graph.activations(
             [whole ? input : input.rows(rows)], keeping: constants.union([spec.node]))
           let values = ann[spec.node]!.scalars

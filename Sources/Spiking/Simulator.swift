@@ -84,8 +84,9 @@ public struct SimulationSettings: Sendable, Hashable, Codable {
   public var batchSize: Int
   public var update: AffineUpdate
   public var input: InputEncoding
-  /// Worker threads, each simulating its own shard of every batch with single-threaded BLAS;
-  /// nil uses every core. Results do not depend on it.
+  /// Worker threads (``BatchWorker``), each simulating one batch at a time with single-threaded
+  /// BLAS; nil uses every core. Results do not depend on it. (Spreading batches over the
+  /// processes of a job is ``Sharding``'s.)
   public var threads: Int?
   /// The position among the simulated images of the image whose spikes are recorded
   /// (``SimulationResult/raster``); nil records none.
@@ -222,7 +223,7 @@ public enum Simulator {
     let workers = max(
       1, min(settings.threads ?? ProcessInfo.processInfo.activeProcessorCount, plan.owned.count))
     let shards = (0..<workers).map { _ in
-      Shard(
+      BatchWorker(
         LoweredNetwork(
           network, capacity: capacity, update: settings.update, encoding: settings.input,
           inputScale: inputScale, sparseDensityLimit: sparseDensityLimit),
@@ -398,8 +399,9 @@ struct Reported: Sendable {
   let op: String
 }
 
-/// One worker: its lowered network and what it measured on the last batch it simulated.
-final class Shard: @unchecked Sendable {
+/// One worker thread of a simulation: its lowered network and what it measured on the last
+/// batch it simulated (the processes of a job share batches through ``Sharding``).
+final class BatchWorker: @unchecked Sendable {
   let lowered: LoweredNetwork
   let reported: [Reported]
   let timesteps: [Int]
