@@ -157,7 +157,7 @@ final class LoweredNetwork {
           guard let origin = origins[inputLists[position][0]] else { break }
           spikeDrives[position] = origin
           if map.passesSpikesOn { origins[position] = SpikeDrive(root: origin.root, source: position) }
-        default: break
+        case .population, .encoder, .affine, .constant: break
         }
       }
     }
@@ -170,7 +170,7 @@ final class LoweredNetwork {
       switch kinds[position] {
       case .alias: reads = readsEstimate[position] || position == index[network.readout]!
       case .affine(let map): reads = spikeDrives[position] == nil || map.fanOut == 0
-      default: reads = true
+      case .population, .encoder, .constant: reads = true
       }
       if reads { for input in inputLists[position] { readsEstimate[input] = true } }
     }
@@ -212,7 +212,7 @@ final class LoweredNetwork {
           bufferOf.append(bufferSizes.count)
           bufferSizes.append(sizes[position])
         }
-      default:
+      case .affine, .population, .encoder, .constant:
         bufferOf.append(bufferSizes.count)
         bufferSizes.append(sizes[position])
       }
@@ -242,11 +242,8 @@ final class LoweredNetwork {
         }
       case .affine(let map) where update == .event && spikeDrives[position] == nil:
         // (An affine node following spikes needs no scratch.)
-        switch map {
-        case .dense, .conv2d: break
-        default: scratchSize = max(scratchSize, size)
-        }
-      default: break
+        if !map.isGEMM { scratchSize = max(scratchSize, size) }
+      case .affine, .encoder, .alias, .constant: break
       }
     }
     for buffer in buffers { buffer.initialize(repeating: 0) }
@@ -291,7 +288,7 @@ final class LoweredNetwork {
       switch kinds[position] {
       case .population(let spec, _): return spec.dynamics.sendsSpikes
       case .encoder: return encoderSendsSpikes
-      default:
+      case .constant, .alias, .affine:
         return position == index[network.readout]! && network.populations.contains { $0.dynamics.sendsSpikes }
       }
     }
@@ -585,7 +582,9 @@ final class LoweredNetwork {
             outChannels: conv.filters, columns: columns, into: output, beta: 1)
         }
       }
-    default:
+    case .depthwise, .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation,
+      .channelAffine,
+      .sum, .difference, .concatenate, .gather:
       preconditionFailure("only GEMM maps accumulate spikes")
     }
   }
@@ -644,7 +643,9 @@ final class LoweredNetwork {
     switch map {
     case .dense, .conv2d:
       apply(map, of: node, to: inputs, linear: changesOnly, into: output, adding: changesOnly)
-    default:
+    case .depthwise, .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation,
+      .channelAffine,
+      .sum, .difference, .concatenate, .gather:
       guard changesOnly else { return apply(map, of: node, to: inputs, linear: false, into: output) }
       let staged = UnsafeMutableBufferPointer(rebasing: scratch[0..<output.count])
       apply(map, of: node, to: inputs, linear: true, into: staged)
@@ -678,7 +679,9 @@ final class LoweredNetwork {
           outChannels: conv.filters, columns: columns, into: target, beta: adding || bias != nil ? 1 : 0)
       }
       return
-    default:
+    case .depthwise, .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation,
+      .channelAffine,
+      .sum, .difference, .concatenate, .gather:
       precondition(!adding, "only GEMM maps accumulate")
     }
     let x = inputs(0)
@@ -836,7 +839,9 @@ struct LoweredNode {
       case .conv2d(let conv): return conv.bias
       case .depthwise(let conv): return conv.bias
       case .channelAffine(_, let shift): return shift
-      default: return nil
+      case .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation, .sum, .difference,
+        .concatenate, .gather:
+        return nil
       }
     }
 
@@ -845,7 +850,22 @@ struct LoweredNode {
       switch self {
       case .dense(_, _, _, let units): return units
       case .conv2d(let conv): return conv.window.kernelHeight * conv.window.kernelWidth * conv.filters
-      default: return 0
+      case .depthwise, .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation,
+        .channelAffine,
+        .sum, .difference, .concatenate, .gather:
+        return 0
+      }
+    }
+
+    /// Whether the map is a matrix product (dense or an ordinary convolution), which can
+    /// accumulate a change of its input in place.
+    var isGEMM: Bool {
+      switch self {
+      case .dense, .conv2d: return true
+      case .depthwise, .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation,
+        .channelAffine,
+        .sum, .difference, .concatenate, .gather:
+        return false
       }
     }
 
@@ -854,7 +874,9 @@ struct LoweredNode {
     var passesSpikesOn: Bool {
       switch self {
       case .dense, .conv2d, .depthwise, .sum, .difference, .concatenate: return false
-      default: return bias == nil
+      case .averagePool, .windowElement, .globalAveragePool, .lastAxis, .lastAxisRotation, .channelAffine,
+        .gather:
+        return bias == nil
       }
     }
   }
@@ -865,7 +887,7 @@ struct LoweredNode {
     switch kind {
     case .constant: return true
     case .alias(let constant): return constant
-    default: return false
+    case .encoder, .population, .affine: return false
     }
   }
 
