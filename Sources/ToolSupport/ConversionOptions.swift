@@ -19,6 +19,18 @@ public func parseNormalization(_ text: String) throws -> Normalization {
 public struct ConversionOptions: ParsableArguments, Sendable {
   public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable {
     case inverse, geometric, constant, adaptive
+
+    /// The schedule of this family with `eta0` and `gamma` where it reads them.
+    public func schedule(
+      eta0: Double = StepSchedule.defaultEta0, gamma: Double = StepSchedule.defaultGamma
+    ) -> StepSchedule {
+      switch self {
+      case .inverse: .inverse
+      case .geometric: .geometric(eta0: eta0, gamma: gamma)
+      case .constant: .constant(eta: eta0)
+      case .adaptive: .adaptive(eta0: eta0, gamma: gamma)
+      }
+    }
   }
 
   @Option(
@@ -62,8 +74,8 @@ public struct ConversionOptions: ParsableArguments, Sendable {
 
   public func validate() throws {
     try ToolLimits.check(calibration, "--calibration", in: 1...ToolLimits.images)
-    if let eta0 { try ToolLimits.check(eta0, "--eta0", in: 0...1, openBelow: true) }
-    if let gamma { try ToolLimits.check(gamma, "--gamma", in: 0...1, openBelow: true) }
+    if let eta0 { try ToolLimits.check(eta0, "--eta0", in: ToolLimits.stepSize, openBelow: true) }
+    if let gamma { try ToolLimits.check(gamma, "--gamma", in: ToolLimits.stepSize, openBelow: true) }
     // Never silently ignored: a step-size flag the chosen schedule does not read is an error.
     if schedule == .inverse && (eta0 != nil || gamma != nil) {
       throw ValidationError("--eta0 and --gamma do not apply to --schedule inverse (η_t = 1/(t+1))")
@@ -77,8 +89,10 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   /// membrane neurons, and the step-size options only when some does not (membrane neurons
   /// have no step schedule).
   public func validateMembrane(dynamics: [Dynamics]) throws {
-    if let leak { try ToolLimits.check(leak, "--leak", in: 1...1e9) }
-    if let initialMembrane { try ToolLimits.check(initialMembrane, "--initial-membrane", in: 0...1) }
+    if let leak { try ToolLimits.check(leak, "--leak", in: ToolLimits.leak) }
+    if let initialMembrane {
+      try ToolLimits.check(initialMembrane, "--initial-membrane", in: ToolLimits.initialMembrane)
+    }
     if !dynamics.contains(where: { $0.model.hasMembrane })
       && (reset != nil || leak != nil || initialMembrane != nil)
     {
@@ -106,13 +120,10 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public var stepSchedule: StepSchedule? {
     let eta0 = self.eta0 ?? StepSchedule.defaultEta0
     let gamma = self.gamma ?? StepSchedule.defaultGamma
-    switch schedule {
-    case nil: return self.eta0 == nil && self.gamma == nil ? nil : .geometric(eta0: eta0, gamma: gamma)
-    case .inverse: return .inverse
-    case .geometric: return .geometric(eta0: eta0, gamma: gamma)
-    case .constant: return .constant(eta: eta0)
-    case .adaptive: return .adaptive(eta0: eta0, gamma: gamma)
+    guard let schedule else {
+      return self.eta0 == nil && self.gamma == nil ? nil : .geometric(eta0: eta0, gamma: gamma)
     }
+    return schedule.schedule(eta0: eta0, gamma: gamma)
   }
 
   /// The conversion settings these options give with `dynamics` and `normalization`.

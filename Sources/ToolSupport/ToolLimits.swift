@@ -12,6 +12,12 @@ public enum ToolLimits {
   public static let threads = 1024
   /// Training epochs: 10⁶.
   public static let epochs = 1_000_000
+  /// A step size η₀ or a decay γ: (0, 1] (a larger step overshoots [0, 1]; docs/dynamics.md).
+  public static let stepSize: ClosedRange<Double> = 0...1
+  /// A membrane time constant τ: [1, 10⁹].
+  public static let leak: ClosedRange<Double> = 1...1e9
+  /// An initial membrane potential, as a fraction of the threshold: [0, 1].
+  public static let initialMembrane: ClosedRange<Double> = 0...1
 
   /// Throws a usage error naming `flag` unless `value` lies in `range`.
   public static func check(_ value: Int, _ flag: String, in range: ClosedRange<Int>) throws {
@@ -20,13 +26,18 @@ public enum ToolLimits {
     }
   }
 
+  /// Whether `value` is finite and lies in `range` (open at the bottom when `openBelow`).
+  public static func accepts(_ value: Double, in range: ClosedRange<Double>, openBelow: Bool = false) -> Bool
+  {
+    value.isFinite && range.contains(value) && !(openBelow && value == range.lowerBound)
+  }
+
   /// Throws a usage error naming `flag` unless `value` is finite and lies in `range` (open at
   /// the bottom when `openBelow`).
   public static func check(
     _ value: Double, _ flag: String, in range: ClosedRange<Double>, openBelow: Bool = false
   ) throws {
-    let inside = value.isFinite && range.contains(value) && !(openBelow && value == range.lowerBound)
-    guard inside else {
+    guard accepts(value, in: range, openBelow: openBelow) else {
       let low = openBelow ? "(" : "["
       throw ValidationError(
         "\(flag) must be a number in \(low)\(range.lowerBound), \(range.upperBound)], got \(value)")

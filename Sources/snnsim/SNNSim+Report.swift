@@ -95,7 +95,7 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Also compare the values of another option, with every combination; repeatable. OPTION is one of \(SweepOption.options.map { "\($0.name) (\($0.values))" }.joined(separator: ", ")) (default: none).",
+        "Also compare the values of another option, with every combination; repeatable. OPTION is one of \(SweepOption.allCases.map { "\($0.rawValue) (\($0.expected))" }.joined(separator: ", ")) (default: none).",
         valueName: "OPTION=V1,V2"),
       transform: SweepOption.parse)
     var sweep: [Ablation.Sweep] = []
