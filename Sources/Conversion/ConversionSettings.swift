@@ -114,7 +114,7 @@ extension SpikingNetwork {
   }
 
   /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
-  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:judging:timesteps:aims:finerScales:threads:sharding:progress:)``)
+  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:judging:timesteps:aims:finerScales:threads:sharding:recordingBudget:progress:)``)
   /// on the first `settings.tuningImages` of `images`, judging whole networks on the first
   /// `settings.judgingImages`.
   /// - Parameter images: training images, at least as many as the calibration and the tuning use

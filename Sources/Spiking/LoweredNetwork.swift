@@ -22,7 +22,7 @@ final class LoweredNetwork {
   let nodes: [LoweredNode]
   /// The population state of every node that has one (the encoder, populations), by position.
   private(set) var populations: [Population<Float>?]
-  /// The images loaded by the last ``load(input:ann:)``.
+  /// The images loaded by the last ``load(input:chunkRows:ann:)``.
   private(set) var images = 0
   /// Spikes each population emitted in the last step, by position.
   private var fired: [Int]
@@ -378,7 +378,7 @@ final class LoweredNetwork {
     image.deallocate()
   }
 
-  /// The nodes whose ANN activations ``load(input:ann:)`` copies.
+  /// The nodes whose ANN activations ``load(input:chunkRows:ann:)`` copies.
   var constantNodes: [String] {
     nodes.filter { if case .constant = $0.kind { true } else { false } }.map(\.name)
   }

@@ -184,7 +184,7 @@ public enum Simulator {
       sharding: sharding, progress: progress)
   }
 
-  /// ``run(_:images:labels:settings:progress:)`` with the event update's choice between
+  /// ``run(_:images:labels:settings:keepReadout:sharding:progress:)`` with the event update's choice between
   /// visiting spikes and a GEMM made at another spike density (tests run both ways).
   static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], settings: SimulationSettings,
@@ -299,7 +299,7 @@ public enum Simulator {
     return total
   }
 
-  /// ``run(_:images:labels:settings:progress:)`` with the settings spelled out.
+  /// ``run(_:images:labels:settings:keepReadout:sharding:progress:)`` with the settings spelled out.
   public static func run(
     _ network: SpikingNetwork, images: Tensor<Float>, labels: [Int], timesteps: [Int], batchSize: Int = 100,
     update: AffineUpdate = .dense, input: InputEncoding = .analog
