@@ -155,7 +155,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       }
       let target = self.target
       goals.withUnsafeMutableBufferPointer { target.evaluate(first, second ?? first, into: $0) }
-      spikeCount &+= Self.updateAdaptive(
+      spikeCount &+= SignGradientDescent.stepAdaptive(
         Scalar(gamma), goals, &estimates, &lastSteps, rowScales, rowInverses, output, spikes)
       return
     }
@@ -170,16 +170,16 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       // The membrane integrates the current itself: its threshold, not a target, makes the ReLU.
       fired = estimates.withUnsafeMutableBufferPointer { u in
         if let spikes {
-          return Self.updateMembrane(
+          return MembraneIntegrateAndFire.step(
             StoreZeroOneSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
             spikes.baseAddress!)
         }
         if let weightedSpikes {
-          return Self.updateMembrane(
+          return MembraneIntegrateAndFire.step(
             StoreSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
             weightedSpikes.baseAddress!)
         }
-        return Self.updateMembrane(
+        return MembraneIntegrateAndFire.step(
           DiscardSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
           output.baseAddress!)
       }
@@ -207,30 +207,6 @@ public struct Population<Scalar: TensorScalar>: Sendable {
 }
 
 extension Population {
-  /// One signGD step with a step per neuron (``StepSchedule/adaptive(eta0:gamma:)``): fire when
-  /// the estimate is at or above the target; the step keeps its size while the spike repeats
-  /// the one before and shrinks by `gamma` when it differs; returns the spikes.
-  static func updateAdaptive(
-    _ gamma: Scalar, _ goals: [Scalar], _ estimates: inout [Scalar], _ lastSteps: inout [Scalar],
-    _ scales: [Scalar], _ inverses: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
-    _ spikes: UnsafeMutableBufferPointer<Scalar>?
-  ) -> Int {
-    var fired = 0
-    let width = scales.count
-    for i in estimates.indices {
-      let fires = estimates[i] >= goals[i] * inverses[i % width]
-      let previous = lastSteps[i]
-      let size = (previous < 0) == fires ? abs(previous) : abs(previous) * gamma
-      let step = fires ? -size : size
-      lastSteps[i] = step
-      estimates[i] += step
-      output[i] = scales[i % width] * estimates[i]
-      spikes?[i] = fires ? 1 : 0
-      fired += fires ? 1 : 0
-    }
-    return fired
-  }
-
   /// Whether a step evaluates the target into a workspace before the update loop: always when
   /// spikes are written out, and for every target the update loop does not compute itself
   /// (all but ReLU, identity and max).
@@ -415,228 +391,17 @@ extension Population {
     let o = output.baseAddress!
     let l = lambda.baseAddress!
     let r = inverse.baseAddress!
-    if dynamics == .signedSubgradient {
-      return updateSigned(G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
-    }
-    var fired = 0
-    var base = 0
-    while base < v.count {
-      var count: Int32 = 0
-      var i = base
-      if lambda.count == 1 {
-        let end = base &+ Swift.min(v.count &- base, 1 << 30)
-        let scale = l[0]
-        let inverseScale = r[0]
-        switch dynamics {
-        case .subgradient:
-          let spikeWeight = eta * scale
-          while i < end {
-            let fires = G.value(x[i], y[i]) * inverseScale > e[i]
-            let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
-            e[i] = next
-            o[i] = scale * next
-            S.store(fires, weight: spikeWeight, at: i, in: weighted)
-            count &+= fires ? 1 : 0
-            i &+= 1
-          }
-        case .signGD:
-          let spikeWeight = eta * scale
-          while i < end {
-            let fires = e[i] >= G.value(x[i], y[i]) * inverseScale
-            let next = e[i] + (fires ? -eta : eta)
-            e[i] = next
-            o[i] = scale * next
-            S.store(fires, weight: spikeWeight, at: i, in: weighted)
-            count &+= fires ? 1 : 0
-            i &+= 1
-          }
-        case .signedSubgradient, .integrateAndFire:
-          preconditionFailure("signed and membrane neurons step in their own loops")
-        }
-      } else {
-        var j = 0
-        switch dynamics {
-        case .subgradient:
-          while j < lambda.count {
-            let fires = G.value(x[i], y[i]) * r[j] > e[i]
-            let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
-            e[i] = next
-            o[i] = l[j] * next
-            S.store(fires, weight: eta * l[j], at: i, in: weighted)
-            count &+= fires ? 1 : 0
-            i &+= 1
-            j &+= 1
-          }
-        case .signGD:
-          while j < lambda.count {
-            let fires = e[i] >= G.value(x[i], y[i]) * r[j]
-            let next = e[i] + (fires ? -eta : eta)
-            e[i] = next
-            o[i] = l[j] * next
-            S.store(fires, weight: eta * l[j], at: i, in: weighted)
-            count &+= fires ? 1 : 0
-            i &+= 1
-            j &+= 1
-          }
-        case .signedSubgradient, .integrateAndFire:
-          preconditionFailure("signed and membrane neurons step in their own loops")
-        }
-      }
-      fired &+= Int(count)
-      base = i
-    }
-    return fired
-  }
-}
-
-extension Population {
-  /// ``update(_:_:_:_:_:_:_:_:_:_:_:)`` for the signed integrate-and-fire neuron, kept apart so
-  /// that the loops of the other dynamics compile as they did before it existed.
-  @inline(never)
-  static func updateSigned<G: FusedTarget, S: SpikeSink>(
-    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
-    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
-    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
-  ) -> Int {
-    // The signed neuron fires only when its estimate is more than half a step from the target:
-    // a spike then brings it closer, and a target within half a step of it (zero, most often)
-    // makes no spikes at all instead of an alternation of +1 and −1.
-    let threshold = eta / 2
-    var fired = 0
-    var base = 0
-    while base < neurons {
-      var count: Int32 = 0
-      var i = base
-      if scaleCount == 1 {
-        let end = base &+ Swift.min(neurons &- base, 1 << 30)
-        let scale = l[0]
-        let inverseScale = r[0]
-        let spikeWeight = eta * scale
-        while i < end {
-          let gap = G.value(x[i], y[i]) * inverseScale - e[i]
-          let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
-          let next = e[i] - eta * (e[i] - spike)
-          e[i] = next
-          o[i] = scale * next
-          S.store(signed: spike, weight: spikeWeight, at: i, in: weighted)
-          count &+= spike != 0 ? 1 : 0
-          i &+= 1
-        }
-      } else {
-        var j = 0
-        while j < scaleCount {
-          let gap = G.value(x[i], y[i]) * r[j] - e[i]
-          let spike: Scalar = gap > threshold ? 1 : (gap < -threshold ? -1 : 0)
-          let next = e[i] - eta * (e[i] - spike)
-          e[i] = next
-          o[i] = l[j] * next
-          S.store(signed: spike, weight: eta * l[j], at: i, in: weighted)
-          count &+= spike != 0 ? 1 : 0
-          i &+= 1
-          j &+= 1
-        }
-      }
-      fired &+= Int(count)
-      base = i
-    }
-    return fired
-  }
-}
-
-/// How a membrane neuron's potential takes in the step's current, chosen once per step so that
-/// the update loop has no branch on it.
-protocol MembraneIntegration {
-  /// The potential after integrating `x` (the current) with `r = 1/λ`.
-  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
-}
-
-/// `u + I/λ`.
-enum IdealIntegration: MembraneIntegration {
-  @inline(__always)
-  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
-  {
-    u + x * r
-  }
-}
-
-/// `u + ((τ/λ)·I − u)/τ`: `(1 − 1/τ)·u + I/λ` in the order NIR's LIF equation computes it.
-enum LeakyIntegration: MembraneIntegration {
-  @inline(__always)
-  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
-  {
-    u + (x * (tau * r) - u) / tau
-  }
-}
-
-extension Population {
-  /// One step of membrane neurons: `u ← u + I/λ` — or, leaky, `u ← u + ((τ/λ)·I − u)/τ`,
-  /// which is `(1 − 1/τ)·u + I/λ` computed as NIR's LIF computes it, so that an exported
-  /// network rounds alike — fire where `u > 1`, then `u ← u − 1` or `u ← 0`; the output (and a
-  /// spike sink's weight) is `λ·s`. Rows of `λ.count` neurons as in the other update loops.
-  static func updateMembrane<S: SpikeSink>(
-    _: S.Type, _ reset: ResetMode, _ tau: Scalar?, _ current: UnsafeBufferPointer<Scalar>,
-    _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
-    _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
-  ) -> Int {
-    if let tau {
-      return updateMembrane(
-        LeakyIntegration.self, S.self, reset, tau, current, u, lambda, inverse, output, sink)
-    }
-    return updateMembrane(IdealIntegration.self, S.self, reset, 1, current, u, lambda, inverse, output, sink)
-  }
-
-  @inline(never)
-  static func updateMembrane<I: MembraneIntegration, S: SpikeSink>(
-    _: I.Type, _: S.Type, _ reset: ResetMode, _ tau: Scalar, _ current: UnsafeBufferPointer<Scalar>,
-    _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
-    _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
-  ) -> Int {
-    precondition(current.count >= u.count && output.count >= u.count && u.count % lambda.count == 0)
-    let x = current.baseAddress!
-    let m = u.baseAddress!
-    let o = output.baseAddress!
-    // Reset by subtraction keeps u − 1; reset to zero keeps nothing.
-    let drop: Scalar = reset == .subtract ? 1 : 0
-    let keepAfterSpike: Scalar = reset == .subtract ? 1 : 0
-    return lambda.withUnsafeBufferPointer { l in
-      inverse.withUnsafeBufferPointer { r in
-        var fired = 0
-        var i = 0
-        if l.count == 1 {
-          let (scale, inverseScale) = (l[0], r[0])
-          while i < u.count {
-            let end = i &+ Swift.min(u.count &- i, 1 << 30)
-            var count: Int32 = 0
-            while i < end {
-              let potential = I.potential(m[i], x[i], inverseScale, tau)
-              let fires = potential > 1
-              m[i] = fires ? keepAfterSpike * (potential - drop) : potential
-              o[i] = fires ? scale : 0
-              S.store(fires, weight: scale, at: i, in: sink)
-              count &+= fires ? 1 : 0
-              i &+= 1
-            }
-            fired &+= Int(count)
-          }
-          return fired
-        }
-        while i < u.count {
-          var count: Int32 = 0
-          var j = 0
-          while j < l.count {
-            let potential = I.potential(m[i], x[i], r[j], tau)
-            let fires = potential > 1
-            m[i] = fires ? keepAfterSpike * (potential - drop) : potential
-            o[i] = fires ? l[j] : 0
-            S.store(fires, weight: l[j], at: i, in: sink)
-            count &+= fires ? 1 : 0
-            i &+= 1
-            j &+= 1
-          }
-          fired &+= Int(count)
-        }
-        return fired
-      }
+    // One loop per model, each compiled for its model alone (Neurons/).
+    switch dynamics {
+    case .subgradient:
+      return RateIntegrateAndFire.step(G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
+    case .signGD:
+      return SignGradientDescent.step(G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
+    case .signedSubgradient:
+      return SignedIntegrateAndFire.step(
+        G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
+    case .integrateAndFire:
+      preconditionFailure("membrane neurons step in their own loop")
     }
   }
 }

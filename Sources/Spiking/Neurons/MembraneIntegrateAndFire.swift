@@ -1,3 +1,5 @@
+import Tensor
+
 /// The integrate-and-fire neuron as hardware runs it (docs/dynamics.md, "Membrane
 /// integrate-and-fire"): a membrane `u`, in units of the threshold θ = λ and starting at `u_0`,
 /// integrates the input current that affine layers compute from the spikes of the layer before,
@@ -21,4 +23,102 @@ public enum MembraneIntegrateAndFire: NeuronModel {
   public static let tunesSchedule = false
   public static func approximates(_ target: NeuronTarget) -> Bool { target == .unary(.relu) }
   public static let notExportableToNIR: String? = nil
+}
+
+/// How a membrane neuron's potential takes in the step's current, chosen once per step so that
+/// the update loop has no branch on it.
+protocol MembraneIntegration {
+  /// The potential after integrating `x` (the current) with `r = 1/λ`.
+  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
+}
+
+/// `u + I/λ`.
+enum IdealIntegration: MembraneIntegration {
+  @inline(__always)
+  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
+  {
+    u + x * r
+  }
+}
+
+/// `u + ((τ/λ)·I − u)/τ`: `(1 − 1/τ)·u + I/λ` in the order NIR's LIF equation computes it.
+enum LeakyIntegration: MembraneIntegration {
+  @inline(__always)
+  static func potential<Scalar: TensorScalar>(_ u: Scalar, _ x: Scalar, _ r: Scalar, _ tau: Scalar) -> Scalar
+  {
+    u + (x * (tau * r) - u) / tau
+  }
+}
+
+extension MembraneIntegrateAndFire {
+  /// One step of membrane neurons: `u ← u + I/λ` — or, leaky, `u ← u + ((τ/λ)·I − u)/τ`,
+  /// which is `(1 − 1/τ)·u + I/λ` computed as NIR's LIF computes it, so that an exported
+  /// network rounds alike — fire where `u > 1`, then `u ← u − 1` or `u ← 0`; the output (and a
+  /// spike sink's weight) is `λ·s`. Rows of `λ.count` neurons as in the other update loops.
+  static func step<Scalar: TensorScalar, S: SpikeSink>(
+    _: S.Type, _ reset: ResetMode, _ tau: Scalar?, _ current: UnsafeBufferPointer<Scalar>,
+    _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
+    _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    if let tau {
+      return step(
+        LeakyIntegration.self, S.self, reset, tau, current, u, lambda, inverse, output, sink)
+    }
+    return step(IdealIntegration.self, S.self, reset, 1, current, u, lambda, inverse, output, sink)
+  }
+
+  @inline(never)
+  static func step<Scalar: TensorScalar, I: MembraneIntegration, S: SpikeSink>(
+    _: I.Type, _: S.Type, _ reset: ResetMode, _ tau: Scalar, _ current: UnsafeBufferPointer<Scalar>,
+    _ u: UnsafeMutableBufferPointer<Scalar>, _ lambda: [Scalar], _ inverse: [Scalar],
+    _ output: UnsafeMutableBufferPointer<Scalar>, _ sink: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    precondition(current.count >= u.count && output.count >= u.count && u.count % lambda.count == 0)
+    let x = current.baseAddress!
+    let m = u.baseAddress!
+    let o = output.baseAddress!
+    // Reset by subtraction keeps u − 1; reset to zero keeps nothing.
+    let drop: Scalar = reset == .subtract ? 1 : 0
+    let keepAfterSpike: Scalar = reset == .subtract ? 1 : 0
+    return lambda.withUnsafeBufferPointer { l in
+      inverse.withUnsafeBufferPointer { r in
+        var fired = 0
+        var i = 0
+        if l.count == 1 {
+          let (scale, inverseScale) = (l[0], r[0])
+          while i < u.count {
+            let end = i &+ Swift.min(u.count &- i, 1 << 30)
+            var count: Int32 = 0
+            while i < end {
+              let potential = I.potential(m[i], x[i], inverseScale, tau)
+              let fires = potential > 1
+              m[i] = fires ? keepAfterSpike * (potential - drop) : potential
+              o[i] = fires ? scale : 0
+              S.store(fires, weight: scale, at: i, in: sink)
+              count &+= fires ? 1 : 0
+              i &+= 1
+            }
+            fired &+= Int(count)
+          }
+          return fired
+        }
+        while i < u.count {
+          var count: Int32 = 0
+          var j = 0
+          while j < l.count {
+            let potential = I.potential(m[i], x[i], r[j], tau)
+            let fires = potential > 1
+            m[i] = fires ? keepAfterSpike * (potential - drop) : potential
+            o[i] = fires ? l[j] : 0
+            S.store(fires, weight: l[j], at: i, in: sink)
+            count &+= fires ? 1 : 0
+            i &+= 1
+            j &+= 1
+          }
+          fired &+= Int(count)
+        }
+        return fired
+      }
+    }
+  }
 }

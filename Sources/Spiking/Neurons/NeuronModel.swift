@@ -5,8 +5,9 @@
 /// flags and run records, and ``Dynamics/model`` is the one switch from name to model
 /// (docs/architecture.md, "Adding a neuron model").
 ///
-/// The step kernels stay in ``Population``, one loop per model, selected once per step, so that
-/// each loop is compiled for its model alone and vectorizes.
+/// Each model's file also holds its step kernel (`step`), a loop over raw pointers that
+/// ``Population`` selects once per step with an exhaustive switch, so that each loop is
+/// compiled for its model alone and vectorizes.
 public protocol NeuronModel {
   /// The name of the model in files, flags and run records.
   static var dynamics: Dynamics { get }

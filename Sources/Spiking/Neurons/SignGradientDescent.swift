@@ -1,3 +1,5 @@
+import Tensor
+
 /// The sign-gradient-descent neuron (Oh & Lee, ICML 2024; docs/dynamics.md, "Sign gradient
 /// descent"): it fires when its estimate is at or above the target and steps down on a spike,
 /// up otherwise,
@@ -21,4 +23,77 @@ public enum SignGradientDescent: NeuronModel {
   public static func approximates(_ target: NeuronTarget) -> Bool { true }
   public static let notExportableToNIR: String? =
     "NIR has no sign-gradient-descent neuron (its estimate moves by ±η_t each step, which no NIR primitive computes)"
+}
+
+extension SignGradientDescent {
+  /// One step of every neuron over rows of `scaleCount` neurons (rows of up to 2³⁰ when λ is
+  /// shared) in the form LLVM vectorizes (``Population``): fire when the estimate is at or
+  /// above the target, step down on a spike and up otherwise; returns the spikes.
+  @inline(__always)
+  static func step<Scalar: TensorScalar, G: FusedTarget, S: SpikeSink>(
+    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
+    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
+    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    var fired = 0
+    var base = 0
+    while base < neurons {
+      var count: Int32 = 0
+      var i = base
+      if scaleCount == 1 {
+        let end = base &+ Swift.min(neurons &- base, 1 << 30)
+        let scale = l[0]
+        let inverseScale = r[0]
+        let spikeWeight = eta * scale
+        while i < end {
+          let fires = e[i] >= G.value(x[i], y[i]) * inverseScale
+          let next = e[i] + (fires ? -eta : eta)
+          e[i] = next
+          o[i] = scale * next
+          S.store(fires, weight: spikeWeight, at: i, in: weighted)
+          count &+= fires ? 1 : 0
+          i &+= 1
+        }
+      } else {
+        var j = 0
+        while j < scaleCount {
+          let fires = e[i] >= G.value(x[i], y[i]) * r[j]
+          let next = e[i] + (fires ? -eta : eta)
+          e[i] = next
+          o[i] = l[j] * next
+          S.store(fires, weight: eta * l[j], at: i, in: weighted)
+          count &+= fires ? 1 : 0
+          i &+= 1
+          j &+= 1
+        }
+      }
+      fired &+= Int(count)
+      base = i
+    }
+    return fired
+  }
+
+  /// One signGD step with a step per neuron (``StepSchedule/adaptive(eta0:gamma:)``): fire when
+  /// the estimate is at or above the target; the step keeps its size while the spike repeats
+  /// the one before and shrinks by `gamma` when it differs; returns the spikes.
+  static func stepAdaptive<Scalar: TensorScalar>(
+    _ gamma: Scalar, _ goals: [Scalar], _ estimates: inout [Scalar], _ lastSteps: inout [Scalar],
+    _ scales: [Scalar], _ inverses: [Scalar], _ output: UnsafeMutableBufferPointer<Scalar>,
+    _ spikes: UnsafeMutableBufferPointer<Scalar>?
+  ) -> Int {
+    var fired = 0
+    let width = scales.count
+    for i in estimates.indices {
+      let fires = estimates[i] >= goals[i] * inverses[i % width]
+      let previous = lastSteps[i]
+      let size = (previous < 0) == fires ? abs(previous) : abs(previous) * gamma
+      let step = fires ? -size : size
+      lastSteps[i] = step
+      estimates[i] += step
+      output[i] = scales[i % width] * estimates[i]
+      spikes?[i] = fires ? 1 : 0
+      fired += fires ? 1 : 0
+    }
+    return fired
+  }
 }
