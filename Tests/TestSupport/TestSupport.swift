@@ -110,19 +110,12 @@ public func runToolOutcome(_ tool: String, _ arguments: [String], environment: [
   try runOutcome(productsDirectory.appendingPathComponent(tool), arguments, environment: environment)
 }
 
-/// Runs one of the built tools as ``runToolOutcome(_:_:environment:)`` does, under a file-size
-/// limit of `kilobytes` (the shell's `ulimit -f`, which the tool then runs under through
-/// `exec`): every write past it fails, as on a full disk.
+/// Runs one of the built tools from the repository root under a file-size limit (`ulimit -f`, in
+/// KiB), as on a disk that fills up.
 public func runToolUnderFileSizeLimit(kilobytes: Int, _ tool: String, _ arguments: [String]) throws
   -> ToolOutcome
 {
-  try runOutcome(
-    URL(fileURLWithPath: "/bin/sh"),
-    [
-      "-c", "ulimit -f \(kilobytes) && exec \"$0\" \"$@\"",
-      productsDirectory.appendingPathComponent(tool).path,
-    ]
-      + arguments, environment: [:])
+  try runToolUnderLimit("-f", kilobytes, tool, arguments)
 }
 
 /// Runs one of the built tools from the repository root under an address-space limit
@@ -130,10 +123,17 @@ public func runToolUnderFileSizeLimit(kilobytes: Int, _ tool: String, _ argument
 public func runToolUnderMemoryLimit(kilobytes: Int, _ tool: String, _ arguments: [String]) throws
   -> ToolOutcome
 {
+  try runToolUnderLimit("-v", kilobytes, tool, arguments)
+}
+
+/// Runs a built tool through `/bin/sh` with `ulimit FLAG VALUE` set first.
+private func runToolUnderLimit(_ flag: String, _ value: Int, _ tool: String, _ arguments: [String]) throws
+  -> ToolOutcome
+{
   try runOutcome(
     URL(fileURLWithPath: "/bin/sh"),
     [
-      "-c", "ulimit -v \(kilobytes) && exec \"$0\" \"$@\"",
+      "-c", "ulimit \(flag) \(value) && exec \"$0\" \"$@\"",
       productsDirectory.appendingPathComponent(tool).path,
     ]
       + arguments, environment: [:])

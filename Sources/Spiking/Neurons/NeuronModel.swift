@@ -1,3 +1,5 @@
+import Tensor
+
 /// One kind of spiking neuron as the rest of the toolkit sees it: what it can approximate, what
 /// it sends to the next layer, which settings apply to it, and how tuning and the exporters
 /// treat it. Each conforming type carries the model's equations in its doc comment
@@ -47,5 +49,64 @@ extension Dynamics {
     case .signedSubgradient: SignedIntegrateAndFire.self
     case .integrateAndFire: MembraneIntegrateAndFire.self
     }
+  }
+}
+
+/// A model whose neurons fire 0 or 1 per step and update their estimate from it alone: its
+/// rule for one neuron, which ``BinarySpikeRule/step(_:_:_:_:_:_:_:_:_:_:_:_:)`` runs over every
+/// neuron of a population.
+protocol BinarySpikeRule {
+  /// From a neuron's estimate and its target (both in units of λ) and the step `η`: whether it
+  /// fires, and its next estimate.
+  static func update<Scalar: TensorScalar>(_ estimate: Scalar, toward goal: Scalar, step eta: Scalar) -> (
+    fires: Bool, next: Scalar
+  )
+}
+
+extension BinarySpikeRule {
+  /// One step of every neuron over rows of `scaleCount` neurons (rows of up to 2³⁰ when λ is
+  /// shared), in the form LLVM vectorizes: raw pointers, a plain `while` and spikes counted in
+  /// `Int32` per row (a `for` over a range, with its overflow trap, or a floating-point count
+  /// keeps the loop scalar). Emits `λ·v`; returns the spikes.
+  @inline(__always)
+  static func step<Scalar: TensorScalar, G: FusedTarget, S: SpikeSink>(
+    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
+    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
+    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
+  ) -> Int {
+    var fired = 0
+    var base = 0
+    while base < neurons {
+      var count: Int32 = 0
+      var i = base
+      if scaleCount == 1 {
+        let end = base &+ Swift.min(neurons &- base, 1 << 30)
+        let scale = l[0]
+        let inverseScale = r[0]
+        let spikeWeight = eta * scale
+        while i < end {
+          let (fires, next) = update(e[i], toward: G.value(x[i], y[i]) * inverseScale, step: eta)
+          e[i] = next
+          o[i] = scale * next
+          S.store(fires, weight: spikeWeight, at: i, in: weighted)
+          count &+= fires ? 1 : 0
+          i &+= 1
+        }
+      } else {
+        var j = 0
+        while j < scaleCount {
+          let (fires, next) = update(e[i], toward: G.value(x[i], y[i]) * r[j], step: eta)
+          e[i] = next
+          o[i] = l[j] * next
+          S.store(fires, weight: eta * l[j], at: i, in: weighted)
+          count &+= fires ? 1 : 0
+          i &+= 1
+          j &+= 1
+        }
+      }
+      fired &+= Int(count)
+      base = i
+    }
+    return fired
   }
 }

@@ -23,51 +23,14 @@ public enum RateIntegrateAndFire: NeuronModel {
     "the rate form is simulated on estimates, not spikes; convert with --dynamics if to export membrane neurons"
 }
 
-extension RateIntegrateAndFire {
-  /// One step of every neuron over rows of `scaleCount` neurons (rows of up to 2³⁰ when λ is
-  /// shared) in the form LLVM vectorizes (``Population``): fire when the target is above the
-  /// estimate, then move the estimate a step `η` toward the spike; returns the spikes.
+extension RateIntegrateAndFire: BinarySpikeRule {
+  /// Fire when the target is above the estimate, then move the estimate a step `η` toward the
+  /// spike.
   @inline(__always)
-  static func step<Scalar: TensorScalar, G: FusedTarget, S: SpikeSink>(
-    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
-    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
-    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
-  ) -> Int {
-    var fired = 0
-    var base = 0
-    while base < neurons {
-      var count: Int32 = 0
-      var i = base
-      if scaleCount == 1 {
-        let end = base &+ Swift.min(neurons &- base, 1 << 30)
-        let scale = l[0]
-        let inverseScale = r[0]
-        let spikeWeight = eta * scale
-        while i < end {
-          let fires = G.value(x[i], y[i]) * inverseScale > e[i]
-          let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
-          e[i] = next
-          o[i] = scale * next
-          S.store(fires, weight: spikeWeight, at: i, in: weighted)
-          count &+= fires ? 1 : 0
-          i &+= 1
-        }
-      } else {
-        var j = 0
-        while j < scaleCount {
-          let fires = G.value(x[i], y[i]) * r[j] > e[i]
-          let next = e[i] - eta * (e[i] - (fires ? 1 : 0))
-          e[i] = next
-          o[i] = l[j] * next
-          S.store(fires, weight: eta * l[j], at: i, in: weighted)
-          count &+= fires ? 1 : 0
-          i &+= 1
-          j &+= 1
-        }
-      }
-      fired &+= Int(count)
-      base = i
-    }
-    return fired
+  static func update<Scalar: TensorScalar>(_ estimate: Scalar, toward goal: Scalar, step eta: Scalar) -> (
+    fires: Bool, next: Scalar
+  ) {
+    let fires = goal > estimate
+    return (fires, estimate - eta * (estimate - (fires ? 1 : 0)))
   }
 }

@@ -25,52 +25,14 @@ public enum SignGradientDescent: NeuronModel {
     "NIR has no sign-gradient-descent neuron (its estimate moves by ±η_t each step, which no NIR primitive computes)"
 }
 
-extension SignGradientDescent {
-  /// One step of every neuron over rows of `scaleCount` neurons (rows of up to 2³⁰ when λ is
-  /// shared) in the form LLVM vectorizes (``Population``): fire when the estimate is at or
-  /// above the target, step down on a spike and up otherwise; returns the spikes.
+extension SignGradientDescent: BinarySpikeRule {
+  /// Fire when the estimate is at or above the target; step down on a spike and up otherwise.
   @inline(__always)
-  static func step<Scalar: TensorScalar, G: FusedTarget, S: SpikeSink>(
-    _: G.Type, _: S.Type, _ eta: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
-    _ e: UnsafeMutablePointer<Scalar>, _ neurons: Int, _ l: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>,
-    _ scaleCount: Int, _ o: UnsafeMutablePointer<Scalar>, _ weighted: UnsafeMutablePointer<Scalar>
-  ) -> Int {
-    var fired = 0
-    var base = 0
-    while base < neurons {
-      var count: Int32 = 0
-      var i = base
-      if scaleCount == 1 {
-        let end = base &+ Swift.min(neurons &- base, 1 << 30)
-        let scale = l[0]
-        let inverseScale = r[0]
-        let spikeWeight = eta * scale
-        while i < end {
-          let fires = e[i] >= G.value(x[i], y[i]) * inverseScale
-          let next = e[i] + (fires ? -eta : eta)
-          e[i] = next
-          o[i] = scale * next
-          S.store(fires, weight: spikeWeight, at: i, in: weighted)
-          count &+= fires ? 1 : 0
-          i &+= 1
-        }
-      } else {
-        var j = 0
-        while j < scaleCount {
-          let fires = e[i] >= G.value(x[i], y[i]) * r[j]
-          let next = e[i] + (fires ? -eta : eta)
-          e[i] = next
-          o[i] = l[j] * next
-          S.store(fires, weight: eta * l[j], at: i, in: weighted)
-          count &+= fires ? 1 : 0
-          i &+= 1
-          j &+= 1
-        }
-      }
-      fired &+= Int(count)
-      base = i
-    }
-    return fired
+  static func update<Scalar: TensorScalar>(_ estimate: Scalar, toward goal: Scalar, step eta: Scalar) -> (
+    fires: Bool, next: Scalar
+  ) {
+    let fires = estimate >= goal
+    return (fires, estimate + (fires ? -eta : eta))
   }
 
   /// One signGD step with a step per neuron (``StepSchedule/adaptive(eta0:gamma:)``): fire when
