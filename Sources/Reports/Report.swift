@@ -91,12 +91,27 @@ public struct Report: Sendable {
       y: Axis("mean |estimate − ANN|", scale: .log), series: series)
   }
 
-  /// Every plot with the file name it is written under.
-  public func plots() -> [(file: String, plot: LinePlot)] {
-    [("accuracy.svg", accuracyPlot())] + (costedRuns.isEmpty ? [] : [("energy.svg", energyPlot())])
-      + [("rates.svg", ratePlot())] + ops.map { ("error-\(Self.fileSafe($0)).svg", errorPlot(op: $0)) }
+  /// A line plot of the report, the file it is written under and the section it is shown in.
+  public struct Plot {
+    /// The sections of the HTML and Markdown pages that show plots, in page order.
+    public enum Section: CaseIterable, Sendable {
+      case accuracy, errorByOp, errorByPopulation, activity
+    }
+    public let file: String
+    public let section: Section
+    public let plot: LinePlot
+  }
+
+  /// Every plot, with its file and section, in the order the pages show them within a section.
+  public func plots() -> [Plot] {
+    [Plot(file: "accuracy.svg", section: .accuracy, plot: accuracyPlot())]
+      + (costedRuns.isEmpty ? [] : [Plot(file: "energy.svg", section: .activity, plot: energyPlot())])
+      + [Plot(file: "rates.svg", section: .activity, plot: ratePlot())]
+      + ops.map { Plot(file: "error-\(Self.fileSafe($0)).svg", section: .errorByOp, plot: errorPlot(op: $0)) }
       + populationEntries.map {
-        ("population-\(Self.fileSafe($0.name)).svg", populationPlot($0.name, title: $0.label))
+        Plot(
+          file: "population-\(Self.fileSafe($0.name)).svg", section: .errorByPopulation,
+          plot: populationPlot($0.name, title: $0.label))
       }
   }
 
@@ -395,11 +410,15 @@ public struct Report: Sendable {
     func put(_ name: String, _ text: String) throws {
       try AtomicFile.write(text, to: (directory as NSString).appendingPathComponent(name))
     }
-    let plots = plots().map { ($0.file, $0.plot.title, $0.plot.render()) }
-    let rasters = rasterPlots().map { ($0.file, $0.plot.title, $0.plot.render()) }
-    for (file, _, svg) in plots + rasters { try put(file, svg) }
-    try put("index.html", html(plots.map { ($0.0, $0.2) }, rasters: rasters.map { ($0.0, $0.2) }))
-    try put("summary.md", markdown(plots.map { ($0.1, $0.0) }, rasters: rasters.map { ($0.1, $0.0) }))
+    let plots = plots().map {
+      RenderedPlot(file: $0.file, section: $0.section, title: $0.plot.title, svg: $0.plot.render())
+    }
+    let rasters = rasterPlots().map {
+      RenderedPlot(file: $0.file, section: .activity, title: $0.plot.title, svg: $0.plot.render())
+    }
+    for plot in plots + rasters { try put(plot.file, plot.svg) }
+    try put("index.html", html(plots, rasters: rasters))
+    try put("summary.md", markdown(plots, rasters: rasters))
     try put("accuracy.csv", accuracyCSV())
     try put("errors.csv", errorsCSV())
     for (name, table) in [
@@ -468,7 +487,18 @@ public struct Report: Sendable {
       ], rows)
   }
 
-  func html(_ plots: [(file: String, svg: String)], rasters: [(file: String, svg: String)] = []) -> String {
+  /// A plot drawn, as the pages place it.
+  struct RenderedPlot {
+    let file: String
+    let section: Plot.Section
+    let title: String
+    let svg: String
+  }
+
+  func html(_ plots: [RenderedPlot], rasters: [RenderedPlot] = []) -> String {
+    func figures(_ section: Plot.Section) -> String {
+      plots.filter { $0.section == section }.map { "<figure class=\"plot\">\n\($0.svg)</figure>\n" }.joined()
+    }
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       "<table>\n<tr>" + t.header.map { "<th>\(escapeXML($0))</th>" }.joined() + "</tr>\n"
         + t.rows.map { "<tr>" + $0.map { "<td>\(escapeXML($0))</td>" }.joined() + "</tr>" }.joined(
@@ -498,7 +528,7 @@ public struct Report: Sendable {
       <h2>Accuracy</h2>
 
       """
-    page += "<figure class=\"plot\">\n\(plots[0].svg)</figure>\n"
+    page += figures(.accuracy)
     page += "<h2>Time steps to reach the ANN</h2>\n" + table(convergenceTable())
     page += "<h2>Accuracy (%) at every T</h2>\n" + table(wideTable())
     page += "<p class=\"note\">The first measured T from which the accuracy stays within 1 pp (0.1 pp) "
@@ -506,21 +536,15 @@ public struct Report: Sendable {
     page += "<h2>Approximation error by op</h2>\n"
     page += "<p class=\"note\">Mean over neurons and images of |λ·v − a|, a the ANN's activation, "
     page += "averaged over the populations of each op weighted by their neurons.</p>\n"
-    for plot in plots where plot.file.hasPrefix("error-") {
-      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
-    }
+    page += figures(.errorByOp)
     page += "<h2>Approximation error by population</h2>\n"
-    for plot in plots where plot.file.hasPrefix("population-") {
-      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
-    }
+    page += figures(.errorByPopulation)
     page += "<h2>Activity and energy</h2>\n" + table(activityTable())
     page += "<p class=\"note\">Synaptic operations: spikes × the mean fan-out of the spiking neuron "
     page += "(docs/snn-format.md). Energy: \(EnergyModel.figures) "
     page += "(45 nm, 32-bit float; Horowitz, ISSCC 2014), memory access left out; "
     page += "energy.csv has every T.</p>\n"
-    for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
-      page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n"
-    }
+    page += figures(.activity)
     if !rasters.isEmpty {
       page += "<h2>Spike raster</h2>\n<p class=\"note\">\(Self.rasterNote)</p>\n"
       for plot in rasters { page += "<figure class=\"plot\">\n\(plot.svg)</figure>\n" }
@@ -537,9 +561,10 @@ public struct Report: Sendable {
     return page + "</body>\n</html>\n"
   }
 
-  func markdown(_ plots: [(title: String, file: String)], rasters: [(title: String, file: String)] = [])
-    -> String
-  {
+  func markdown(_ plots: [RenderedPlot], rasters: [RenderedPlot] = []) -> String {
+    func images(_ section: Plot.Section) -> String {
+      plots.filter { $0.section == section }.map { "![\($0.title)](\($0.file))\n\n" }.joined()
+    }
     func table(_ t: (header: [String], rows: [[String]])) -> String {
       func row(_ cells: [String]) -> String {
         "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |"
@@ -550,20 +575,14 @@ public struct Report: Sendable {
     var text =
       "# Spiking approximation report: \(Set(runs.map(\.settings.name)).sorted().joined(separator: ", "))\n\n"
     text +=
-      "![\(plots[0].title)](\(plots[0].file))\n\n## Time steps to reach the ANN\n\n"
+      images(.accuracy) + "## Time steps to reach the ANN\n\n"
       + table(convergenceTable()) + "\n## Accuracy (%) at every T\n\n" + table(wideTable())
     text += "\n## Approximation error by op\n\n"
-    for plot in plots.dropFirst() where plot.file.hasPrefix("error-") {
-      text += "![\(plot.title)](\(plot.file))\n\n"
-    }
+    text += images(.errorByOp)
     text += "## Approximation error by population\n\n"
-    for plot in plots where plot.file.hasPrefix("population-") {
-      text += "![\(plot.title)](\(plot.file))\n\n"
-    }
+    text += images(.errorByPopulation)
     text += "## Activity and energy\n\n" + table(activityTable()) + "\n"
-    for plot in plots where plot.file == "rates.svg" || plot.file == "energy.svg" {
-      text += "![\(plot.title)](\(plot.file))\n\n"
-    }
+    text += images(.activity)
     if !rasters.isEmpty {
       text += "## Spike raster\n\n\(Self.rasterNote)\n\n"
       for plot in rasters { text += "![\(plot.title)](\(plot.file))\n\n" }

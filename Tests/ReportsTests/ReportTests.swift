@@ -192,7 +192,11 @@ var sampleRuns: [RunRecord] { get throws { try madeSampleRuns.get() } }
         "dense_relu", "dense_1_relu",
       ])
     // Every other plot: one curve per run.
-    for (file, plot) in plots where file != "energy.svg" && file != "rates.svg" {
+    #expect(
+      plots.map(\.section) == [
+        .accuracy, .activity, .activity, .errorByOp, .errorByPopulation, .errorByPopulation,
+      ])
+    for (file, plot) in plots.map({ ($0.file, $0.plot) }) where file != "energy.svg" && file != "rates.svg" {
       guard let svg = Element.parse(Data(plot.render().utf8)) else { continue }
       #expect(svg.name == "svg" && svg.attributes["xmlns"] == "http://www.w3.org/2000/svg", "\(file)")
       // One curve per run, each through every measured T (signGD without normalization still
