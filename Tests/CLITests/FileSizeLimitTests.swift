@@ -39,6 +39,80 @@ import Testing
   }
 }
 
+/// The same writes onto a real full file system: a 16 KiB tmpfs, where the machine lets the
+/// tests mount one (as root); skipped elsewhere. The tool reports "No space left on device",
+/// exits 1 and leaves nothing on it.
+@Suite(.enabled(if: SmallFileSystem.canMount, "no permission to mount a tmpfs here; skipping"))
+struct FullFileSystemTests {
+  @Test(arguments: [
+    ("snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", "OUT/net.snn.h5"]),
+    (
+      "snntrain",
+      ["fit", "--model", "mlp", "--epochs", "1", "--limit", "200", "--test-limit", "0", "-o", "OUT/m.h5"]
+    ),
+    ("snnconv", ["export", "IN/mlp-if.snn.h5", "-o", "OUT/mlp.nir"]),
+  ])
+  func aWriteOntoAFullFileSystemEndsCleanly(tool: String, arguments: [String]) throws {
+    let inputs = try makeTemporaryDirectory("full-fs-in")
+    let full = try SmallFileSystem(kilobytes: 16)
+    defer { full.unmount() }
+    if arguments.contains("IN/mlp-if.snn.h5") {
+      let convert = try runTool(
+        "snnconv",
+        [
+          "convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "50", "-o",
+          inputs.path + "/mlp-if.snn.h5",
+        ])
+      try #require(convert.status == 0, "\(convert.stderr)")
+    }
+    let resolved = arguments.map {
+      $0.replacingOccurrences(of: "OUT/", with: full.path + "/").replacingOccurrences(
+        of: "IN/", with: inputs.path + "/")
+    }
+    let outcome = try runToolOutcome(tool, resolved)
+    #expect(!outcome.signaled, "\(tool) ended by signal \(outcome.status): \(outcome.stderr.suffix(600))")
+    #expect(outcome.status == 1, "\(outcome.stderr.suffix(600))")
+    #expect(outcome.stderr.contains("No space left on device"), "\(outcome.stderr.suffix(600))")
+    let left = try FileManager.default.contentsOfDirectory(atPath: full.path)
+    #expect(left.isEmpty, "left behind: \(left)")
+  }
+}
+
+/// A tmpfs of a few KiB mounted on a fresh directory, for as long as a test needs it.
+struct SmallFileSystem {
+  let path: String
+
+  init(kilobytes: Int) throws {
+    path = try makeTemporaryDirectory("small-fs").path
+    let mount = try Self.runOutcome("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path])
+    guard mount.status == 0 else { throw CocoaError(.fileWriteNoPermission) }
+  }
+
+  func unmount() { _ = try? Self.runOutcome("/bin/umount", [path]) }
+
+  /// Whether a tmpfs can be mounted here (tried once).
+  static let canMount: Bool = {
+    guard let small = try? SmallFileSystem(kilobytes: 4) else { return false }
+    small.unmount()
+    return true
+  }()
+
+  static func runOutcome(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    process.waitUntilExit()
+    return (
+      process.terminationStatus,
+      String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    )
+  }
+}
+
 /// A model too deep for the memory the process may use is refused before training, with the
 /// sizes and what to change, exit 1 and no output: 30,000 ReLU layers on 784 values keep
 /// about 11 GiB of activations for 128 images, over an 8 GiB address-space limit (it once died
