@@ -2,40 +2,54 @@ import Foundation
 import TestSupport
 import Testing
 
+/// The writes of the three tools that write large files, each with its output under `OUT/` and
+/// (for `export`) its input under `IN/`.
+let fullDiskCases: [(String, [String])] = [
+  ("snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", "OUT/net.snn.h5"]),
+  (
+    "snntrain",
+    ["fit", "--model", "mlp", "--epochs", "1", "--limit", "200", "--test-limit", "0", "-o", "OUT/m.h5"]
+  ),
+  ("snnconv", ["export", "IN/mlp-if.snn.h5", "-o", "OUT/mlp.nir"]),
+]
+
+/// Runs one of ``fullDiskCases`` with its output in `outputs` (through `run`) and checks that
+/// the tool reported `message`, exited 1 without a signal and left nothing in `outputs`.
+func expectCleanFailure(
+  _ tool: String, _ arguments: [String], outputs: String, message: String,
+  run: (String, [String]) throws -> ToolOutcome
+) throws {
+  let inputs = try makeTemporaryDirectory("full-disk-in")
+  if arguments.contains("IN/mlp-if.snn.h5") {
+    let convert = try runTool(
+      "snnconv",
+      [
+        "convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "50", "-o",
+        inputs.path + "/mlp-if.snn.h5",
+      ])
+    try #require(convert.status == 0, "\(convert.stderr)")
+  }
+  let resolved = arguments.map {
+    $0.replacingOccurrences(of: "OUT/", with: outputs + "/").replacingOccurrences(
+      of: "IN/", with: inputs.path + "/")
+  }
+  let outcome = try run(tool, resolved)
+  #expect(!outcome.signaled, "\(tool) ended by signal \(outcome.status): \(outcome.stderr.suffix(600))")
+  #expect(outcome.status == 1, "\(outcome.stderr.suffix(600))")
+  #expect(outcome.stderr.contains(message), "\(outcome.stderr.suffix(600))")
+  let left = try FileManager.default.contentsOfDirectory(atPath: outputs)
+  #expect(left.isEmpty, "left behind: \(left)")
+}
+
 /// Writing past a file-size limit (`ulimit -f`), as on a full disk: the tool reports the failed
 /// write and exits 1 — no signal, neither the one the limit sends nor a crash on the way out —
 /// and leaves nothing behind, neither the output nor its temporary file.
 @Suite struct FileSizeLimitTests {
-  @Test(arguments: [
-    ("snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", "OUT/net.snn.h5"]),
-    (
-      "snntrain",
-      ["fit", "--model", "mlp", "--epochs", "1", "--limit", "200", "--test-limit", "0", "-o", "OUT/m.h5"]
-    ),
-    ("snnconv", ["export", "IN/mlp-if.snn.h5", "-o", "OUT/mlp.nir"]),
-  ])
+  @Test(arguments: fullDiskCases)
   func aWriteThatDoesNotFitEndsCleanly(tool: String, arguments: [String]) throws {
-    let inputs = try makeTemporaryDirectory("file-size-in")
-    let outputs = try makeTemporaryDirectory("file-size-out")
-    if arguments.contains("IN/mlp-if.snn.h5") {
-      let convert = try runTool(
-        "snnconv",
-        [
-          "convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "50", "-o",
-          inputs.path + "/mlp-if.snn.h5",
-        ])
-      try #require(convert.status == 0, "\(convert.stderr)")
-    }
-    let resolved = arguments.map {
-      $0.replacingOccurrences(of: "OUT/", with: outputs.path + "/").replacingOccurrences(
-        of: "IN/", with: inputs.path + "/")
-    }
-    let outcome = try runToolUnderFileSizeLimit(kilobytes: 16, tool, resolved)
-    #expect(!outcome.signaled, "\(tool) ended by signal \(outcome.status): \(outcome.stderr.suffix(600))")
-    #expect(outcome.status == 1, "\(outcome.stderr.suffix(600))")
-    #expect(outcome.stderr.contains("File too large"), "\(outcome.stderr.suffix(600))")
-    let left = try FileManager.default.contentsOfDirectory(atPath: outputs.path)
-    #expect(left.isEmpty, "left behind: \(left)")
+    try expectCleanFailure(
+      tool, arguments, outputs: try makeTemporaryDirectory("file-size-out").path, message: "File too large"
+    ) { try runToolUnderFileSizeLimit(kilobytes: 16, $0, $1) }
   }
 }
 
@@ -44,37 +58,13 @@ import Testing
 /// exits 1 and leaves nothing on it.
 @Suite(.enabled(if: SmallFileSystem.canMount, "no permission to mount a tmpfs here; skipping"))
 struct FullFileSystemTests {
-  @Test(arguments: [
-    ("snnconv", ["convert", "models/mlp.h5", "--calibration", "50", "-o", "OUT/net.snn.h5"]),
-    (
-      "snntrain",
-      ["fit", "--model", "mlp", "--epochs", "1", "--limit", "200", "--test-limit", "0", "-o", "OUT/m.h5"]
-    ),
-    ("snnconv", ["export", "IN/mlp-if.snn.h5", "-o", "OUT/mlp.nir"]),
-  ])
+  @Test(arguments: fullDiskCases)
   func aWriteOntoAFullFileSystemEndsCleanly(tool: String, arguments: [String]) throws {
-    let inputs = try makeTemporaryDirectory("full-fs-in")
     let full = try SmallFileSystem(kilobytes: 16)
     defer { full.unmount() }
-    if arguments.contains("IN/mlp-if.snn.h5") {
-      let convert = try runTool(
-        "snnconv",
-        [
-          "convert", "models/mlp.h5", "--dynamics", "if", "--calibration", "50", "-o",
-          inputs.path + "/mlp-if.snn.h5",
-        ])
-      try #require(convert.status == 0, "\(convert.stderr)")
+    try expectCleanFailure(tool, arguments, outputs: full.path, message: "No space left on device") {
+      try runToolOutcome($0, $1)
     }
-    let resolved = arguments.map {
-      $0.replacingOccurrences(of: "OUT/", with: full.path + "/").replacingOccurrences(
-        of: "IN/", with: inputs.path + "/")
-    }
-    let outcome = try runToolOutcome(tool, resolved)
-    #expect(!outcome.signaled, "\(tool) ended by signal \(outcome.status): \(outcome.stderr.suffix(600))")
-    #expect(outcome.status == 1, "\(outcome.stderr.suffix(600))")
-    #expect(outcome.stderr.contains("No space left on device"), "\(outcome.stderr.suffix(600))")
-    let left = try FileManager.default.contentsOfDirectory(atPath: full.path)
-    #expect(left.isEmpty, "left behind: \(left)")
   }
 }
 
