@@ -45,10 +45,9 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   public var targetTimesteps: Int?
   /// How many training images tuning simulates.
   public var tuningImages: Int
-  /// How membrane neurons (``Dynamics/integrateAndFire``) reset when they fire.
-  public var reset: ResetMode
-  /// The membrane time constant τ of leaky membrane neurons; nil: no leak.
-  public var leak: Double?
+  /// The neuron model's own settings (``NeuronModel/parameters``: a membrane's reset and leak, a
+  /// burst neuron's bits …); those left out take the model's defaults.
+  public var neuron: NeuronParameters
   /// Where membrane neurons start, as a fraction of the threshold (0: at rest).
   public var initialMembrane: Double
 
@@ -65,10 +64,9 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
     dynamics: Dynamics = .signGD, schedule: StepSchedule? = nil, normalization: Normalization = .max,
     granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false,
     targetTimesteps: Int? = nil, tuningImages: Int = ConversionSettings.defaultTuningImages,
-    reset: ResetMode = .subtract, leak: Double? = nil, initialMembrane: Double = 0
+    neuron: NeuronParameters = NeuronParameters(), initialMembrane: Double = 0
   ) {
-    self.reset = reset
-    self.leak = leak
+    self.neuron = neuron
     self.initialMembrane = initialMembrane
     self.dynamics = dynamics
     self.schedule = schedule
@@ -184,8 +182,8 @@ extension SpikingNetwork {
         PopulationSpec(
           node: node.name, target: target, dynamics: settings.dynamics,
           schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: scales[node.name] ?? [1],
-          initial: [membrane ? settings.initialMembrane : 0], reset: settings.reset,
-          leak: membrane ? settings.leak : nil))
+          initial: [membrane ? settings.initialMembrane : 0],
+          parameters: settings.neuron.resolved(for: settings.dynamics)))
     }
     try self.init(
       graph: converted, populations: populations, readout: readout,

@@ -414,7 +414,7 @@ public enum Tuning {
       populations.append(
         PopulationSpec(
           node: name, target: candidate.target, dynamics: candidate.dynamics, schedule: candidate.schedule,
-          scales: candidate.scales, initial: candidate.initial, reset: candidate.reset, leak: candidate.leak))
+          scales: candidate.scales, initial: candidate.initial, parameters: candidate.parameters))
     }
     let graph = try Graph(name: part.graph.name, nodes: nodes, outputs: [node.name])
     return (

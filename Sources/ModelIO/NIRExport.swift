@@ -175,9 +175,10 @@ public enum NIRExport {
         let inverse = (0..<neurons).map { 1 / Float(spec.scales[$0 % spec.scales.count]) }
         let lambda = (0..<neurons).map { Float(spec.scales[$0 % spec.scales.count]) }
         let shape = nirShape(node.shape)
-        var neuron = NIRNode(name: name, type: spec.leak == nil ? "IF" : "LIF")
+        let membrane = MembraneIntegrateAndFire.Membrane(spec.parameters)
+        var neuron = NIRNode(name: name, type: membrane.leak == nil ? "IF" : "LIF")
         let threshold = Parameter.floats([Float](repeating: 1, count: neurons), shape: shape)
-        if let tau = spec.leak {
+        if let tau = membrane.leak {
           neuron.parameters = [
             ("tau", .floats([Float](repeating: Float(tau), count: neurons), shape: shape)),
             ("r", .floats(channelFirst(inverse.map { Float(tau) * $0 }, shape: node.shape), shape: shape)),
@@ -192,7 +193,7 @@ public enum NIRExport {
         }
         // v_reset is left out: NIR reads its absence as 0 (and readers pinned to NIR 1.0.4
         // refuse the parameter).
-        if spec.reset == .subtract {
+        if membrane.reset == .subtract {
           neuron.metadata.append(("reset_mode", "subtract"))
           resets.insert(spec.node)
         }

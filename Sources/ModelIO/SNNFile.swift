@@ -100,9 +100,12 @@ public enum SNNFile {
           if spec.initial.contains(where: { $0 != 0 }) {
             try group.writeDataset("initial", values: spec.initial, shape: [spec.initial.count])
           }
-          if spec.dynamics.sendsSpikes {
-            try group.writeAttribute("reset", string: spec.reset.rawValue)
-            if let leak = spec.leak { try group.writeAttribute("leak", values: [leak]) }
+          // The model's own settings, one attribute each (a membrane's reset and leak …).
+          for (name, value) in spec.parameters.values.sorted(by: { $0.key < $1.key }) {
+            switch value {
+            case .number(let number): try group.writeAttribute(name, values: [number])
+            case .word(let word): try group.writeAttribute(name, string: word)
+            }
           }
         }
         // A write that failed (a full disk) is reported here, before the rename.
@@ -211,21 +214,24 @@ public enum SNNFile {
         guard let dynamics = Dynamics(rawValue: try group.readString("dynamics")) else {
           throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has unknown dynamics")
         }
-        var reset = ResetMode.subtract
-        if group.hasAttribute("reset") {
-          let text = try group.readString("reset")
-          guard let mode = ResetMode(rawValue: text) else {
+        var parameters = NeuronParameters()
+        for parameter in dynamics.model.parameters where group.hasAttribute(parameter.name) {
+          let value: NeuronParameters.Value
+          switch parameter.domain {
+          case .word: value = .word(try group.readString(parameter.name))
+          case .number:
+            guard let number = try group.readAttribute(parameter.name, as: Double.self).first else {
+              throw ModelIOError.badConfig(
+                file: path, detail: "population '\(name)' has an empty \(parameter.name)")
+            }
+            value = .number(number)
+          }
+          guard parameter.accepts(value) else {
             throw ModelIOError.badConfig(
-              file: path, detail: "population '\(name)' has unknown reset '\(text)' (subtract or zero)")
+              file: path,
+              detail: "population '\(name)' has \(parameter.name) '\(value)' (\(parameter.expected))")
           }
-          reset = mode
-        }
-        var leak: Double?
-        if group.hasAttribute("leak") {
-          guard let tau = try group.readAttribute("leak", as: Double.self).first else {
-            throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has an empty leak")
-          }
-          leak = tau
+          parameters[parameter.name] = value
         }
         return PopulationSpec(
           node: name,
@@ -240,7 +246,7 @@ public enum SNNFile {
             ? try readPerPosition(
               group.dataset("initial"), "initial estimates", of: name, nodeShape: shapes[name], file: path)
             : [0],
-          reset: reset, leak: leak)
+          parameters: parameters)
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {

@@ -80,6 +80,26 @@ public struct Report: Sendable {
       title: "Top-1 accuracy", x: timeAxis, y: Axis("accuracy (%)"), series: series, references: references)
   }
 
+  /// Whether some run sends more than one bit per neuron and step (burst neurons), so that
+  /// accuracy against T alone would compare it unfairly with binary runs.
+  public var hasMultiBitRuns: Bool { runs.contains { $0.settings.bits != 1 } }
+
+  /// Accuracy against the bits each neuron sent in all, `T·b` (b bits per step, 1 for binary
+  /// spikes), for every run: multi-bit and binary runs compared at equal traffic.
+  public func bitsPlot() -> LinePlot {
+    let series = zip(labels, runs).map { label, run in
+      Series(
+        label, points: zip(run.timesteps, run.accuracy).map { (Double($0) * run.settings.bits, $1 * 100) })
+    }
+    let all = Set(runs.flatMap { run in run.timesteps.map { Double($0) * run.settings.bits } }).sorted()
+    let axis = Axis(
+      "bits per neuron T·b", scale: .log, range: all.first!...all.last!,
+      ticks: all.count <= 12 ? all : nil, format: { String(format: "%g", $0) })
+    return LinePlot(
+      title: "Top-1 accuracy against bits sent", x: axis, y: Axis("accuracy (%)"), series: series,
+      references: accuracyPlot().references)
+  }
+
   /// Mean absolute error against T (log–log) of the populations of one op, one curve per run.
   public func errorPlot(op: String) -> LinePlot {
     let series = zip(labels, runs).compactMap { label, run -> Series? in
@@ -105,6 +125,7 @@ public struct Report: Sendable {
   /// Every plot, with its file and section, in the order the pages show them within a section.
   public func plots() -> [Plot] {
     [Plot(file: "accuracy.svg", section: .accuracy, plot: accuracyPlot())]
+      + (hasMultiBitRuns ? [Plot(file: "accuracy-bits.svg", section: .accuracy, plot: bitsPlot())] : [])
       + (costedRuns.isEmpty ? [] : [Plot(file: "energy.svg", section: .activity, plot: energyPlot())])
       + [Plot(file: "rates.svg", section: .activity, plot: ratePlot())]
       + ops.map { Plot(file: "error-\(Self.fileSafe($0)).svg", section: .errorByOp, plot: errorPlot(op: $0)) }
@@ -608,18 +629,24 @@ public struct Report: Sendable {
   /// Labels from the settings that tell runs apart: fields are taken in order of importance,
   /// each only if it separates runs the fields before it left together.
   static func labels(for runs: [RunRecord]) -> [String] {
-    let fields: [(RunRecord) -> String] = [
-      { $0.settings.name }, { $0.settings.dynamics.map(\.rawValue).joined(separator: "+") },
-      { $0.settings.normalization.description }, { $0.settings.granularity.rawValue },
-      { $0.settings.fused ? "fused" : "decomposed" },
-      { $0.settings.targetTimesteps.map { "tuned for T = \($0)" } ?? "not tuned" },
-      { $0.settings.schedules.map(\.description).joined(separator: "+") },
-      { "\($0.settings.engine.rawValue) engine" }, { "\($0.settings.input.rawValue) input" },
-      { $0.settings.reset.map { "reset \($0.rawValue)" } ?? "" },
-      { $0.settings.leak.map { "leak τ = \(String(format: "%g", $0))" } ?? "no leak" },
-      { $0.settings.initialMembrane.map { "v₀ = \(String(format: "%g", $0))" } ?? "" },
-      { "\($0.settings.calibrationImages) calibration images" }, { "\($0.images) images" },
-    ]
+    let fields: [(RunRecord) -> String] =
+      [
+        { $0.settings.name }, { $0.settings.dynamics.map(\.rawValue).joined(separator: "+") },
+        { $0.settings.normalization.description }, { $0.settings.granularity.rawValue },
+        { $0.settings.fused ? "fused" : "decomposed" },
+        { $0.settings.targetTimesteps.map { "tuned for T = \($0)" } ?? "not tuned" },
+        { $0.settings.schedules.map(\.description).joined(separator: "+") },
+        { "\($0.settings.engine.rawValue) engine" }, { "\($0.settings.input.rawValue) input" },
+      ]
+      + NeuronParameters.all.map { parameter in
+        { (run: RunRecord) -> String in
+          guard let settings = run.settings.neuronSettings else { return "" }
+          return settings[parameter.name].map { "\(parameter.name) \($0)" } ?? "no \(parameter.name)"
+        }
+      } + [
+        { $0.settings.initialMembrane.map { "v₀ = \(String(format: "%g", $0))" } ?? "" },
+        { "\($0.settings.calibrationImages) calibration images" }, { "\($0.images) images" },
+      ]
     var chosen = [Int]()
     func key(_ run: RunRecord, _ indices: [Int]) -> [String] { indices.map { fields[$0](run) } }
     for index in fields.indices {

@@ -40,11 +40,30 @@ public struct RunRecord: Codable, Sendable {
     public var offset: Int?
     /// What was done to the images (`--scale`, `--mean`, `--std`); nil for nothing.
     public var preprocessing: Preprocessing?
-    /// Membrane neurons' reset, leak τ and mean starting membrane (a fraction of the
-    /// threshold); nil in a network without membrane neurons (and in older records).
+    /// The neuron model's own settings (``NeuronParameters``: reset, leak, bits …) of the first
+    /// population that has any; nil where none has (and in older records, which wrote a
+    /// membrane's as ``reset`` and ``leak``: read ``neuronSettings``).
+    public var neuron: NeuronParameters?
+    /// Bits each neuron sends per step (``NeuronModel/bitsPerStep(_:)``): 1 for binary spikes,
+    /// `b` for bursts of up to `2ᵇ − 1`; nil in records written before it was stored (1).
+    public var bitsPerStep: Double?
+    /// A membrane's reset and leak τ as records wrote them before ``neuron``, still written for
+    /// their readers.
     public var reset: ResetMode?
     public var leak: Double?
+    /// Membrane neurons' mean starting membrane (a fraction of the threshold); nil in a network
+    /// without membrane neurons (and in older records).
     public var initialMembrane: Double?
+
+    /// ``neuron``, or in an older record the membrane settings it wrote on their own.
+    public var neuronSettings: NeuronParameters? {
+      if let neuron { return neuron }
+      guard reset != nil || leak != nil else { return nil }
+      return MembraneIntegrateAndFire.Membrane(reset: reset ?? .subtract, leak: leak).parameters
+    }
+
+    /// Bits per neuron and step, 1 where the record does not say.
+    public var bits: Double { bitsPerStep ?? 1 }
 
     public init(
       network: String, name: String, sourceModel: String, sourceSha256: String, dynamics: [Dynamics],
@@ -83,11 +102,15 @@ public struct RunRecord: Codable, Sendable {
         calibrationImages: network.calibrationImages,
         engine: simulation.update, input: simulation.input, data: data, limit: limit,
         batchSize: simulation.batchSize, targetTimesteps: network.targetTimesteps)
-      if let membrane = network.populations.first(where: { $0.dynamics.sendsSpikes }) {
-        reset = membrane.reset
-        leak = membrane.leak
+      if let membrane = network.populations.first(where: { $0.dynamics.model.hasMembrane }) {
+        // Also as records wrote them before, for their readers.
+        let settings = MembraneIntegrateAndFire.Membrane(membrane.parameters)
+        (reset, leak) = (settings.reset, settings.leak)
         initialMembrane = membrane.initial.reduce(0, +) / Double(max(membrane.initial.count, 1))
       }
+      neuron = network.populations.first(where: { !$0.parameters.isEmpty })?.parameters
+      bitsPerStep = network.populations.map { $0.dynamics.model.bitsPerStep($0.parameters) }.max()
+
     }
   }
 

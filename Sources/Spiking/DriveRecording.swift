@@ -242,7 +242,7 @@ public final class DriveRecording: @unchecked Sendable {
     var population = Population<Float>(
       dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
       scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: size,
-      reset: spec.reset, leak: spec.leak)
+      parameters: spec.parameters)
     let storage = Samples(count: size)
     defer { withExtendedLifetime(storage) {} }
     let output = storage.values

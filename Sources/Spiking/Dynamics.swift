@@ -27,6 +27,18 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   public var defaultSchedule: StepSchedule { model.defaultSchedule ?? .constant(eta: 1) }
 }
 
+extension Dynamics {
+  /// The neuron model this name stands for: the one place a new model is added to the names.
+  public var model: any NeuronModel.Type {
+    switch self {
+    case .subgradient: RateIntegrateAndFire.self
+    case .signGD: SignGradientDescent.self
+    case .signedSubgradient: SignedIntegrateAndFire.self
+    case .integrateAndFire: MembraneIntegrateAndFire.self
+    }
+  }
+}
+
 /// What a membrane integrate-and-fire neuron's potential becomes when it fires
 /// (``Dynamics/integrateAndFire``).
 public enum ResetMode: String, Sendable, Hashable, Codable, CaseIterable {

@@ -432,7 +432,7 @@ final class LoweredNetwork {
         let population = Population(
           dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
           scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: count,
-          reset: spec.reset, leak: spec.leak)
+          parameters: spec.parameters)
         buffer.update(repeating: 0)
         population.publishInitial(into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
         populations[position] = population

@@ -27,10 +27,8 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   /// `v` for every neuron of every batch element (the membrane potential `u` of a membrane
   /// population).
   public private(set) var estimates: [Scalar]
-  /// How a membrane neuron resets when it fires.
-  public let resetMode: ResetMode
-  /// The membrane time constant τ of a leaky membrane neuron; nil without a leak.
-  public let timeConstant: Scalar?
+  /// The model's own settings (``NeuronModel/parameters``).
+  public let parameters: NeuronParameters
   /// Spikes emitted so far, summed over neurons and steps.
   public private(set) var spikeCount = 0
   /// The last step taken (0 before the first).
@@ -54,15 +52,17 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - scales: λ, one or per inner position (see ``scales``); each positive and finite.
   ///   - initial: `v_0`, one or per inner position (see ``initial``); each finite.
   ///   - count: neurons × batch size, a multiple of `scales.count` and of `initial.count`.
-  ///   - reset, leak: how a membrane neuron resets, and its time constant τ (nil: no leak);
-  ///     unused by the other dynamics.
+  ///   - parameters: the model's own settings (a membrane's reset and leak …); those left out
+  ///     take the model's defaults.
   public init(
     dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1],
-    initial: [Scalar] = [0], count: Int, reset: ResetMode = .subtract, leak: Double? = nil
+    initial: [Scalar] = [0], count: Int, parameters: NeuronParameters = NeuronParameters()
   ) {
-    precondition(leak.map { $0.isFinite && $0 >= 1 } ?? true, "leak time constant must be at least 1")
-    resetMode = reset
-    timeConstant = leak.map { Scalar($0) }
+    let problem = parameters.problem(for: dynamics)
+    precondition(problem == nil, problem ?? "")
+    var resolved = parameters.resolved(for: dynamics)
+    for (name, value) in parameters.values { resolved[name] = value }
+    self.parameters = resolved
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
       "population scales must be positive and finite")
@@ -164,26 +164,45 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     let target = self.target
     let scales = rowScales
     let inverseScales = rowInverses
-    let (resetMode, tau) = (self.resetMode, self.timeConstant)
     let fired: Int
-    if dynamics.sendsSpikes {
+    // One case per model that steps in a loop of its own; the rate models share the dispatch
+    // on targets below.
+    switch dynamics {
+    case .integrateAndFire:
       // The membrane integrates the current itself: its threshold, not a target, makes the ReLU.
+      let membrane = MembraneIntegrateAndFire.Membrane(parameters)
+      let tau = membrane.leak.map { Scalar($0) }
       fired = estimates.withUnsafeMutableBufferPointer { u in
         if let spikes {
           return MembraneIntegrateAndFire.step(
-            StoreZeroOneSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
+            StoreZeroOneSpikes.self, membrane.reset, tau, first, u, scales, inverseScales, output,
             spikes.baseAddress!)
         }
         if let weightedSpikes {
           return MembraneIntegrateAndFire.step(
-            StoreSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
+            StoreSpikes.self, membrane.reset, tau, first, u, scales, inverseScales, output,
             weightedSpikes.baseAddress!)
         }
         return MembraneIntegrateAndFire.step(
-          DiscardSpikes.self, resetMode, tau, first, u, scales, inverseScales, output,
+          DiscardSpikes.self, membrane.reset, tau, first, u, scales, inverseScales, output,
           output.baseAddress!)
       }
-    } else if !evaluatesTargetSeparately(spikes: spikes != nil) {
+    case .subgradient, .signGD, .signedSubgradient:
+      fired = rateStep(eta, first, second, output, spikes, weightedSpikes, workspace)
+    }
+    spikeCount &+= fired
+  }
+
+  /// One step of a rate model (one whose neurons update an estimate toward a target).
+  @inline(__always)
+  private mutating func rateStep(
+    _ eta: Scalar, _ first: UnsafeBufferPointer<Scalar>, _ second: UnsafeBufferPointer<Scalar>?,
+    _ output: UnsafeMutableBufferPointer<Scalar>, _ spikes: UnsafeMutableBufferPointer<Scalar>?,
+    _ weightedSpikes: UnsafeMutableBufferPointer<Scalar>?, _ workspace: UnsafeMutableBufferPointer<Scalar>?
+  ) -> Int {
+    let (dynamics, target, scales, inverseScales) = (self.dynamics, self.target, rowScales, rowInverses)
+    let fired: Int
+    if !evaluatesTargetSeparately(spikes: spikes != nil) {
       fired = Self.stepNeurons(
         dynamics, target, eta, first, second ?? first, UnsafeMutableBufferPointer(start: nil, count: 0),
         &estimates, scales, inverseScales, output, spikes, weightedSpikes)
@@ -202,7 +221,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
           spikes, weightedSpikes)
       }
     }
-    spikeCount &+= fired
+    return fired
   }
 }
 

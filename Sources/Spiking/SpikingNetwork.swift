@@ -78,19 +78,18 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   /// unless the conversion was tuned.
   public let initial: [Double]
 
-  /// How a membrane neuron (``Dynamics/integrateAndFire``) resets when it fires; `.subtract`
-  /// for the other dynamics, which have no membrane.
-  public let reset: ResetMode
-  /// The membrane time constant τ of a leaky membrane neuron, which keeps `1 − 1/τ` of its
-  /// potential each step (forward Euler, NIR's LIF with `r = τ`, `v_leak = 0`); nil: no leak.
-  public let leak: Double?
+  /// The model's own settings (``NeuronModel/parameters``), all of them: a membrane's reset and
+  /// leak, a burst neuron's bits; empty for models without any.
+  public let parameters: NeuronParameters
 
   /// The largest λ, which is the population's only one at layer granularity.
   public var scale: Double { scales.max() ?? 1 }
 
+  /// - Parameter parameters: the model's settings; those left out take the model's defaults
+  ///   (``NeuronParameters/resolved(for:)``).
   public init(
     node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double],
-    initial: [Double] = [0], reset: ResetMode = .subtract, leak: Double? = nil
+    initial: [Double] = [0], parameters: NeuronParameters = NeuronParameters()
   ) {
     self.node = node
     self.target = target
@@ -98,8 +97,10 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     self.schedule = schedule
     self.scales = scales
     self.initial = initial
-    self.reset = reset
-    self.leak = leak
+    // Checked by SpikingNetwork's validation; resolving keeps whatever was given.
+    var resolved = parameters.resolved(for: dynamics)
+    for (name, value) in parameters.values { resolved[name] = value }
+    self.parameters = resolved
   }
 
   public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {
@@ -112,24 +113,47 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   {
     PopulationSpec(
       node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule,
-      scales: scales ?? self.scales, initial: initial ?? self.initial, reset: reset, leak: leak)
+      scales: scales ?? self.scales, initial: initial ?? self.initial, parameters: parameters)
   }
 
   private enum CodingKeys: String, CodingKey {
-    case node, target, dynamics, schedule, scales, initial, reset, leak
+    case node, target, dynamics, schedule, scales, initial, parameters
+    // Before models declared their settings, a membrane's were fields of their own.
+    case reset, leak
   }
 
   public init(from decoder: Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
+    var parameters =
+      try container.decodeIfPresent(NeuronParameters.self, forKey: .parameters) ?? NeuronParameters()
+    let dynamics = try container.decode(Dynamics.self, forKey: .dynamics)
+    if dynamics.model.hasMembrane {
+      if let reset = try container.decodeIfPresent(ResetMode.self, forKey: .reset) {
+        parameters[MembraneIntegrateAndFire.resetParameter.name] = .word(reset.rawValue)
+      }
+      if let leak = try container.decodeIfPresent(Double.self, forKey: .leak) {
+        parameters[MembraneIntegrateAndFire.leakParameter.name] = .number(leak)
+      }
+    }
     self.init(
       node: try container.decode(String.self, forKey: .node),
       target: try container.decode(NeuronTarget.self, forKey: .target),
-      dynamics: try container.decode(Dynamics.self, forKey: .dynamics),
+      dynamics: dynamics,
       schedule: try container.decode(StepSchedule.self, forKey: .schedule),
       scales: try container.decode([Double].self, forKey: .scales),
       initial: try container.decodeIfPresent([Double].self, forKey: .initial) ?? [0],
-      reset: try container.decodeIfPresent(ResetMode.self, forKey: .reset) ?? .subtract,
-      leak: try container.decodeIfPresent(Double.self, forKey: .leak))
+      parameters: parameters)
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(node, forKey: .node)
+    try container.encode(target, forKey: .target)
+    try container.encode(dynamics, forKey: .dynamics)
+    try container.encode(schedule, forKey: .schedule)
+    try container.encode(scales, forKey: .scales)
+    try container.encode(initial, forKey: .initial)
+    if !parameters.isEmpty { try container.encode(parameters, forKey: .parameters) }
   }
 }
 
@@ -221,9 +245,8 @@ public struct SpikingNetwork: Sendable {
             "\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU)" : "")"
         )
       }
-      if let tau = spec.leak, !(tau.isFinite && tau >= 1) {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node, detail: "leak time constant τ = \(tau) (must be finite and at least 1)")
+      if let problem = spec.parameters.problem(for: spec.dynamics) {
+        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: problem)
       }
       let neurons = node.shape.reduce(1, *)
       guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,

@@ -55,20 +55,33 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       valueName: "N"))
   public var tuningImages: Int?
   @Option(
-    help:
-      "How membrane neurons (--dynamics if) reset when they fire: subtract the threshold, or to zero (default subtract)."
-  )
+    help: ArgumentHelp(
+      "A setting of the neuron model, repeatable: \(NeuronParameters.all.map { "\($0.name) (\($0.summary); \($0.expected); default \($0.defaultValue.map { "\($0)" } ?? "none"); \(ConversionOptions.readers(of: $0.name)))" }.joined(separator: "; ")).",
+      valueName: "name=value"))
+  public var neuron: [String] = []
+  @Option(
+    help: "Shorthand for --neuron reset=VALUE (\(ConversionOptions.readers(of: "reset")); default subtract).")
   public var reset: ResetMode?
   @Option(
     help: ArgumentHelp(
-      "Membrane time constant τ ≥ 1 of leaky membrane neurons (--dynamics if): each step keeps 1 − 1/τ of the potential (default: no leak).",
+      "Shorthand for --neuron leak=τ (\(ConversionOptions.readers(of: "leak")); default: no leak).",
       valueName: "τ"))
   public var leak: Double?
   @Option(
     help: ArgumentHelp(
-      "Where membrane neurons (--dynamics if) start, as a fraction of the threshold in [0, 1] (default 0).",
+      "Where membrane neurons (\(ConversionOptions.membraneModels)) start, as a fraction of the threshold in [0, 1] (default 0).",
       valueName: "F"))
   public var initialMembrane: Double?
+
+  /// `--dynamics a, b` for the models that declare the setting `name`.
+  static func readers(of name: String) -> String {
+    "--dynamics " + NeuronParameters.readers(of: name).map(\.rawValue).joined(separator: ", ")
+  }
+
+  /// `--dynamics a, b` for the models with a membrane.
+  static var membraneModels: String {
+    "--dynamics " + Dynamics.allCases.filter { $0.model.hasMembrane }.map(\.rawValue).joined(separator: ", ")
+  }
 
   public init() {}
 
@@ -85,27 +98,62 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     }
   }
 
-  /// Throws unless the membrane options are in range and given only when some conversion uses
-  /// membrane neurons, and the step-size options only when some does not (membrane neurons
-  /// have no step schedule).
+  /// Throws unless the neuron settings are in range and each read by one of `dynamics`, the
+  /// initial membrane given only when some conversion uses membrane neurons, and the step-size
+  /// options only when some does not (membrane neurons have no step schedule).
   public func validateMembrane(dynamics: [Dynamics]) throws {
-    if let leak { try ToolLimits.check(leak, "--leak", in: ToolLimits.leak) }
+    for (flag, name, _) in try neuronSettings()
+    where !dynamics.contains(where: { $0.model.parameters.contains { $0.name == name } }) {
+      throw ValidationError("\(flag) applies only to \(Self.readers(of: name))")
+    }
     if let initialMembrane {
       try ToolLimits.check(initialMembrane, "--initial-membrane", in: ToolLimits.initialMembrane)
+      if !dynamics.contains(where: { $0.model.hasMembrane }) {
+        throw ValidationError("--initial-membrane applies only to \(Self.membraneModels) (membrane neurons)")
+      }
     }
-    if !dynamics.contains(where: { $0.model.hasMembrane })
-      && (reset != nil || leak != nil || initialMembrane != nil)
-    {
+    let unscheduled = dynamics.filter { $0.model.defaultSchedule == nil }
+    if unscheduled.count == dynamics.count && (schedule != nil || eta0 != nil || gamma != nil) {
       throw ValidationError(
-        "--reset, --leak and --initial-membrane apply only to --dynamics if (membrane neurons)")
-    }
-    if dynamics.allSatisfy({ $0.model.defaultSchedule == nil })
-      && (schedule != nil || eta0 != nil || gamma != nil)
-    {
-      throw ValidationError(
-        "--schedule, --eta0 and --gamma do not apply to --dynamics if: membrane neurons integrate their input current"
+        "--schedule, --eta0 and --gamma do not apply to --dynamics \(unscheduled.map(\.rawValue).joined(separator: ", ")): membrane neurons integrate their input current"
       )
     }
+  }
+
+  /// The settings of `--neuron`, `--reset` and `--leak` by name.
+  /// - Throws: `ValidationError` for a setting no model declares, a value it does not accept, or
+  ///   a setting given twice.
+  public func neuronParameters() throws -> NeuronParameters {
+    var parameters = NeuronParameters()
+    for (_, name, value) in try neuronSettings() { parameters[name] = value }
+    return parameters
+  }
+
+  /// Each setting given: the flag that gave it (`--neuron bits`, `--reset`), its name and its
+  /// value (nil for `none`).
+  func neuronSettings() throws -> [(flag: String, name: String, value: NeuronParameters.Value?)] {
+    var pairs = neuron.map { ("--neuron", $0) }
+    if let reset { pairs.append(("--reset", "reset=\(reset.rawValue)")) }
+    if let leak { pairs.append(("--leak", "leak=\(leak)")) }
+    var settings = [(flag: String, name: String, value: NeuronParameters.Value?)]()
+    for (option, pair) in pairs {
+      let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+      let known = NeuronParameters.all
+      guard parts.count == 2, let parameter = known.first(where: { $0.name == parts[0] }) else {
+        throw ValidationError(
+          "--neuron takes NAME=VALUE with NAME one of \(known.map(\.name).joined(separator: ", ")); got '\(pair)'"
+        )
+      }
+      let flag = option == "--neuron" ? "--neuron \(parameter.name)" : option
+      guard let value = parameter.parse(parts[1]) else {
+        throw ValidationError("\(flag) must be \(parameter.expected), got '\(parts[1])'")
+      }
+      guard !settings.contains(where: { $0.name == parameter.name }) else {
+        throw ValidationError("\(parameter.name) is given twice (\(flag))")
+      }
+      settings.append((flag, parameter.name, value))
+    }
+    return settings
   }
 
   /// Throws unless `--tuning-images` is in range and given only when the command tunes.
@@ -131,7 +179,8 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     ConversionSettings(
       dynamics: dynamics, schedule: dynamics.model.defaultSchedule == nil ? nil : stepSchedule,
       normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
-      tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages, reset: reset ?? .subtract,
-      leak: leak, initialMembrane: initialMembrane ?? 0)
+      tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages,
+      neuron: ((try? neuronParameters()) ?? NeuronParameters()).resolved(for: dynamics),
+      initialMembrane: initialMembrane ?? 0)
   }
 }

@@ -5,9 +5,10 @@ import Spiking
 
 /// `snnsim compare --sweep OPTION=V1,V2`: one more conversion or simulation option to compare
 /// the values of, named as on the command line of `snnconv convert` and `snnsim run`, with the
-/// ranges those commands check (``ToolLimits``).
+/// ranges those commands check (``ToolLimits``). A neuron model's own settings
+/// (``NeuronParameter``: reset, leak, bits …) are swept by their names too.
 public enum SweepOption: String, CaseIterable, Sendable {
-  case fuse, granularity, schedule, eta0, gamma, calibration, reset, leak
+  case fuse, granularity, schedule, eta0, gamma, calibration
   case initialMembrane = "initial-membrane"
   case input, engine
 
@@ -19,8 +20,6 @@ public enum SweepOption: String, CaseIterable, Sendable {
     case .schedule: ConversionOptions.ScheduleName.allCases.map(\.rawValue).joined(separator: ", ")
     case .eta0, .gamma: "numbers in (0, 1]"
     case .calibration: "image counts"
-    case .reset: ResetMode.allCases.map(\.rawValue).joined(separator: ", ")
-    case .leak: "τ ≥ 1 or none"
     case .initialMembrane: "fractions in [0, 1]"
     case .input: InputEncoding.allCases.map(\.rawValue).joined(separator: ", ")
     case .engine: AffineUpdate.allCases.map(\.rawValue).joined(separator: ", ")
@@ -33,7 +32,7 @@ public enum SweepOption: String, CaseIterable, Sendable {
 
   var readers: Readers {
     switch self {
-    case .reset, .leak, .initialMembrane: .membrane
+    case .initialMembrane: .membrane
     case .schedule, .eta0, .gamma, .fuse: .stepped
     case .granularity, .calibration, .input, .engine: .all
     }
@@ -102,15 +101,6 @@ public enum SweepOption: String, CaseIterable, Sendable {
       return try list { Int($0).flatMap { (1...ToolLimits.images).contains($0) ? $0 : nil } }.map { count in
         ("\(count)", { settings, _ in settings.calibrationImages = count })
       }
-    case .reset:
-      return try list { ResetMode(rawValue: $0) }.map { reset in
-        (reset.rawValue, { settings, _ in settings.reset = reset })
-      }
-    case .leak:
-      return try list { $0 == "none" ? .some(nil) : number($0, ToolLimits.leak).map(Optional.some) }.map {
-        leak in
-        (leak.map { "\($0)" } ?? "none", { settings, _ in settings.leak = leak })
-      }
     case .initialMembrane:
       return try list { number($0, ToolLimits.initialMembrane) }.map { start in
         ("\(start)", { settings, _ in settings.initialMembrane = start })
@@ -131,33 +121,61 @@ public enum SweepOption: String, CaseIterable, Sendable {
   ///   fewer than two values.
   public static func parse(_ text: String) throws -> Ablation.Sweep {
     let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-    guard parts.count == 2, let option = SweepOption(rawValue: parts[0]) else {
+    let names = allCases.map(\.rawValue) + NeuronParameters.all.map(\.name)
+    guard parts.count == 2, names.contains(parts[0]) else {
       throw ValidationError(
-        "--sweep takes OPTION=V1,V2 with OPTION one of \(allCases.map(\.rawValue).joined(separator: ", ")); got '\(text)'"
-      )
+        "--sweep takes OPTION=V1,V2 with OPTION one of \(names.joined(separator: ", ")); got '\(text)'")
     }
-    let values = try option.values(parts[1])
+    let values: [(String, Apply)]
+    let applies: @Sendable (ConversionSettings) -> Bool
+    if let option = SweepOption(rawValue: parts[0]) {
+      values = try option.values(parts[1])
+      applies = { settings in option.applies(to: settings.dynamics) }
+    } else {
+      let parameter = NeuronParameters.all.first { $0.name == parts[0] }!
+      values = try neuronValues(parameter, parts[1])
+      let readers = NeuronParameters.readers(of: parameter.name)
+      applies = { settings in readers.contains(settings.dynamics) }
+    }
     guard values.count >= 2, Set(values.map(\.0)).count == values.count else {
       throw ValidationError(
-        "--sweep \(option.rawValue) needs two or more different values, got '\(parts[1])'")
+        "--sweep \(parts[0]) needs two or more different values, got '\(parts[1])'")
     }
     return Ablation.Sweep(
-      option: option.rawValue, values: values.map { (name: $0.0, apply: $0.1) },
-      applies: { settings in option.applies(to: settings.dynamics) })
+      option: parts[0], values: values.map { (name: $0.0, apply: $0.1) }, applies: applies)
+  }
+
+  /// Each value of a neuron model's setting in the comma list `text`.
+  static func neuronValues(_ parameter: NeuronParameter, _ text: String) throws -> [(String, Apply)] {
+    try parseList(text, option: "--sweep \(parameter.name)", expected: parameter.expected) {
+      parameter.parse($0)
+    }
+    .map { value in
+      (value.map { "\($0)" } ?? "none", { settings, _ in settings.neuron[parameter.name] = value })
+    }
   }
 
   /// Throws when a swept option is one that none of `dynamics` reads.
   public static func check(_ sweeps: [Ablation.Sweep], dynamics: [Dynamics]) throws {
     for sweep in sweeps {
+      let readers = NeuronParameters.readers(of: sweep.option)
+      if !readers.isEmpty, !dynamics.contains(where: readers.contains) {
+        throw ValidationError(
+          "--sweep \(sweep.option) applies only to --dynamics \(readers.map(\.rawValue).joined(separator: ", "))"
+        )
+      }
       guard let option = SweepOption(rawValue: sweep.option), !dynamics.contains(where: option.applies) else {
         continue
       }
+      let membranes = Dynamics.allCases.filter { $0.model.hasMembrane }.map(\.rawValue).joined(
+        separator: ", ")
       switch option.readers {
       case .membrane:
-        throw ValidationError("--sweep \(sweep.option) applies only to --dynamics if (membrane neurons)")
+        throw ValidationError(
+          "--sweep \(sweep.option) applies only to --dynamics \(membranes) (membrane neurons)")
       case .stepped:
         throw ValidationError(
-          "--sweep \(sweep.option) does not apply to --dynamics if: membrane neurons have no step schedule and no fused form"
+          "--sweep \(sweep.option) does not apply to --dynamics \(membranes): membrane neurons have no step schedule and no fused form"
         )
       case .all:
         continue

@@ -25,7 +25,7 @@ extension SNNConv {
     var model: String
     @Option(
       help:
-        "Neuronal dynamics: signgd, subgradient (integrate-and-fire in rate form), if (integrate-and-fire membranes exchanging spikes) (default: signgd)."
+        "Neuronal dynamics: \(Dynamics.allCases.map { "\($0.rawValue) (\($0.model.summary))" }.joined(separator: ", ")) (default: signgd)."
     )
     var dynamics: Dynamics = .signGD
     @Flag(
@@ -138,7 +138,7 @@ extension SNNConv {
           "\(entry.label)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 || entry.members.count > 1 ? "≤" : "=") \(String(format: "%.4g", largest))"
         if let choice = choices[spec.node] {
           line +=
-            "  \(spec.dynamics.sendsSpikes ? "reset \(spec.reset.rawValue)" : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  \(choice.scalesPerNeuron ? "λ per neuron " : "")λ×\(choice.scaleFactor)  error at \(horizons) \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
+            "  \(spec.dynamics.model.defaultSchedule == nil ? spec.parameters.spelled : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  \(choice.scalesPerNeuron ? "λ per neuron " : "")λ×\(choice.scaleFactor)  error at \(horizons) \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
         }
         print(line)
       }

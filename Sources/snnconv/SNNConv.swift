@@ -3,6 +3,7 @@ import Foundation
 import Graph
 import ModelIO
 import Pipeline
+import Spiking
 import ToolSupport
 
 @main
@@ -49,7 +50,7 @@ extension SNNConv {
             neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
             scale: spec.scale, scales: spec.scales.count, target: spec.target.name,
             initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count,
-            reset: spec.dynamics.sendsSpikes ? spec.reset.rawValue : nil, leak: spec.leak)
+            neuron: spec.parameters.isEmpty ? nil : spec.parameters, how: Self.how(spec))
         }
         if json { return try printJSON(rows) }
         print(
@@ -60,14 +61,8 @@ extension SNNConv {
             row.initials > 1
             ? "  v₀ mean \(String(format: "%.4g", row.initial)) (\(row.initials) values)"
             : row.initial != 0 ? "  v₀ = \(String(format: "%.4g", row.initial))" : ""
-          // A membrane neuron has no schedule: its reset and leak say how it runs.
-          let how =
-            row.reset.map {
-              "reset \($0)" + (row.leak.map { ", leak τ = \(String(format: "%.4g", $0))" } ?? "")
-            }
-            ?? row.schedule
           print(
-            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(how)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
+            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.how)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
           )
         }
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
@@ -75,6 +70,14 @@ extension SNNConv {
       }
       let summary = GraphSummary(try ModelFile.read(model))
       if json { try printJSON(summary) } else { print(summary.table) }
+    }
+
+    /// The schedule, or a membrane's settings (which have no schedule), and any other settings.
+    static func how(_ spec: PopulationSpec) -> String {
+      var parts = [String]()
+      if spec.dynamics.model.defaultSchedule != nil { parts.append(spec.schedule.description) }
+      if !spec.parameters.isEmpty { parts.append(spec.parameters.spelled) }
+      return parts.joined(separator: ", ")
     }
 
     struct PopulationRow: Codable {
@@ -91,10 +94,11 @@ extension SNNConv {
       /// The mean initial estimate `v_0` (in units of λ), and how many values there are.
       let initial: Double
       let initials: Int
-      /// How a membrane neuron resets (`subtract`, `zero`) and its leak τ; absent for the other
-      /// dynamics and without a leak.
-      let reset: String?
-      let leak: Double?
+      /// The model's own settings (a membrane's reset and leak …); absent for models without any.
+      let neuron: NeuronParameters?
+      /// How the neurons run, for people: the schedule, or a membrane's settings (which have no
+      /// schedule), e.g. `reset subtract`.
+      let how: String
     }
   }
 

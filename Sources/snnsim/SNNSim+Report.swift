@@ -67,7 +67,7 @@ extension SNNSim {
 
     @Option(
       help: ArgumentHelp(
-        "Dynamics to compare (signgd, subgradient, signed-subgradient, if; default: signgd,subgradient).",
+        "Dynamics to compare (\(Dynamics.allCases.map(\.rawValue).joined(separator: ", ")); default: signgd,subgradient).",
         valueName: "signgd,subgradient"),
       transform: { try parseList($0, option: "--dynamics") })
     var dynamics: [Dynamics] = [.signGD, .subgradient]

@@ -423,12 +423,15 @@ import Testing
   @Test(arguments: [
     (
       ["--dynamics", "signgd", "--reset", "zero"],
-      "--reset, --leak and --initial-membrane apply only to --dynamics if"
+      "--reset applies only to --dynamics if"
     ),
     (["--dynamics", "if", "--eta0", "0.3"], "do not apply to --dynamics if"),
-    (["--dynamics", "if", "--leak", "0.5"], "--leak must be a number in [1.0"),
+    (["--dynamics", "if", "--leak", "0.5"], "--leak must be 1…1e+09 or none, got '0.5'"),
     (["--dynamics", "if", "--initial-membrane", "2"], "--initial-membrane must be a number in [0.0, 1.0]"),
     (["--dynamics", "if", "--fuse"], "fused composite layers have no membrane"),
+    (["--dynamics", "if", "--neuron", "colour=red"], "--neuron takes NAME=VALUE with NAME one of"),
+    (["--dynamics", "if", "--leak", "4", "--neuron", "leak=8"], "leak is given twice"),
+    (["--dynamics", "if", "--neuron", "leak=0.5"], "--neuron leak must be 1…1e+09 or none, got '0.5'"),
   ])
   func membraneOptionsAreChecked(arguments: [String], expected: String) throws {
     let out = try makeTemporaryDirectory("membrane-flags").appendingPathComponent("x.snn.h5").path

@@ -35,7 +35,8 @@ struct NIRExportTests {
     let network = try SpikingNetwork(
       converting: graph,
       settings: ConversionSettings(
-        dynamics: .integrateAndFire, calibrationImages: calibration.shape[0], reset: reset, leak: leak),
+        dynamics: .integrateAndFire, calibrationImages: calibration.shape[0],
+        neuron: MembraneIntegrateAndFire.Membrane(reset: reset, leak: leak).parameters),
       calibration: calibration)
     let count = images.shape[0]
     let result = try Simulator.run(
@@ -195,7 +196,8 @@ struct NIRExportTests {
     let network = try SpikingNetwork(
       converting: model,
       settings: ConversionSettings(
-        dynamics: .integrateAndFire, calibrationImages: 200, reset: .zero, leak: leaky ? 16 : nil),
+        dynamics: .integrateAndFire, calibrationImages: 200,
+        neuron: MembraneIntegrateAndFire.Membrane(reset: .zero, leak: leaky ? 16 : nil).parameters),
       calibration: calibration)
     let exact = directory.appendingPathComponent("\(name)-exact.nir").path
     let portable = directory.appendingPathComponent("\(name)-portable.nir").path

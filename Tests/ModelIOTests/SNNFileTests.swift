@@ -59,9 +59,14 @@ import Testing
     let network = try SpikingNetwork(
       converting: graph,
       settings: ConversionSettings(
-        dynamics: .integrateAndFire, calibrationImages: 4, reset: reset, leak: leak, initialMembrane: 0.5),
+        dynamics: .integrateAndFire, calibrationImages: 4,
+        neuron: MembraneIntegrateAndFire.Membrane(reset: reset, leak: leak).parameters, initialMembrane: 0.5),
       calibration: inputs)
-    #expect(network.populations.allSatisfy { $0.reset == reset && $0.leak == leak && $0.initial == [0.5] })
+    #expect(
+      network.populations.allSatisfy {
+        MembraneIntegrateAndFire.Membrane($0.parameters) == .init(reset: reset, leak: leak)
+          && $0.initial == [0.5]
+      })
     let path = directory.appendingPathComponent("membrane.snn.h5").path
     try SNNFile.write(
       network, provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
@@ -71,7 +76,7 @@ import Testing
     try HDF5File.open(path, mode: .readWrite).root.group("populations").group(first).writeAttribute(
       "leak", values: [0.5])
     let error = #expect(throws: (any Error).self) { try SNNFile.read(path) }
-    #expect("\(error!)".contains(first) && "\(error!)".contains("τ = 0.5"), "\(error!)")
+    #expect("\(error!)".contains(first) && "\(error!)".contains("leak '0.5'"), "\(error!)")
   }
 
   /// Every op the Keras fixtures make (GELU, SiLU, LayerNorm, residual adds, softmax, padding,

@@ -19,8 +19,7 @@ import Testing
   {
     var population = Population<Double>(
       dynamics: .integrateAndFire, target: .unary(.relu), scales: [2], initial: [start], count: 1,
-      reset: reset,
-      leak: leak)
+      parameters: MembraneIntegrateAndFire.Membrane(reset: reset, leak: leak).parameters)
     var times = [Int]()
     var outputs = [Double]()
     var output = [0.0]
@@ -135,7 +134,9 @@ import Testing
   func network(reset: ResetMode = .subtract) throws -> SpikingNetwork {
     try SpikingNetwork(
       converting: SimulationTests.model,
-      settings: ConversionSettings(dynamics: .integrateAndFire, calibrationImages: 500, reset: reset),
+      settings: ConversionSettings(
+        dynamics: .integrateAndFire, calibrationImages: 500,
+        neuron: MembraneIntegrateAndFire.Membrane(reset: reset).parameters),
       calibration: SimulationTests.calibration)
   }
 

@@ -13,6 +13,7 @@ import Tensor
 /// at conversion). NIR's IF and LIF nodes hold it (docs/nir.md).
 public enum MembraneIntegrateAndFire: NeuronModel {
   public static let dynamics = Dynamics.integrateAndFire
+  public static let summary = "integrate-and-fire membranes exchanging spikes"
   public static let sendsSpikes = true
   public static let estimateFollowsSpikes = true
   /// None: what a layer fed by membrane neurons sees each step is that step's spikes alone.
@@ -23,6 +24,43 @@ public enum MembraneIntegrateAndFire: NeuronModel {
   public static let tunesSchedule = false
   public static func approximates(_ target: NeuronTarget) -> Bool { target == .unary(.relu) }
   public static let notExportableToNIR: String? = nil
+  public static let parameters = [resetParameter, leakParameter]
+
+  /// `reset`: ``ResetMode``, subtract unless told otherwise.
+  public static let resetParameter = NeuronParameter(
+    name: "reset",
+    summary: "what the potential becomes when the neuron fires: subtract the threshold, or zero",
+    domain: .word(ResetMode.allCases.map(\.rawValue)), defaultValue: .word(ResetMode.subtract.rawValue))
+  /// `leak`: the membrane time constant τ; the potential keeps `1 − 1/τ` each step. None
+  /// unless told otherwise.
+  public static let leakParameter = NeuronParameter(
+    name: "leak", summary: "membrane time constant τ: each step keeps 1 − 1/τ of the potential",
+    domain: .number(1...1e9, integer: false, noneAllowed: true), defaultValue: nil)
+
+  /// A membrane's settings read from a population's ``NeuronParameters``.
+  public struct Membrane: Sendable, Hashable {
+    public var reset: ResetMode
+    /// τ; nil: no leak.
+    public var leak: Double?
+
+    public init(reset: ResetMode = .subtract, leak: Double? = nil) {
+      self.reset = reset
+      self.leak = leak
+    }
+
+    /// The settings in `parameters` (reset by subtraction and no leak where they are left out).
+    public init(_ parameters: NeuronParameters) {
+      reset = parameters.word(resetParameter.name).flatMap(ResetMode.init(rawValue:)) ?? .subtract
+      leak = parameters.number(leakParameter.name)
+    }
+
+    /// These settings by name.
+    public var parameters: NeuronParameters {
+      var parameters = NeuronParameters([resetParameter.name: .word(reset.rawValue)])
+      parameters[leakParameter.name] = leak.map { .number($0) }
+      return parameters
+    }
+  }
 }
 
 /// How a membrane neuron's potential takes in the step's current, chosen once per step so that

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// One kind of spiking neuron as the rest of the toolkit sees it: what it can approximate, what
@@ -13,6 +14,8 @@ import Tensor
 public protocol NeuronModel {
   /// The name of the model in files, flags and run records.
   static var dynamics: Dynamics { get }
+  /// A few words for help texts: what the neuron is.
+  static var summary: String { get }
   /// Whether a neuron sends what it fires (`λ·s_t`, a spike) rather than its estimate; what a
   /// receiver, the readout or a measurement then takes as its value is the mean of what it sent.
   static var sendsSpikes: Bool { get }
@@ -38,17 +41,20 @@ public protocol NeuronModel {
   static func approximates(_ target: NeuronTarget) -> Bool
   /// Why a NIR graph cannot hold the model, nil where it can (``Dynamics/model``).
   static var notExportableToNIR: String? { get }
+  /// Its own settings (none unless it declares some), which ``NeuronParameters`` holds by name.
+  static var parameters: [NeuronParameter] { get }
+  /// How many different values a neuron sends per step with `parameters`: 2 for a binary
+  /// spike, 3 for a ternary one, `2ᵇ` for a burst of up to `2ᵇ − 1`. A step then costs
+  /// `log₂(levels)` bits per neuron (``bitsPerStep(_:)``), which reports compare models by.
+  static func spikeLevels(_ parameters: NeuronParameters) -> Int
 }
 
-extension Dynamics {
-  /// The neuron model this name stands for: the one place a new model is added to the names.
-  public var model: any NeuronModel.Type {
-    switch self {
-    case .subgradient: RateIntegrateAndFire.self
-    case .signGD: SignGradientDescent.self
-    case .signedSubgradient: SignedIntegrateAndFire.self
-    case .integrateAndFire: MembraneIntegrateAndFire.self
-    }
+extension NeuronModel {
+  public static var parameters: [NeuronParameter] { [] }
+  public static func spikeLevels(_ parameters: NeuronParameters) -> Int { 2 }
+  /// `log₂` of ``spikeLevels(_:)``: 1 for binary spikes.
+  public static func bitsPerStep(_ parameters: NeuronParameters) -> Double {
+    log2(Double(spikeLevels(parameters)))
   }
 }
 

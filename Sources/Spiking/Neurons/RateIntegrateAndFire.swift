@@ -10,6 +10,7 @@ import Tensor
 /// map of it can follow its spikes instead.
 public enum RateIntegrateAndFire: NeuronModel {
   public static let dynamics = Dynamics.subgradient
+  public static let summary = "integrate-and-fire in rate form"
   public static let sendsSpikes = false
   public static let estimateFollowsSpikes = true
   /// `1/(t+1)`: the running average.

@@ -11,6 +11,7 @@ import Tensor
 /// inputs, of either sign.
 public enum SignGradientDescent: NeuronModel {
   public static let dynamics = Dynamics.signGD
+  public static let summary = "sign gradient descent, any elementwise function"
   public static let sendsSpikes = false
   public static let estimateFollowsSpikes = false
   /// `0.15 · 0.95^(t−1)`, the defaults of Oh & Lee's code.

@@ -13,6 +13,8 @@ import Tensor
 /// ``RateIntegrateAndFire`` represents negative outputs (GELU's dip, LayerNorm, tanh).
 public enum SignedIntegrateAndFire: NeuronModel {
   public static let dynamics = Dynamics.signedSubgradient
+  public static let summary =
+    "signed integrate-and-fire, ternary spikes; also --dynamics subgradient --signed"
   public static let sendsSpikes = false
   public static let estimateFollowsSpikes = true
   public static let defaultSchedule: StepSchedule? = .inverse
@@ -22,6 +24,8 @@ public enum SignedIntegrateAndFire: NeuronModel {
   public static let tunesSchedule = false
   public static func approximates(_ target: NeuronTarget) -> Bool { true }
   public static let notExportableToNIR: String? = RateIntegrateAndFire.notExportableToNIR
+  /// −1, 0 or +1.
+  public static func spikeLevels(_ parameters: NeuronParameters) -> Int { 3 }
 }
 
 extension SignedIntegrateAndFire {
