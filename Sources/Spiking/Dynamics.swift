@@ -12,6 +12,8 @@ public enum Dynamics: String, Sendable, Hashable, Codable, CaseIterable {
   case signedSubgradient = "signed-subgradient"
   /// Membrane integrate-and-fire, spikes on the wire (``MembraneIntegrateAndFire``).
   case integrateAndFire = "if"
+  /// Burst integrate-and-fire, up to 2ᵇ − 1 spikes per step (``BurstIntegrateAndFire``).
+  case burst
 
   /// Whether the neuron sends spikes rather than its estimate to the next layer
   /// (``NeuronModel/sendsSpikes``).
@@ -35,6 +37,7 @@ extension Dynamics {
     case .signGD: SignGradientDescent.self
     case .signedSubgradient: SignedIntegrateAndFire.self
     case .integrateAndFire: MembraneIntegrateAndFire.self
+    case .burst: BurstIntegrateAndFire.self
     }
   }
 }

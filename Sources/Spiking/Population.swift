@@ -187,6 +187,20 @@ public struct Population<Scalar: TensorScalar>: Sendable {
           DiscardSpikes.self, membrane.reset, tau, first, u, scales, inverseScales, output,
           output.baseAddress!)
       }
+    case .burst:
+      fired = estimates.withUnsafeMutableBufferPointer { u in
+        if let spikes {
+          return BurstIntegrateAndFire.step(
+            StoreZeroOneSpikes.self, parameters, first, u, scales, inverseScales, output, spikes.baseAddress!)
+        }
+        if let weightedSpikes {
+          return BurstIntegrateAndFire.step(
+            StoreSpikes.self, parameters, first, u, scales, inverseScales, output, weightedSpikes.baseAddress!
+          )
+        }
+        return BurstIntegrateAndFire.step(
+          DiscardSpikes.self, parameters, first, u, scales, inverseScales, output, output.baseAddress!)
+      }
     case .subgradient, .signGD, .signedSubgradient:
       fired = rateStep(eta, first, second, output, spikes, weightedSpikes, workspace)
     }
@@ -419,7 +433,7 @@ extension Population {
     case .signedSubgradient:
       return SignedIntegrateAndFire.step(
         G.self, S.self, eta, x, y, e, v.count, l, r, lambda.count, o, weighted)
-    case .integrateAndFire:
+    case .integrateAndFire, .burst:
       preconditionFailure("membrane neurons step in their own loop")
     }
   }

@@ -423,13 +423,16 @@ import Testing
   @Test(arguments: [
     (
       ["--dynamics", "signgd", "--reset", "zero"],
-      "--reset applies only to --dynamics if"
+      "--reset applies only to --dynamics if, burst"
     ),
     (["--dynamics", "if", "--eta0", "0.3"], "do not apply to --dynamics if"),
     (["--dynamics", "if", "--leak", "0.5"], "--leak must be 1…1e+09 or none, got '0.5'"),
     (["--dynamics", "if", "--initial-membrane", "2"], "--initial-membrane must be a number in [0.0, 1.0]"),
     (["--dynamics", "if", "--fuse"], "fused composite layers have no membrane"),
     (["--dynamics", "if", "--neuron", "colour=red"], "--neuron takes NAME=VALUE with NAME one of"),
+    (["--dynamics", "burst", "--neuron", "bits=4"], "--neuron bits must be 1…3, got '4'"),
+    (["--dynamics", "burst", "--neuron", "bits=1.5"], "--neuron bits must be 1…3, got '1.5'"),
+    (["--dynamics", "if", "--neuron", "bits=2"], "--neuron bits applies only to --dynamics burst"),
     (["--dynamics", "if", "--leak", "4", "--neuron", "leak=8"], "leak is given twice"),
     (["--dynamics", "if", "--neuron", "leak=0.5"], "--neuron leak must be 1…1e+09 or none, got '0.5'"),
   ])

@@ -26,7 +26,7 @@ struct NeuronModelTests {
     #expect(SignGradientDescent.acceptsPerNeuronSchedule && SignGradientDescent.tunesSchedule)
     #expect(SignGradientDescent.approximates(.binary(.product)) && SignGradientDescent.emitsNegativeOutputs)
     #expect(!RateIntegrateAndFire.emitsNegativeOutputs && SignedIntegrateAndFire.emitsNegativeOutputs)
-    #expect(Dynamics.allCases.filter { $0.model.sendsSpikes } == [.integrateAndFire])
+    #expect(Dynamics.allCases.filter { $0.model.sendsSpikes } == [.integrateAndFire, .burst])
     #expect(Dynamics.allCases.filter { $0.model.acceptsPerNeuronSchedule } == [.signGD])
     #expect(Dynamics.allCases.filter { $0.model.notExportableToNIR == nil } == [.integrateAndFire])
   }
