@@ -6,7 +6,7 @@ import Tensor
 public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The op has no spiking neuron.
   case unsupportedOp(node: String, op: String)
-  /// The op has no neuron of the chosen dynamics (membrane neurons compute ReLU only).
+  /// The op has no neuron of the chosen dynamics (membrane neurons compute ReLU and capped ReLU only).
   case unsupportedByDynamics(node: String, op: String, dynamics: Dynamics)
   /// Settings that do not go together.
   case conflictingSettings(String)
@@ -18,7 +18,7 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
         "'\(node)' (\(op)) has no spiking neuron; supported: elementwise activations, two-input functions, max pooling, LayerNorm and softmax"
     case .unsupportedByDynamics(let node, let op, let dynamics):
       return
-        "'\(node)' (\(op)) has no \(dynamics.rawValue) neuron: membrane integrate-and-fire neurons compute ReLU (and max pooling, as ReLU neurons); convert with --dynamics subgradient, signgd or subgradient --signed"
+        "'\(node)' (\(op)) has no \(dynamics.rawValue) neuron: membrane integrate-and-fire neurons compute ReLU and capped ReLU such as ReLU6 (and max pooling, as ReLU neurons); convert with --dynamics subgradient, signgd or subgradient --signed"
     case .conflictingSettings(let detail):
       return detail
     }
@@ -178,10 +178,14 @@ extension SpikingNetwork {
         throw ConversionError.unsupportedByDynamics(
           node: node.name, op: node.op.kind, dynamics: settings.dynamics)
       }
+      var populationScales = scales[node.name] ?? [1]
+      if let largest = settings.dynamics.model.largestScale(for: target) {
+        populationScales = populationScales.map { min($0, largest) }
+      }
       populations.append(
         PopulationSpec(
           node: node.name, target: target, dynamics: settings.dynamics,
-          schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: scales[node.name] ?? [1],
+          schedule: settings.schedule ?? settings.dynamics.defaultSchedule, scales: populationScales,
           initial: [membrane ? settings.initialMembrane : 0],
           parameters: settings.neuron.resolved(for: settings.dynamics)))
     }

@@ -242,7 +242,7 @@ public struct SpikingNetwork: Sendable {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node,
           detail:
-            "\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU)" : "")"
+            "\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU and capped ReLU)" : "")"
         )
       }
       if let problem = spec.parameters.problem(for: spec.dynamics) {
@@ -255,6 +255,13 @@ public struct SpikingNetwork: Sendable {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node,
           detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
+      }
+      if let largest = spec.dynamics.model.largestScale(for: spec.target), spec.scale > largest {
+        throw SpikingNetworkError.invalidPopulation(
+          node: spec.node,
+          detail:
+            "λ = \(spec.scale) above \(largest): \(spec.dynamics.rawValue) neurons compute '\(spec.target.name)' only with λ ≤ \(largest)"
+        )
       }
       guard !spec.initial.isEmpty, neurons % spec.initial.count == 0, spec.initial.allSatisfy(\.isFinite)
       else {

@@ -185,3 +185,69 @@ import Testing
     #expect(result.accuracy[0] >= result.annAccuracy - 0.06)
   }
 }
+
+/// Membrane neurons compute a ReLU capped at `m` (ReLU6) with their own ceiling, λ ≤ m.
+@Suite struct CappedReLUMembraneTests {
+  /// Dense(3 → 3, identity) then ReLU capped at `cap`, read out by a Dense of ones.
+  func network(cap: Double) throws -> Graph {
+    var kernel = [Float](repeating: 0, count: 9)
+    for i in 0..<3 { kernel[i * 3 + i] = 1 }
+    return try Graph(
+      name: "capped",
+      nodes: [
+        Node(name: "x", op: .input(shape: [3])),
+        Node(
+          name: "dense", op: .dense(units: 3, useBias: false), inputs: ["x"],
+          parameters: ["kernel": Tensor(shape: [3, 3], scalars: kernel)]),
+        Node(
+          name: "act", op: .activation(.clippedRelu(maxValue: cap, negativeSlope: 0, threshold: 0)),
+          inputs: ["dense"]),
+        Node(
+          name: "out", op: .dense(units: 1, useBias: false), inputs: ["act"],
+          parameters: ["kernel": Tensor(repeating: 1, shape: [3, 1])]),
+      ])
+  }
+
+  @Test(arguments: [Dynamics.integrateAndFire, .burst])
+  func aCappedReLUConvertsAndItsScaleStaysUnderTheCap(dynamics: Dynamics) throws {
+    // Inputs up to 9 under a cap of 6: calibrated λ is 6, the ReLU6's largest output.
+    let inputs = Tensor<Float>(shape: [4, 3], scalars: [0.5, 3, 9, -1, 2.5, 6.5, 4, 0, 1, 7, 5.5, -2])
+    let calibrated = try SpikingNetwork(
+      try network(cap: 6), dynamics: dynamics, normalization: .max, granularity: .layer, calibration: inputs)
+    #expect(calibrated.populations.map(\.scales) == [[6]])
+    // Without normalization λ = 1 is under the cap and stays; a cap of 0.5 lowers it.
+    let lowered = try SpikingNetwork(try network(cap: 0.5), dynamics: dynamics, normalization: .none)
+    #expect(lowered.populations.map(\.scales) == [[0.5]])
+    // The rates reach the capped outputs: Σ min(max(x, 0), 6) per image.
+    let result = try Simulator.run(
+      calibrated, images: inputs, labels: [0, 0, 0, 0], settings: SimulationSettings(timesteps: [64]),
+      keepReadout: true)
+    let expected: [Float] = [0.5 + 3 + 6, 2.5 + 6, 4 + 1, 6 + 5.5]
+    let readout = try #require(result.readout)
+    for (image, target) in expected.enumerated() {
+      #expect(abs(readout[image] / 64 - target) <= 3 * 6 / 64 + 1e-4, "\(image): \(readout[image] / 64)")
+    }
+    // A scale above the cap is refused when the network is assembled.
+    let spec = calibrated.populations[0]
+    #expect(throws: SpikingNetworkError.self) {
+      try SpikingNetwork(
+        graph: calibrated.graph,
+        populations: [
+          PopulationSpec(
+            node: spec.node, target: spec.target, dynamics: spec.dynamics, schedule: spec.schedule,
+            scales: [7])
+        ], readout: "out")
+    }
+  }
+
+  @Test func aLeakyOrShiftedCapIsNotAThreshold() {
+    #expect(
+      !MembraneIntegrateAndFire.approximates(
+        .unary(.clippedRelu(maxValue: 6, negativeSlope: 0.1, threshold: 0))))
+    #expect(
+      !BurstIntegrateAndFire.approximates(.unary(.clippedRelu(maxValue: 6, negativeSlope: 0, threshold: 1))))
+    #expect(
+      BurstIntegrateAndFire.approximates(.unary(.clippedRelu(maxValue: nil, negativeSlope: 0, threshold: 0))))
+    #expect(MembraneIntegrateAndFire.largestScale(for: .unary(.relu)) == nil)
+  }
+}

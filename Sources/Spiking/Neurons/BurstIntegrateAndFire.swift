@@ -25,7 +25,12 @@ public enum BurstIntegrateAndFire: NeuronModel {
   public static let hasMembrane = true
   public static let emitsNegativeOutputs = false
   public static let tunesSchedule = false
-  public static func approximates(_ target: NeuronTarget) -> Bool { target == .unary(.relu) }
+  public static func approximates(_ target: NeuronTarget) -> Bool {
+    MembraneIntegrateAndFire.computesByThreshold(target)
+  }
+  public static func largestScale(for target: NeuronTarget) -> Double? {
+    MembraneIntegrateAndFire.ceiling(of: target)
+  }
   public static let notExportableToNIR: String? =
     "burst neurons send up to 2ᵇ − 1 spikes per step; NIR's IF and LIF send at most one (convert with --dynamics if, or bits=1)"
   public static let parameters = [

@@ -9,8 +9,8 @@ import Tensor
 ///
 /// and sends `λ·s_t` on the wire, not an estimate: its value is the rate `λ·Σs/t`, and the
 /// readout sums its input current over the steps. Its threshold makes its rate ReLU of its mean
-/// input (clipped to [0, 1]), so it populates ReLU nodes only (max pooling becomes ReLU neurons
-/// at conversion). NIR's IF and LIF nodes hold it (docs/nir.md).
+/// input (clipped to [0, λ]), so it populates ReLU nodes, and capped ones (ReLU6) with λ no larger
+/// than the cap (max pooling becomes ReLU neurons at conversion). NIR's IF and LIF nodes hold it (docs/nir.md).
 public enum MembraneIntegrateAndFire: NeuronModel {
   public static let dynamics = Dynamics.integrateAndFire
   public static let summary = "integrate-and-fire membranes exchanging spikes"
@@ -22,7 +22,23 @@ public enum MembraneIntegrateAndFire: NeuronModel {
   public static let hasMembrane = true
   public static let emitsNegativeOutputs = false
   public static let tunesSchedule = false
-  public static func approximates(_ target: NeuronTarget) -> Bool { target == .unary(.relu) }
+  public static func approximates(_ target: NeuronTarget) -> Bool { computesByThreshold(target) }
+  public static func largestScale(for target: NeuronTarget) -> Double? { ceiling(of: target) }
+
+  /// Whether a membrane's threshold computes `target`: ReLU, and ReLU capped at `m` (ReLU6,
+  /// `ReLU(max_value=m)`), whose cap is the neuron's own ceiling λ when `λ ≤ m`.
+  static func computesByThreshold(_ target: NeuronTarget) -> Bool {
+    switch target {
+    case .unary(.relu): true
+    case .unary(.clippedRelu(_, let negativeSlope, let threshold)): negativeSlope == 0 && threshold == 0
+    default: false
+    }
+  }
+
+  /// `m` for a ReLU capped at `m`, nil otherwise.
+  static func ceiling(of target: NeuronTarget) -> Double? {
+    if case .unary(.clippedRelu(let maxValue?, 0, 0)) = target { maxValue } else { nil }
+  }
   public static let notExportableToNIR: String? = nil
   public static let parameters = [resetParameter, leakParameter]
 

@@ -41,6 +41,10 @@ public protocol NeuronModel {
   static func approximates(_ target: NeuronTarget) -> Bool
   /// Why a NIR graph cannot hold the model, nil where it can (``Dynamics/model``).
   static var notExportableToNIR: String? { get }
+  /// The largest λ with which a population approximates `target`, nil for no limit: a neuron
+  /// whose ceiling is λ computes a ReLU capped at `m` (ReLU6) only with `λ ≤ m`. Conversion
+  /// lowers larger scales to it.
+  static func largestScale(for target: NeuronTarget) -> Double?
   /// Its own settings (none unless it declares some), which ``NeuronParameters`` holds by name.
   static var parameters: [NeuronParameter] { get }
   /// How many different values a neuron sends per step with `parameters`: 2 for a binary
@@ -50,6 +54,7 @@ public protocol NeuronModel {
 }
 
 extension NeuronModel {
+  public static func largestScale(for target: NeuronTarget) -> Double? { nil }
   public static var parameters: [NeuronParameter] { [] }
   public static func spikeLevels(_ parameters: NeuronParameters) -> Int { 2 }
   /// `log₂` of ``spikeLevels(_:)``: 1 for binary spikes.
