@@ -2,8 +2,8 @@ import Spiking
 import Tensor
 
 /// How far each signGD population of a network converted without tuning still is from its ANN
-/// outputs after many steps, measured by simulating a few calibration images
-/// (docs/dynamics.md, "Stalled populations").
+/// outputs after many steps, and how its answers spread over the classes against the ANN's,
+/// measured by simulating a few calibration images (docs/dynamics.md, "Stalled populations").
 ///
 /// A converging population ends within a thousandth of its outputs: the default schedule's last
 /// step at T = 256 is 3·10⁻⁷ of λ. One that is further off there *stalled*: its estimates walked
@@ -17,8 +17,25 @@ public struct Convergence: Sendable, Hashable {
     public let relativeError: Double
   }
 
+  /// How the answers of the network and of its ANN spread over the classes on the images
+  /// simulated: the share of images given each one's commonest answer, and how often they agree.
+  public struct Answers: Sendable, Hashable {
+    public let commonestShare: Double
+    public let annCommonestShare: Double
+    public let agreement: Double
+
+    /// Whether the network answers one class for nearly every image (``collapseShare``) where
+    /// its ANN spreads its answers well beyond that (``collapseMargin``).
+    public var collapsed: Bool {
+      commonestShare >= Convergence.collapseShare
+        && commonestShare - annCommonestShare >= Convergence.collapseMargin
+    }
+  }
+
   /// The signGD populations, in node order.
   public let populations: [Population]
+  /// The answers at ``timesteps``; nil where the readout gives no classes to compare.
+  public var answers: Answers?
   /// The steps simulated and the calibration images simulated on.
   public let timesteps: Int
   public let images: Int
@@ -28,23 +45,28 @@ public struct Convergence: Sendable, Hashable {
   public static let defaultImages = 32
   /// The relative error at ``defaultTimesteps`` above which a population counts as stalled.
   public static let stallLimit = 1e-3
+  /// A network answering one class for this share of the images or more, while its ANN's
+  /// commonest answer covers at least ``collapseMargin`` less, has collapsed.
+  public static let collapseShare = 0.9
+  public static let collapseMargin = 0.3
 
   /// Simulates the first ``defaultImages`` of `images` for ``defaultTimesteps`` steps; nil for a
-  /// tuned network (its schedules are chosen for its T and need not converge further) or one
-  /// without signGD populations.
+  /// tuned network (its schedules are chosen for its T and need not converge further). A network
+  /// without signGD populations has none to measure, only its ``answers``.
   /// - Throws: `GraphError` when the images do not fit the network's input.
   public static func measure(_ network: SpikingNetwork, images: Tensor<Float>, threads: Int? = nil) throws
     -> Convergence?
   {
-    guard network.targetTimesteps == nil,
-      network.populations.contains(where: { $0.dynamics.model.acceptsPerNeuronSchedule })
-    else { return nil }
+    guard network.targetTimesteps == nil else { return nil }
     let adapted = try network.graph.adaptInput(images)
     let sample = min(adapted.shape[0], defaultImages)
+    guard sample > 0 else { return nil }
+    let inputs = adapted.rows(0..<sample)
     let result = try Simulator.run(
-      network, images: adapted.rows(0..<sample), labels: [Int](repeating: 0, count: sample),
+      network, images: inputs, labels: [Int](repeating: 0, count: sample),
       settings: SimulationSettings(
-        timesteps: [defaultTimesteps], batchSize: max(1, (sample + 1) / 2), threads: threads))
+        timesteps: [defaultTimesteps], batchSize: max(1, (sample + 1) / 2), threads: threads),
+      keepReadout: true)
     let measured = Dictionary(uniqueKeysWithValues: result.populations.map { ($0.name, $0) })
     let populations = network.populations.compactMap { spec -> Population? in
       guard spec.dynamics.model.acceptsPerNeuronSchedule, let population = measured[spec.node] else {
@@ -54,7 +76,26 @@ public struct Convergence: Sendable, Hashable {
       return Population(
         name: spec.node, function: population.op, relativeError: error.isFinite ? error : 0)
     }
-    return Convergence(populations: populations, timesteps: defaultTimesteps, images: sample)
+    var convergence = Convergence(populations: populations, timesteps: defaultTimesteps, images: sample)
+    if let readout = result.readout, let agreement = result.agreement.first {
+      let ann = network.graph.activations([inputs], keeping: [network.readout])[network.readout]!.scalars
+      convergence.answers = Answers(
+        commonestShare: commonestShare(readout, images: sample),
+        annCommonestShare: commonestShare(ann, images: sample), agreement: agreement)
+    }
+    return convergence
+  }
+
+  /// The share of the images whose arg-max over `outputs` (one row per image) is the commonest.
+  static func commonestShare(_ outputs: [Float], images: Int) -> Double {
+    let classes = outputs.count / max(images, 1)
+    guard classes > 1 else { return 0 }
+    var counts = [Int: Int]()
+    for image in 0..<images {
+      let row = outputs[(image * classes)..<((image + 1) * classes)]
+      counts[row.indices.max { row[$0] < row[$1] }! - image * classes, default: 0] += 1
+    }
+    return Double(counts.values.max() ?? 0) / Double(images)
   }
 
   /// The first population more than ``stallLimit`` off, if any.

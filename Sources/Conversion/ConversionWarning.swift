@@ -17,6 +17,10 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     /// still `relativeError` after `timesteps` steps, where a converging one is within a
     /// thousandth: its neurons walked out of reach while the estimates feeding them settled.
     case notConverging(relativeError: Double, timesteps: Int, images: Int)
+    /// Simulated on a few calibration images, the network gives one answer to `share` of them
+    /// where its ANN's commonest answer covers `annShare`: its readout (the warning's population)
+    /// has collapsed.
+    case collapsedReadout(share: Double, annShare: Double, agreement: Double, timesteps: Int, images: Int)
   }
 
   /// The population's node.
@@ -43,6 +47,9 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
     case .notConverging(let error, let timesteps, let images):
       return
         "\(subject): still \(Self.percent(error)) off its ANN outputs after \(timesteps) steps on \(images) calibration images; its neurons ran out of step while the populations before them settled, and the network may disagree with its ANN at any T; --schedule adaptive gives each neuron a step of its own"
+    case .collapsedReadout(let share, let annShare, let agreement, let timesteps, let images):
+      return
+        "readout '\(population)' (\(function)): after \(timesteps) steps on \(images) calibration images the network gives one answer to \(Self.percent(share)) of them, where its ANN's commonest answer covers \(Self.percent(annShare)) (they agree on \(Self.percent(agreement))); expect it to answer one class whatever the input — other dynamics or normalization may not collapse"
     }
   }
 
@@ -77,7 +84,8 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
   /// Populations whose outputs are all zero are not reported (their neurons stay silent, as
   /// they should). With a `convergence` measured on the network (``Convergence/measure(_:images:threads:)``),
   /// each signGD population still more than ``convergenceLimit`` off its ANN outputs is
-  /// reported too.
+  /// reported too, and a readout that answers one class for nearly every image where the ANN
+  /// does not (``Convergence/Answers/collapsed``).
   /// - Throws: `GraphError` when the images do not fit the network's input.
   public static func check(
     _ network: SpikingNetwork, images: Tensor<Float>, convergence: Convergence?
@@ -138,6 +146,14 @@ public struct ConversionWarning: Sendable, Hashable, CustomStringConvertible {
           kind: .notConverging(
             relativeError: population.relativeError, timesteps: convergence!.timesteps,
             images: convergence!.images)))
+    }
+    if let convergence, let answers = convergence.answers, answers.collapsed {
+      warnings.append(
+        ConversionWarning(
+          population: network.readout, function: network.graph.node(network.readout)?.op.kind ?? "",
+          kind: .collapsedReadout(
+            share: answers.commonestShare, annShare: answers.annCommonestShare, agreement: answers.agreement,
+            timesteps: convergence.timesteps, images: convergence.images)))
     }
     return warnings
   }

@@ -77,7 +77,7 @@ import Testing
     ),
     (
       ["compare", "models/keras_fashion_mlp.h5", "--dynamics", "lif", "-o", "/tmp/never"],
-      "--dynamics takes a comma-separated list of subgradient, signgd, signed-subgradient, if; 'lif' is not one"
+      "--dynamics takes a comma-separated list of subgradient, signgd, signed-subgradient, if, burst; 'lif' is not one"
     ),
     (["compare", "models/keras_fashion_mlp.h5", "--normalize", "max,p101", "-o", "/tmp/never"], "pNN.N"),
   ])

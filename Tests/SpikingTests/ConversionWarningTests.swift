@@ -153,3 +153,47 @@ private func oneLayer(_ function: UnaryFunction) throws -> Graph {
     #expect(!ConversionSettings(dynamics: .subgradient).repairsStalledPopulations)
   }
 }
+
+/// A readout that answers one class whatever the input is announced at conversion.
+@Suite struct ReadoutCollapseTests {
+  /// Two inputs through an identity Dense and ReLU to two classes: class 1 where the second
+  /// input is the larger. 40 images alternate the two, both inputs 2 or 3.
+  func twoClasses() throws -> (Graph, Tensor<Float>) {
+    let graph = try Graph(
+      name: "two-classes",
+      nodes: [
+        Node(name: "x", op: .input(shape: [2])),
+        Node(
+          name: "dense", op: .dense(units: 2, useBias: false), inputs: ["x"],
+          parameters: ["kernel": Tensor(shape: [2, 2], scalars: [1, 0, 0, 1])]),
+        Node(name: "act", op: .activation(.relu), inputs: ["dense"]),
+        Node(
+          name: "out", op: .dense(units: 2, useBias: false), inputs: ["act"],
+          parameters: ["kernel": Tensor(shape: [2, 2], scalars: [1, 0, 0, 1])]),
+      ])
+    let images = Tensor<Float>(shape: [40, 2], scalars: (0..<40).flatMap { $0 % 2 == 0 ? [3, 2] : [2, 3] })
+    return (graph, images)
+  }
+
+  @Test func membranesSaturatedByTheirScaleAnswerOneClassAndAreReported() throws {
+    let (graph, images) = try twoClasses()
+    // No normalization: λ = 1 under outputs of 2 and 3, every neuron fires every step, the two
+    // classes tie and the first one wins for every image.
+    let saturated = try SpikingNetwork(graph, dynamics: .integrateAndFire, normalization: .none)
+    let measured = try #require(try Convergence.measure(saturated, images: images))
+    let answers = try #require(measured.answers)
+    #expect(answers.commonestShare == 1 && answers.annCommonestShare == 0.5 && answers.collapsed)
+    let warnings = try ConversionWarning.check(saturated, images: images, convergence: measured)
+    let warning = try #require(warnings.first { if case .collapsedReadout = $0.kind { true } else { false } })
+    #expect(warning.population == "out" && "\(warning)".contains("one answer to 100.0 %"), "\(warning)")
+    // Calibrated, the same network answers as its ANN and nothing is reported.
+    let calibrated = try SpikingNetwork(
+      graph, dynamics: .integrateAndFire, normalization: .max, calibration: images)
+    let healthy = try #require(try Convergence.measure(calibrated, images: images))
+    #expect(healthy.answers?.agreement == 1 && healthy.answers?.collapsed == false)
+    #expect(
+      try ConversionWarning.check(calibrated, images: images, convergence: healthy).allSatisfy {
+        if case .collapsedReadout = $0.kind { false } else { true }
+      })
+  }
+}
