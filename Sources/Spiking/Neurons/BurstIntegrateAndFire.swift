@@ -12,8 +12,8 @@ import Tensor
 /// and sends `λ·s_t/n`. Over `T` steps its rate `λ·Σs/(nT)` resolves ReLU of its mean input in
 /// steps of `λ/(nT)`: what a binary neuron needs `nT` steps for, it says in `T` steps of `b` bits.
 /// With `b = 1` it is ``MembraneIntegrateAndFire`` exactly, to the bit. Bursts of this kind are
-/// what Li & Zeng (IJCAI 2022) and Lan et al. (ICCV 2023) use to convert deep networks at a few
-/// time steps.
+/// what Li & Zeng (*Efficient and accurate conversion of spiking neural network with burst
+/// spikes*, IJCAI 2022) use to convert deep networks at a few time steps.
 public enum BurstIntegrateAndFire: NeuronModel {
   public static let dynamics = Dynamics.burst
   public static let summary = "membranes sending bursts of up to 2ᵇ − 1 spikes per step, --neuron bits=b"
