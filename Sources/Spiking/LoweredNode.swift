@@ -156,7 +156,11 @@ struct LoweredNode {
         inputs[0], epsilon: Float(epsilon), gamma: node.parameters["gamma"]?.scalars,
         beta: node.parameters["beta"]?.scalars, width: node.shape.last!)
     case .softmax: return .softmax(inputs[0], width: node.shape.last!)
-    default: preconditionFailure("no population form for \(node.op.kind)")
+    // Affine ops and inputs have no population: they are lowered as maps, inputs or aliases.
+    case .input, .dense, .conv2d, .globalAveragePool2d, .flatten, .reshape, .batchNorm, .dropout, .add,
+      .concatenate, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute,
+      .upSample2d, .conv2dTranspose, .spread2d:
+      preconditionFailure("no population form for \(node.op.kind)")
     }
   }
 
@@ -237,7 +241,10 @@ extension Op {
     switch self {
     case .flatten, .reshape, .dropout: return true
     case .activation(let function): return function == .identity
-    default: return false
+    case .input, .dense, .conv2d, .pool2d, .globalAveragePool2d, .batchNorm, .layerNorm, .add, .concatenate,
+      .softmax, .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d,
+      .permute, .upSample2d, .conv2dTranspose, .spread2d:
+      return false
     }
   }
 }
