@@ -3,6 +3,8 @@
 
     python3 tools/make_keras_fixtures.py keras3   # Keras 3 (KERAS_BACKEND=jax): keras3_*.h5
     python3 tools/make_keras_fixtures.py keras2   # tf.keras 2 (tensorflow-cpu + tf-keras): keras2_*.h5
+    python3 tools/make_keras_fixtures.py keras3 func_merge   # only the named ones (the others'
+                                                             # random draws are still made)
 
 Each model NAME.h5 comes with NAME.expected.h5 holding `inputs` (a small random batch) and
 `outputs` (what model.predict returns for it, float32), and attributes recording the library
@@ -170,6 +172,16 @@ def models(keras, layers):
         h = layers.Conv2DTranspose(3, 2, strides=3, padding="same", use_bias=False, name="up_sparse")(h)
         y = layers.Dense(2, name="out")(layers.GlobalAveragePooling2D(name="gap")(h))
         result.append(("func_deconv", keras.Model(x, y, name="deconv")))
+        # Merge layers over tensors of one shape: a difference, a product and a maximum of
+        # three, a minimum, a mean of three.
+        x = keras.Input((6,), name="values")
+        a, b, c = (layers.Dense(5, name=n)(x) for n in ("a", "b", "c"))
+        h = layers.Concatenate(name="merged")([
+            layers.Subtract(name="difference")([a, b]), layers.Multiply(name="product")([a, b, c]),
+            layers.Maximum(name="maximum")([a, b, c]), layers.Minimum(name="minimum")([a, c]),
+            layers.Average(name="mean")([a, b, c])])
+        y = layers.Dense(3, name="out")(h)
+        result.append(("func_merge", keras.Model(x, y, name="merge")))
     return result
 
 
@@ -189,7 +201,7 @@ def randomize(model, rng):
     model.set_weights(weights)
 
 
-def main(flavour):
+def main(flavour, only=()):
     import numpy as np
     import h5py
     if flavour == "keras3":
@@ -210,6 +222,8 @@ def main(flavour):
         randomize(model, rng)
         shape = (4,) + tuple(model.input_shape[1:])
         inputs = rng.standard_normal(shape).astype("float32")
+        if only and name not in only:
+            continue
         path = f"{OUT}/{flavour}_{name}.h5"
         model.save(path)
         # Predict with the model as loaded from the file: a Normalization layer built before its
@@ -227,7 +241,7 @@ def main(flavour):
             f.attrs["made_with"] = version
             f.attrs["numpy"] = np.__version__
         print(f"wrote {path} ({version})", file=sys.stderr)
-    if flavour == "keras3":
+    if flavour == "keras3" and not only:
         # PReLU with Keras's default shared_axes on images: one slope per pixel and channel,
         # which the reader refuses (no expected outputs: it is never evaluated).
         x = keras.Input((4, 4, 2))
@@ -239,4 +253,4 @@ def main(flavour):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "")
+    main(sys.argv[1] if len(sys.argv) > 1 else "", tuple(sys.argv[2:]))

@@ -220,6 +220,16 @@ def apply(layer, inputs, w):
         return x[:, top:top + cfg["height"], left:left + cfg["width"]]
     if cls == "Add":
         return sum(inputs)
+    if cls == "Subtract":
+        return inputs[0] - inputs[1]
+    if cls == "Multiply":
+        return np.prod(inputs, axis=0)
+    if cls == "Maximum":
+        return np.max(inputs, axis=0)
+    if cls == "Minimum":
+        return np.min(inputs, axis=0)
+    if cls == "Average":
+        return np.mean(inputs, axis=0)
     if cls == "Concatenate":
         return np.concatenate(inputs, axis=cfg.get("axis", -1))
     if cls == "Activation":

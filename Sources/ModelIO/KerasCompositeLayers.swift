@@ -196,7 +196,8 @@ extension KerasLayerTranslator {
         .crop2d(top: top, bottom: input[0] - height - top, left: left, right: input[1] - width - left),
         parameters: [:])
       return (builder.nodes, nil)
-    case let name where ["Add", "Subtract", "Multiply", "TrueDivide", "Divide"].contains(name) && !layer.constants.isEmpty:
+    case let name
+    where ["Add", "Subtract", "Multiply", "TrueDivide", "Divide"].contains(name) && !layer.constants.isEmpty:
       // Arithmetic with a number, as Keras 3 saves `x + 3.0`, `x * 0.5`, `1.0 - x` or `x / 6.0`:
       // a constant affine map.
       guard let channels = input.last, layer.constants.count == 1, context.inputs.count == 1,
@@ -205,7 +206,8 @@ extension KerasLayerTranslator {
         throw unsupported(
           layer, "arguments",
           .string(
-            "\(layer.constants.map(\.value.text).joined(separator: ", ")) (one tensor and one number are read)"))
+            "\(layer.constants.map(\.value.text).joined(separator: ", ")) (one tensor and one number are read)"
+          ))
       }
       let first = layer.constants[0].position == 0  // the number is the left operand
       let (scale, shift): (Double, Double)
@@ -215,13 +217,17 @@ extension KerasLayerTranslator {
       case "Multiply": (scale, shift) = (constant, 0)
       default:
         guard !first, constant != 0 else {
-          throw unsupported(layer, "arguments", .string("a division \(first ? "of a number by a tensor" : "by 0")"))
+          throw unsupported(
+            layer, "arguments", .string("a division \(first ? "of a number by a tensor" : "by 0")"))
         }
         (scale, shift) = (1 / constant, 0)
       }
       try builder.appendChannelAffine(
         layer.name, scale: [Float](repeating: Float(scale), count: channels),
         shift: [Float](repeating: Float(shift), count: channels))
+      return (builder.nodes, nil)
+    case let name where mergeLayers.contains(name) && layer.constants.isEmpty:
+      try merge(layer, context, builder: &builder)
       return (builder.nodes, nil)
     case "Rescaling":
       guard let channels = input.last else { throw unsupported(layer, "input", "a scalar") }
@@ -373,6 +379,62 @@ extension KerasLayerTranslator {
         value: "\(value.text) (a number or one per channel, \(channels), is supported)")
     }
     return numbers.map { Float($0) }
+  }
+}
+
+/// Keras's merge layers read elementwise over tensors of one shape (Add is a node of its own).
+let mergeLayers: Set<String> = ["Subtract", "Multiply", "Maximum", "Minimum", "Average"]
+
+extension KerasLayerTranslator {
+  /// Two or more tensors of one shape combined elementwise: a difference, products and maxima
+  /// as two-input nodes in a chain, `min(a, b) = a − ReLU(a − b)`, and the mean as a sum scaled
+  /// by `1/n`. Tensors of different shapes (a squeeze-and-excitation gate broadcast over the
+  /// image) are refused naming the shapes.
+  func merge(_ layer: KerasLayer, _ context: KerasLayerContext, builder: inout NodeChain) throws {
+    let (inputs, shapes) = (context.inputs, context.inputShapes)
+    guard inputs.count >= 2, layer.className != "Subtract" || inputs.count == 2 else {
+      throw unsupported(
+        layer, "inputs",
+        .string(
+          "\(inputs.count) tensors (\(layer.className == "Subtract" ? "two are" : "two or more are") read)"))
+    }
+    guard shapes.allSatisfy({ $0 == shapes[0] }) else {
+      throw unsupported(
+        layer, "inputs",
+        .string(
+          "tensors of shapes \(shapes.map { "\($0)" }.joined(separator: " and ")) (tensors of one shape are read; broadcasting one over another is not)"
+        ))
+    }
+    let name = layer.name
+    switch layer.className {
+    case "Subtract":
+      try builder.append(name, .binary(.subtract), inputs: inputs, parameters: [:])
+    case "Average":
+      let sum = try builder.append(context.name("\(name)_sum"), .add, inputs: inputs, parameters: [:])
+      let channels = builder.shapes[sum]?.last ?? 1
+      try builder.appendChannelAffine(
+        name, scale: [Float](repeating: 1 / Float(inputs.count), count: channels),
+        shift: [Float](repeating: 0, count: channels))
+    default:
+      // A chain over the inputs, left to right; the last node takes the layer's name.
+      var current = inputs[0]
+      for (k, next) in inputs.dropFirst().enumerated() {
+        let out = k == inputs.count - 2 ? name : context.name("\(name)_\(k)")
+        switch layer.className {
+        case "Multiply":
+          current = try builder.append(out, .binary(.product), inputs: [current, next], parameters: [:])
+        case "Maximum":
+          current = try builder.append(out, .binary(.maximum), inputs: [current, next], parameters: [:])
+        default:
+          let excess = try builder.append(
+            context.name("\(name)_difference\(k)"), .binary(.subtract), inputs: [current, next],
+            parameters: [:])
+          let above = try builder.append(
+            context.name("\(name)_excess\(k)"), .activation(.relu), inputs: [excess], parameters: [:])
+          current = try builder.append(out, .binary(.subtract), inputs: [current, above], parameters: [:])
+        }
+      }
+    }
   }
 }
 

@@ -32,7 +32,8 @@ let supportedKerasLayers =
     "Cropping1D",
     "Flatten", "Reshape", "Permute", "UpSampling2D", "BatchNormalization", "LayerNormalization",
     "Normalization", "Rescaling",
-    "Dropout", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "Dropout", "Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average", "Concatenate", "Activation",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "CenterCrop",
     "RandomCrop",
   ] + inferenceIdentityLayers

@@ -42,7 +42,7 @@ public enum KerasModelWriter {
         try root.writeAttribute("keras_version", string: kerasLayoutVersion)
         try root.writeAttribute("snnkit_version", string: writerVersion)
         let weights = try root.createGroup("model_weights")
-        try writeNames(graph.nodes.map(\.name), as: "layer_names", on: weights)
+        try writeNames(kerasLayerOrder(graph), as: "layer_names", on: weights)
         try weights.writeAttribute("keras_version", string: kerasLayoutVersion)
         for node in graph.nodes {
           let group = try weights.createGroup(node.name)
@@ -187,6 +187,9 @@ public enum KerasModelWriter {
         return .array(scalars.map { .number(Double($0)) })
       }
       return ("Rescaling", ["scale": values("gamma", 1), "offset": values("beta", 0)])
+    case .binary(.subtract): return ("Subtract", [:])
+    case .binary(.product): return ("Multiply", [:])
+    case .binary(.maximum): return ("Maximum", [:])
     case .binary, .windowElement, .lastAxis, .lastAxisRotation, .spread2d:
       throw ModelIOError.unsupportedSetting(
         file: file, layer: node.name, setting: "op",
@@ -213,6 +216,35 @@ public enum KerasModelWriter {
         return ("Activation", ["activation": .string(name)])
       }
     }
+  }
+
+  /// The layers in the order Keras lists a functional model's layers when it rebuilds one from
+  /// its config — by distance from the outputs, farthest first, then in the order a depth-first
+  /// walk from the outputs (inputs in order) first meets them — which is the order its `.h5`
+  /// loader hands the `layer_names` weights out in: written in the graph's own order, a network
+  /// whose branches Keras meets in another order would load with its weights swapped.
+  static func kerasLayerOrder(_ graph: Graph) -> [String] {
+    var first = [String: Int]()
+    var finished = [String]()
+    func walk(_ name: String) {
+      guard first[name] == nil, let node = graph.node(name) else { return }
+      first[name] = first.count
+      for input in node.inputs { walk(input) }
+      finished.append(name)
+    }
+    for output in graph.outputs { walk(output) }
+    // Longest path to an output: consumers are finished after their inputs, so the reversed
+    // walk visits every consumer before what it reads.
+    var depth = [String: Int]()
+    for name in finished.reversed() {
+      let own = depth[name, default: 0]
+      for input in graph.node(name)!.inputs { depth[input] = max(depth[input, default: 0], own + 1) }
+    }
+    let reached = finished.sorted {
+      (depth[$0, default: 0], -first[$0]!) > (depth[$1, default: 0], -first[$1]!)
+    }
+    // Nodes no output reads (none in a converted model) keep their place after the rest.
+    return reached + graph.nodes.map(\.name).filter { first[$0] == nil }
   }
 
   /// Names per attribute at most: each variable-length string takes 16 bytes of the object
