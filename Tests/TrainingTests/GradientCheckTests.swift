@@ -130,6 +130,40 @@ import Testing
         ]))
   }
 
+  /// Every two-input function (Keras's merge layers and the steps of decompositions) passes
+  /// its partial derivatives to both inputs.
+  @Test(arguments: [
+    BinaryFunction.add, .subtract, .product, .maximum, .division, .normalize(epsilon: 0.5),
+  ])
+  func twoInputFunctions(function: BinaryFunction) throws {
+    // A second operand kept positive (ReLU + 1) for the division and the square root.
+    Self.check(
+      try Self.network(
+        inputShape: [4],
+        before: [
+          Self.dense("a", "x", 4, 3, seed: 1), Self.dense("b", "x", 4, 3, seed: 3),
+          Node(name: "r", op: .activation(.relu), inputs: ["b"]),
+          Node(
+            name: "p", op: .scaleShift(scale: false, shift: true), inputs: ["r"],
+            parameters: ["beta": Tensor(repeating: 1, shape: [3])]),
+          Node(name: "f", op: .binary(function), inputs: ["a", "p"]),
+        ]))
+  }
+
+  /// Where a maximum's inputs tie, the policy's rule picks which one gets the gradient.
+  @Test func aMaximumsTieFollowsThePolicy() {
+    let same = Tensor<Double>(shape: [2], scalars: [1, 2])
+    let dy = Tensor<Double>(shape: [2], scalars: [3, 4])
+    for (tie, expected) in [
+      (MaxTieRule.first, ([3.0, 4], [0.0, 0])), (.last, ([0, 0], [3, 4])), (.split, ([1.5, 2], [1.5, 2])),
+    ] {
+      let gradients = Op.binary(.maximum).backward(
+        inputs: [same, same], output: same, saved: .nothing, outputGradient: dy, parameters: [:],
+        policy: SubgradientPolicy(maxPoolTie: tie))
+      #expect(gradients.inputs.map(\.scalars) == [expected.0, expected.1], "\(tie)")
+    }
+  }
+
   /// Grouped and dilated convolutions (a depthwise one among them) get their kernel gradient
   /// through the ordinary convolution they equal.
   @Test(arguments: [

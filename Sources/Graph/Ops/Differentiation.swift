@@ -59,10 +59,11 @@ public struct OpGradients<Scalar: TensorScalar>: Sendable {
 }
 
 extension Op {
-  /// Whether the op has a backward pass: every op but the steps of a spiking decomposition.
+  /// Whether the op has a backward pass: every op but the steps of a spiking decomposition
+  /// that no model is made of (two-input functions, the merge layers, have one).
   public var isDifferentiable: Bool {
     switch self {
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation: return false
+    case .windowElement, .lastAxis, .lastAxisRotation: return false
     default: return true
     }
   }
@@ -107,8 +108,10 @@ extension Op {
     outputGradient dy: Tensor<Scalar>, parameters: [String: Tensor<Scalar>], policy: SubgradientPolicy
   ) -> OpGradients<Scalar> {
     switch self {
-    case .binary, .windowElement, .lastAxis, .lastAxisRotation:
+    case .windowElement, .lastAxis, .lastAxisRotation:
       preconditionFailure("\(kind) has no backward pass")
+    case .binary(let function):
+      return Elementwise.binaryBackward(function, inputs[0], inputs[1], dy, tie: policy.maxPoolTie)
     case .scaleShift:
       // The scale and shift are constants (preprocessing): only the input has a gradient.
       return OpGradients(inputs: [LayerNormalization.scaleShiftBackward(dy, parameters: parameters)])

@@ -55,6 +55,46 @@ extension UnaryFunction {
 /// Elementwise activations, softmax over the last axis, and the two-input functions of spiking
 /// decompositions (forward only).
 enum Elementwise {
+  /// The gradients of both inputs of a two-input function: `dy·∂f/∂x₁` and `dy·∂f/∂x₂`. Where
+  /// the maximum's inputs tie, `tie` picks which gets the gradient (the first, the last, or half
+  /// each), as for max pooling.
+  static func binaryBackward<Scalar: TensorScalar>(
+    _ function: BinaryFunction, _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ dy: Tensor<Scalar>,
+    tie: MaxTieRule
+  ) -> OpGradients<Scalar> {
+    var (da, db) = (dy.scalars, dy.scalars)
+    let (x, y, g) = (a.scalars, b.scalars, dy.scalars)
+    precondition(
+      x.count == g.count && y.count == g.count, "two-input gradient of \(g.count) for \(x.count), \(y.count)")
+    for i in 0..<g.count {
+      let (u, v, d) = (x[i], y[i], g[i])
+      switch function {
+      case .add: break
+      case .subtract: db[i] = -d
+      case .product: (da[i], db[i]) = (d * v, d * u)
+      case .division: (da[i], db[i]) = (d / v, -d * u / (v * v))
+      case .normalize(let epsilon):
+        let root = Scalar.sqrt(v + Scalar(epsilon))
+        (da[i], db[i]) = (d / root, -d * u / (2 * root * root * root))
+      case .maximum:
+        let share: (Scalar, Scalar)
+        if u > v {
+          share = (1, 0)
+        } else if v > u {
+          share = (0, 1)
+        } else {
+          switch tie {
+          case .first: share = (1, 0)
+          case .last: share = (0, 1)
+          case .split: share = (0.5, 0.5)
+          }
+        }
+        (da[i], db[i]) = (d * share.0, d * share.1)
+      }
+    }
+    return OpGradients(inputs: [Tensor(shape: dy.shape, scalars: da), Tensor(shape: dy.shape, scalars: db)])
+  }
+
   /// `dx = dy · f'(x)`, with the policy's `reluPrime` at kinks (``UnaryFunction/derivative(_:output:reluPrime:)``).
   static func backward<Scalar: TensorScalar>(
     _ function: UnaryFunction, _ x: Tensor<Scalar>, _ y: Tensor<Scalar>, _ dy: Tensor<Scalar>,
