@@ -226,6 +226,18 @@ def deconv():
     return b.model("input", [3, 3, 4], x, 17), [3, 3, 4]
 
 
+def merge():
+    """Arithmetic on two tensors of the network of one shape, as PyTorch exports `a - b`, `a * b`
+    and `a / b`: Sub, Mul and Div (the divisor kept away from zero by ReLU + 1)."""
+    b = Builder()
+    x = b.op("Flatten", ["input"], axis=1)
+    first, second = b.gemm(x, 16, 6), b.gemm(x, 16, 6)
+    divisor = b.op("Add", [b.op("Relu", [second]), b.const("one", np.float32(1.0))])
+    x = b.op("Concat", [b.op("Sub", [first, second]), b.op("Mul", [first, second]), b.op("Div", [first, divisor])],
+             axis=1)
+    return b.model("input", [1, 4, 4], b.gemm(x, 18, 10), 17), [1, 4, 4]
+
+
 def write(name, model, shape):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save_model(model, path)
@@ -321,6 +333,7 @@ def main():
     # Made after the others so that their weights and inputs stay as they were.
     write("deconv", *deconv())
     external(models["cnn"][0])
+    write("merge", *merge())
 
 
 if __name__ == "__main__":

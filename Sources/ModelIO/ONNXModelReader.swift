@@ -27,9 +27,11 @@ import Tensor
 public enum ONNXModelReader {
   /// The operators read (default domain).
   public static let supportedOps = [
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "ConvTranspose", "Div",
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "ConvTranspose",
+    "Div",
     "Dropout",
-    "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish",
+    "Elu", "Flatten", "Gather", "Gemm", "Gelu", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid",
+    "HardSwish",
     "Identity",
     "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "Pad", "ReduceMean", "Relu",
     "Reshape",
@@ -548,13 +550,16 @@ struct ONNXGraphBuilder {
       let bias = operand(2).constant
       if operand(2).value != nil { throw failure("its bias must be a constant") }
       guard weight.dims.count == 4 else {
-        throw failure("only 2-D transposed convolutions (a 4-D weight) are supported, the weight is \(weight.dims)")
+        throw failure(
+          "only 2-D transposed convolutions (a 4-D weight) are supported, the weight is \(weight.dims)")
       }
       guard int("group", 1) == 1 else { throw failure("grouped transposed convolutions are not supported") }
       if let dilations = ints("dilations"), dilations.contains(where: { $0 != 1 }) {
         throw failure("dilated transposed convolutions are not supported")
       }
-      if ints("output_shape") != nil { throw failure("output_shape is not supported (export with pads instead)") }
+      if ints("output_shape") != nil {
+        throw failure("output_shape is not supported (export with pads instead)")
+      }
       let (channels, filters, kh, kw) = (weight.dims[0], weight.dims[1], weight.dims[2], weight.dims[3])
       guard channels == x.shape[0] else {
         throw failure("weight \(weight.dims) does not fit \(x.shape[0]) input channels")
@@ -562,13 +567,16 @@ struct ONNXGraphBuilder {
       if let kernel = ints("kernel_shape"), kernel != [kh, kw] {
         throw failure("kernel_shape \(kernel) contradicts the weight's \([kh, kw])")
       }
-      if let bias, bias.count != filters { throw failure("bias of \(bias.count) values for \(filters) filters") }
+      if let bias, bias.count != filters {
+        throw failure("bias of \(bias.count) values for \(filters) filters")
+      }
       let strides = ints("strides") ?? [1, 1]
       let extra = ints("output_padding") ?? [0, 0]
       guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }), extra.count == 2,
         zip(extra, strides).allSatisfy({ $0 >= 0 && $0 < $1 })
       else {
-        throw failure("strides \(strides) and output_padding \(extra) must be two numbers, 0 ≤ output_padding < stride")
+        throw failure(
+          "strides \(strides) and output_padding \(extra) must be two numbers, 0 ≤ output_padding < stride")
       }
       let sizes = [x.shape[1], x.shape[2]]
       let full = [(sizes[0] - 1) * strides[0] + kh, (sizes[1] - 1) * strides[1] + kw]
@@ -583,13 +591,17 @@ struct ONNXGraphBuilder {
         pads = [first[0], first[1], total[0] - first[0], total[1] - first[1]]
       case let mode: throw failure("auto_pad \(mode) is not supported")
       }
-      guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw failure("pads \(pads) must be four numbers ≥ 0") }
+      guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
+        throw failure("pads \(pads) must be four numbers ≥ 0")
+      }
       // Cin×Cout×kH×kW → kH×kW×Cout×Cin (Keras's Conv2DTranspose layout).
       let kernel = [Float](unsafeUninitializedCapacity: weight.count) { target, initialized in
         weight.withFloats { source in
           for c in 0..<channels {
             for f in 0..<filters {
-              for tap in 0..<(kh * kw) { target[(tap * filters + f) * channels + c] = source[(c * filters + f) * kh * kw + tap] }
+              for tap in 0..<(kh * kw) {
+                target[(tap * filters + f) * channels + c] = source[(c * filters + f) * kh * kw + tap]
+              }
             }
           }
         }
@@ -610,7 +622,8 @@ struct ONNXGraphBuilder {
       if pads[0] > 0 || pads[1] > 0 || endRows > 0 || endColumns > 0 {
         node = try emit(
           base + "_crop",
-          .crop2d(top: pads[0], bottom: max(endRows, 0), left: pads[1], right: max(endColumns, 0)), inputs: [node])
+          .crop2d(top: pads[0], bottom: max(endRows, 0), left: pads[1], right: max(endColumns, 0)),
+          inputs: [node])
       }
       if endRows < 0 || endColumns < 0 {
         node = try emit(
@@ -802,15 +815,21 @@ struct ONNXGraphBuilder {
       }
       let (a, b) = (operand(0), operand(1))
       if let left = a.value, let right = b.value {
-        guard onnx.opType == "Add" else {
-          throw failure("\(onnx.opType) of two tensors of the network is not supported (only Add)")
-        }
         var (l, r) = (left, right)
         if l.layout != r.layout { (l, r) = (try plain(l), try plain(r)) }
         guard l.shape == r.shape else {
-          throw failure("Add of tensors of shapes \(l.shape) and \(r.shape) (broadcasting is not supported)")
+          throw failure(
+            "\(onnx.opType) of tensors of shapes \(l.shape) and \(r.shape) (broadcasting is not supported)")
         }
-        set(try emit(base, .add, inputs: [l.node, r.node]), l.layout, l.shape)
+        // Of two tensors: a sum, or a two-input function (docs/onnx.md).
+        let op: Op =
+          switch onnx.opType {
+          case "Add": .add
+          case "Sub": .binary(.subtract)
+          case "Mul": .binary(.product)
+          default: .binary(.division)
+          }
+        set(try emit(base, op, inputs: [l.node, r.node]), l.layout, l.shape)
         return
       }
       let tensorFirst = a.value != nil

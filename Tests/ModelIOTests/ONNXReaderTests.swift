@@ -14,7 +14,7 @@ import Testing
 
   static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
-  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf", "ops", "deconv"])
+  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf", "ops", "deconv", "merge"])
   func evaluatesAsONNXRuntimeDoes(name: String) throws {
     let graph = try ONNXModelReader.read(Self.path("\(name).onnx"))
     let input = try readNPY(Self.fixtures.appendingPathComponent("\(name)-input.npy"))
