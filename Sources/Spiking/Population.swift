@@ -60,9 +60,7 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ) {
     let problem = parameters.problem(for: dynamics)
     precondition(problem == nil, problem ?? "")
-    var resolved = parameters.resolved(for: dynamics)
-    for (name, value) in parameters.values { resolved[name] = value }
-    self.parameters = resolved
+    self.parameters = parameters.completed(for: dynamics)
     precondition(
       !scales.isEmpty && scales.allSatisfy { $0 > 0 && $0.isFinite },
       "population scales must be positive and finite")

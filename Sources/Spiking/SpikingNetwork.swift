@@ -97,10 +97,8 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     self.schedule = schedule
     self.scales = scales
     self.initial = initial
-    // Checked by SpikingNetwork's validation; resolving keeps whatever was given.
-    var resolved = parameters.resolved(for: dynamics)
-    for (name, value) in parameters.values { resolved[name] = value }
-    self.parameters = resolved
+    // Checked by SpikingNetwork's validation.
+    self.parameters = parameters.completed(for: dynamics)
   }
 
   public init(node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scale: Double) {

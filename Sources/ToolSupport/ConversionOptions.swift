@@ -174,13 +174,16 @@ public struct ConversionOptions: ParsableArguments, Sendable {
     return schedule.schedule(eta0: eta0, gamma: gamma)
   }
 
-  /// The conversion settings these options give with `dynamics` and `normalization`.
-  public func settings(dynamics: Dynamics, normalization: Normalization) -> ConversionSettings {
+  /// The conversion settings these options give with `dynamics` and `normalization`. The
+  /// neuron settings are kept whole: each conversion takes those its model reads (a
+  /// comparison's base settings serve every dynamics it crosses).
+  /// - Throws: `ValidationError` for a neuron setting no model declares or a value out of range.
+  public func settings(dynamics: Dynamics, normalization: Normalization) throws -> ConversionSettings {
     ConversionSettings(
       dynamics: dynamics, schedule: dynamics.model.defaultSchedule == nil ? nil : stepSchedule,
       normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
       tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages,
-      neuron: ((try? neuronParameters()) ?? NeuronParameters()).resolved(for: dynamics),
+      neuron: try neuronParameters(),
       initialMembrane: initialMembrane ?? 0)
   }
 }

@@ -92,7 +92,7 @@ extension SNNConv {
 
     func run() throws {
       try prepareOutputs(files: [output], inputs: [model])
-      var settings = conversion.settings(dynamics: chosenDynamics, normalization: normalize)
+      var settings = try conversion.settings(dynamics: chosenDynamics, normalization: normalize)
       settings.targetTimesteps = targetTimesteps
       let started = Date()
       let progress = ProgressLine("tuning for T = \(targetTimesteps.map(String.init) ?? "")")

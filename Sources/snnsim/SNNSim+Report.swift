@@ -164,7 +164,7 @@ extension SNNSim {
       var ablation = Ablation(
         model: try TrainedModel(path: model), dynamics: dynamics, normalizations: normalize,
         targetTimesteps: targetTimesteps, sweeps: sweep,
-        base: conversion.settings(dynamics: .signGD, normalization: .max),
+        base: try conversion.settings(dynamics: .signGD, normalization: .max),
         simulation: simulation.settings,
         calibrationData: data.selection.source)
       ablation.preprocessing = data.preprocessing.value

@@ -5,6 +5,25 @@ import Testing
 /// Burst neurons from the command line: converted, swept by their bits, simulated, recorded,
 /// reported against the bits sent, and refused by the NIR exporter.
 @Suite(.needsFashionMNIST) struct BurstCLITests {
+  /// The neuron settings given to a comparison reach every model that reads them (its base
+  /// settings are made once, before the dynamics it crosses).
+  @Test func compareGivesEachModelItsNeuronSettings() throws {
+    let directory = try makeTemporaryDirectory("neuron-settings")
+    let result = try runTool(
+      "snnsim",
+      [
+        "compare", "models/mlp.h5", "--dynamics", "if,burst", "--normalize", "max", "--reset", "zero",
+        "--neuron", "bits=3", "--calibration", "50", "--limit", "10", "--timesteps", "2", "-o",
+        directory.path,
+      ])
+    #expect(result.status == 0, "\(result.stderr)")
+    for (name, expected) in [("if-max", "if reset zero"), ("burst-max", "burst bits 3, reset zero")] {
+      let inspect = try runTool(
+        "snnconv", ["inspect", directory.appendingPathComponent("networks/\(name).snn.h5").path])
+      #expect(inspect.stdout.contains(expected), "\(name): \(inspect.stdout)")
+    }
+  }
+
   @Test func burstRunsAreSweptRecordedAndReportedAgainstBits() throws {
     let directory = try makeTemporaryDirectory("burst")
     let result = try runTool(

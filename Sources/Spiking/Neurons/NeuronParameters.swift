@@ -170,6 +170,14 @@ public struct NeuronParameters: Sendable, Hashable, Codable, CustomStringConvert
     return resolved
   }
 
+  /// These settings with `dynamics`'s defaults added for those left out; nothing is dropped
+  /// (``problem(for:)`` says what does not fit).
+  public func completed(for dynamics: Dynamics) -> NeuronParameters {
+    var completed = resolved(for: dynamics)
+    for (name, value) in values { completed[name] = value }
+    return completed
+  }
+
   /// Every setting any model declares, each once, in the order of ``Dynamics/allCases``.
   public static var all: [NeuronParameter] {
     var seen = Set<String>()
