@@ -133,6 +133,9 @@ public struct RunRecord: Codable, Sendable {
   public let onceMultiplyAccumulates: Double?
   /// The spikes of one image, when the run recorded them (``SpikeRaster``).
   public let raster: SpikeRaster?
+  /// What a step cost next to the ANN's forward pass (absent in records written before it was
+  /// timed).
+  public let stepCost: StepCost?
   /// The record's layout (``currentFormat`` when written by this version; absent in records of
   /// layout 1 written before the number was stored).
   public let formatVersion: Int?
@@ -155,6 +158,7 @@ public struct RunRecord: Codable, Sendable {
     agreement = result.agreement.isEmpty ? nil : result.agreement
     populations = result.populations
     raster = result.raster
+    stepCost = result.stepCost
   }
 
   /// How many time steps the run needs to come within `tolerance` (a fraction: 0.01 = 1 pp) of

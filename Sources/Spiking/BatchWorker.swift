@@ -32,6 +32,8 @@ final class BatchWorker: @unchecked Sendable {
   private(set) var readoutError = [Double]()
   /// The batch's readout at the largest T (when kept).
   private(set) var finalReadout = [Float]()
+  /// The time of every batch this worker simulated: its ANN reference pass and its steps.
+  private(set) var cost = StepCost()
 
   /// What the last batch measured.
   var measures: BatchMeasures {
@@ -79,9 +81,12 @@ final class BatchWorker: @unchecked Sendable {
     readoutError = []
     finalReadout = []
     var kept: [String: Tensor<Float>]?
+    var annSeconds = 0.0
     lowered.load(input: input, chunkRows: Self.referenceRows) { range in
+      let started = monotonicSeconds()
       let ann = reference(
         range, keeping: Set(lowered.constantNodes).union(reportedNodes).union([readoutName]))
+      annSeconds += monotonicSeconds() - started
       let predicted = ann[readoutName]!.argmaxLastAxis()
       annPredictions += predicted
       annCorrect += zip(predicted, labels[range]).filter { $0 == $1 }.count
@@ -93,8 +98,16 @@ final class BatchWorker: @unchecked Sendable {
     }
     let readoutWidth = graph.nodes[readout].shape.reduce(1, *)
     let requested = Set(timesteps)
+    var stepSeconds = 0.0
+    defer {
+      cost.add(
+        StepCost(
+          annForwardSeconds: annSeconds, stepSeconds: stepSeconds, steps: timesteps.last!, images: rows))
+    }
     for t in 1...timesteps.last! {
+      let started = monotonicSeconds()
       lowered.step()
+      stepSeconds += monotonicSeconds() - started
       if t % 8 == 0 { progress?(t) }
       guard requested.contains(t) else { continue }
       let scores = lowered.estimate(at: readout)

@@ -47,6 +47,8 @@ public struct SimulationResult: Sendable, Codable {
   public var readout: [Float]?
   /// When asked for, the spikes of one image (``SpikeRaster``).
   public var raster: SpikeRaster?
+  /// What a step cost next to the ANN's forward pass, on this process's batches.
+  public var stepCost: StepCost?
 }
 
 /// How affine nodes follow their inputs during simulation (docs/dynamics.md, "Simulation").
@@ -263,6 +265,7 @@ public enum Simulator {
       readoutMeanAbsError: totals.readoutError.map { $0 / readoutElements },
       readout: keepReadout ? totals.readout : nil)
     result.agreement = totals.agreed.map { Double($0) / count }
+    result.stepCost = shards.reduce(into: StepCost()) { $0.add($1.cost) }
     result.annMultiplyAccumulates = Self.multiplyAccumulates(in: graph)
     // The nodes the simulator copies from the ANN once per batch instead of stepping (under
     // analog input, the input and the affine nodes fed by it alone).

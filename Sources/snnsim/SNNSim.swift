@@ -173,6 +173,7 @@ func printTable(_ record: RunRecord) {
   print(
     "\(record.settings.name) on \(record.settings.data), \(record.images) images, \(String(format: "%.1f", record.seconds)) s; ANN accuracy \(String(format: "%.2f%%", record.annAccuracy * 100))"
   )
+  if let cost = record.stepCost?.summary { print(cost) }
   // A decomposed layer's many populations show as one column: the layer's output.
   let entries = PopulationGroups.entries(record.populations.map(\.name))
   let header =
