@@ -23,8 +23,9 @@ instead: v <- v + I (i <- i + I).
   Threshold: s = I > threshold
 Flatten counts its dimensions without the batch (as nir's type inference does); Affine and Linear
 take the whole input when it holds as many values as the weight has columns, else its last axis.
-A node whose metadata says reset_mode = "subtract" resets by v <- v - v_threshold instead (the
-toolkit's convention for what NIR cannot say). AvgPool2d counts padding (PyTorch's default).
+A node whose metadata says reset_mode = "subtract" resets by v <- v - v_threshold instead, and
+one whose metadata gives initial_membrane starts its membranes there (one value, one per channel,
+or one per neuron) — the toolkit's conventions for what NIR cannot say. AvgPool2d counts padding (PyTorch's default).
 Everything is float32, as the toolkit simulates.
 """
 import json
@@ -117,9 +118,26 @@ def affine(current, weight, bias):
     return y if bias is None else (y + bias.astype(F)).astype(F)
 
 
-def metadata(node):
-    value = (getattr(node, "metadata", None) or {}).get("reset_mode")
+def metadata(node, key="reset_mode"):
+    value = (getattr(node, "metadata", None) or {}).get(key)
     return value.decode() if isinstance(value, bytes) else value
+
+
+def initial_membrane(node, current):
+    """The membranes at the start: 0, or the node's metadata initial_membrane (one value, one per
+    channel — the first axis after the batch — or one per neuron), broadcast over the batch."""
+    text = metadata(node, "initial_membrane")
+    if text is None:
+        return np.zeros_like(current, dtype=F)
+    values = np.array([float(v) for v in str(text).split(",")], dtype=F)
+    shape = current.shape[1:]
+    if values.size == 1:
+        start = np.full(shape, values[0], dtype=F)
+    elif values.size == int(np.prod(shape)):
+        start = values.reshape(shape)
+    else:
+        start = np.broadcast_to(values.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+    return np.broadcast_to(start, current.shape).astype(F)
 
 
 def topological(graph):
@@ -189,7 +207,7 @@ def simulate(graph, images, steps, dt=1.0):
             elif kind in ("SumPool2d", "AvgPool2d"):
                 values[name] = pool2d(current, node.kernel_size, node.stride, node.padding, kind == "AvgPool2d")
             elif kind in ("IF", "LIF", "CubaLIF", "LI", "I", "CubaLI"):
-                v = state.get(name, np.zeros_like(current, dtype=F))
+                v = state[name] if name in state else initial_membrane(node, current)
                 r = fit(node.r, current)
                 if kind in ("IF", "I"):
                     r = fit((np.asarray(node.r, F).astype(np.float64) * dt).astype(F), current)

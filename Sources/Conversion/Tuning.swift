@@ -46,6 +46,14 @@ public enum Tuning {
     case mean
     /// The middle of the range, `v_0 = 1/2` (in units of λ).
     case middle
+    /// Another start the conversion gave (`--initial-membrane`), kept.
+    case converted
+
+    /// The start `initial` (in units of λ) is, when one of the fixed ones.
+    init(_ initial: [Double]) {
+      self =
+        initial.allSatisfy { $0 == 0 } ? .zero : initial.allSatisfy { $0 == 0.5 } ? .middle : .converted
+    }
   }
 
   /// What tuning chose for one population, and the error it measured before and after.
@@ -66,9 +74,10 @@ public enum Tuning {
     public let errorAfter: Double
 
     /// The choice undone: the population as converted.
-    func undone(schedule: StepSchedule) -> Choice {
+    func undone(_ converted: PopulationSpec) -> Choice {
       Choice(
-        population: population, schedule: schedule, start: .zero, scalesPerNeuron: false, scaleFactor: 1,
+        population: population, schedule: converted.schedule, start: Start(converted.initial),
+        scalesPerNeuron: false, scaleFactor: 1,
         errorBefore: errorBefore, errorAfter: errorBefore)
     }
   }
@@ -201,7 +210,7 @@ public enum Tuning {
     progress(total, total)
     let choices =
       kept?.search.choices
-      ?? zip(searches[0].choices, network.populations).map { $0.undone(schedule: $1.schedule) }
+      ?? zip(searches[0].choices, network.populations).map { $0.undone($1) }
     return Outcome(
       network: try network.replacing(
         populations: kept?.search.populations ?? network.populations, targetTimesteps: timesteps),
@@ -276,7 +285,7 @@ public enum Tuning {
       }
       var best = original
       var bestError = Double.infinity
-      var start = Start.zero
+      var start = Start(original.initial)
       var perNeuron = false
       var factor = 1.0
       /// Measures `specs` and keeps, in their order, each that beats the best so far (`firstOnly`:
@@ -303,14 +312,15 @@ public enum Tuning {
         : [original.schedule]
       var scaleSets = [original.scales]
       if let finer = finerScales[original.node], finer != original.scales { scaleSets.append(finer) }
-      var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [(.zero, false, original)]
+      var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [(start, false, original)]
       for (set, scales) in scaleSets.enumerated() {
         var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
         let mean = startAtMean(means[original.node]!, scales: scales)
         if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
         let candidate = original.with(scales: scales)
         for (kind, initial) in starts {
-          for schedule in schedules where !(set == 0 && kind == .zero && schedule == original.schedule) {
+          for schedule in schedules
+          where !(set == 0 && initial == original.initial && schedule == original.schedule) {
             grid.append((kind, set > 0, candidate.with(schedule: schedule, initial: initial)))
           }
         }

@@ -198,7 +198,11 @@ public enum NIRExport {
           resets.insert(spec.node)
         }
         if spec.initial.contains(where: { $0 != 0 }) {
-          neuron.metadata.append(("initial_membrane", spec.initial.map { "\($0)" }.joined(separator: ",")))
+          // In units of the threshold, which is 1 here; one value, one per channel (the
+          // channel order is NIR's too) or one per neuron (reordered channel-first).
+          let initial =
+            spec.initial.count == neurons ? channelFirst(spec.initial, shape: node.shape) : spec.initial
+          neuron.metadata.append(("initial_membrane", initial.map { "\($0)" }.joined(separator: ",")))
           starts.insert(spec.node)
         }
         nodes.append(neuron)
@@ -365,7 +369,7 @@ public enum NIRExport {
     }
     if !starts.isEmpty {
       warnings.append(
-        "NIR starts every membrane at 0: the starting membrane of \(starts.count) population(s) is written only as metadata initial_membrane"
+        "NIR starts every membrane at 0: the starting membrane of \(starts.count) population(s) is written as metadata initial_membrane, which this toolkit honours on reading; other frameworks start at 0, which changes what the network computes (convert with --initial-membrane 0 for a graph they run as written)"
       )
     }
     return (nodes, edges, warnings)

@@ -106,6 +106,10 @@ public struct NIRGraph: Sendable {
     /// `metadata/reset_mode = "subtract"`: reset by subtracting the threshold, as this
     /// toolkit's own export marks what NIR cannot say.
     public let resetBySubtraction: Bool
+    /// `metadata/initial_membrane`: where the membranes start, in the graph's units (one value,
+    /// one per channel — the first dimension of the node's shape — or one per neuron), as this
+    /// toolkit's own export writes a start NIR cannot say; nil (every membrane at 0) without it.
+    public let initialMembrane: [Float]?
     /// CubaLIF and CubaLI with `τ_syn = ∞` (and `w_in = ∞`): the current adds its input, `i ← i + I`.
     public let synapseIntegrates: Bool
     /// CubaLIF and CubaLI with `τ_mem = ∞` (and `r = ∞`): the membrane adds the current, `v ← v + i`.
@@ -439,12 +443,27 @@ public struct NIRGraph: Sendable {
       throw NIRGraphError(
         node: node.name, "metadata reset_mode = \"\(resetMode)\" is not one of subtract, zero, value")
     }
+    var initialMembrane: [Float]?
+    if let text = node.metadata["initial_membrane"], model.spikes {
+      let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+      let channels = count / max(1, input.dropFirst().reduce(1, *))
+      guard !values.isEmpty, values.allSatisfy({ $0?.isFinite ?? false }),
+        [1, channels, count].contains(values.count)
+      else {
+        throw NIRGraphError(
+          node: node.name,
+          "metadata initial_membrane = \"\(text.prefix(80))\" is not one number, one per channel (\(channels)) or one per neuron (\(count)), separated by commas"
+        )
+      }
+      initialMembrane = values.map { $0! }
+    }
     return Neurons(
       model: model, r: r, tau: tau, tauSynapse: tauSynapse, inputWeight: inputWeight,
       vLeak: try optional("v_leak"),
       vThreshold: try optional("v_threshold"),
       vReset: try optional("v_reset") ?? (model.spikes ? [Float](repeating: 0, count: count) : nil),
-      resetBySubtraction: model.spikes && resetMode == "subtract", synapseIntegrates: synapseIntegrates,
+      resetBySubtraction: model.spikes && resetMode == "subtract", initialMembrane: initialMembrane,
+      synapseIntegrates: synapseIntegrates,
       membraneIntegrates: membraneIntegrates)
   }
 

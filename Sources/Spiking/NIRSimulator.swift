@@ -186,13 +186,24 @@ private final class NIRState: @unchecked Sendable {
     }
   }
 
+  /// Sets the membranes of `node`'s neurons, image after image, where they start: 0, or the
+  /// graph's `initial_membrane` (one value, one per channel of the channel-first shape, or one
+  /// per neuron).
+  static func start(_ membrane: UnsafeMutableBufferPointer<Float>, _ node: NIRGraph.Node) {
+    guard case .neurons(let neurons) = node.operation, let initial = neurons.initialMembrane else {
+      return membrane.update(repeating: 0)
+    }
+    let perChannel = node.count / initial.count
+    for i in membrane.indices { membrane[i] = initial[(i % node.count) / perChannel] }
+  }
+
   func simulate(
     _ images: UnsafeBufferPointer<Float>, labels: [Int], spiking: [Int], progress: ((Int) -> Void)?
   ) {
     let batch = labels.count
     let width = graph.readoutWidth
-    for k in graph.nodes.indices {
-      membranes[k]?.update(repeating: 0)
+    for (k, node) in graph.nodes.enumerated() {
+      if let membrane = membranes[k] { Self.start(membrane, node) }
       synapses[k]?.update(repeating: 0)
     }
     readout.update(repeating: 0)

@@ -69,7 +69,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
   public var leak: Double?
   @Option(
     help: ArgumentHelp(
-      "Where membrane neurons (\(ConversionOptions.membraneModels)) start, as a fraction of the threshold in [0, 1] (default 0).",
+      "Where membrane neurons (\(ConversionOptions.membraneModels)) start, as a fraction of the threshold in [0, 1] (default \(ConversionSettings.defaultInitialMembrane): half-way, so that a rate rounds its input instead of truncating it; 0 starts them at rest, as NIR does).",
       valueName: "F"))
   public var initialMembrane: Double?
 
@@ -184,6 +184,6 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
       tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages,
       neuron: try neuronParameters(),
-      initialMembrane: initialMembrane ?? 0)
+      initialMembrane: initialMembrane ?? ConversionSettings.defaultInitialMembrane)
   }
 }

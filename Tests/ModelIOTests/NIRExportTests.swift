@@ -26,25 +26,37 @@ struct NIRExportTests {
 
   /// Converts `graph` to membrane neurons, simulates `images` for `steps` steps, exports the
   /// network and runs the reference simulator on the file; compares spike totals per
-  /// population and the summed readout.
+  /// population and the summed readout. `startPerChannel` gives every population a start of
+  /// its own per channel (as tuning may), instead of `initialMembrane` for all.
   func checkAgainstReference(
     _ graph: Graph, calibration: Tensor<Float>, images: Tensor<Float>, steps: Int,
-    reset: ResetMode = .subtract,
-    leak: Double? = nil
+    reset: ResetMode = .subtract, leak: Double? = nil,
+    initialMembrane: Double = ConversionSettings.defaultInitialMembrane, startPerChannel: Bool = false
   ) throws {
-    let network = try SpikingNetwork(
+    var network = try SpikingNetwork(
       converting: graph,
       settings: ConversionSettings(
         dynamics: .integrateAndFire, calibrationImages: calibration.shape[0],
-        neuron: MembraneIntegrateAndFire.Membrane(reset: reset, leak: leak).parameters),
+        neuron: MembraneIntegrateAndFire.Membrane(reset: reset, leak: leak).parameters,
+        initialMembrane: initialMembrane),
       calibration: calibration)
+    if startPerChannel {
+      network = try network.replacing(
+        populations: network.populations.map { spec in
+          let channels = network.graph.node(spec.node)!.shape.last!
+          return spec.with(initial: (0..<channels).map { 0.1 + 0.8 * Double($0) / Double(channels) })
+        })
+    }
+    let starts = network.populations.contains { $0.initial.contains { $0 != 0 } }
     let count = images.shape[0]
     let result = try Simulator.run(
       network, images: images, labels: [Int](repeating: 0, count: count),
       settings: SimulationSettings(timesteps: [steps], batchSize: count), keepReadout: true)
     let path = directory.appendingPathComponent("net.nir")
     let warnings = try NIRExport.write(network, to: path.path, form: .exact)
-    #expect(warnings.count == (reset == .subtract ? network.populations.count : 0), "\(warnings)")
+    #expect(
+      warnings.count == (reset == .subtract ? network.populations.count : 0) + (starts ? 1 : 0), "\(warnings)"
+    )
     let inputs = directory.appendingPathComponent("x.npy")
     try writeNPY(try graph.adaptInput(images), to: inputs)
     let out = directory.appendingPathComponent("ref.json")
@@ -76,8 +88,8 @@ struct NIRExportTests {
     let scale = readout.map(abs).max() ?? 1
     for (a, b) in zip(readout, output) { #expect(abs(a - b) <= 1e-4 * scale, "readout \(a) vs \(b)") }
 
-    // Read back by the toolkit's own NIR runtime (reset by subtraction honoured from the
-    // metadata), the file runs as the network did.
+    // Read back by the toolkit's own NIR runtime (reset by subtraction and the starting
+    // membranes honoured from the metadata), the file runs as the network did.
     let imported = try NIRReader.read(path.path)
     let importedRun = try NIRSimulator.run(
       imported, images: try imported.adapt(images: try graph.adaptInput(images)),
@@ -135,6 +147,16 @@ struct NIRExportTests {
       graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24)
   }
 
+  /// Membranes started at rest (what NIR itself says) and with a start per channel (metadata in
+  /// NIR's channel order, which both runtimes must read alike).
+  @Test(arguments: [false, true])
+  func startingMembranesRunTheSameInTheReferenceSimulator(perChannel: Bool) throws {
+    let (graph, images) = try Self.imageGraph()
+    try checkAgainstReference(
+      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24,
+      initialMembrane: 0, startPerChannel: perChannel)
+  }
+
   /// Keras-style preprocessing and padding: a Rescaling (scale only) folds through the zero
   /// padding into the grouped convolution after it, the even padding becomes that
   /// convolution's NIR padding, and a dilated convolution is written as its ordinary kernel.
@@ -171,7 +193,8 @@ struct NIRExportTests {
   @Test func leakyNeuronsResettingToZeroToo() throws {
     let (graph, images) = try Self.imageGraph()
     try checkAgainstReference(
-      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24, reset: .zero, leak: 8)
+      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24, reset: .zero, leak: 8,
+      initialMembrane: 0)
   }
 
   @Test(.needsFashionMNIST, arguments: ["mlp", "cnn"])
@@ -197,7 +220,8 @@ struct NIRExportTests {
       converting: model,
       settings: ConversionSettings(
         dynamics: .integrateAndFire, calibrationImages: 200,
-        neuron: MembraneIntegrateAndFire.Membrane(reset: .zero, leak: leaky ? 16 : nil).parameters),
+        neuron: MembraneIntegrateAndFire.Membrane(reset: .zero, leak: leaky ? 16 : nil).parameters,
+        initialMembrane: 0),
       calibration: calibration)
     let exact = directory.appendingPathComponent("\(name)-exact.nir").path
     let portable = directory.appendingPathComponent("\(name)-portable.nir").path

@@ -29,7 +29,7 @@ import Testing
   static func candidates(for population: PopulationSpec) -> [PopulationSpec] {
     [
       population,
-      population.with(schedule: .geometric(eta0: 0.5, gamma: 0.7), initial: [0.5]),
+      population.with(schedule: .geometric(eta0: 0.5, gamma: 0.7), initial: [0.25]),
       population.with(scales: population.scales.map { $0 * 0.6 }),
     ]
   }
