@@ -5,7 +5,7 @@ Theirs → ours: each framework builds a small network with its own neurons and 
 exports it with its own NIR exporter (at its default time step), and simulates it itself on
 Fashion-MNIST test images (the image as input current at every step); `snnsim run X.nir --dt D`
 runs the file. Ours → theirs: the toolkit converts its shipped networks with `--dynamics if
---reset zero` (with and without `--leak`), `snnconv export` writes them (portable form), each
+--reset zero --initial-membrane 0` (with and without `--leak`), `snnconv export` writes them (portable form), each
 framework's importer loads the file, and its simulation is compared with `snnsim run X.nir`.
 
 Needs the frameworks, which pull in torch (a few GB; not a test dependency), in a virtual
@@ -200,7 +200,7 @@ def our_exports(snnconv, data_train):
         network = os.path.join(OUT, f"ours-{model}{suffix}.snn.h5")
         graph = os.path.join(OUT, f"ours-{model}{suffix}.nir")
         subprocess.run([snnconv, "convert", os.path.join(ROOT, "models", model + ".h5"), "--dynamics", "if",
-                        "--reset", "zero", "--calibration", "1000", "-o", network] + options, check=True,
+                        "--reset", "zero", "--initial-membrane", "0", "--calibration", "1000", "-o", network] + options, check=True,
                        capture_output=True)
         subprocess.run([snnconv, "export", network, "-o", graph], check=True, capture_output=True)
         graphs.append((label, graph))
