@@ -182,6 +182,22 @@ def models(keras, layers):
             layers.Average(name="mean")([a, b, c])])
         y = layers.Dense(3, name="out")(h)
         result.append(("func_merge", keras.Model(x, y, name="merge")))
+        # Squeeze-and-excitation gates as EfficientNet and MobileNetV3 write them: a 1×1×C gate
+        # from 1×1 convolutions (swish, sigmoid) multiplying the image, and a C gate from Dense
+        # layers (hard sigmoid) multiplying it from the other side.
+        x = keras.Input((6, 5, 4), name="image")
+        h = layers.Conv2D(8, 3, padding="same", activation="swish", name="stem")(x)
+        g = layers.GlobalAveragePooling2D(name="squeeze")(h)
+        g = layers.Reshape((1, 1, 8), name="to_map")(g)
+        g = layers.Conv2D(3, 1, activation="swish", name="reduce")(g)
+        g = layers.Conv2D(8, 1, activation="sigmoid", name="expand")(g)
+        h = layers.Multiply(name="excite")([h, g])
+        h = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="depthwise")(h)
+        g = layers.Dense(2, activation="relu", name="fc_reduce")(layers.GlobalAveragePooling2D(name="gap2")(h))
+        g = layers.Dense(8, activation="hard_sigmoid", name="fc_expand")(g)
+        h = layers.Multiply(name="excite2")([g, h])
+        y = layers.Dense(3, name="out")(layers.GlobalAveragePooling2D(name="gap3")(h))
+        result.append(("func_se", keras.Model(x, y, name="squeeze_excite")))
     return result
 
 

@@ -28,6 +28,7 @@ def activation(name, x):
         "silu": lambda v: v / (1 + np.exp(-v)),
         "swish": lambda v: v / (1 + np.exp(-v)),
         "hard_silu": lambda v: v * np.clip(v + 3, 0, 6) / 6,
+        "hard_sigmoid": lambda v: np.clip(v + 3, 0, 6) / 6,  # Keras 3's definition
         "hard_swish": lambda v: v * np.clip(v + 3, 0, 6) / 6,
         "tanh": np.tanh,
         "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
@@ -135,6 +136,13 @@ def weights(group, layer):
     return {n.split("/")[-1].split(":")[0]: np.asarray(g[n], dtype=np.float64) for n in names}
 
 
+def broadcast(inputs):
+    """The inputs of a merge layer given the rank of the largest by axes inserted after the
+    batch, as Keras's merge layers do (a squeeze-and-excitation gate N×C against N×H×W×C)."""
+    rank = max(x.ndim for x in inputs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in inputs]
+
+
 def apply(layer, inputs, w):
     cls, cfg = layer["class_name"], layer["config"]
     x = inputs[0]
@@ -223,7 +231,10 @@ def apply(layer, inputs, w):
     if cls == "Subtract":
         return inputs[0] - inputs[1]
     if cls == "Multiply":
-        return np.prod(inputs, axis=0)
+        result, *rest = broadcast(inputs)
+        for x in rest:
+            result = result * x
+        return result
     if cls == "Maximum":
         return np.max(inputs, axis=0)
     if cls == "Minimum":

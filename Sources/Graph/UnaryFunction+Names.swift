@@ -18,6 +18,7 @@ extension UnaryFunction {
     ("swish", .silu),
     ("hard_silu", .hardSwish),
     ("hard_swish", .hardSwish),
+    ("hard_sigmoid", .hardSigmoid(slope: 1.0 / 6, offset: 0.5)),
     ("tanh", .tanh),
     ("sigmoid", .sigmoid),
     ("softplus", .softplus),
@@ -51,6 +52,7 @@ extension UnaryFunction {
     case .gelu(let form): return "gelu_\(form.rawValue)"
     case .silu: return "silu"
     case .hardSwish: return "hard_silu"
+    case .hardSigmoid: return "hard_sigmoid"
     case .tanh: return "tanh"
     case .sigmoid: return "sigmoid"
     case .softplus: return "softplus"

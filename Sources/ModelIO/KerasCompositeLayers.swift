@@ -386,12 +386,29 @@ extension KerasLayerTranslator {
 let mergeLayers: Set<String> = ["Subtract", "Multiply", "Maximum", "Minimum", "Average"]
 
 extension KerasLayerTranslator {
-  /// Two or more tensors of one shape combined elementwise: a difference, products and maxima
-  /// as two-input nodes in a chain, `min(a, b) = a − ReLU(a − b)`, and the mean as a sum scaled
-  /// by `1/n`. Tensors of different shapes (a squeeze-and-excitation gate broadcast over the
-  /// image) are refused naming the shapes.
+  /// Two or more tensors combined elementwise: a difference, products and maxima as two-input
+  /// nodes in a chain, `min(a, b) = a − ReLU(a − b)`, and the mean as a sum scaled by `1/n`.
+  /// A per-channel tensor (`1×1×C` or `C`) among images of `H×W×C` — a squeeze-and-excitation
+  /// gate — is first repeated over the image (a nearest up-sampling by `H×W`); other shapes that
+  /// differ are refused naming them.
   func merge(_ layer: KerasLayer, _ context: KerasLayerContext, builder: inout NodeChain) throws {
-    let (inputs, shapes) = (context.inputs, context.inputShapes)
+    var (inputs, shapes) = (context.inputs, context.inputShapes)
+    if let full = shapes.max(by: { $0.reduce(1, *) < $1.reduce(1, *) }), full.count == 3 {
+      for k in inputs.indices where shapes[k] != full {
+        let channels = full[2]
+        guard shapes[k] == [1, 1, channels] || shapes[k] == [channels] else { continue }
+        var gate = inputs[k]
+        if shapes[k] == [channels] {
+          gate = try builder.append(
+            context.name("\(layer.name)_gate\(k)"), .reshape([1, 1, channels]), inputs: [gate],
+            parameters: [:])
+        }
+        inputs[k] = try builder.append(
+          context.name("\(layer.name)_broadcast\(k)"), .upSample2d(rows: full[0], columns: full[1]),
+          inputs: [gate], parameters: [:])
+        shapes[k] = full
+      }
+    }
     guard inputs.count >= 2, layer.className != "Subtract" || inputs.count == 2 else {
       throw unsupported(
         layer, "inputs",
@@ -402,7 +419,7 @@ extension KerasLayerTranslator {
       throw unsupported(
         layer, "inputs",
         .string(
-          "tensors of shapes \(shapes.map { "\($0)" }.joined(separator: " and ")) (tensors of one shape are read; broadcasting one over another is not)"
+          "tensors of shapes \(context.inputShapes.map { "\($0)" }.joined(separator: " and ")) (tensors of one shape, and a per-channel gate over images, are read; other broadcasting is not)"
         ))
     }
     let name = layer.name

@@ -52,6 +52,9 @@ let inferenceIdentityLayers = [
 /// Translates Keras layer configs into graph nodes.
 struct KerasLayerTranslator {
   let file: String
+  /// The file was written by tf.keras 2, whose `hard_sigmoid` is `clip(0.2·x + 0.5, 0, 1)`
+  /// (Keras 3's is `relu6(x + 3)/6`).
+  var kerasTwo = false
 
   func unsupported(_ layer: KerasLayer, _ setting: String, _ value: JSONValue?) -> ModelIOError {
     .unsupportedSetting(file: file, layer: layer.name, setting: setting, value: value?.text ?? "missing")
@@ -116,6 +119,7 @@ struct KerasLayerTranslator {
     }
     if name == "softmax" { return .softmax }
     if name == "gelu" && approximate { return .activation(.gelu(.tanh)) }
+    if name == "hard_sigmoid" && kerasTwo { return .activation(.hardSigmoid(slope: 0.2, offset: 0.5)) }
     guard let name, let function = UnaryFunction(named: name) else {
       throw ModelIOError.unsupportedSetting(
         file: file, layer: layer.name, setting: "activation",

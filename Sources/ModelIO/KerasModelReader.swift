@@ -24,7 +24,11 @@ public enum KerasModelReader {
         throw ModelIOError.notAKerasModel(file: path, reason: reason)
       }
       let weights = root.contains("model_weights") ? try root.group("model_weights") : root
-      return try read(config: try root.readString("model_config"), weights: weights, file: path)
+      // tf.keras 2 and Keras 3 mean different functions by one name (`hard_sigmoid`).
+      let version = root.hasAttribute("keras_version") ? try? root.readString("keras_version") : nil
+      return try read(
+        config: try root.readString("model_config"), weights: weights, file: path,
+        kerasVersion: version)
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)
     }
@@ -32,14 +36,19 @@ public enum KerasModelReader {
 
   /// Reads a model from its Keras `model_config` JSON and a group laid out as Keras's
   /// `model_weights` (one group per layer with `weight_names`), which need not come from the same
-  /// file; `file` names the source in errors.
+  /// file; `file` names the source in errors; `kerasVersion` (the file's `keras_version`, e.g.
+  /// `2.9.0`) decides what names that changed meaning between Keras 2 and 3 stand for (Keras 3's
+  /// when nil).
   /// - Throws: ``ModelIOError`` naming `file`, the layer and the HDF5 path at fault.
-  public static func read(config text: String, weights: HDF5Group, file: String) throws -> Graph {
+  public static func read(config text: String, weights: HDF5Group, file: String, kerasVersion: String? = nil)
+    throws -> Graph
+  {
     do {
       guard let config = JSONValue(parsing: text) else {
         throw ModelIOError.badConfig(file: file, detail: "model_config is not valid JSON")
       }
-      return try build(config: config, weights: weights, file: file)
+      return try build(
+        config: config, weights: weights, file: file, kerasTwo: kerasVersion?.hasPrefix("2.") ?? false)
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)
     }
@@ -53,8 +62,10 @@ public enum KerasModelReader {
     return (try? handle.read(upToCount: 4)) == Data([0x50, 0x4B, 0x03, 0x04])
   }
 
-  static func build(config: JSONValue, weights: HDF5Group, file: String) throws -> Graph {
-    let translator = KerasLayerTranslator(file: file)
+  static func build(config: JSONValue, weights: HDF5Group, file: String, kerasTwo: Bool = false) throws
+    -> Graph
+  {
+    let translator = KerasLayerTranslator(file: file, kerasTwo: kerasTwo)
     guard let className = config["class_name"]?.string else {
       throw ModelIOError.badConfig(file: file, detail: "no 'class_name' at the top level")
     }
@@ -213,7 +224,8 @@ public enum KerasModelReader {
           guard let resolved = renamed[source] else {
             throw ModelIOError.badConfig(
               file: file,
-              detail: "layer '\(member.name)' of nested model '\(layer.name)' reads unknown layer '\(source)'")
+              detail: "layer '\(member.name)' of nested model '\(layer.name)' reads unknown layer '\(source)'"
+            )
           }
           return resolved
         }
@@ -295,7 +307,9 @@ public enum KerasModelReader {
   /// `2 * x` saves beside the tensor (a layer called on a list of tensors has none).
   static func operationConstants(_ value: JSONValue?) -> [(position: Int, value: JSONValue)] {
     guard let args = value?.array?.first?["args"]?.array else { return [] }
-    return args.enumerated().compactMap { position, argument in argument.double == nil ? nil : (position, argument) }
+    return args.enumerated().compactMap { position, argument in
+      argument.double == nil ? nil : (position, argument)
+    }
   }
 
   /// `[["d1", 0, 0]]`, `["d1", 0, 0]` or `[["a",0,0],["b",0,0]]` → layer names.

@@ -209,9 +209,13 @@ public enum KerasModelWriter {
       default:
         // Parameterized families above are written as their layers, which carry the parameters.
         guard let name = function.canonicalName else {
+          var detail = "\(function.name) (Keras has no layer for it)"
+          if case .hardSigmoid(let slope, let offset) = function {
+            detail =
+              "hard_sigmoid with slope \(slope) and offset \(offset), as tf.keras 2 defined it (Keras 3's hard_sigmoid is slope 1/6, offset 1/2, and no layer takes others)"
+          }
           throw ModelIOError.unsupportedSetting(
-            file: file, layer: node.name, setting: "activation",
-            value: "\(function.name) (Keras has no layer for it)")
+            file: file, layer: node.name, setting: "activation", value: detail)
         }
         return ("Activation", ["activation": .string(name)])
       }

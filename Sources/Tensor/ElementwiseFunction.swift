@@ -30,6 +30,10 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
   /// `x·min(max(x + 3, 0), 6)/6`: 0 below −3, `x` above 3 (hard swish, MobileNetV3's activation;
   /// Keras `hard_silu`, ONNX `HardSwish`).
   case hardSwish
+  /// `min(max(slope·x + offset, 0), 1)`: Keras 3's and PyTorch's `hard_sigmoid` is slope 1/6,
+  /// offset 1/2 (`relu6(x + 3)/6`, MobileNetV3's gate); tf.keras 2's and ONNX `HardSigmoid`'s
+  /// default is slope 0.2, offset 0.5.
+  case hardSigmoid(slope: Double, offset: Double)
   case tanh
   /// `1 / (1 + e^{−x})`.
   case sigmoid
@@ -61,6 +65,7 @@ public enum UnaryFunction: Sendable, Hashable, Codable {
       }
     case .silu: return x * UnaryFunction.logistic(x)
     case .hardSwish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
+    case .hardSigmoid(let slope, let offset): return Swift.min(Swift.max(T(slope) * x + T(offset), 0), 1)
     case .tanh: return T.tanh(x)
     case .sigmoid: return UnaryFunction.logistic(x)
     case .softplus: return Swift.max(x, 0) + T.log(onePlus: T.exp(-Swift.abs(x)))

@@ -7,7 +7,7 @@ extension UnaryFunction {
   /// Kinks: `relu`, `leakyRelu` and `abs` at `x = 0`, and `clippedRelu` at its threshold, use
   /// `reluPrime`; `clippedRelu` at `maxValue` uses 0 (the saturated branch, as its forward
   /// definition `x ≥ maxValue ↦ maxValue` says); `hardSwish` at ±3 uses the slope of its middle
-  /// branch, `(2x + 3)/6`, as PyTorch does; `elu` at 0 uses `α`, the derivative of the
+  /// branch, `(2x + 3)/6`, as PyTorch does, and `hardSigmoid` at its two corners its slope; `elu` at 0 uses `α`, the derivative of the
   /// branch its forward pass takes there (continuous when `α = 1`).
   /// - Parameter y: `f(x)`, reused where it makes the derivative cheaper (sigmoid, tanh, exp).
   func derivative<T: TensorScalar>(_ x: T, output y: T, reluPrime: T) -> T {
@@ -42,6 +42,10 @@ extension UnaryFunction {
       // PyTorch's convention at the two kinks: the middle branch's slope (2x + 3)/6 on [−3, 3].
       if x < -3 { return 0 }
       return x > 3 ? 1 : (2 * x + 3) / 6
+    case .hardSigmoid(let slope, let offset):
+      // The middle branch's slope on its closed interval, as for hard swish.
+      let z = T(slope) * x + T(offset)
+      return z < 0 || z > 1 ? 0 : T(slope)
     case .tanh: return 1 - y * y
     case .sigmoid: return y * (1 - y)
     case .softplus: return UnaryFunction.logistic(x)
