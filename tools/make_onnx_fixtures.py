@@ -238,6 +238,25 @@ def merge():
     return b.model("input", [1, 4, 4], b.gemm(x, 18, 10), 17), [1, 4, 4]
 
 
+def squeeze_excite():
+    """Squeeze-and-excitation gates as torchvision's MobileNetV3 and EfficientNet export them:
+    GlobalAveragePool, two 1×1 Conv with ReLU (SiLU written as x · Sigmoid(x) for the second
+    block), a Hardsigmoid or Sigmoid gate of N×C×1×1, and Mul of the gate and the image — gate
+    first in one block, image first in the other."""
+    b = Builder()
+    x = b.op("Relu", [b.conv("input", 3, 8, 3, pad=1)])
+    g = b.op("Relu", [b.conv(b.op("GlobalAveragePool", [x]), 8, 4, 1)])
+    g = b.op("HardSigmoid", [b.conv(g, 4, 8, 1)], alpha=1.0 / 6, beta=0.5)
+    x = b.op("Mul", [g, x])
+    x = b.op("Relu", [b.conv(x, 8, 8, 3, pad=1, group=8)])
+    g = b.conv(b.op("GlobalAveragePool", [x]), 8, 2, 1)
+    g = b.op("Mul", [g, b.op("Sigmoid", [g])])
+    g = b.op("Sigmoid", [b.conv(g, 2, 8, 1)])
+    x = b.op("Mul", [x, g])
+    x = b.gemm(b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1), 8, 10)
+    return b.model("input", [3, 6, 5], x, 17), [3, 6, 5]
+
+
 def write(name, model, shape):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save_model(model, path)
@@ -334,6 +353,7 @@ def main():
     write("deconv", *deconv())
     external(models["cnn"][0])
     write("merge", *merge())
+    write("squeeze-excite", *squeeze_excite())
 
 
 if __name__ == "__main__":

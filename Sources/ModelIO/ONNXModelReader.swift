@@ -284,6 +284,23 @@ struct ONNXGraphBuilder {
     return name
   }
 
+  /// `gate`, a tensor of `C×1×1`, repeated over the `C×H×W` image `image` (held channels-last)
+  /// by a nearest up-sampling; nil when the two are not such a pair.
+  private mutating func gated(_ image: ONNXValue, _ gate: ONNXValue) throws -> ONNXValue? {
+    let shape = image.shape
+    guard image.layout == .channelsLast, shape.count == 3, shape[1] * shape[2] > 1,
+      gate.shape == [shape[0], 1, 1]
+    else { return nil }
+    var node = gate.node
+    // C×1×1 and 1×1×C hold the same values in the same order.
+    if gate.layout == .plain {
+      node = try emit(gate.node + "_hwc", .reshape([1, 1, shape[0]]), inputs: [node])
+    }
+    node = try emit(
+      gate.node + "_broadcast", .upSample2d(rows: shape[1], columns: shape[2]), inputs: [node])
+    return ONNXValue(node: node, layout: .channelsLast, shape: shape)
+  }
+
   /// The value's node held with ONNX's own per-sample shape.
   private mutating func plain(_ value: ONNXValue) throws -> ONNXValue {
     guard value.layout == .channelsLast else { return value }
@@ -816,6 +833,9 @@ struct ONNXGraphBuilder {
       let (a, b) = (operand(0), operand(1))
       if let left = a.value, let right = b.value {
         var (l, r) = (left, right)
+        // A per-channel tensor (C×1×1) against an image (C×H×W) — a squeeze-and-excitation
+        // gate — is repeated over the image first.
+        if let image = try gated(l, r) { r = image } else if let image = try gated(r, l) { l = image }
         if l.layout != r.layout { (l, r) = (try plain(l), try plain(r)) }
         guard l.shape == r.shape else {
           throw failure(

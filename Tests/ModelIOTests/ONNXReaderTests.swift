@@ -14,7 +14,9 @@ import Testing
 
   static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
-  @Test(arguments: ["cnn", "resnet", "mobilenet", "mlp", "mlp-erf", "ops", "deconv", "merge"])
+  @Test(arguments: [
+    "cnn", "resnet", "mobilenet", "mlp", "mlp-erf", "ops", "deconv", "merge", "squeeze-excite",
+  ])
   func evaluatesAsONNXRuntimeDoes(name: String) throws {
     let graph = try ONNXModelReader.read(Self.path("\(name).onnx"))
     let input = try readNPY(Self.fixtures.appendingPathComponent("\(name)-input.npy"))
@@ -28,6 +30,18 @@ import Testing
     }
     #expect(
       output.argmaxLastAxis() == Tensor(shape: expected.shape, scalars: expected.values).argmaxLastAxis())
+  }
+
+  /// A squeeze-and-excitation gate (N×C×1×1, first or second operand of Mul) is repeated over
+  /// the image channels-last, so the product is of one shape and the image never leaves its layout.
+  @Test func aGateIsRepeatedOverTheImage() throws {
+    let graph = try ONNXModelReader.read(Self.path("squeeze-excite.onnx"))
+    let repeats = graph.nodes.filter { $0.op == .upSample2d(rows: 6, columns: 5) }
+    #expect(repeats.count == 2, "\(graph.nodes.map(\.op.kind))")
+    // (The third product is SiLU written as x · Sigmoid(x) on the gate's branch.)
+    let products = graph.nodes.filter { $0.op == .binary(.product) && $0.shape == [6, 5, 8] }
+    #expect(products.count == 2 && products.allSatisfy { $0.inputs.contains { $0.hasSuffix("_broadcast") } })
+    #expect(graph.nodes.filter { if case .permute = $0.op { true } else { false } }.count == 1)
   }
 
   /// The shape subgraph of `x.view(x.size(0), -1)` leaves no node behind, and the images move
