@@ -3,7 +3,9 @@ import Tensor
 /// Conv2D: cross-correlation of a channels-last batch with a `(kH, kW, Cin/groups, Cout)` kernel,
 /// plus a bias per output channel (Keras's layout and padding rules, docs/architecture.md).
 ///
-/// A grouped or dilated convolution runs as the ordinary convolution with the equivalent kernel
+/// A depthwise convolution (one group per input channel, undilated) runs channel by channel
+/// (`Tensor.depthwiseConv2d`); another grouped or a dilated one as the ordinary convolution with
+/// the equivalent kernel
 /// (``Conv2DAttributes/denseKernel(_:inputChannels:)``: zeros for the other groups' channels
 /// and between dilated taps), and its kernel gradient is that kernel's gradient mapped back.
 enum Convolution {
@@ -12,6 +14,33 @@ enum Convolution {
     _ x: Tensor<Scalar>, attributes a: Conv2DAttributes, parameters: [String: Tensor<Scalar>]
   ) -> Tensor<Scalar> {
     let kernel = parameters["kernel"]!
+    let channels = x.shape[3]
+    if a.groups > 1, a.groups == channels, a.dilation.allSatisfy({ $0 == 1 }),
+      let window = a.window(input: [x.shape[1], x.shape[2]])
+    {
+      // One group per channel (MobileNets' depthwise layers): each tap once, as the simulator
+      // computes it, instead of the dense equivalent's `channels` times as many.
+      let images = x.shape[0]
+      var y = Tensor<Scalar>(zeros: [images, window.outputHeight, window.outputWidth, a.filters])
+      x.scalars.withUnsafeBufferPointer { input in
+        kernel.scalars.withUnsafeBufferPointer { k in
+          y.withUnsafeMutableScalars { out in
+            if let bias = parameters["bias"] {
+              bias.scalars.withUnsafeBufferPointer { b in
+                Tensor.depthwiseConv2d(
+                  input, images: images, channels: channels, multiplier: a.filters / channels, window: window,
+                  kernel: k, bias: b, into: out)
+              }
+            } else {
+              Tensor.depthwiseConv2d(
+                input, images: images, channels: channels, multiplier: a.filters / channels, window: window,
+                kernel: k, bias: nil, into: out)
+            }
+          }
+        }
+      }
+      return y
+    }
     return Tensor.conv2d(
       x, kernel: a.isDense ? kernel : a.denseKernel(kernel, inputChannels: x.shape[3]),
       bias: parameters["bias"],
