@@ -198,6 +198,22 @@ def models(keras, layers):
         h = layers.Multiply(name="excite2")([g, h])
         y = layers.Dense(3, name="out")(layers.GlobalAveragePooling2D(name="gap3")(h))
         result.append(("func_se", keras.Model(x, y, name="squeeze_excite")))
+    else:
+        # tf.keras records TensorFlow functions called on its tensors as TFOpLambda layers:
+        # arithmetic with numbers and with tensors, relu6, sigmoid, a reshape of constant shape
+        # (a squeeze-and-excitation gate written inline, as tf.keras 2 users write it).
+        import tensorflow as tf
+        x = keras.Input((6, 5, 3), name="image")
+        h = layers.Conv2D(8, 3, padding="same", name="conv")(x)
+        h = tf.nn.relu6(h * 0.5 + 1.0)
+        g = layers.Dense(8, name="gate_fc")(layers.GlobalAveragePooling2D(name="squeeze")(h))
+        g = tf.reshape(tf.math.sigmoid(g), [-1, 1, 1, 8])
+        h = h * g
+        h = h + layers.Conv2D(8, 1, name="conv2")(h)
+        h = tf.math.multiply(h - 0.25, 2.0) / 3.0
+        h = 1.0 - h
+        y = layers.Dense(3, name="out")(layers.GlobalAveragePooling2D(name="gap")(h))
+        result.append(("func_tfop", keras.Model(x, y, name="tf_operations")))
     return result
 
 

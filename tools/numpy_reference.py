@@ -24,6 +24,7 @@ def activation(name, x):
     return {
         "linear": lambda v: v,
         "relu": lambda v: np.maximum(v, 0),
+        "relu6": lambda v: np.clip(v, 0, 6),
         "gelu": lambda v: 0.5 * v * (1 + ERF(v / math.sqrt(2))),
         "silu": lambda v: v / (1 + np.exp(-v)),
         "swish": lambda v: v / (1 + np.exp(-v)),
@@ -294,6 +295,31 @@ def nested_weights(group, model):
     return lookup
 
 
+def tf_operation(layer, values):
+    """A tf.keras 2 TFOpLambda layer: the TensorFlow function named in its config applied to the
+    call's first argument (a tensor, or `_CONSTANT_VALUE` with a number) and its keyword
+    arguments (`y` a tensor reference or a number, `shape`)."""
+    function = layer["config"]["function"]
+    first, _, constant, keywords = (layer["inbound_nodes"][0] + [{}])[:4]
+    x = constant if first == "_CONSTANT_VALUE" else values[first]
+    y = keywords.get("y")
+    if isinstance(y, list):
+        y = values[y[0]]
+    binary = {"__operators__.add": np.add, "math.add": np.add, "math.subtract": np.subtract,
+              "__operators__.sub": np.subtract, "math.multiply": np.multiply, "__operators__.mul": np.multiply,
+              "math.truediv": np.true_divide, "__operators__.truediv": np.true_divide,
+              "math.divide": np.true_divide}
+    if function in binary:
+        return binary[function](x, y)
+    if function == "reshape":
+        return np.reshape(x, [x.shape[0]] + list(keywords["shape"][1:]))
+    names = {"nn.relu": "relu", "nn.relu6": "relu6", "math.sigmoid": "sigmoid", "nn.sigmoid": "sigmoid",
+             "math.tanh": "tanh", "nn.silu": "silu", "nn.swish": "silu"}
+    if function in names:
+        return activation(names[function], x)
+    raise SystemExit(f"TFOpLambda function {function} not covered by this reference")
+
+
 def run_model(config, inputs, lookup, nested):
     """Evaluates a Sequential or Functional config on `inputs` (one array per input layer);
     `lookup(layer)` gives a layer's weights, `nested(model)` the lookup inside a nested model."""
@@ -316,6 +342,9 @@ def run_model(config, inputs, lookup, nested):
         name = layer.get("name", layer["config"]["name"])
         if layer["class_name"] == "InputLayer":
             values[name] = next(feed)
+            continue
+        if layer["class_name"] == "TFOpLambda":
+            values[name] = tf_operation(layer, values)
             continue
         args = layer["inbound_nodes"][0].get("args", []) if layer["inbound_nodes"] and isinstance(
             layer["inbound_nodes"][0], dict) else []

@@ -35,7 +35,7 @@ let supportedKerasLayers =
     "Dropout", "Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average", "Concatenate", "Activation",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "CenterCrop",
-    "RandomCrop",
+    "RandomCrop", "TFOpLambda",
   ] + inferenceIdentityLayers
 
 /// Layers that change their input only while training — data augmentation, noise, dropout of

@@ -171,6 +171,11 @@ public enum KerasModelReader {
       layers = try chainSequential(layers, translator: translator)
     case "Functional", "Model":
       for index in layers.indices {
+        if ["TFOpLambda", "SlicingOpLambda"].contains(layers[index].className) {
+          layers[index] = try KerasTFOperations.translate(
+            layers[index], inboundNodes: layerList[index]["inbound_nodes"], file: file)
+          continue
+        }
         layers[index].inbound = try inboundLayers(
           layerList[index]["inbound_nodes"], layer: layers[index].name, file: file)
         layers[index].constants = operationConstants(layerList[index]["inbound_nodes"])

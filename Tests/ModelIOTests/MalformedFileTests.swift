@@ -55,6 +55,27 @@ import Testing
         "\(path): layer 'dropout' has unsupported class UpSampling3D; supported: InputLayer, Dense"))
   }
 
+  /// tf.keras's TFOpLambda layers are read for the functions listed; another, a shape that
+  /// moves the batch, or a slice is refused naming the function and the layer.
+  @Test(arguments: [
+    ("\"function\": \"nn.relu6\"", "\"function\": \"math.cumsum\"", "tf.math.cumsum (read: tf."),
+    (
+      "\"shape\": [-1, 1, 1, 8]", "\"shape\": [8, 1, 1, -1]",
+      "is not a constant shape that keeps the batch first"
+    ),
+    ("\"class_name\": \"TFOpLambda\"", "\"class_name\": \"SlicingOpLambda\"", "slicing a tensor is not read"),
+  ])
+  func unreadTensorFlowFunctionsAreNamed(from: String, to: String, expected: String) throws {
+    let path = try copy("keras2_func_tfop.h5")
+    try editConfig(path) { config in
+      // The first occurrence only.
+      guard let range = config.range(of: from) else { return config }
+      return config.replacingCharacters(in: range, with: to)
+    }
+    let text = message(path)
+    #expect(text.contains(expected) && text.contains("layer 'tf."), "\(text)")
+  }
+
   @Test func unsupportedSettingIsNamed() throws {
     let path = try copy("keras3_seq_cnn.h5")
     try editConfig(path) {

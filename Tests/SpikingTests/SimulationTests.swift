@@ -84,11 +84,13 @@ import Testing
 /// up-sampling (func_aug); hard swish (func_hswish); transposed convolutions, decomposed into
 /// a spread, a padding and a convolution (func_deconv); Subtract, Multiply, Maximum, Minimum and
 /// Average of tensors of one shape (func_merge); squeeze-and-excitation gates, 1×1×C and C,
-/// multiplying images (func_se).
+/// multiplying images (func_se); tf.keras's TFOpLambda arithmetic, relu6, sigmoid and reshape
+/// (keras2_func_tfop).
 @Suite struct FusedPopulationTests {
   @Test(arguments: [
     "keras3_func_mlp", "keras3_seq_cnn", "keras3_func_res", "keras3_func_rgb", "keras3_func_seq",
     "keras3_func_aug", "keras3_func_hswish", "keras3_func_deconv", "keras3_func_merge", "keras3_func_se",
+    "keras2_func_tfop",
   ])
   func signGDTracksTheANNOnEveryPopulation(name: String) throws {
     let fixtures = repositoryRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures")
