@@ -125,10 +125,11 @@ def main():
                 print(f"round {round_} {model} threads {threads}: "
                       + ", ".join(f"{k} {v[-1]:.3f}" for k, v in row.items() if v), flush=True)
     print()
+    print("Milliseconds of one core per image: the toolkit's times are summed over its worker threads, Keras's "
+          "wall-clock time is multiplied by the cores it ran on.")
+    print()
     print("| network | threads | ANN forward, toolkit (ms/image) | ANN forward, Keras 3 + XLA (ms/image) "
           "| step (ms/image) | step / toolkit's forward (paired, median) | step / Keras forward |")
-    print("(milliseconds of one core per image: the toolkit's times are summed over its worker threads, Keras's "
-          "wall-clock time is multiplied by the cores it ran on)")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for (model, threads), row in rows.items():
         ann, step = statistics.median(row["ann"]), statistics.median(row["step"])
