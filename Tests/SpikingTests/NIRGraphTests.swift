@@ -45,6 +45,30 @@ struct NIRGraphTests {
     }
   }
 
+  /// `metadata/initial_membrane` (this toolkit's export) starts the membranes there: input 3/8,
+  /// threshold 1, reset by subtraction, started at 1/2 — the counts round instead of truncating:
+  /// ⌊18 · 3/8 + 1/2⌋ = 7 spikes in 18 steps where at rest there are ⌊18 · 3/8⌋ = 6; per neuron,
+  /// two neurons started at 0 and 1/2 fire 6 and 7 times. A value that is no number is refused,
+  /// naming it.
+  @Test func aStartingMembraneFromTheMetadataIsHonoured() throws {
+    for (start, shape, expected) in [("0.5", [1], [7.0]), ("0, 0.5", [2], [13.0])] {
+      let neuron = Raw(
+        name: "if", type: "IF", parameters: ["r": numbers([1]), "v_threshold": numbers([1])],
+        metadata: ["reset_mode": "subtract", "initial_membrane": start])
+      let image = [Float](repeating: 0.375, count: shape[0])
+      let result = try Self.run([neuron], inputShape: shape, image: image, steps: 18)
+      #expect(result.populations.map(\.spikes) == [expected], "\(start)")
+    }
+    let bad = Raw(
+      name: "if", type: "IF", parameters: ["r": numbers([1]), "v_threshold": numbers([1])],
+      metadata: ["initial_membrane": "half"])
+    #expect {
+      _ = try Self.chain([bad], inputShape: [1])
+    } throws: { error in
+      "\(error)".contains("'if'") && "\(error)".contains("initial_membrane = \"half\" is not one number")
+    }
+  }
+
   @Test func aLeakyIntegratorsMembraneIsItsOutput() throws {
     // v ← v + (0 − v + 1)/2: 1/2, 3/4, 7/8; the readout sums them: 17/8.
     let neuron = Raw(

@@ -24,17 +24,11 @@ enum Convolution {
       var y = Tensor<Scalar>(zeros: [images, window.outputHeight, window.outputWidth, a.filters])
       x.scalars.withUnsafeBufferPointer { input in
         kernel.scalars.withUnsafeBufferPointer { k in
-          y.withUnsafeMutableScalars { out in
-            if let bias = parameters["bias"] {
-              bias.scalars.withUnsafeBufferPointer { b in
-                Tensor.depthwiseConv2d(
-                  input, images: images, channels: channels, multiplier: a.filters / channels, window: window,
-                  kernel: k, bias: b, into: out)
-              }
-            } else {
+          withOptionalBuffer(parameters["bias"]?.scalars) { bias in
+            y.withUnsafeMutableScalars { out in
               Tensor.depthwiseConv2d(
                 input, images: images, channels: channels, multiplier: a.filters / channels, window: window,
-                kernel: k, bias: nil, into: out)
+                kernel: k, bias: bias, into: out)
             }
           }
         }

@@ -7,8 +7,9 @@ extension UnaryFunction {
   /// Kinks: `relu`, `leakyRelu` and `abs` at `x = 0`, and `clippedRelu` at its threshold, use
   /// `reluPrime`; `clippedRelu` at `maxValue` uses 0 (the saturated branch, as its forward
   /// definition `x ≥ maxValue ↦ maxValue` says); `hardSwish` at ±3 uses the slope of its middle
-  /// branch, `(2x + 3)/6`, as PyTorch does, and `hardSigmoid` at its two corners its slope; `elu` at 0 uses `α`, the derivative of the
-  /// branch its forward pass takes there (continuous when `α = 1`).
+  /// branch, `(2x + 3)/6`, as PyTorch does, and `hardSigmoid` at its two corners its slope;
+  /// `elu` at 0 uses `α`, the derivative of the branch its forward pass takes there (continuous
+  /// when `α = 1`).
   /// - Parameter y: `f(x)`, reused where it makes the derivative cheaper (sigmoid, tanh, exp).
   func derivative<T: TensorScalar>(_ x: T, output y: T, reluPrime: T) -> T {
     switch self {
