@@ -34,7 +34,13 @@ import Tensor
 /// 2. for signGD, then, a climb from the best `(η₀, γ)` along finer lists, one neighbour at a
 ///    time, while the error falls;
 /// 3. the scale λ, shrunk by a factor: a smaller λ spends the neuron's resolution on the
-///    activations that occur at the price of clipping the largest ones.
+///    activations that occur at the price of clipping the largest ones;
+/// 4. for a one-input population, its input shifted per channel by the mean error of its output
+///    at the horizon aimed at (the ANN's activation minus the estimate, over the tuning images),
+///    or half of it, measured again and repeated once while it helps: the bias correction of
+///    SNN Calibration (Li et al., ICML 2021). The shift is the population's
+///    (``PopulationSpec/offsets``); the graph, and with it the ANN the simulator compares with,
+///    stays as it was.
 ///
 /// Only the calibration images given are read: tuning never sees test data.
 public enum Tuning {
@@ -67,6 +73,9 @@ public enum Tuning {
     public let scalesPerNeuron: Bool
     /// The factor the scales were multiplied by.
     public let scaleFactor: Double
+    /// Whether the population's input was shifted by the mean error of its output
+    /// (``PopulationSpec/offsets``).
+    public let inputCorrected: Bool
     /// The population's mean absolute error summed over A/2, A and 2A for the horizon A searched,
     /// as converted and as tuned (upstream populations tuned in both); equal where tuning was
     /// undone.
@@ -77,7 +86,7 @@ public enum Tuning {
     func undone(_ converted: PopulationSpec) -> Choice {
       Choice(
         population: population, schedule: converted.schedule, start: Start(converted.initial),
-        scalesPerNeuron: false, scaleFactor: 1,
+        scalesPerNeuron: false, scaleFactor: 1, inputCorrected: false,
         errorBefore: errorBefore, errorAfter: errorBefore)
     }
   }
@@ -126,6 +135,11 @@ public enum Tuning {
   public static let fineGamma = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0]
   /// The factors λ is multiplied by.
   public static let scaleFactors = [1.0, 0.8, 0.6, 0.4]
+  /// The fractions of a population's mean output error (per channel, at the horizon aimed at)
+  /// tried as a shift of its input, and how many times the correction is measured again and
+  /// repeated while it helps.
+  public static let correctionFactors = [1.0, 0.5]
+  public static let correctionRounds = 2
 
   /// The horizons tuning aims at for a target of T steps: T, T/2 and 2T (T/2 only from T = 2).
   public static func aims(for timesteps: Int) -> [Int] {
@@ -354,6 +368,19 @@ public enum Tuning {
             : chosen.initial.map { $0 / candidate })
       }
       if let last = try consider(scaled).last { factor = factors[last] }
+      var corrected = false
+      if let recording, original.target.arity == 1 {
+        let width = network.graph.node(original.node)!.shape.last ?? 1
+        for _ in 0..<correctionRounds {
+          let error = try recording.meanErrors(of: best, at: aim, width: width)
+          let current = best.offsets.isEmpty ? [Double](repeating: 0, count: width) : best.offsets
+          let shifted = correctionFactors.map { k in
+            best.with(offsets: zip(current, error).map { $0 + k * $1 })
+          }
+          guard try !consider(shifted).isEmpty else { break }
+          corrected = true
+        }
+      }
       populations[index] = best
       let outputBytes = DriveRecording.bytes(
         images: count, steps: settings.timesteps.last!, neurons: neurons, operands: 1)
@@ -369,7 +396,7 @@ public enum Tuning {
       choices.append(
         Choice(
           population: original.node, schedule: best.schedule, start: start, scalesPerNeuron: perNeuron,
-          scaleFactor: factor, errorBefore: before, errorAfter: bestError))
+          scaleFactor: factor, inputCorrected: corrected, errorBefore: before, errorAfter: bestError))
     }
     return Search(aim: aim, populations: populations, choices: choices, simulations: simulations)
   }
@@ -424,7 +451,8 @@ public enum Tuning {
       populations.append(
         PopulationSpec(
           node: name, target: candidate.target, dynamics: candidate.dynamics, schedule: candidate.schedule,
-          scales: candidate.scales, initial: candidate.initial, parameters: candidate.parameters))
+          scales: candidate.scales, initial: candidate.initial, parameters: candidate.parameters,
+          offsets: candidate.offsets))
     }
     let graph = try Graph(name: part.graph.name, nodes: nodes, outputs: [node.name])
     return (

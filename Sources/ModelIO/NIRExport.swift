@@ -164,6 +164,34 @@ public enum NIRExport {
       }
       return current.shape
     }
+    /// A population's input offsets (``PopulationSpec/offsets``) added to the bias of the Dense
+    /// or Conv2D that feeds it and nothing else (NIR's neurons have no bias of their own).
+    func shiftBias(of feed: String, by offsets: [Double], for population: Node) throws {
+      let source = graph.node(feed)!
+      let channels = source.shape.last ?? 1
+      let readers = graph.nodes.filter { $0.inputs.contains(feed) }.count
+      let written = nodes.lastIndex { $0.name == nirName(feed) }
+      guard source.op.kind == "Dense" || { if case .conv2d = source.op { true } else { false } }(),
+        readers == 1, !graph.outputs.contains(feed), terms[feed] == [nirName(feed)], let written,
+        offsets.count == 1 || offsets.count == channels
+      else {
+        throw refuse(
+          population,
+          "its input offsets (tuning's correction) fit in NIR only as the bias of a Dense or Conv2D "
+            + "that feeds it alone, one per channel; convert without --target-timesteps")
+      }
+      let shift = (0..<channels).map { Float(offsets[$0 % offsets.count]) }
+      var node = nodes[written]
+      if let slot = node.parameters.firstIndex(where: { $0.0 == "bias" }),
+        case .floats(let bias, let shape) = node.parameters[slot].1
+      {
+        node.parameters[slot].1 = .floats(zip(bias, shift).map { $0 + $1 }, shape: shape)
+      } else {
+        node.type = "Affine"
+        node.parameters.append(("bias", .floats(shift, shape: [channels])))
+      }
+      nodes[written] = node
+    }
     var resets = Set<String>()
     var starts = Set<String>()
     for node in graph.nodes {
@@ -204,6 +232,9 @@ public enum NIRExport {
             spec.initial.count == neurons ? channelFirst(spec.initial, shape: node.shape) : spec.initial
           neuron.metadata.append(("initial_membrane", initial.map { "\($0)" }.joined(separator: ",")))
           starts.insert(spec.node)
+        }
+        if !spec.offsets.isEmpty {
+          try shiftBias(of: node.inputs[0], by: spec.offsets, for: node)
         }
         nodes.append(neuron)
         connect(node.inputs[0], to: name)

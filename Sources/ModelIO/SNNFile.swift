@@ -21,17 +21,20 @@ import Tensor
 ///   neuron) when a tuned conversion starts the neurons elsewhere than 0 (version 3), in the order
 ///   of attribute `/populations@order`; membrane populations (dynamics `if`, version 4) add the
 ///   attribute `reset` (`subtract` or `zero`) and, when leaky, `leak` (float64, τ), and their
-///   `initial` is the starting membrane potential as a fraction of the threshold.
+///   `initial` is the starting membrane potential as a fraction of the threshold; a float64
+///   dataset `offsets` (one, per channel or per neuron) when tuning shifted a population's input
+///   (version 6).
 ///
 /// Version 2 added the decomposition ops to the graph, per-channel and per-neuron scales and
 /// `granularity`; version 1 files read as layer granularity. Version 3 added `initial`; older
 /// files start every neuron at 0. Version 4 added membrane populations. Version 5 writes the
 /// JSON attributes' keys in snake_case, like every other JSON the toolkit writes; older files
 /// hold the field names of the toolkit's types (camelCase), which the snake_case decoding leaves
-/// as they are, so they read as before (``SnakeCaseKeys``).
+/// as they are, so they read as before (``SnakeCaseKeys``). Version 6 added `offsets`; older files
+/// shift no input.
 public enum SNNFile {
   public static let format = "snnkit.snn"
-  public static let version: Int64 = 5
+  public static let version: Int64 = 6
 
   /// Where a network came from.
   public struct Provenance: Sendable, Equatable {
@@ -99,6 +102,9 @@ public enum SNNFile {
           }
           if spec.initial.contains(where: { $0 != 0 }) {
             try group.writeDataset("initial", values: spec.initial, shape: [spec.initial.count])
+          }
+          if !spec.offsets.isEmpty {
+            try group.writeDataset("offsets", values: spec.offsets, shape: [spec.offsets.count])
           }
           // The model's own settings, one attribute each (a membrane's reset and leak …).
           for (name, value) in spec.parameters.values.sorted(by: { $0.key < $1.key }) {
@@ -246,7 +252,11 @@ public enum SNNFile {
             ? try readPerPosition(
               group.dataset("initial"), "initial estimates", of: name, nodeShape: shapes[name], file: path)
             : [0],
-          parameters: parameters)
+          parameters: parameters,
+          offsets: group.kind(of: "offsets") == .dataset
+            ? try readPerPosition(
+              group.dataset("offsets"), "input offsets", of: name, nodeShape: shapes[name], file: path)
+            : [])
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {

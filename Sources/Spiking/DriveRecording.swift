@@ -166,6 +166,43 @@ public final class DriveRecording: @unchecked Sendable {
   /// the population's `meanAbsError` for a copy of the population set up as the candidate,
   /// added up over those T. A non-finite sum is infinity.
   public func errors(of candidates: [PopulationSpec], at horizons: [Int]) throws -> [Double] {
+    let sums = try summed(candidates, at: horizons) { estimate, reference in
+      var total = 0.0
+      for i in 0..<estimate.count { total += Double(abs(estimate[i] - reference[i])) }
+      return [total]
+    }
+    let elements = Double(neurons) * Double(plan.all.last?.upperBound ?? 0)
+    return sums.map { sums in
+      let total = sums.map { $0 / elements }.reduce(0, +)
+      return total.isFinite ? total : .infinity
+    }
+  }
+
+  /// The mean error of `spec`'s output at step `horizon` (at most ``steps``), `a − λ·v` (the ANN's
+  /// activation minus the estimate as the simulator takes it), per position of the innermost
+  /// `width` elements of a sample (`width` divides the population's neurons; the last axis's
+  /// size gives one per channel), averaged over the other positions and every image.
+  public func meanErrors(of spec: PopulationSpec, at horizon: Int, width: Int) throws -> [Double] {
+    precondition(width >= 1 && neurons % width == 0, "\(width) positions for \(neurons) neurons")
+    let sums = try summed([spec], at: [horizon]) { estimate, reference in
+      var sums = [Double](repeating: 0, count: width)
+      for row in stride(from: 0, to: estimate.count, by: width) {
+        for j in 0..<width { sums[j] += Double(reference[row + j] - estimate[row + j]) }
+      }
+      return sums
+    }[0]
+    let members = Double(neurons / width) * Double(plan.all.last?.upperBound ?? 0)
+    return sums.map { $0 / members }
+  }
+
+  /// Per candidate, what `measure` gives for each horizon (its values one after another, horizon
+  /// by horizon), summed over the batches in index order and exchanged between the processes of
+  /// a sharded recording. `measure` reads the candidate's estimate at the horizon (as
+  /// ``replay(_:_:neurons:horizons:measure:)`` takes it) and the ANN's activation.
+  private func summed(
+    _ candidates: [PopulationSpec], at horizons: [Int],
+    measure: @escaping @Sendable (UnsafeBufferPointer<Float>, [Float]) -> [Double]
+  ) throws -> [[Double]] {
     precondition(
       !horizons.isEmpty && zip(horizons, horizons.dropFirst()).allSatisfy { $0 < $1 } && horizons[0] >= 1
         && horizons.last! <= steps, "horizons must rise within the recorded steps")
@@ -179,9 +216,12 @@ public final class DriveRecording: @unchecked Sendable {
       progress: { _, _, _ in },
       simulate: { w, range, _ in
         let batch = owned.first { $0.range == range }!
-        pending[w].value = candidates.map { Self.replay($0, batch, neurons: neurons, horizons: horizons) }
+        pending[w].value = candidates.map {
+          Self.replay($0, batch, neurons: neurons, horizons: horizons, measure: measure)
+        }
       },
       combine: { w in
+        // The sums travel in the absolute-error slot of the measures the shards exchange.
         measured[plan.owned[done]] = BatchMeasures(
           annCorrect: 0, correct: [], agreed: [], annMagnitude: [], absError: pending[w].value!, spikes: [],
           readoutError: [], readout: [])
@@ -189,18 +229,14 @@ public final class DriveRecording: @unchecked Sendable {
         done += 1
       })
     let every = try plan.sharding.exchange(measured)
-    var totals = candidates.map { _ in [Double](repeating: 0, count: horizons.count) }
+    var totals = [[Double]?](repeating: nil, count: candidates.count)
     for index in plan.all.indices {
       guard let batch = every[index] else { throw ShardingError.missingBatch(index) }
       for k in totals.indices {
-        for slot in horizons.indices { totals[k][slot] += batch.absError[k][slot] }
+        totals[k] = totals[k].map { zip($0, batch.absError[k]).map { $0 + $1 } } ?? batch.absError[k]
       }
     }
-    let elements = Double(neurons) * Double(plan.all.last?.upperBound ?? 0)
-    return totals.map { sums in
-      let total = sums.map { $0 / elements }.reduce(0, +)
-      return total.isFinite ? total : .infinity
-    }
+    return totals.map { $0 ?? [] }
   }
 
   /// What one worker hands to the combining step (each worker writes only its own).
@@ -239,10 +275,7 @@ public final class DriveRecording: @unchecked Sendable {
     body: (Int, UnsafeMutableBufferPointer<Float>) -> Void
   ) {
     let size = batch.range.count * neurons
-    var population = Population<Float>(
-      dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
-      scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: size,
-      parameters: spec.parameters)
+    var population = Population<Float>(spec, count: size)
     let storage = Samples(count: size)
     defer { withExtendedLifetime(storage) {} }
     let output = storage.values
@@ -259,17 +292,18 @@ public final class DriveRecording: @unchecked Sendable {
     }
   }
 
-  /// One candidate on one batch's recording: per horizon, `Σ |λ·v − a|` over the batch in
-  /// index order, the estimate taken as the simulator takes it (the value a signGD or rate
-  /// population publishes, the mean of what a membrane population sent).
+  /// One candidate on one batch's recording: per horizon, what `measure` gives for the estimate
+  /// taken as the simulator takes it (the value a signGD or rate population publishes, the mean
+  /// of what a membrane population sent) and the ANN's activation, one horizon after another.
   private static func replay(
-    _ spec: PopulationSpec, _ batch: Batch, neurons: Int, horizons: [Int]
+    _ spec: PopulationSpec, _ batch: Batch, neurons: Int, horizons: [Int],
+    measure: (UnsafeBufferPointer<Float>, [Float]) -> [Double]
   ) -> [Double] {
     let size = batch.range.count * neurons
     let summed = spec.dynamics.sendsSpikes
     var sum = [Float](repeating: 0, count: summed ? size : 0)
     var mean = sum
-    var errors = [Double]()
+    var values = [Double]()
     var next = 0
     run(spec, batch, neurons: neurons, steps: horizons.last!) { t, output in
       if summed { for i in 0..<size { sum[i] += output[i] } }
@@ -277,16 +311,12 @@ public final class DriveRecording: @unchecked Sendable {
       if summed {
         let scale = 1 / Float(t)
         for i in 0..<size { mean[i] = sum[i] * scale }
-      }
-      var total = 0.0
-      if summed {
-        for i in 0..<size { total += Double(abs(mean[i] - batch.reference[i])) }
+        values += mean.withUnsafeBufferPointer { measure($0, batch.reference) }
       } else {
-        for i in 0..<size { total += Double(abs(output[i] - batch.reference[i])) }
+        values += measure(UnsafeBufferPointer(output), batch.reference)
       }
-      errors.append(total)
       next += 1
     }
-    return errors
+    return values
   }
 }

@@ -429,10 +429,7 @@ final class LoweredNetwork {
           dynamics: encoderDynamics, target: .unary(.identity), scale: inputScale, count: count)
         buffer.update(repeating: 0)
       case .population(let spec, _):
-        let population = Population(
-          dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
-          scales: spec.scales.map(Float.init), initial: spec.initial.map(Float.init), count: count,
-          parameters: spec.parameters)
+        let population = Population<Float>(spec, count: count)
         buffer.update(repeating: 0)
         population.publishInitial(into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
         populations[position] = population

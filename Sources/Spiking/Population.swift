@@ -29,6 +29,13 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   public private(set) var estimates: [Scalar]
   /// The model's own settings (``NeuronModel/parameters``).
   public let parameters: NeuronParameters
+  /// Added to the input before the neurons read it (the first operand of a one-input target),
+  /// one value for the whole population or one per position of the innermost `offsets.count`
+  /// elements of a sample; empty for none (``PopulationSpec/offsets``).
+  public let offsets: [Scalar]
+  /// The shifted input of the current step, when there are ``offsets`` (allocated at the first
+  /// step, then reused).
+  private var shiftedInput: [Scalar] = []
   /// Spikes emitted so far, summed over neurons and steps.
   public private(set) var spikeCount = 0
   /// The last step taken (0 before the first).
@@ -54,9 +61,12 @@ public struct Population<Scalar: TensorScalar>: Sendable {
   ///   - count: neurons × batch size, a multiple of `scales.count` and of `initial.count`.
   ///   - parameters: the model's own settings (a membrane's reset and leak …); those left out
   ///     take the model's defaults.
+  ///   - offsets: added to the input, one or per inner position (see ``offsets``), each finite;
+  ///     one-input targets only. Empty for none.
   public init(
     dynamics: Dynamics, schedule: StepSchedule? = nil, target: NeuronTarget, scales: [Scalar] = [1],
-    initial: [Scalar] = [0], count: Int, parameters: NeuronParameters = NeuronParameters()
+    initial: [Scalar] = [0], count: Int, parameters: NeuronParameters = NeuronParameters(),
+    offsets: [Scalar] = []
   ) {
     let problem = parameters.problem(for: dynamics)
     precondition(problem == nil, problem ?? "")
@@ -68,6 +78,10 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     precondition(
       !initial.isEmpty && initial.allSatisfy(\.isFinite) && count % initial.count == 0,
       "\(initial.count) initial estimates for \(count) neurons")
+    precondition(
+      offsets.isEmpty || (offsets.allSatisfy(\.isFinite) && count % offsets.count == 0 && target.arity == 1),
+      "\(offsets.count) input offsets for \(count) neurons of a \(target.arity)-input target")
+    self.offsets = offsets
     self.initial = initial
     self.dynamics = dynamics
     self.schedule = schedule ?? dynamics.defaultSchedule
@@ -99,6 +113,14 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       output.count == estimates.count, "population of \(estimates.count) publishing \(output.count)")
     if dynamics.sendsSpikes { return output.update(repeating: 0) }
     for i in 0..<output.count { output[i] = scales[i % scales.count] * initial[i % initial.count] }
+  }
+
+  /// The population `spec` describes, for `count` neurons (its node's neurons × batch size).
+  public init(_ spec: PopulationSpec, count: Int) {
+    self.init(
+      dynamics: spec.dynamics, schedule: spec.schedule, target: spec.target,
+      scales: spec.scales.map { Scalar($0) }, initial: spec.initial.map { Scalar($0) }, count: count,
+      parameters: spec.parameters, offsets: spec.offsets.map { Scalar($0) })
   }
 
   /// A population with one scale λ for every neuron.
@@ -144,6 +166,39 @@ public struct Population<Scalar: TensorScalar>: Sendable {
       "weighted spikes need one value per neuron and no 0/1 spike output")
     precondition(
       target.arity == 1 || second?.count == estimates.count, "two-input population needs a second operand")
+    guard !offsets.isEmpty else {
+      return advanceUnshifted(
+        first: first, second: second, output: output, spikes: spikes, weightedSpikes: weightedSpikes,
+        workspace: workspace)
+    }
+    var shifted = shiftedInput
+    shiftedInput = []
+    defer { shiftedInput = shifted }
+    if shifted.count != first.count { shifted = [Scalar](repeating: 0, count: first.count) }
+    let offsets = self.offsets
+    let width = offsets.count
+    shifted.withUnsafeMutableBufferPointer { x in
+      offsets.withUnsafeBufferPointer { b in
+        for row in stride(from: 0, to: first.count, by: width) {
+          for j in 0..<width { x[row + j] = first[row + j] + b[j] }
+        }
+      }
+    }
+    shifted.withUnsafeBufferPointer { x in
+      advanceUnshifted(
+        first: x, second: second, output: output, spikes: spikes, weightedSpikes: weightedSpikes,
+        workspace: workspace)
+    }
+  }
+
+  /// ``advance(first:second:output:spikes:weightedSpikes:workspace:)`` on an input already
+  /// shifted by ``offsets``.
+  @inline(__always)
+  private mutating func advanceUnshifted(
+    first: UnsafeBufferPointer<Scalar>, second: UnsafeBufferPointer<Scalar>?,
+    output: UnsafeMutableBufferPointer<Scalar>, spikes: UnsafeMutableBufferPointer<Scalar>?,
+    weightedSpikes: UnsafeMutableBufferPointer<Scalar>?, workspace: UnsafeMutableBufferPointer<Scalar>?
+  ) {
     step += 1
     if case .adaptive(let eta0, let gamma) = schedule {
       precondition(dynamics == .signGD, "per-neuron steps are for signGD neurons")

@@ -82,6 +82,13 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   /// leak, a burst neuron's bits; empty for models without any.
   public let parameters: NeuronParameters
 
+  /// Added to what feeds the population before its neurons read it — the input of a one-input
+  /// target, in the units of the ANN's activations — one value for the whole population or one
+  /// per inner position, as for ``scales``; empty unless tuning corrected the mean error of the
+  /// population's output (docs/dynamics.md, "Tuning for few time steps"). The ANN itself is not
+  /// changed: the reference the simulator compares with stays the graph's.
+  public let offsets: [Double]
+
   /// The largest λ, which is the population's only one at layer granularity.
   public var scale: Double { scales.max() ?? 1 }
 
@@ -89,9 +96,10 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
   ///   (``NeuronParameters/resolved(for:)``).
   public init(
     node: String, target: NeuronTarget, dynamics: Dynamics, schedule: StepSchedule, scales: [Double],
-    initial: [Double] = [0], parameters: NeuronParameters = NeuronParameters()
+    initial: [Double] = [0], parameters: NeuronParameters = NeuronParameters(), offsets: [Double] = []
   ) {
     self.node = node
+    self.offsets = offsets
     self.target = target
     self.dynamics = dynamics
     self.schedule = schedule
@@ -105,17 +113,18 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     self.init(node: node, target: target, dynamics: dynamics, schedule: schedule, scales: [scale])
   }
 
-  /// The same population with another schedule, scales or initial estimates.
-  public func with(schedule: StepSchedule? = nil, scales: [Double]? = nil, initial: [Double]? = nil)
-    -> PopulationSpec
-  {
+  /// The same population with another schedule, scales, initial estimates or input offsets.
+  public func with(
+    schedule: StepSchedule? = nil, scales: [Double]? = nil, initial: [Double]? = nil, offsets: [Double]? = nil
+  ) -> PopulationSpec {
     PopulationSpec(
       node: node, target: target, dynamics: dynamics, schedule: schedule ?? self.schedule,
-      scales: scales ?? self.scales, initial: initial ?? self.initial, parameters: parameters)
+      scales: scales ?? self.scales, initial: initial ?? self.initial, parameters: parameters,
+      offsets: offsets ?? self.offsets)
   }
 
   private enum CodingKeys: String, CodingKey {
-    case node, target, dynamics, schedule, scales, initial, parameters
+    case node, target, dynamics, schedule, scales, initial, parameters, offsets
     // Before models declared their settings, a membrane's were fields of their own.
     case reset, leak
   }
@@ -140,7 +149,8 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
       schedule: try container.decode(StepSchedule.self, forKey: .schedule),
       scales: try container.decode([Double].self, forKey: .scales),
       initial: try container.decodeIfPresent([Double].self, forKey: .initial) ?? [0],
-      parameters: parameters)
+      parameters: parameters,
+      offsets: try container.decodeIfPresent([Double].self, forKey: .offsets) ?? [])
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -152,6 +162,7 @@ public struct PopulationSpec: Sendable, Hashable, Codable {
     try container.encode(scales, forKey: .scales)
     try container.encode(initial, forKey: .initial)
     if !parameters.isEmpty { try container.encode(parameters, forKey: .parameters) }
+    if !offsets.isEmpty { try container.encode(offsets, forKey: .offsets) }
   }
 }
 
@@ -266,6 +277,17 @@ public struct SpikingNetwork: Sendable {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node,
           detail: "\(spec.initial.count) initial estimates for \(neurons) neurons (each must be finite)")
+      }
+      if !spec.offsets.isEmpty {
+        guard spec.target.arity == 1 else {
+          throw SpikingNetworkError.invalidPopulation(
+            node: spec.node, detail: "input offsets on the two-input target '\(spec.target.name)'")
+        }
+        guard neurons % spec.offsets.count == 0, spec.offsets.allSatisfy(\.isFinite) else {
+          throw SpikingNetworkError.invalidPopulation(
+            node: spec.node,
+            detail: "\(spec.offsets.count) input offsets for \(neurons) neurons (each must be finite)")
+        }
       }
     }
     for node in graph.nodes where !node.op.isAffine && !seen.contains(node.name) {

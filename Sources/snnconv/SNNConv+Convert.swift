@@ -138,7 +138,7 @@ extension SNNConv {
           "\(entry.label)  \(network.graph.node(spec.node)?.op.kind ?? "")  \(spec.dynamics.rawValue)  λ \(spec.scales.count > 1 || entry.members.count > 1 ? "≤" : "=") \(String(format: "%.4g", largest))"
         if let choice = choices[spec.node] {
           line +=
-            "  \(spec.dynamics.model.defaultSchedule == nil ? spec.parameters.spelled : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  \(choice.scalesPerNeuron ? "λ per neuron " : "")λ×\(choice.scaleFactor)  error at \(horizons) \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
+            "  \(spec.dynamics.model.defaultSchedule == nil ? spec.parameters.spelled : "\(spec.schedule)")  v₀ \(choice.start.rawValue)  \(choice.scalesPerNeuron ? "λ per neuron " : "")λ×\(choice.scaleFactor)\(choice.inputCorrected ? "  input corrected" : "")  error at \(horizons) \(String(format: "%.4g", choice.errorBefore)) → \(String(format: "%.4g", choice.errorAfter))"
         }
         print(line)
       }

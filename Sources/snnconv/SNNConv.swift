@@ -50,7 +50,10 @@ extension SNNConv {
             neurons: network.graph.node(spec.node)?.shape.reduce(1, *) ?? 0,
             scale: spec.scale, scales: spec.scales.count, target: spec.target.name,
             initial: spec.initial.reduce(0, +) / Double(spec.initial.count), initials: spec.initial.count,
-            neuron: spec.parameters.isEmpty ? nil : spec.parameters, how: Self.how(spec))
+            neuron: spec.parameters.isEmpty ? nil : spec.parameters,
+            offset: spec.offsets.isEmpty
+              ? 0 : spec.offsets.reduce(0) { $0 + abs($1) } / Double(spec.offsets.count),
+            offsets: spec.offsets.count, how: Self.how(spec))
         }
         if json { return try printJSON(rows) }
         print(
@@ -61,8 +64,11 @@ extension SNNConv {
             row.initials > 1
             ? "  v₀ mean \(String(format: "%.4g", row.initial)) (\(row.initials) values)"
             : row.initial != 0 ? "  v₀ = \(String(format: "%.4g", row.initial))" : ""
+          let shift =
+            row.offsets > 0
+            ? "  input offsets mean |b| \(String(format: "%.4g", row.offset)) (\(row.offsets) values)" : ""
           print(
-            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.how)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)"
+            "  \(row.name)  \(row.op)  \(row.target)  \(row.dynamics) \(row.how)  \(row.neurons) neurons  λ \(row.scales > 1 ? "≤ " : "= ")\(String(format: "%.4g", row.scale))\(row.scales > 1 ? " (\(row.scales) scales)" : "")\(start)\(shift)"
           )
         }
         print("\(rows.count) populations, \(rows.map(\.neurons).reduce(0, +)) neurons")
@@ -96,6 +102,9 @@ extension SNNConv {
       let initials: Int
       /// The model's own settings (a membrane's reset and leak …); absent for models without any.
       let neuron: NeuronParameters?
+      /// The mean magnitude of the input offsets tuning added, and how many there are (0: none).
+      let offset: Double
+      let offsets: Int
       /// How the neurons run, for people: the schedule, or a membrane's settings (which have no
       /// schedule), e.g. `reset subtract`.
       let how: String

@@ -31,7 +31,8 @@ struct NIRExportTests {
   func checkAgainstReference(
     _ graph: Graph, calibration: Tensor<Float>, images: Tensor<Float>, steps: Int,
     reset: ResetMode = .subtract, leak: Double? = nil,
-    initialMembrane: Double = ConversionSettings.defaultInitialMembrane, startPerChannel: Bool = false
+    initialMembrane: Double = ConversionSettings.defaultInitialMembrane, startPerChannel: Bool = false,
+    offsets: Bool = false
   ) throws {
     var network = try SpikingNetwork(
       converting: graph,
@@ -46,6 +47,17 @@ struct NIRExportTests {
           let channels = network.graph.node(spec.node)!.shape.last!
           return spec.with(initial: (0..<channels).map { 0.1 + 0.8 * Double($0) / Double(channels) })
         })
+    }
+    if offsets {
+      // A shift per channel of the populations a convolution or Dense feeds (as tuning gives).
+      network = try network.replacing(
+        populations: network.populations.map { spec in
+          let feed = network.graph.node(network.graph.node(spec.node)!.inputs[0])!
+          guard feed.op.kind == "Dense" || feed.op.kind == "Conv2D" else { return spec }
+          let channels = feed.shape.last!
+          return spec.with(offsets: (0..<channels).map { 0.05 * Double($0 % 3) - 0.04 })
+        })
+      #expect(network.populations.filter { !$0.offsets.isEmpty }.count == 2)
     }
     let starts = network.populations.contains { $0.initial.contains { $0 != 0 } }
     let count = images.shape[0]
@@ -155,6 +167,34 @@ struct NIRExportTests {
     try checkAgainstReference(
       graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24,
       initialMembrane: 0, startPerChannel: perChannel)
+  }
+
+  /// Input offsets (tuning's correction) written into the bias of the convolution that feeds a
+  /// population: both runtimes then run the network as the toolkit did.
+  @Test func inputOffsetsRunTheSameInTheReferenceSimulator() throws {
+    let (graph, images) = try Self.imageGraph()
+    try checkAgainstReference(
+      graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24, initialMembrane: 0,
+      offsets: true)
+  }
+
+  /// An offset on a population that no Dense or Conv2D alone feeds has no place in NIR.
+  @Test func anOffsetNIRCannotHoldIsRefusedNamingThePopulation() throws {
+    let (graph, images) = try Self.imageGraph()
+    let network = try SpikingNetwork(
+      converting: graph, settings: ConversionSettings(dynamics: .integrateAndFire, calibrationImages: 6),
+      calibration: images.rows(0..<6))
+    // The populations of the max pooling tree read a difference, not a convolution.
+    let pooled = try #require(network.populations.first { $0.node.hasPrefix("pool1/") })
+    let shifted = try network.replacing(
+      populations: network.populations.map { $0.node == pooled.node ? $0.with(offsets: [0.1]) : $0 })
+    let path = directory.appendingPathComponent("offset.nir").path
+    #expect {
+      try NIRExport.write(shifted, to: path, form: .exact)
+    } throws: { error in
+      "\(error)".contains(pooled.node) && "\(error)".contains("input offsets")
+    }
+    #expect(!FileManager.default.fileExists(atPath: path))
   }
 
   /// Keras-style preprocessing and padding: a Rescaling (scale only) folds through the zero

@@ -23,14 +23,18 @@ import Testing
 
   @Test(arguments: [(Granularity.layer, false), (.channel, false), (.neuron, true)])
   func roundTripsExactly(granularity: Granularity, fuse: Bool) throws {
-    // As a tuned conversion leaves it: each population with its own schedule and start.
+    // As a tuned conversion leaves it: each population with its own schedule and start, and
+    // the one-input populations with their input shifted per channel.
     let plain = try converted(granularity: granularity, fuse: fuse)
     let network = try plain.replacing(
       populations: plain.populations.enumerated().map { k, spec in
-        spec.with(
+        let channels = plain.graph.node(spec.node)!.shape.last!
+        return spec.with(
           schedule: .geometric(eta0: 0.2 + 0.1 * Double(k), gamma: 0.8),
-          initial: spec.scales.indices.map { 0.01 * Double($0 + k) })
+          initial: spec.scales.indices.map { 0.01 * Double($0 + k) },
+          offsets: spec.target.arity == 1 ? (0..<channels).map { 0.001 * Double($0) - 0.0123 } : nil)
       }, targetTimesteps: 12)
+    #expect(network.populations.contains { !$0.offsets.isEmpty })
     let path = directory.appendingPathComponent("net.snn.h5").path
     let provenance = SNNFile.Provenance(
       sourceModel: "cnn.h5", sourceSHA256: String(repeating: "ab", count: 32), toolkitVersion: "test")
@@ -176,10 +180,12 @@ import Testing
     let path = directory.appendingPathComponent("future.snn.h5").path
     try SNNFile.write(
       try converted(), provenance: .init(sourceModel: "m", sourceSHA256: "0", toolkitVersion: "t"), to: path)
-    try HDF5File.open(path, mode: .readWrite).root.writeAttribute("version", values: [Int64(7)])
+    try HDF5File.open(path, mode: .readWrite).root.writeAttribute("version", values: [SNNFile.version + 1])
     #expect(
       throws: ModelIOError.badConfig(
-        file: path, detail: "written in format version 7; this toolkit reads up to version \(SNNFile.version)"
+        file: path,
+        detail:
+          "written in format version \(SNNFile.version + 1); this toolkit reads up to version \(SNNFile.version)"
       )
     ) {
       try SNNFile.read(path)

@@ -31,7 +31,7 @@ import Testing
       population,
       population.with(schedule: .geometric(eta0: 0.5, gamma: 0.7), initial: [0.25]),
       population.with(scales: population.scales.map { $0 * 0.6 }),
-    ]
+    ] + (population.target.arity == 1 ? [population.with(offsets: [0.07, -0.05])] : [])
   }
 
   /// On the MLP, with batches of 128 images (whose ANN reference the simulator computes 100
@@ -127,6 +127,33 @@ import Testing
         .errors(of: candidates, at: [2, 4])
         != DriveRecording(part, images: calibration, steps: 4, settings: settings)
         .errors(of: candidates, at: [2, 4]))
+  }
+
+  /// The mean error per channel of a population that sends nothing by the horizon (membrane
+  /// neurons whose threshold is out of reach) is the ANN's mean activation per channel; a
+  /// population that sends something has a smaller one.
+  @Test func meanErrorsPerChannelAreTheANNsMeanMinusTheEstimates() throws {
+    let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/cnn.h5").path)
+    let calibration = try SimulationTests.calibration.rows(0..<10)
+    let network = try SpikingNetwork(
+      model, dynamics: .integrateAndFire, normalization: .max, calibration: calibration)
+    let population = network.populations[0]
+    let channels = network.graph.node(population.node)!.shape.last!
+    let settings = SimulationSettings(timesteps: [3], batchSize: 4, threads: 2)
+    let recording = try DriveRecording(
+      try network.truncated(at: population.node), images: calibration, steps: 3, settings: settings)
+    let silent = population.with(scales: [1e6], initial: [0])
+    let measured = try recording.meanErrors(of: silent, at: 3, width: channels)
+    let activations = network.graph.activations([calibration], keeping: [population.node])[population.node]!
+    var means = [Double](repeating: 0, count: channels)
+    for (i, value) in activations.scalars.enumerated() { means[i % channels] += Double(value) }
+    let members = Double(activations.scalars.count / channels)
+    #expect(measured.count == channels)
+    for (a, b) in zip(measured, means.map { $0 / members }) {
+      #expect(abs(a - b) <= 1e-6 * max(1, abs(b)), "\(a) vs \(b)")
+    }
+    let sending = try recording.meanErrors(of: population, at: 3, width: channels)
+    #expect(sending.map(abs).reduce(0, +) < measured.reduce(0, +))
   }
 
   /// Tuning that records every population's drive and tuning that re-simulates the network

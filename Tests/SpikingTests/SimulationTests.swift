@@ -432,6 +432,28 @@ import Testing
     }
   }
 
+  /// Membrane neurons tuned for 4 steps: the search shifts the inputs of populations by the mean
+  /// error of their outputs (one value per channel), which lowers their error; the graph — the
+  /// ANN the simulator compares with — stays as it was.
+  @Test func tuningCorrectsTheMeanErrorOfMembranePopulations() throws {
+    let calibration = try SimulationTests.calibration
+    let plain = try SpikingNetwork(
+      try SimulationTests.model, dynamics: .integrateAndFire, normalization: .max, calibration: calibration)
+    let outcome = try Tuning.tune(
+      plain, images: calibration.rows(0..<100), judging: calibration.rows(0..<200), timesteps: 4, aims: [4],
+      threads: 2)
+    #expect(outcome.aim == 4, "\(outcome.judgements)")
+    #expect(outcome.network.graph == plain.graph)
+    let corrected = outcome.choices.filter(\.inputCorrected)
+    #expect(!corrected.isEmpty)
+    for choice in outcome.choices {
+      let spec = outcome.network.populations.first { $0.node == choice.population }!
+      let channels = plain.graph.node(spec.node)!.shape.last!
+      #expect(spec.offsets.count == (choice.inputCorrected ? channels : 0), "\(choice.population)")
+      #expect(choice.errorAfter <= choice.errorBefore)
+    }
+  }
+
   /// With one λ per layer, tuning offered one λ per neuron gives it to a population, and such a
   /// population carries the per-neuron calibration (times its scale factor).
   @Test func tuningCanGiveAPopulationOneScalePerNeuron() throws {

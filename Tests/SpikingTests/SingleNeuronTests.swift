@@ -1,4 +1,6 @@
 import Foundation
+import Graph
+import ModelIO
 import Spiking
 import Tensor
 import TestSupport
@@ -297,5 +299,59 @@ import Testing
         schedule: .adaptive(eta0: 0.15, gamma: 0.95), scales: $0.scales)
     }
     #expect(throws: SpikingNetworkError.self) { try network.replacing(populations: integrate) }
+  }
+}
+
+/// A population's input offsets (``PopulationSpec/offsets``) act as the same population fed the
+/// shifted input, bit for bit, for rate and membrane neurons; a network refuses offsets that do
+/// not fit.
+@Suite struct InputOffsetTests {
+  @Test(arguments: [Dynamics.signGD, .subgradient, .integrateAndFire, .burst])
+  func offsetsShiftTheInput(dynamics: Dynamics) {
+    // 2 images × 6 neurons, offsets per inner position of 3.
+    let input: [Float] = [0.2, -0.4, 1.3, 0.05, 0.7, -0.1, 0.9, 0.0, -0.3, 0.45, 0.33, 1.1]
+    let offsets: [Float] = [0.1, -0.25, 0.3]
+    let shifted = input.enumerated().map { $1 + offsets[$0 % 3] }
+    var withOffsets = Population<Float>(
+      dynamics: dynamics, target: .unary(.relu), scales: [1.5], count: 12, offsets: offsets)
+    var fedShifted = Population<Float>(dynamics: dynamics, target: .unary(.relu), scales: [1.5], count: 12)
+    var a = [Float](repeating: 0, count: 12)
+    var b = a
+    for _ in 0..<20 {
+      input.withUnsafeBufferPointer { x in
+        a.withUnsafeMutableBufferPointer { withOffsets.advance(first: x, output: $0) }
+      }
+      shifted.withUnsafeBufferPointer { x in
+        b.withUnsafeMutableBufferPointer { fedShifted.advance(first: x, output: $0) }
+      }
+      #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+    }
+    #expect(withOffsets.spikeCount == fedShifted.spikeCount && withOffsets.spikeCount > 0)
+  }
+
+  @Test func offsetsThatDoNotFitAreRefused() throws {
+    let graph = try OutputPopulationTests.graph()
+    let network = try SpikingNetwork(graph, dynamics: .signGD)
+    func shifting(_ offsets: [Double]) throws -> SpikingNetwork {
+      try network.replacing(
+        populations: network.populations.map { $0.node == "relu" ? $0.with(offsets: offsets) : $0 })
+    }
+    #expect(throws: SpikingNetworkError.self) { try shifting([Double](repeating: 0.1, count: 3)) }
+    #expect(throws: SpikingNetworkError.self) { try shifting([.nan]) }
+    #expect(try shifting([0.2]).populations[0].offsets == [0.2])
+    #expect(try shifting((0..<8).map(Double.init)).populations[0].offsets.count == 8)
+  }
+
+  /// A two-input neuron has no one input to shift.
+  @Test func twoInputTargetsTakeNoOffsets() throws {
+    let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/cnn.h5").path)
+    let network = try SpikingNetwork(model, dynamics: .signGD)
+    let maximum = try #require(network.populations.first { $0.target.arity == 2 })
+    #expect {
+      try network.replacing(
+        populations: network.populations.map { $0.node == maximum.node ? $0.with(offsets: [0.1]) : $0 })
+    } throws: { error in
+      "\(error)".contains(maximum.node) && "\(error)".contains("two-input")
+    }
   }
 }
