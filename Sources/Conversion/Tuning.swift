@@ -266,7 +266,6 @@ public enum Tuning {
       // The part of the network up to this population, with the populations before it tuned.
       let part = try network.replacing(populations: populations).truncated(at: original.node)
       let neurons = network.graph.node(original.node)!.shape.reduce(1, *)
-      let groupSize = max(1, candidateBudget / max(1, count * neurons))
       // What feeds the population, recorded once for all its candidates where it fits.
       var recording: DriveRecording?
       let bytes = DriveRecording.bytes(
@@ -277,110 +276,24 @@ public enum Tuning {
           part, images: adapted, steps: settings.timesteps.last!, settings: settings,
           sharding: sharding, replaying: kept.values.filter { part.graph.node($0.population) != nil })
       }
-      /// The population's error as each of `specs`: run on the recorded drive, or side by side
-      /// as copies of the population fed by the same upstream simulation, as many at once as
-      /// the candidate budget allows.
-      func errors(_ specs: [PopulationSpec]) throws -> [Double] {
+      let groupSize = max(1, candidateBudget / max(1, count * neurons))
+      var candidates = Candidates(original: original) { [recording] specs in
         if let recording { return try recording.errors(of: specs, at: settings.timesteps) }
-        var values = [Double]()
-        for first in stride(from: 0, to: specs.count, by: groupSize) {
-          simulations += 1
-          let group = Array(specs[first..<min(first + groupSize, specs.count)])
-          let (candidates, names) = try side(by: group, in: part)
-          let result = try Simulator.run(
-            candidates, images: adapted, labels: [Int](repeating: 0, count: count), settings: settings,
-            sharding: sharding)
-          for name in names {
-            let total = result.populations.first { $0.name == name }!.meanAbsError.reduce(0, +)
-            values.append(total.isFinite ? total : .infinity)
-          }
-        }
+        let (values, runs) = try sideBySide(
+          specs, in: part, images: adapted, settings: settings, sharding: sharding, groupSize: groupSize)
+        simulations += runs
         return values
       }
-      var best = original
-      var bestError = Double.infinity
-      var start = Start(original.initial)
-      var perNeuron = false
-      var factor = 1.0
-      /// Measures `specs` and keeps, in their order, each that beats the best so far (`firstOnly`:
-      /// only the first); returns the indices kept. One at a time, each measured against the
-      /// best before it, would choose the same.
-      @discardableResult func consider(
-        _ specs: [PopulationSpec], measured: [Double]? = nil, firstOnly: Bool = false
-      ) throws -> [Int] {
-        var kept = [Int]()
-        for (k, value) in try (measured ?? errors(specs)).enumerated() where value < bestError {
-          (best, bestError) = (specs[k], value)
-          kept.append(k)
-          if firstOnly { break }
-        }
-        return kept
-      }
-      // Starts: 0, the calibrated mean, or the middle of the range (with halving steps, the
-      // start of a successive approximation), each with every schedule of the coarse grid, with
-      // the network's λ and with one λ per neuron where the network shares λ more widely; the
-      // population as converted first.
-      let schedules: [StepSchedule] =
-        original.dynamics.model.tunesSchedule
-        ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
-        : [original.schedule]
-      var scaleSets = [original.scales]
-      if let finer = finerScales[original.node], finer != original.scales { scaleSets.append(finer) }
-      var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [(start, false, original)]
-      for (set, scales) in scaleSets.enumerated() {
-        var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
-        let mean = startAtMean(means[original.node]!, scales: scales)
-        if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
-        let candidate = original.with(scales: scales)
-        for (kind, initial) in starts {
-          for schedule in schedules
-          where !(set == 0 && initial == original.initial && schedule == original.schedule) {
-            grid.append((kind, set > 0, candidate.with(schedule: schedule, initial: initial)))
-          }
-        }
-      }
-      let gridErrors = try errors(grid.map(\.spec))
-      let before = gridErrors[0]
-      if let last = try consider(grid.map(\.spec), measured: gridErrors).last {
-        (start, perNeuron) = (grid[last].start, grid[last].perNeuron)
-      }
-      if original.dynamics.model.tunesSchedule, case .geometric(var eta0, var gamma) = best.schedule {
-        // Climb the finer lists: try the neighbours of the best (η₀, γ) until none is better.
-        while true {
-          let steps = neighbours(eta0, gamma)
-          guard
-            let k = try consider(
-              steps.map { best.with(schedule: .geometric(eta0: $0.0, gamma: $0.1)) }, firstOnly: true
-            ).first
-          else { break }
-          (eta0, gamma) = steps[k]
-        }
-      }
-      let chosen = best
-      let factors = Array(scaleFactors.dropFirst())
-      let scaled = factors.map { candidate in
-        chosen.with(
-          scales: chosen.scales.map { max($0 * candidate, Calibration.smallestScale) },
-          initial: chosen.initial.count == chosen.scales.count
-            ? zip(chosen.initial, chosen.scales).map {
-              $0 * $1 / max($1 * candidate, Calibration.smallestScale)
-            }
-            : chosen.initial.map { $0 / candidate })
-      }
-      if let last = try consider(scaled).last { factor = factors[last] }
+      let (start, perNeuron, before) = try searchGrid(
+        &candidates, finerScales: finerScales[original.node], means: means[original.node]!)
+      try climb(&candidates)
+      let factor = try shrinkScale(&candidates)
       var corrected = false
       if let recording, original.target.arity == 1 {
-        let width = network.graph.node(original.node)!.shape.last ?? 1
-        for _ in 0..<correctionRounds {
-          let error = try recording.meanErrors(of: best, at: aim, width: width)
-          let current = best.offsets.isEmpty ? [Double](repeating: 0, count: width) : best.offsets
-          let shifted = correctionFactors.map { k in
-            best.with(offsets: zip(current, error).map { $0 + k * $1 })
-          }
-          guard try !consider(shifted).isEmpty else { break }
-          corrected = true
-        }
+        corrected = try correctInput(
+          &candidates, on: recording, aim: aim, width: network.graph.node(original.node)!.shape.last ?? 1)
       }
+      let best = candidates.best
       populations[index] = best
       let outputBytes = DriveRecording.bytes(
         images: count, steps: settings.timesteps.last!, neurons: neurons, operands: 1)
@@ -396,9 +309,150 @@ public enum Tuning {
       choices.append(
         Choice(
           population: original.node, schedule: best.schedule, start: start, scalesPerNeuron: perNeuron,
-          scaleFactor: factor, inputCorrected: corrected, errorBefore: before, errorAfter: bestError))
+          scaleFactor: factor, inputCorrected: corrected, errorBefore: before,
+          errorAfter: candidates.bestError))
     }
     return Search(aim: aim, populations: populations, choices: choices, simulations: simulations)
+  }
+
+  /// One population's candidates, each measured by `measure` (the population's error as each
+  /// spec), and the best so far.
+  struct Candidates {
+    private(set) var best: PopulationSpec
+    private(set) var bestError = Double.infinity
+    let measure: ([PopulationSpec]) throws -> [Double]
+
+    init(original: PopulationSpec, measure: @escaping ([PopulationSpec]) throws -> [Double]) {
+      best = original
+      self.measure = measure
+    }
+
+    /// Measures `specs` (unless `measured` gives their errors) and keeps, in their order, each
+    /// that beats the best so far (`firstOnly`: only the first); returns the indices kept. One at
+    /// a time, each measured against the best before it, would choose the same.
+    @discardableResult mutating func consider(
+      _ specs: [PopulationSpec], measured: [Double]? = nil, firstOnly: Bool = false
+    ) throws -> [Int] {
+      var kept = [Int]()
+      for (k, value) in try (measured ?? measure(specs)).enumerated() where value < bestError {
+        (best, bestError) = (specs[k], value)
+        kept.append(k)
+        if firstOnly { break }
+      }
+      return kept
+    }
+  }
+
+  /// The population's error as each of `specs`, simulated side by side as copies of the
+  /// population fed by one simulation of `part` before it, `groupSize` at a time; and the
+  /// simulations run.
+  static func sideBySide(
+    _ specs: [PopulationSpec], in part: SpikingNetwork, images: Tensor<Float>, settings: SimulationSettings,
+    sharding: Sharding, groupSize: Int
+  ) throws -> ([Double], Int) {
+    var values = [Double]()
+    var runs = 0
+    for first in stride(from: 0, to: specs.count, by: groupSize) {
+      runs += 1
+      let group = Array(specs[first..<min(first + groupSize, specs.count)])
+      let (candidates, names) = try side(by: group, in: part)
+      let result = try Simulator.run(
+        candidates, images: images, labels: [Int](repeating: 0, count: images.shape[0]), settings: settings,
+        sharding: sharding)
+      for name in names {
+        let total = result.populations.first { $0.name == name }!.meanAbsError.reduce(0, +)
+        values.append(total.isFinite ? total : .infinity)
+      }
+    }
+    return (values, runs)
+  }
+
+  /// Starts: 0, the calibrated mean, or the middle of the range (with halving steps, the start of
+  /// a successive approximation), each with every schedule of the coarse grid, with the
+  /// network's λ and with one λ per neuron (`finerScales`) where the network shares λ more
+  /// widely; the population as converted first. Returns the start and granularity kept and the
+  /// error of the population as converted.
+  static func searchGrid(
+    _ candidates: inout Candidates, finerScales: [Double]?, means: [Double]
+  ) throws -> (start: Start, perNeuron: Bool, before: Double) {
+    let original = candidates.best
+    let schedules: [StepSchedule] =
+      original.dynamics.model.tunesSchedule
+      ? coarseEta0.flatMap { eta0 in coarseGamma.map { .geometric(eta0: eta0, gamma: $0) } }
+      : [original.schedule]
+    var scaleSets = [original.scales]
+    if let finerScales, finerScales != original.scales { scaleSets.append(finerScales) }
+    var grid: [(start: Start, perNeuron: Bool, spec: PopulationSpec)] = [
+      (Start(original.initial), false, original)
+    ]
+    for (set, scales) in scaleSets.enumerated() {
+      var starts: [(Start, [Double])] = [(.zero, [0]), (.middle, [0.5])]
+      let mean = startAtMean(means, scales: scales)
+      if mean.contains(where: { $0 != 0 }) { starts.append((.mean, mean)) }
+      let candidate = original.with(scales: scales)
+      for (kind, initial) in starts {
+        for schedule in schedules
+        where !(set == 0 && initial == original.initial && schedule == original.schedule) {
+          grid.append((kind, set > 0, candidate.with(schedule: schedule, initial: initial)))
+        }
+      }
+    }
+    let errors = try candidates.measure(grid.map(\.spec))
+    let kept = try candidates.consider(grid.map(\.spec), measured: errors).last ?? 0
+    return (grid[kept].start, grid[kept].perNeuron, errors[0])
+  }
+
+  /// For signGD: the neighbours of the best (η₀, γ) on the finer lists, tried until none is
+  /// better.
+  static func climb(_ candidates: inout Candidates) throws {
+    guard candidates.best.dynamics.model.tunesSchedule,
+      case .geometric(var eta0, var gamma) = candidates.best.schedule
+    else { return }
+    while true {
+      let steps = neighbours(eta0, gamma)
+      let best = candidates.best
+      guard
+        let k = try candidates.consider(
+          steps.map { best.with(schedule: .geometric(eta0: $0.0, gamma: $0.1)) }, firstOnly: true
+        ).first
+      else { return }
+      (eta0, gamma) = steps[k]
+    }
+  }
+
+  /// λ shrunk by each of ``scaleFactors`` (the start kept where it is in absolute terms);
+  /// returns the factor kept.
+  static func shrinkScale(_ candidates: inout Candidates) throws -> Double {
+    let chosen = candidates.best
+    let factors = Array(scaleFactors.dropFirst())
+    let scaled = factors.map { candidate in
+      chosen.with(
+        scales: chosen.scales.map { max($0 * candidate, Calibration.smallestScale) },
+        initial: chosen.initial.count == chosen.scales.count
+          ? zip(chosen.initial, chosen.scales).map {
+            $0 * $1 / max($1 * candidate, Calibration.smallestScale)
+          }
+          : chosen.initial.map { $0 / candidate })
+    }
+    return try candidates.consider(scaled).last.map { factors[$0] } ?? 1
+  }
+
+  /// The population's input shifted per channel (`width` positions) by each of
+  /// ``correctionFactors`` of its mean output error at `aim`, measured again and repeated
+  /// (``correctionRounds``) while it helps; returns whether a shift was kept.
+  static func correctInput(
+    _ candidates: inout Candidates, on recording: DriveRecording, aim: Int, width: Int
+  ) throws -> Bool {
+    var corrected = false
+    for _ in 0..<correctionRounds {
+      let best = candidates.best
+      let error = try recording.meanErrors(of: best, at: aim, width: width)
+      let current = best.offsets.isEmpty ? [Double](repeating: 0, count: width) : best.offsets
+      let shifted = correctionFactors.map { k in best.with(offsets: zip(current, error).map { $0 + k * $1 }) }
+      guard try !candidates.consider(shifted).isEmpty else { break }
+      corrected = true
+    }
+    return corrected
   }
 
   /// Per population that another reads — through affine nodes only, with no population
