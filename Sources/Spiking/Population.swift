@@ -491,37 +491,3 @@ extension Population {
     }
   }
 }
-
-extension NeuronTarget {
-  /// `g(a[i], b[i])` for every `i`, with the choice of function made once for the whole buffer
-  /// (the cheap piecewise-linear targets then run as plain vectorizable loops).
-  @inlinable
-  public func evaluate<T: TensorScalar>(
-    _ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>, into out: UnsafeMutableBufferPointer<T>
-  ) {
-    switch self {
-    case .unary(.identity): for i in out.indices { out[i] = a[i] }
-    case .unary(.relu): for i in out.indices { out[i] = a[i] < 0 ? 0 : a[i] }
-    case .unary(.clippedRelu(let maxValue, let negativeSlope, let threshold)):
-      // ReLU6 and its kin, with the function's own arithmetic and its parameters read once
-      // rather than per neuron.
-      let (slope, knee) = (T(negativeSlope), T(threshold))
-      if let maxValue {
-        let top = T(maxValue)
-        for i in out.indices {
-          let x = a[i]
-          out[i] = x >= top ? top : x >= knee ? x : slope * (x - knee)
-        }
-      } else {
-        for i in out.indices {
-          let x = a[i]
-          out[i] = x >= knee ? x : slope * (x - knee)
-        }
-      }
-    case .unary(let f): for i in out.indices { out[i] = f(a[i]) }
-    case .binary(.maximum):
-      for i in out.indices { out[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }
-    case .binary(let f): for i in out.indices { out[i] = f(a[i], b[i]) }
-    }
-  }
-}
