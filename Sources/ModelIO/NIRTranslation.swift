@@ -39,20 +39,32 @@ extension NIRExport {
       return current.shape
     }
     /// A population's input offsets (``PopulationSpec/offsets``) added to the bias of the Dense
-    /// or Conv2D that feeds it and nothing else (NIR's neurons have no bias of their own).
+    /// or Conv2D that feeds it and nothing else — directly, or as one term of a residual add
+    /// that feeds it alone (NIR's neurons have no bias of their own).
     mutating func shiftBias(of feed: String, by offsets: [Double], for population: Node) throws {
-      let source = graph.node(feed)!
-      let channels = source.shape.last ?? 1
-      let readers = graph.nodes.filter { $0.inputs.contains(feed) }.count
-      let written = nodes.lastIndex { $0.name == nirName(feed) }
-      guard source.op.kind == "Dense" || { if case .conv2d = source.op { true } else { false } }(),
-        readers == 1, !graph.outputs.contains(feed), terms[feed] == [nirName(feed)], let written,
-        offsets.count == 1 || offsets.count == channels
-      else {
+      let channels = graph.node(feed)!.shape.last ?? 1
+      /// The NIR node of `name` when a Dense or Conv2D read by nothing but `reader`.
+      func biased(_ name: String, readBy reader: String) -> Int? {
+        let node = graph.node(name)!
+        let isMap = node.op.kind == "Dense" || { if case .conv2d = node.op { true } else { false } }()
+        let readers = graph.nodes.filter { $0.inputs.contains(name) }.map(\.name)
+        guard isMap, readers == [reader], !graph.outputs.contains(name), terms[name] == [nirName(name)]
+        else { return nil }
+        return nodes.lastIndex { $0.name == nirName(name) }
+      }
+      var written = biased(feed, readBy: population.name)
+      if written == nil, graph.node(feed)!.op == .add || graph.node(feed)!.op == .binary(.add),
+        graph.nodes.filter({ $0.inputs.contains(feed) }).map(\.name) == [population.name],
+        !graph.outputs.contains(feed)
+      {
+        written = graph.node(feed)!.inputs.compactMap { biased($0, readBy: feed) }.first
+      }
+      guard let written, offsets.count == 1 || offsets.count == channels else {
         throw refuse(
           population,
           "its input offsets (tuning's correction) fit in NIR only as the bias of a Dense or Conv2D "
-            + "that feeds it alone, one per channel; convert without --target-timesteps")
+            + "that feeds it alone (or a residual add that does), one per channel; convert without "
+            + "--target-timesteps")
       }
       let shift = (0..<channels).map { Float(offsets[$0 % offsets.count]) }
       var node = nodes[written]
@@ -66,6 +78,7 @@ extension NIRExport {
       }
       nodes[written] = node
     }
+
     /// Writes graph node `node` (read after every node it reads).
     mutating func add(_ node: Node) throws {
       let name = nirName(node.name)

@@ -32,7 +32,7 @@ struct NIRExportTests {
     _ graph: Graph, calibration: Tensor<Float>, images: Tensor<Float>, steps: Int,
     reset: ResetMode = .subtract, leak: Double? = nil,
     initialMembrane: Double = ConversionSettings.defaultInitialMembrane, startPerChannel: Bool = false,
-    offsets: Bool = false
+    offsets: Bool = false, offsetPopulations: Int = 2
   ) throws {
     var network = try SpikingNetwork(
       converting: graph,
@@ -53,11 +53,11 @@ struct NIRExportTests {
       network = try network.replacing(
         populations: network.populations.map { spec in
           let feed = network.graph.node(network.graph.node(spec.node)!.inputs[0])!
-          guard feed.op.kind == "Dense" || feed.op.kind == "Conv2D" else { return spec }
+          guard ["Dense", "Conv2D", "Add"].contains(feed.op.kind) else { return spec }
           let channels = feed.shape.last!
           return spec.with(offsets: (0..<channels).map { 0.05 * Double($0 % 3) - 0.04 })
         })
-      #expect(network.populations.filter { !$0.offsets.isEmpty }.count == 2)
+      #expect(network.populations.filter { !$0.offsets.isEmpty }.count == offsetPopulations)
     }
     let starts = network.populations.contains { $0.initial.contains { $0 != 0 } }
     let count = images.shape[0]
@@ -176,6 +176,17 @@ struct NIRExportTests {
     try checkAgainstReference(
       graph, calibration: images.rows(0..<6), images: images.rows(6..<12), steps: 24, initialMembrane: 0,
       offsets: true)
+  }
+
+  /// … and on the residual MLP, where the last population reads an add: its offsets go into the
+  /// bias of the Dense that is one of the add's terms.
+  @Test(.needsFashionMNIST) func inputOffsetsAfterAResidualAddRunTheSame() throws {
+    let model = try KerasModelReader.read(repositoryRoot.appendingPathComponent("models/resmlp.h5").path)
+    let calibration = try DataSource.fashionMNIST.load(.train, limit: 200).images
+    let test = try DataSource.fashionMNIST.load(.test, limit: 4).images
+    try checkAgainstReference(
+      model, calibration: calibration, images: test, steps: 16, initialMembrane: 0, offsets: true,
+      offsetPopulations: 4)
   }
 
   /// An offset on a population that no Dense or Conv2D alone feeds has no place in NIR.
