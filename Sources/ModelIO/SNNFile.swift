@@ -152,111 +152,11 @@ public enum SNNFile {
   public static func read(_ path: String) throws -> (network: SpikingNetwork, provenance: Provenance) {
     do {
       let root = try HDF5File.open(path).root
-      guard root.hasAttribute("format"), try root.readString("format") == format else {
-        throw ModelIOError.badConfig(
-          file: path, detail: "not a \(format) file (no format attribute '\(format)')")
-      }
-      let fileVersion = try root.readAttribute("version", as: Int64.self).first ?? 0
-      guard fileVersion >= 1 else {
-        throw ModelIOError.badConfig(
-          file: path, detail: "format version \(fileVersion) (versions start at 1)")
-      }
-      guard fileVersion <= version else {
-        throw ModelIOError.badConfig(
-          file: path,
-          detail: "written in format version \(fileVersion); this toolkit reads up to version \(version)")
-      }
-      let decoder = SnakeCaseKeys.decoder
-      func decode<T: Decodable>(_ type: T.Type, _ text: String, _ what: String) throws -> T {
-        do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
-          throw ModelIOError.badConfig(file: path, detail: "\(what) is not valid: \(error)")
-        }
-      }
-      let graphGroup = try root.group("graph")
-      let records = try decode([NodeRecord].self, try graphGroup.readString("nodes"), "/graph@nodes")
-      var nodes = [Node]()
-      var shapes = [String: [Int]]()
-      for record in records {
-        guard Graph.elementCount(record.shape) != nil else {
-          throw ModelIOError.badConfig(file: path, detail: "node '\(record.name)' has shape \(record.shape)")
-        }
-        shapes[record.name] = record.shape
-      }
-      for record in records {
-        var node = Node(name: record.name, op: record.op, inputs: record.inputs)
-        let parametersPath = "parameters/\(record.name)"
-        // Each parameter's shape follows from the node's op and its input's recorded shape, and
-        // is checked before anything is read: the file cannot make the reader allocate.
-        let inputShape = record.inputs.first.flatMap { shapes[$0] } ?? []
-        let expected = Dictionary(
-          record.op.parameterShapes(input: inputShape).map { ($0.name, $0.shape) },
-          uniquingKeysWith: { a, _ in a })
-        if graphGroup.kind(of: parametersPath) == .group {
-          let group = try graphGroup.group(parametersPath)
-          for name in try group.children() {
-            guard let shape = expected[name] else {
-              throw ModelIOError.badConfig(
-                file: path,
-                detail: "node '\(record.name)' (\(record.op.kind)) has no parameter '\(name)'")
-            }
-            let dataset = try group.dataset(name)
-            node.parameters[name] = Tensor(
-              shape: shape, scalars: try dataset.read(as: Float.self, expecting: shape))
-          }
-        }
-        nodes.append(node)
-      }
-      let graph: Graph
-      do {
-        graph = try Graph(
-          name: try root.readString("name"), nodes: nodes,
-          outputs: try graphGroup.readStringAttribute("outputs"))
-      } catch let error as GraphError {
-        throw ModelIOError.invalidGraph(file: path, error: error)
-      }
+      try checkFormat(root, path)
+      let (graph, shapes) = try readGraph(root, path)
       let populationsGroup = try root.group("populations")
-      let specs = try populationsGroup.readStringAttribute("order").map { name -> PopulationSpec in
-        let group = try populationsGroup.group(name)
-        guard let dynamics = Dynamics(rawValue: try group.readString("dynamics")) else {
-          throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has unknown dynamics")
-        }
-        var parameters = NeuronParameters()
-        for parameter in dynamics.model.parameters where group.hasAttribute(parameter.name) {
-          let value: NeuronParameters.Value
-          switch parameter.domain {
-          case .word: value = .word(try group.readString(parameter.name))
-          case .number:
-            guard let number = try group.readAttribute(parameter.name, as: Double.self).first else {
-              throw ModelIOError.badConfig(
-                file: path, detail: "population '\(name)' has an empty \(parameter.name)")
-            }
-            value = .number(number)
-          }
-          guard parameter.accepts(value) else {
-            throw ModelIOError.badConfig(
-              file: path,
-              detail: "population '\(name)' has \(parameter.name) '\(value)' (\(parameter.expected))")
-          }
-          parameters[parameter.name] = value
-        }
-        return PopulationSpec(
-          node: name,
-          target: try decode(NeuronTarget.self, try group.readString("target"), "target of '\(name)'"),
-          dynamics: dynamics,
-          schedule: try decode(StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'"),
-          scales: group.kind(of: "scales") == .dataset
-            ? try readPerPosition(
-              group.dataset("scales"), "scales", of: name, nodeShape: shapes[name], file: path)
-            : [try group.readAttribute("scale", as: Double.self).first ?? 1],
-          initial: group.kind(of: "initial") == .dataset
-            ? try readPerPosition(
-              group.dataset("initial"), "initial estimates", of: name, nodeShape: shapes[name], file: path)
-            : [0],
-          parameters: parameters,
-          offsets: group.kind(of: "offsets") == .dataset
-            ? try readPerPosition(
-              group.dataset("offsets"), "input offsets", of: name, nodeShape: shapes[name], file: path)
-            : [])
+      let specs = try populationsGroup.readStringAttribute("order").map { name in
+        try readPopulation(try populationsGroup.group(name), name, nodeShape: shapes[name], path)
       }
       let normalizationText = try root.readString("normalization")
       guard let normalization = Normalization(normalizationText) else {
@@ -289,5 +189,126 @@ public enum SNNFile {
     } catch let error as HDF5Error {
       throw ModelIOError.hdf5(error)
     }
+  }
+
+  /// Refuses a file of another format or of a version this toolkit does not read.
+  static func checkFormat(_ root: HDF5Group, _ path: String) throws {
+    guard root.hasAttribute("format"), try root.readString("format") == format else {
+      throw ModelIOError.badConfig(
+        file: path, detail: "not a \(format) file (no format attribute '\(format)')")
+    }
+    let fileVersion = try root.readAttribute("version", as: Int64.self).first ?? 0
+    guard fileVersion >= 1 else {
+      throw ModelIOError.badConfig(
+        file: path, detail: "format version \(fileVersion) (versions start at 1)")
+    }
+    guard fileVersion <= version else {
+      throw ModelIOError.badConfig(
+        file: path,
+        detail: "written in format version \(fileVersion); this toolkit reads up to version \(version)")
+    }
+  }
+
+  /// `text` decoded as JSON (snake_case keys) into `T`; `what` names it in the error.
+  static func decode<T: Decodable>(_ type: T.Type, _ text: String, _ what: String, _ path: String) throws -> T
+  {
+    do { return try SnakeCaseKeys.decoder.decode(T.self, from: Data(text.utf8)) } catch {
+      throw ModelIOError.badConfig(file: path, detail: "\(what) is not valid: \(error)")
+    }
+  }
+
+  /// `/graph`: the nodes, their parameters (each checked against the shape its op and input give
+  /// before it is read) and the outputs; and every node's recorded shape.
+  static func readGraph(_ root: HDF5Group, _ path: String) throws -> (Graph, [String: [Int]]) {
+    let graphGroup = try root.group("graph")
+    let records = try decode([NodeRecord].self, try graphGroup.readString("nodes"), "/graph@nodes", path)
+    var nodes = [Node]()
+    var shapes = [String: [Int]]()
+    for record in records {
+      guard Graph.elementCount(record.shape) != nil else {
+        throw ModelIOError.badConfig(file: path, detail: "node '\(record.name)' has shape \(record.shape)")
+      }
+      shapes[record.name] = record.shape
+    }
+    for record in records {
+      var node = Node(name: record.name, op: record.op, inputs: record.inputs)
+      let parametersPath = "parameters/\(record.name)"
+      // Each parameter's shape follows from the node's op and its input's recorded shape, and
+      // is checked before anything is read: the file cannot make the reader allocate.
+      let inputShape = record.inputs.first.flatMap { shapes[$0] } ?? []
+      let expected = Dictionary(
+        record.op.parameterShapes(input: inputShape).map { ($0.name, $0.shape) },
+        uniquingKeysWith: { a, _ in a })
+      if graphGroup.kind(of: parametersPath) == .group {
+        let group = try graphGroup.group(parametersPath)
+        for name in try group.children() {
+          guard let shape = expected[name] else {
+            throw ModelIOError.badConfig(
+              file: path,
+              detail: "node '\(record.name)' (\(record.op.kind)) has no parameter '\(name)'")
+          }
+          let dataset = try group.dataset(name)
+          node.parameters[name] = Tensor(
+            shape: shape, scalars: try dataset.read(as: Float.self, expecting: shape))
+        }
+      }
+      nodes.append(node)
+    }
+    do {
+      let graph = try Graph(
+        name: try root.readString("name"), nodes: nodes,
+        outputs: try graphGroup.readStringAttribute("outputs"))
+      return (graph, shapes)
+    } catch let error as GraphError {
+      throw ModelIOError.invalidGraph(file: path, error: error)
+    }
+  }
+
+  /// `/populations/<name>`: dynamics, schedule, target, scales, start, input offsets and the
+  /// model's own settings, each checked.
+  static func readPopulation(_ group: HDF5Group, _ name: String, nodeShape: [Int]?, _ path: String) throws
+    -> PopulationSpec
+  {
+    guard let dynamics = Dynamics(rawValue: try group.readString("dynamics")) else {
+      throw ModelIOError.badConfig(file: path, detail: "population '\(name)' has unknown dynamics")
+    }
+    var parameters = NeuronParameters()
+    for parameter in dynamics.model.parameters where group.hasAttribute(parameter.name) {
+      let value: NeuronParameters.Value
+      switch parameter.domain {
+      case .word: value = .word(try group.readString(parameter.name))
+      case .number:
+        guard let number = try group.readAttribute(parameter.name, as: Double.self).first else {
+          throw ModelIOError.badConfig(
+            file: path, detail: "population '\(name)' has an empty \(parameter.name)")
+        }
+        value = .number(number)
+      }
+      guard parameter.accepts(value) else {
+        throw ModelIOError.badConfig(
+          file: path,
+          detail: "population '\(name)' has \(parameter.name) '\(value)' (\(parameter.expected))")
+      }
+      parameters[parameter.name] = value
+    }
+    /// The dataset `dataset` of per-position values, or `fallback` where there is none.
+    func perPosition(_ dataset: String, _ what: String, or fallback: @autoclosure () throws -> [Double])
+      throws
+      -> [Double]
+    {
+      guard group.kind(of: dataset) == .dataset else { return try fallback() }
+      return try readPerPosition(group.dataset(dataset), what, of: name, nodeShape: nodeShape, file: path)
+    }
+    return PopulationSpec(
+      node: name,
+      target: try decode(NeuronTarget.self, try group.readString("target"), "target of '\(name)'", path),
+      dynamics: dynamics,
+      schedule: try decode(
+        StepSchedule.self, try group.readString("schedule"), "schedule of '\(name)'", path),
+      scales: try perPosition(
+        "scales", "scales", or: [try group.readAttribute("scale", as: Double.self).first ?? 1]),
+      initial: try perPosition("initial", "initial estimates", or: [0]),
+      parameters: parameters,
+      offsets: try perPosition("offsets", "input offsets", or: []))
   }
 }
