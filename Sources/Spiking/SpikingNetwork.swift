@@ -235,59 +235,8 @@ public struct SpikingNetwork: Sendable {
         throw SpikingNetworkError.invalidPopulation(
           node: spec.node, detail: "not a non-affine node of the graph")
       }
-      guard let expected = NeuronTarget(populating: node.op), spec.target == expected else {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node, detail: "target '\(spec.target.name)' does not fit a \(node.op.kind) node")
-      }
-      if let problem = spec.schedule.problem {
-        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: "schedule: \(problem)")
-      }
-      if spec.schedule.isPerNeuron && !spec.dynamics.model.acceptsPerNeuronSchedule {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node,
-          detail: "the adaptive schedule is for signGD neurons, not \(spec.dynamics.rawValue)")
-      }
-      if !spec.dynamics.model.approximates(spec.target) {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node,
-          detail:
-            "\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU and capped ReLU)" : "")"
-        )
-      }
-      if let problem = spec.parameters.problem(for: spec.dynamics) {
-        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: problem)
-      }
-      let neurons = node.shape.reduce(1, *)
-      guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,
-        spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
-      else {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node,
-          detail: "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)")
-      }
-      if let largest = spec.dynamics.model.largestScale(for: spec.target), spec.scale > largest {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node,
-          detail:
-            "λ = \(spec.scale) above \(largest): \(spec.dynamics.rawValue) neurons compute '\(spec.target.name)' only with λ ≤ \(largest)"
-        )
-      }
-      guard !spec.initial.isEmpty, neurons % spec.initial.count == 0, spec.initial.allSatisfy(\.isFinite)
-      else {
-        throw SpikingNetworkError.invalidPopulation(
-          node: spec.node,
-          detail: "\(spec.initial.count) initial estimates for \(neurons) neurons (each must be finite)")
-      }
-      if !spec.offsets.isEmpty {
-        guard spec.target.arity == 1 else {
-          throw SpikingNetworkError.invalidPopulation(
-            node: spec.node, detail: "input offsets on the two-input target '\(spec.target.name)'")
-        }
-        guard neurons % spec.offsets.count == 0, spec.offsets.allSatisfy(\.isFinite) else {
-          throw SpikingNetworkError.invalidPopulation(
-            node: spec.node,
-            detail: "\(spec.offsets.count) input offsets for \(neurons) neurons (each must be finite)")
-        }
+      if let detail = Self.problem(with: spec, on: node) {
+        throw SpikingNetworkError.invalidPopulation(node: spec.node, detail: detail)
       }
     }
     for node in graph.nodes where !node.op.isAffine && !seen.contains(node.name) {
@@ -309,6 +258,50 @@ public struct SpikingNetwork: Sendable {
     self.granularity = granularity
     self.calibrationImages = calibrationImages
     self.targetTimesteps = targetTimesteps
+  }
+
+  /// What is wrong with `spec` as the population of `node` (a non-affine node of the graph), or
+  /// nil: its target, schedule, model, settings, and the counts of its scales, starts and offsets.
+  static func problem(with spec: PopulationSpec, on node: Node) -> String? {
+    guard let expected = NeuronTarget(populating: node.op), spec.target == expected else {
+      return "target '\(spec.target.name)' does not fit a \(node.op.kind) node"
+    }
+    if let problem = spec.schedule.problem {
+      return "schedule: \(problem)"
+    }
+    if spec.schedule.isPerNeuron && !spec.dynamics.model.acceptsPerNeuronSchedule {
+      return "the adaptive schedule is for signGD neurons, not \(spec.dynamics.rawValue)"
+    }
+    if !spec.dynamics.model.approximates(spec.target) {
+      return
+        ("\(spec.dynamics.rawValue) neurons do not compute '\(spec.target.name)'\(spec.dynamics.model.hasMembrane ? " (membrane integrate-and-fire neurons compute ReLU and capped ReLU)" : "")")
+    }
+    if let problem = spec.parameters.problem(for: spec.dynamics) {
+      return problem
+    }
+    let neurons = node.shape.reduce(1, *)
+    guard !spec.scales.isEmpty, neurons % spec.scales.count == 0,
+      spec.scales.allSatisfy({ $0 > 0 && $0.isFinite })
+    else {
+      return "\(spec.scales.count) scales for \(neurons) neurons (each must be positive)"
+    }
+    if let largest = spec.dynamics.model.largestScale(for: spec.target), spec.scale > largest {
+      return
+        ("λ = \(spec.scale) above \(largest): \(spec.dynamics.rawValue) neurons compute '\(spec.target.name)' only with λ ≤ \(largest)")
+    }
+    guard !spec.initial.isEmpty, neurons % spec.initial.count == 0, spec.initial.allSatisfy(\.isFinite)
+    else {
+      return "\(spec.initial.count) initial estimates for \(neurons) neurons (each must be finite)"
+    }
+    if !spec.offsets.isEmpty {
+      guard spec.target.arity == 1 else {
+        return "input offsets on the two-input target '\(spec.target.name)'"
+      }
+      guard neurons % spec.offsets.count == 0, spec.offsets.allSatisfy(\.isFinite) else {
+        return "\(spec.offsets.count) input offsets for \(neurons) neurons (each must be finite)"
+      }
+    }
+    return nil
   }
 
   /// The same network with other populations (a tuned schedule or start, say), and optionally
