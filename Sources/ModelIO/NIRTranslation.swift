@@ -248,15 +248,21 @@ extension NIRExport {
       terms[node.name] = [name]
     }
 
+    /// Whether the pooling windows of `a` lie inside an input of `shape` without padding, as NIR
+    /// reads them.
+    static func tiles(_ a: Pool2DAttributes, _ shape: [Int]) -> Bool {
+      guard let window = a.window(input: shape) else { return false }
+      return window.padTop == 0 && window.padLeft == 0
+        && window.outputHeight == (shape[0] - a.size[0]) / a.strides[0] + 1
+        && window.outputWidth == (shape[1] - a.size[1]) / a.strides[1] + 1
+    }
+
     /// Element (row, column) of every pooling window.
     mutating func addWindowElement(_ node: Node, _ a: Pool2DAttributes, row: Int, column: Int) throws {
       let name = nirName(node.name)
       let inputShape = graph.node(node.inputs[0])!.shape
       // Element (row, column) of every window: a convolution with a one-hot kernel.
-      guard let window = a.window(input: inputShape), window.padTop == 0 && window.padLeft == 0,
-        window.outputHeight == (inputShape[0] - a.size[0]) / a.strides[0] + 1,
-        window.outputWidth == (inputShape[1] - a.size[1]) / a.strides[1] + 1
-      else {
+      guard Self.tiles(a, inputShape) else {
         throw refuse(node, "a pooling window that overhangs the input picks a clamped element")
       }
       // Written as a full convolution (channel c to channel c only) rather than a grouped
@@ -278,10 +284,7 @@ extension NIRExport {
     mutating func addAveragePooling(_ node: Node, _ a: Pool2DAttributes) throws {
       let name = nirName(node.name)
       let inputShape = graph.node(node.inputs[0])!.shape
-      guard let window = a.window(input: inputShape), window.padTop == 0 && window.padLeft == 0,
-        window.outputHeight == (inputShape[0] - a.size[0]) / a.strides[0] + 1,
-        window.outputWidth == (inputShape[1] - a.size[1]) / a.strides[1] + 1
-      else {
+      guard Self.tiles(a, inputShape) else {
         throw refuse(node, "Keras averages a padded window over its inside only, NIR over the whole window")
       }
       nodes.append(
