@@ -44,7 +44,9 @@ public enum Calibration {
     sharding: CalibrationSharding = .alone
   ) throws -> [String: [Double]] {
     let adapted = try graph.adaptInput(calibration)
-    let nodes = graph.nodes.filter { !$0.op.isAffine && !($0.op == .softmax && graph.outputs.contains($0.name)) }
+    let nodes = graph.nodes.filter {
+      !$0.op.isAffine && !($0.op == .softmax && graph.outputs.contains($0.name))
+    }
     func width(_ node: Node) -> Int {
       switch granularity {
       case .layer: return 1

@@ -50,6 +50,9 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
   public var neuron: NeuronParameters
   /// Where membrane neurons start, as a fraction of the threshold (0: at rest).
   public var initialMembrane: Double
+  /// Whether tuning corrects each population's mean error by shifting its input
+  /// (``PopulationSpec/offsets``); off for a network whose offsets NIR could not hold.
+  public var correctsInputs: Bool
 
   /// Where membrane neurons start unless told: half-way to the threshold. Started at rest, a
   /// neuron's spike count truncates its summed input (it lags by up to one spike, always
@@ -74,8 +77,9 @@ public struct ConversionSettings: Sendable, Hashable, Codable {
     granularity: Granularity = .channel, calibrationImages: Int = 1000, fuse: Bool = false,
     targetTimesteps: Int? = nil, tuningImages: Int = ConversionSettings.defaultTuningImages,
     neuron: NeuronParameters = NeuronParameters(),
-    initialMembrane: Double = ConversionSettings.defaultInitialMembrane
+    initialMembrane: Double = ConversionSettings.defaultInitialMembrane, correctsInputs: Bool = true
   ) {
+    self.correctsInputs = correctsInputs
     self.neuron = neuron
     self.initialMembrane = initialMembrane
     self.dynamics = dynamics
@@ -122,7 +126,7 @@ extension SpikingNetwork {
   }
 
   /// Converts `graph` as ``init(converting:settings:calibration:)`` does and, when
-  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:judging:timesteps:aims:finerScales:threads:sharding:recordingBudget:progress:)``)
+  /// `settings.targetTimesteps` is set, tunes it (``Tuning/tune(_:images:judging:timesteps:aims:finerScales:correctInputs:threads:sharding:recordingBudget:progress:)``)
   /// on the first `settings.tuningImages` of `images`, judging whole networks on the first
   /// `settings.judgingImages`.
   /// - Parameter images: training images, at least as many as the calibration and the tuning use
@@ -148,7 +152,7 @@ extension SpikingNetwork {
     let outcome = try Tuning.tune(
       network, images: images.rows(0..<min(settings.tuningImages, images.shape[0])),
       judging: images.rows(0..<min(settings.judgingImages, images.shape[0])), timesteps: target,
-      finerScales: finer,
+      finerScales: finer, correctInputs: settings.correctsInputs,
       threads: threads, sharding: tuningSharding, progress: progress)
     return (outcome.network, outcome)
   }

@@ -162,6 +162,8 @@ public enum Tuning {
   ///   - aims: the horizons searched (nil: ``aims(for:)``).
   ///   - finerScales: per population, one λ per neuron, calibrated as the network's scales were:
   ///     each search tries every start and coarse schedule with these too.
+  ///   - correctInputs: whether one-input populations may have their input shifted by their mean
+  ///     error (candidate 4 above).
   ///   - threads: worker threads for the simulations (nil: every core).
   ///   - sharding: how each candidate's simulation is spread over the processes of a job: the
   ///     images are cut into one batch per thread of every process, so that a job of N processes
@@ -174,7 +176,8 @@ public enum Tuning {
   /// - Throws: `GraphError` when the images do not fit the network's input.
   public static func tune(
     _ network: SpikingNetwork, images: Tensor<Float>, judging: Tensor<Float>? = nil, timesteps: Int,
-    aims: [Int]? = nil, finerScales: [String: [Double]]? = nil, threads: Int? = nil,
+    aims: [Int]? = nil, finerScales: [String: [Double]]? = nil, correctInputs: Bool = true,
+    threads: Int? = nil,
     sharding: Sharding = .alone, recordingBudget: Int? = nil,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws -> Outcome {
@@ -190,7 +193,8 @@ public enum Tuning {
     var searches = [Search]()
     for (k, aim) in aims.enumerated() {
       let search = try self.search(
-        network, images: adapted, aim: aim, means: means, finerScales: finerScales ?? [:], workers: workers,
+        network, images: adapted, aim: aim, means: means, finerScales: finerScales ?? [:],
+        correctInputs: correctInputs, workers: workers,
         threads: threads, sharding: sharding, recordingBudget: recordingBudget ?? defaultRecordingBudget,
         progress: { progress(k * network.populations.count + $0, total) })
       simulations += search.simulations

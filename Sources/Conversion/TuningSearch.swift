@@ -18,7 +18,8 @@ extension Tuning {
   /// before it already chosen).
   static func search(
     _ network: SpikingNetwork, images adapted: Tensor<Float>, aim: Int, means: [String: [Double]],
-    finerScales: [String: [Double]], workers: Int, threads: Int?, sharding: Sharding, recordingBudget: Int,
+    finerScales: [String: [Double]], correctInputs: Bool = true, workers: Int, threads: Int?,
+    sharding: Sharding, recordingBudget: Int,
     progress: (Int) -> Void
   ) throws -> Search {
     let count = adapted.shape[0]
@@ -62,7 +63,7 @@ extension Tuning {
       try climb(&candidates)
       let factor = try shrinkScale(&candidates)
       var corrected = false
-      if let recording, original.target.arity == 1 {
+      if correctInputs, let recording, original.target.arity == 1 {
         corrected = try correctInput(
           &candidates, on: recording, aim: aim, width: network.graph.node(original.node)!.shape.last ?? 1)
       }

@@ -63,8 +63,8 @@ extension NIRExport {
         throw refuse(
           population,
           "its input offsets (tuning's correction) fit in NIR only as the bias of a Dense or Conv2D "
-            + "that feeds it alone (or a residual add that does), one per channel; convert without "
-            + "--target-timesteps")
+            + "that feeds it alone (or a residual add that does), one per channel; convert with "
+            + "--no-input-correction")
       }
       let shift = (0..<channels).map { Float(offsets[$0 % offsets.count]) }
       var node = nodes[written]

@@ -54,6 +54,12 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       "Training images tuning simulates per candidate; whole networks are judged on the first 4N (with --target-timesteps; default \(ConversionSettings.defaultTuningImages)).",
       valueName: "N"))
   public var tuningImages: Int?
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Let tuning correct each population's mean error by shifting its input (with --target-timesteps; off for a network to export to NIR where no Dense or Conv2D alone feeds a population)."
+  )
+  public var inputCorrection = true
   @Option(
     help: ArgumentHelp(
       "A setting of the neuron model, repeatable: \(NeuronParameters.all.map { "\($0.name) (\($0.summary); \($0.expected); default \($0.defaultValue.map { "\($0)" } ?? "none"); \(ConversionOptions.readers(of: $0.name)))" }.joined(separator: "; ")).",
@@ -158,6 +164,9 @@ public struct ConversionOptions: ParsableArguments, Sendable {
 
   /// Throws unless `--tuning-images` is in range and given only when the command tunes.
   public func validateTuning(tuned: Bool) throws {
+    if !inputCorrection && !tuned {
+      throw ValidationError("--no-input-correction applies only with --target-timesteps")
+    }
     guard let tuningImages else { return }
     guard tuned else { throw ValidationError("--tuning-images applies only with --target-timesteps") }
     try ToolLimits.check(tuningImages, "--tuning-images", in: 1...ToolLimits.images)
@@ -184,6 +193,7 @@ public struct ConversionOptions: ParsableArguments, Sendable {
       normalization: normalization, granularity: granularity, calibrationImages: calibration, fuse: fuse,
       tuningImages: tuningImages ?? ConversionSettings.defaultTuningImages,
       neuron: try neuronParameters(),
-      initialMembrane: initialMembrane ?? ConversionSettings.defaultInitialMembrane)
+      initialMembrane: initialMembrane ?? ConversionSettings.defaultInitialMembrane,
+      correctsInputs: inputCorrection)
   }
 }

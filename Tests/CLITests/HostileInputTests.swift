@@ -282,6 +282,10 @@ import Testing
       "--tuning-images applies only with --target-timesteps"
     ),
     (
+      "snnconv", ["convert", "models/mlp.h5", "--no-input-correction", "-o", "O/n.snn.h5"],
+      "--no-input-correction applies only with --target-timesteps"
+    ),
+    (
       "snnconv",
       ["convert", "models/mlp.h5", "--target-timesteps", "8", "--tuning-images", "0", "-o", "O/n.snn.h5"],
       "--tuning-images must be in 1…"

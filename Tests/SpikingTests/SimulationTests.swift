@@ -452,6 +452,12 @@ import Testing
       #expect(spec.offsets.count == (choice.inputCorrected ? channels : 0), "\(choice.population)")
       #expect(choice.errorAfter <= choice.errorBefore)
     }
+    // Told not to, tuning shifts no input.
+    let uncorrected = try Tuning.tune(
+      plain, images: calibration.rows(0..<100), judging: calibration.rows(0..<200), timesteps: 4, aims: [4],
+      correctInputs: false, threads: 2)
+    #expect(!uncorrected.choices.contains { $0.inputCorrected })
+    #expect(uncorrected.network.populations.allSatisfy { $0.offsets.isEmpty })
   }
 
   /// With one λ per layer, tuning offered one λ per neuron gives it to a population, and such a
