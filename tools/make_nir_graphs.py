@@ -13,6 +13,11 @@ KIND:
                  Threshold, Linear, I into the Output
   torch-flatten  Conv2d, IF, then Flatten with start_dim = 1 on C×H×W as PyTorch exporters
                  write it (batch-inclusive), Affine over all C·H·W values
+  layouts        values of an image in every order a runtime may keep them: a Conv2d and a
+                 flat Affine of the input summed into one IF, a Conv2d whose output channels
+                 each select another input channel, Scale and Threshold per element of an
+                 image, an Affine over an image's last axis (into a Threshold that leads
+                 nowhere), an average pooling and an LI into an image-shaped Output
 
 The parameters are drawn from a seeded generator, so a KIND always gives the same file.
 """
@@ -70,8 +75,32 @@ elif kind == "torch-flatten":
         "out": nir.Output(output_type={"output": np.array([5])}),
     }
     edges = [("in", "conv"), ("conv", "if"), ("if", "flat"), ("flat", "fc"), ("fc", "out")]
+elif kind == "layouts":
+    select = np.zeros((4, 4, 2, 2), dtype=F)
+    for o in range(4):
+        select[o, (o + 1) % 4, o % 2, 1 - o % 2] = 1.0 + 0.25 * o
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([3, 6, 6])}),
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=f(4, 3, 3, 3, scale=0.6), stride=1, padding=1, dilation=1,
+                           groups=1, bias=f(4, scale=0.1)),
+        "flat": nir.Flatten(start_dim=0, end_dim=-1, input_type={"input": np.array([3, 6, 6])}),
+        "skip": nir.Affine(weight=f(144, 108, scale=0.15), bias=f(144, scale=0.05)),
+        "if": nir.IF(r=full((4, 6, 6), 1), v_threshold=rng.uniform(0.3, 0.7, (4, 6, 6)).astype(F)),
+        "select": nir.Conv2d(input_shape=(6, 6), weight=select, stride=2, padding=0, dilation=1, groups=1,
+                             bias=full(4, 0)),
+        "scale": nir.Scale(scale=rng.uniform(0.5, 1.5, (4, 3, 3)).astype(F)),
+        "thr": nir.Threshold(threshold=rng.uniform(0.2, 0.8, (4, 3, 3)).astype(F)),
+        "rows": nir.Affine(weight=f(2, 3), bias=f(2, scale=0.3)),
+        "thr2": nir.Threshold(threshold=full((4, 3, 2), 0.1)),
+        "pool": nir.AvgPool2d(kernel_size=np.array([1, 2]), stride=np.array([1, 1]), padding=np.array([0, 0])),
+        "li": nir.LI(tau=full((4, 3, 2), 2), r=full((4, 3, 2), 1), v_leak=full((4, 3, 2), 0)),
+        "out": nir.Output(output_type={"output": np.array([4, 3, 2])}),
+    }
+    edges = [("in", "conv"), ("in", "flat"), ("flat", "skip"), ("conv", "if"), ("skip", "if"), ("if", "select"),
+             ("select", "scale"), ("scale", "thr"), ("thr", "pool"), ("pool", "li"), ("li", "out"),
+             ("thr", "rows"), ("rows", "thr2")]
 else:
-    raise SystemExit(f"unknown kind {kind}: conv, dense or torch-flatten")
+    raise SystemExit(f"unknown kind {kind}: conv, dense, torch-flatten or layouts")
 # type_check=False: nir 1.0.8 counts a grouped convolution's input channels as the weight's
 # second dimension, and refuses PyTorch's batch-inclusive Flatten.
 nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))

@@ -12,7 +12,7 @@ every spiking node (IF, LIF, CubaLIF, Threshold), its total spike count over the
 Semantics: steps of DT (default: the graph's metadata dt, else 1), forward Euler, every state 0
 at the start, the image delivered as the input current at every step, nodes updated in
 topological order within a step (no delay on feed-forward edges), several edges into one node
-added. With tau' = tau/DT (rounded to float32):
+added (in the shape of the first where they hold as many values in other shapes). With tau' = tau/DT (rounded to float32):
   IF:   v <- v + (DT*r)*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
   LIF:  v <- v + (v_leak - v + r*I)/tau';  then as IF
   LI:   v <- v + (v_leak - v + r*I)/tau', output v;   I: v <- v + (DT*r)*I, output v
@@ -183,7 +183,11 @@ def simulate(graph, images, steps, dt=1.0):
                 continue
             current = None
             for source in incoming[name]:
-                current = values[source] if current is None else (current + values[source]).astype(F)
+                value = values[source]
+                # Edges of one size and other shapes add up in the shape of the first.
+                if current is not None and value.shape != current.shape:
+                    value = value.reshape(current.shape)
+                current = value if current is None else (current + value).astype(F)
             if kind == "Output":
                 output_sum = current.copy() if output_sum is None else (output_sum + current).astype(F)
                 values[name] = current

@@ -151,7 +151,7 @@ final class BatchWorker: @unchecked Sendable {
       }
       for (k, entry) in reported.enumerated() {
         absError[k].append(totals[k])
-        spikes[k].append(Double(lowered.populations[entry.position]!.spikeCount) / Double(t))
+        spikes[k].append(Double(lowered.population(at: entry.position)!.spikeCount) / Double(t))
       }
     }
   }

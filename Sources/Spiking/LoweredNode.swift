@@ -34,6 +34,8 @@ struct LoweredNode {
     case population(PopulationSpec, Drive)
     /// An affine map recomputed (dense) or accumulated (event) every step.
     case affine(AffineMap)
+    /// A neuron node of a NIR graph (``NIRNeurons``), fed its one input.
+    case nir(NIRNeurons)
   }
 
   /// What a population's neurons are fed each step: their input estimates, or (fused) a
@@ -141,7 +143,7 @@ struct LoweredNode {
     switch kind {
     case .constant: return true
     case .alias(let constant): return constant
-    case .encoder, .population, .affine: return false
+    case .encoder, .population, .affine, .nir: return false
     }
   }
 

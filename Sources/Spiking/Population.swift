@@ -214,7 +214,6 @@ public struct Population<Scalar: TensorScalar>: Sendable {
     }
     let eta = Scalar(schedule.eta(step))
     let dynamics = self.dynamics
-    let target = self.target
     let scales = rowScales
     let inverseScales = rowInverses
     let fired: Int

@@ -125,7 +125,7 @@ extension SNNSim.Run {
     let progress = ProgressLine("simulate")
     let started = Date()
     let world = Communicator.world
-    let result = try NIRSimulator.run(
+    let result = try Simulator.run(
       graph, images: values, labels: images.labels, timesteps: simulation.timesteps,
       batchSize: simulation.batchSize, threads: simulation.threads ?? world.defaultThreads,
       keepReadout: outputs != nil, sharding: world.sharding,

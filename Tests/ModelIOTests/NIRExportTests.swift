@@ -103,7 +103,7 @@ struct NIRExportTests {
     // Read back by the toolkit's own NIR runtime (reset by subtraction and the starting
     // membranes honoured from the metadata), the file runs as the network did.
     let imported = try NIRReader.read(path.path)
-    let importedRun = try NIRSimulator.run(
+    let importedRun = try Simulator.run(
       imported, images: try imported.adapt(images: try graph.adaptInput(images)),
       labels: [Int](repeating: 0, count: count), timesteps: [steps], batchSize: count, keepReadout: true)
     #expect(importedRun.populations.count == network.populations.count)
@@ -282,7 +282,7 @@ struct NIRExportTests {
     var readouts = [[Float]]()
     for path in [exact, portable] {
       let graph = try NIRReader.read(path)
-      let run = try NIRSimulator.run(
+      let run = try Simulator.run(
         graph, images: try graph.adapt(images: try model.adaptInput(test)),
         labels: [Int](repeating: 0, count: 100), timesteps: [steps], batchSize: 50, keepReadout: true)
       readouts.append(run.readout!)

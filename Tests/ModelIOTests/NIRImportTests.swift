@@ -42,7 +42,7 @@ struct NIRImportTests {
     let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: Any]
     let spikes = reference["spikes"] as! [String: Int]
     // Two batches on two threads, to exercise the sharding too.
-    let result = try NIRSimulator.run(
+    let result = try Simulator.run(
       graph, images: images, labels: [Int](repeating: 0, count: count), timesteps: [steps / 2, steps],
       batchSize: (count + 1) / 2, threads: 2, keepReadout: true)
     #expect(Set(result.populations.map(\.name)) == Set(spikes.keys))
@@ -82,6 +82,19 @@ struct NIRImportTests {
     // nir's reading of start_dim = 1 on 3×4×4 gives 3×16; the Affine takes all 48 values.
     #expect(graph.nodes.first { $0.name == "flat" }?.shape == [3, 16])
     #expect(graph.nodes.first { $0.name == "fc" }?.shape == [5])
+  }
+
+  /// An image's values in every order the engine may keep them — channels-last after a
+  /// convolution, NIR's own after a flat Affine, both summed into one node; a convolution whose
+  /// output channels select other input channels; per-element parameters of an image; an
+  /// Affine over an image's last axis; an image-shaped readout fed channels-last — run as the
+  /// reference runs them.
+  @Test func imageValuesInEveryOrderRunAsTheReferenceRunsThem() throws {
+    let graph = try checkAgainstReference("layouts")
+    let shapes = Dictionary(uniqueKeysWithValues: graph.nodes.map { ($0.name, $0.shape) })
+    #expect(shapes["if"] == [4, 6, 6] && shapes["select"] == [4, 3, 3] && shapes["rows"] == [4, 3, 2])
+    #expect(shapes["pool"] == [4, 3, 2] && shapes["out"] == [4, 3, 2])
+    #expect(graph.readoutWidth == 24)
   }
 
   @Test func inspectSaysWhetherAGraphRuns() throws {

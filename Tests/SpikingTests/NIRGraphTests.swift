@@ -21,7 +21,7 @@ struct NIRGraphTests {
     throws -> NIRSimulationResult
   {
     let graph = try chain(nodes, inputShape: inputShape, dt: dt)
-    return try NIRSimulator.run(
+    return try Simulator.run(
       graph, images: image, labels: [0], timesteps: [steps], batchSize: 1, threads: 1, keepReadout: true)
   }
 
@@ -160,7 +160,7 @@ struct NIRGraphTests {
 
   @Test func theReadoutsArgMaxIsThePrediction() throws {
     let graph = try NIRGraph(nodes: [input([3]), output], edges: [("in", "out")])
-    let result = try NIRSimulator.run(
+    let result = try Simulator.run(
       graph, images: [0, 2, 1, 5, 0, 1], labels: [1, 2], timesteps: [1, 4], batchSize: 2)
     #expect(result.accuracy == [0.5, 0.5])
   }
@@ -170,7 +170,7 @@ struct NIRGraphTests {
     let b = Raw(name: "b", type: "Scale", parameters: ["scale": numbers([-0.5])])
     let graph = try NIRGraph(
       nodes: [input([1]), a, b, output], edges: [("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")])
-    let result = try NIRSimulator.run(
+    let result = try Simulator.run(
       graph, images: [4], labels: [0], timesteps: [3], batchSize: 1, keepReadout: true)
     #expect(result.readout == [18])
   }
