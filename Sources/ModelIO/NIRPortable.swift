@@ -306,7 +306,7 @@ struct NIRPortable {
 }
 
 extension NIRExport.NIRNode {
-  /// The node as the NIR runtime reads it.
+  /// The node as the toolkit reads it back from NIR.
   var raw: NIRGraph.RawNode {
     var values = [String: NIRGraph.Value]()
     for (name, parameter) in parameters {

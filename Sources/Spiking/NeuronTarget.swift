@@ -23,7 +23,10 @@ public enum NeuronTarget: Sendable, Hashable, Codable {
     case .activation(let function): self = .unary(function)
     case .binary(let function): self = .binary(function)
     case .pool2d, .layerNorm, .softmax: self = .unary(.identity)
-    default: return nil
+    case .input, .dense, .conv2d, .globalAveragePool2d, .flatten, .reshape, .batchNorm, .dropout, .add,
+      .concatenate, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift, .zeroPad2d, .crop2d, .permute,
+      .upSample2d, .conv2dTranspose, .spread2d:
+      return nil
     }
   }
 

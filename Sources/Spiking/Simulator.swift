@@ -295,7 +295,13 @@ public enum Simulator {
             windowReads(
               a.window(input: input), channels: input.last ?? 1, dilation: (a.dilation[0], a.dilation[1])))
           * Double(a.filters / a.groups)
-      default:
+      case .conv2dTranspose(let a):
+        // Every input pixel adds its kH·kW·filters products (dropping none at the borders).
+        total += Double(input.reduce(1, *)) * Double(a.kernelSize[0] * a.kernelSize[1] * a.filters)
+      case .input, .pool2d, .globalAveragePool2d, .flatten, .reshape, .batchNorm, .layerNorm, .dropout, .add,
+        .concatenate, .softmax, .activation, .binary, .windowElement, .lastAxis, .lastAxisRotation,
+        .scaleShift,
+        .zeroPad2d, .crop2d, .permute, .upSample2d, .spread2d:
         continue
       }
     }
@@ -362,9 +368,14 @@ public enum Simulator {
         total += 1
       case .softmax, .layerNorm, .lastAxis:
         total += Double(inputShape.last ?? 1)
-      default:
-        // Other selections: each output reads one input.
+      case .conv2dTranspose(let a):
+        // Every input reaches kH·kW·filters outputs.
+        total += Double(a.kernelSize[0] * a.kernelSize[1] * a.filters)
+      case .lastAxisRotation, .flatten, .reshape, .dropout:
+        // Each output reads one input.
         total += outputCount / max(inputCount, 1)
+      case .input:
+        preconditionFailure("an Input reads nothing")
       }
     }
     memo[node] = total

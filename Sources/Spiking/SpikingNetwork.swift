@@ -338,7 +338,11 @@ public struct SpikingNetwork: Sendable {
       case .pool2d(let a): return a.mode == .max
       case .layerNorm: return true
       case .softmax: return !graph.outputs.contains(node.name)
-      default: return false
+      case .input, .dense, .conv2d, .globalAveragePool2d, .flatten, .reshape, .batchNorm, .dropout, .add,
+        .concatenate, .activation, .binary, .windowElement, .lastAxis, .lastAxisRotation, .scaleShift,
+        .zeroPad2d,
+        .crop2d, .permute, .upSample2d, .conv2dTranspose, .spread2d:
+        return false
       }
     }
   }

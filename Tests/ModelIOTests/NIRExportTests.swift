@@ -100,7 +100,7 @@ struct NIRExportTests {
     let scale = readout.map(abs).max() ?? 1
     for (a, b) in zip(readout, output) { #expect(abs(a - b) <= 1e-4 * scale, "readout \(a) vs \(b)") }
 
-    // Read back by the toolkit's own NIR runtime (reset by subtraction and the starting
+    // Read back as a NIR graph and run by the toolkit (reset by subtraction and the starting
     // membranes honoured from the metadata), the file runs as the network did.
     let imported = try NIRReader.read(path.path)
     let importedRun = try Simulator.run(
@@ -257,9 +257,10 @@ struct NIRExportTests {
   }
 
   /// The portable form (every population's scale folded into the weights around it) runs as the
-  /// exact form does up to float rounding, in this toolkit's NIR runtime and in the independent
-  /// reference, and holds only what the frameworks' importers read: IF/LIF with r = 1 and
-  /// v_threshold just above 1, no Scale node, names of letters, digits and underscores, dt = 1.
+  /// exact form does up to float rounding — run as a NIR graph by this toolkit and by the
+  /// independent reference — and holds only what the frameworks' importers read: IF/LIF with
+  /// r = 1 and v_threshold just above 1, no Scale node, names of letters, digits and
+  /// underscores, dt = 1.
   @Test(
     .needsFashionMNIST,
     arguments: [("mlp", false), ("mlp", true), ("cnn", false), ("bench-cnn", false), ("resmlp", false)])

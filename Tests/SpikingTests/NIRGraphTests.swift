@@ -1,8 +1,8 @@
 import Spiking
 import Testing
 
-/// The NIR runtime's discrete-time semantics on graphs small enough to follow by hand
-/// (docs/nir.md, "Running NIR graphs"), and its refusals.
+/// NIR's discrete-time semantics as the toolkit runs NIR graphs, on graphs small enough to
+/// follow by hand (docs/nir.md, "Running NIR graphs"), and its refusals.
 private typealias Raw = NIRGraph.RawNode
 
 private func numbers(_ values: [Double], shape: [Int]? = nil) -> NIRGraph.Value {
