@@ -13,6 +13,8 @@ KIND:
                  Threshold, Linear, I into the Output
   torch-flatten  Conv2d, IF, then Flatten with start_dim = 1 on C×H×W as PyTorch exporters
                  write it (batch-inclusive), Affine over all C·H·W values
+  recurrent      recurrent edges: an LIF fed back through a Linear, a CubaLIF fed back through
+                 a Linear and through a Scale, as recurrent networks are exported
   layouts        values of an image in every order a runtime may keep them: a Conv2d and a
                  flat Affine of the input summed into one IF, a Conv2d whose output channels
                  each select another input channel, Scale and Threshold per element of an
@@ -99,8 +101,26 @@ elif kind == "layouts":
     edges = [("in", "conv"), ("in", "flat"), ("flat", "skip"), ("conv", "if"), ("skip", "if"), ("if", "select"),
              ("select", "scale"), ("scale", "thr"), ("thr", "pool"), ("pool", "li"), ("li", "out"),
              ("thr", "rows"), ("rows", "thr2")]
+elif kind == "recurrent":
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([10])}),
+        "fc": nir.Affine(weight=f(8, 10, scale=0.6), bias=f(8, scale=0.1)),
+        "lif": nir.LIF(tau=full(8, 4), r=full(8, 1.5), v_leak=full(8, 0), v_threshold=full(8, 0.4)),
+        "rec": nir.Linear(weight=f(8, 8, scale=0.5)),
+        "cuba": nir.CubaLIF(tau_mem=full(6, 3), tau_syn=full(6, 2), r=full(6, 2), v_leak=full(6, 0),
+                            v_threshold=full(6, 0.3), w_in=full(6, 1.2)),
+        "mix": nir.Affine(weight=f(6, 8), bias=f(6, scale=0.1)),
+        "back": nir.Linear(weight=f(6, 6, scale=0.4)),
+        "fc2": nir.Linear(weight=f(4, 6)),
+        "li": nir.LI(tau=full(4, 2), r=full(4, 1), v_leak=full(4, 0)),
+        "out": nir.Output(output_type={"output": np.array([4])}),
+    }
+    edges = [("in", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "mix"), ("mix", "cuba"),
+             ("cuba", "back"), ("back", "cuba"), ("cuba", "cuba_self"), ("cuba_self", "cuba"), ("cuba", "fc2"),
+             ("fc2", "li"), ("li", "out")]
+    nodes["cuba_self"] = nir.Scale(scale=full(6, -0.2))
 else:
-    raise SystemExit(f"unknown kind {kind}: conv, dense, torch-flatten or layouts")
+    raise SystemExit(f"unknown kind {kind}: conv, dense, torch-flatten, layouts or recurrent")
 # type_check=False: nir 1.0.8 counts a grouped convolution's input channels as the weight's
 # second dimension, and refuses PyTorch's batch-inclusive Flatten.
 nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))

@@ -151,6 +151,32 @@ def snntorch_exports(x, snnsim, data_flat):
                     (", dt = 1 (the step before --dt)", compare(snnsim_readout(snnsim, path, data_flat), total))]
         attempt("snnTorch 1.0.0", "theirs → ours", name, work)
 
+    def recurrent():
+        # RLeaky: all-to-all recurrent weights, exported as an LIF and an Affine feeding it back.
+        torch.manual_seed(2)
+        net = torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(784, 64),
+            snn.RLeaky(beta=torch.full((64,), 0.9), threshold=torch.ones(64), linear_features=64, all_to_all=True,
+                       init_hidden=True, reset_mechanism="zero"),
+            torch.nn.Linear(64, 10),
+            snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10), init_hidden=True,
+                      reset_mechanism="zero", output=True))
+        seeded(net, 2, gain=3.0)
+        path = os.path.join(OUT, "snntorch-rleaky.nir")
+        nir.write(path, export_to_nir(net, torch.randn(1, 784), ignore_dims=[0]))
+        flat = torch.tensor(x.reshape(IMAGES, 784))
+        with torch.no_grad():
+            for module in net.modules():
+                if isinstance(module, (snn.Leaky, snn.RLeaky)):
+                    module.reset_hidden()
+            total = 0
+            for _ in range(STEPS):
+                spikes, _ = net(flat)
+                total = total + spikes.numpy()
+        return compare(snnsim_readout(snnsim, path, data_flat, dt=1e-4), total)
+    attempt("snnTorch 1.0.0", "theirs → ours", "RLeaky (recurrent) MLP, β = 0.9, --dt 1e-4", recurrent)
+
 
 def spikingjelly_exports(x, snnsim, data_flat, data_image):
     from spikingjelly.activation_based import functional, layer, neuron

@@ -12,7 +12,10 @@ every spiking node (IF, LIF, CubaLIF, Threshold), its total spike count over the
 Semantics: steps of DT (default: the graph's metadata dt, else 1), forward Euler, every state 0
 at the start, the image delivered as the input current at every step, nodes updated in
 topological order within a step (no delay on feed-forward edges), several edges into one node
-added (in the shape of the first where they hold as many values in other shapes). With tau' = tau/DT (rounded to float32):
+added (in the shape of the first where they hold as many values in other shapes). An edge
+that closes a cycle — found by a depth-first walk back along the edges from each node in the
+file's order, from a node still on the walk's path — brings its source's output of the previous
+step (0 at the first): the nodes run in the walk's order, each reading what its sources hold. With tau' = tau/DT (rounded to float32):
   IF:   v <- v + (DT*r)*I;  s = v > v_threshold;  v <- v_reset (0 when absent) where s
   LIF:  v <- v + (v_leak - v + r*I)/tau';  then as IF
   LI:   v <- v + (v_leak - v + r*I)/tau', output v;   I: v <- v + (DT*r)*I, output v
@@ -159,6 +162,21 @@ def topological(graph):
     return order, incoming
 
 
+def input_shape(node):
+    """The shape a node's input has, from its own parameters (for a node that recurrent edges
+    alone feed, before anything reached it)."""
+    kind = type(node).__name__
+    if kind in ("Affine", "Linear"):
+        return (int(node.weight.shape[1]),)
+    if kind == "Scale":
+        return tuple(np.asarray(node.scale).shape)
+    if kind == "Threshold":
+        return tuple(np.asarray(node.threshold).shape)
+    if kind in ("IF", "LIF", "LI", "I", "CubaLIF", "CubaLI"):
+        return tuple(np.asarray(node.r).shape)
+    raise SystemExit(f"node {kind}: cannot tell the shape of an input that only recurrent edges bring")
+
+
 def per_step(tau, dt):
     """tau (as float32) / dt in float64, rounded to float32 (inf stays inf)."""
     return (np.asarray(tau, F).astype(np.float64) / dt).astype(F)
@@ -182,7 +200,12 @@ def simulate(graph, images, steps, dt=1.0):
                 values[name] = images.reshape([n] + (shape[1:] if len(shape) == 4 and shape[0] == 1 else shape))
                 continue
             current = None
+            if all(source not in values for source in incoming[name]):
+                # Fed only by recurrent edges, before their sources' first step: an input of 0.
+                current = np.zeros((n,) + input_shape(node), dtype=F)
             for source in incoming[name]:
+                if source not in values:
+                    continue  # a recurrent edge before its source's first step brings 0
                 value = values[source]
                 # Edges of one size and other shapes add up in the shape of the first.
                 if current is not None and value.shape != current.shape:

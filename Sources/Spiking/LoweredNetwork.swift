@@ -43,6 +43,8 @@ final class LoweredNetwork {
     ((_ position: Int, _ first: UnsafeBufferPointer<Float>, _ second: UnsafeBufferPointer<Float>?) -> Void)?
   /// The position of the readout.
   let readoutPosition: Int
+  /// Nodes a recurrent edge reads in the next step (``LoweringPlan/delayed``).
+  private let delayed: [Int]
 
   /// How the input population of a spike encoding runs: under rate coding an integrate-and-fire
   /// neuron — membrane neurons that send spikes when the network's populations do — and signGD
@@ -103,6 +105,7 @@ final class LoweredNetwork {
     columns = Storage(count: plan.columnsSize)
     image = Storage(count: encodesInput ? capacity * plan.inputSize : 1)
     readoutPosition = plan.readout
+    delayed = plan.delayed.sorted()
   }
 
   /// The nodes as lowered, in graph order.
@@ -221,6 +224,8 @@ final class LoweredNetwork {
     for (position, stage) in stages.enumerated() where !stage.skipped {
       if case .affine(let map) = stage.node.kind { apply(map, at: position, changesOnly: false) }
     }
+    // What a recurrent edge brings to the first step: 0.
+    for position in delayed { stages[position].output.values.update(repeating: 0) }
     for stage in stages where !stage.isAlias {
       guard let tracked = stage.tracked else { continue }
       _ = tracked.previous.values.update(fromContentsOf: stage.output.values)

@@ -19,7 +19,8 @@ extension LoweringPlan {
     var owner = readout
     while case .alias = lowering.kinds[owner] { owner = lowering.inputs[owner][0] }
     let (bufferOf, bufferSizes) = Self.buffers(
-      lowering.kinds, inputs: lowering.inputs, sizes: lowering.sizes, update: .dense, readoutOwner: owner)
+      lowering.kinds, inputs: lowering.inputs, sizes: lowering.sizes, update: .dense, readoutOwner: owner,
+      persistent: lowering.delayed)
     nodes = (0..<count).map { position in
       LoweredNode(
         name: lowering.names[position], size: lowering.sizes[position], buffer: bufferOf[position],
@@ -37,6 +38,7 @@ extension LoweringPlan {
     inputSize = graph.nodes[graph.input].count
     columnsSize = lowering.columnsSize
     summed = (0..<count).map { $0 == readout }
+    delayed = lowering.delayed
   }
 }
 
@@ -55,6 +57,11 @@ struct NIRLowering {
   private(set) var stageOf = [Int]()
   private(set) var readout = 0
   private(set) var columnsSize = 0
+  /// The stages that read a recurrent edge's source, and that source (a NIR node's position).
+  private var recurrent = [(stage: Int, node: Int)]()
+  /// The stages whose output a recurrent edge reads in the next step: they keep their buffer
+  /// from step to step and start each batch at 0.
+  private(set) var delayed = Set<Int>()
 
   init(graph: NIRGraph, capacity: Int) {
     self.graph = graph
@@ -80,6 +87,17 @@ struct NIRLowering {
       stageOf.append(lower(node, at: k))
     }
     readout = stageOf[graph.output]
+    // Each recurrent edge's stage reads its source, in NIR's order, before the source runs in
+    // the step: the source's output of the previous step.
+    for (stage, node) in recurrent {
+      let source = stageOf[node]
+      let stored = inverse(orders[source], sizes[source])
+      inputs[stage] = [source]
+      kinds[stage] = .affine(.gather(indices: stored.map { Int32($0) }, inputSize: sizes[source]))
+      var owner = source
+      while case .alias = kinds[owner] { owner = inputs[owner][0] }
+      delayed.insert(owner)
+    }
   }
 
   @discardableResult
@@ -157,7 +175,16 @@ struct NIRLowering {
   fileprivate mutating func inputStage(_ node: NIRGraph.Node) -> Int { input(of: node) }
 
   private mutating func input(of node: NIRGraph.Node) -> Int {
-    let sources = node.sources.map { stageOf[$0] }
+    let position = stageOf.count
+    let sources = node.sources.map { source in
+      guard source >= position else { return stageOf[source] }
+      // A recurrent edge: a stage that will read the source's previous output (``lower()``).
+      let stage = append(
+        "\(graph.nodes[source].name)/previous", size: graph.nodes[source].count,
+        kind: .affine(.gather(indices: [], inputSize: 0)), inputs: [], order: nil)
+      recurrent.append((stage, source))
+      return stage
+    }
     guard sources.count > 1 else { return sources[0] }
     let order = orders[sources[0]]
     let aligned = sources.allSatisfy { orders[$0] == order } ? sources : sources.map { inOrder($0, nil) }

@@ -30,6 +30,9 @@ struct LoweringPlan {
   /// Per node: whether its output is summed over the steps (it sends spikes, or it is the
   /// readout of a network whose populations do).
   let summed: [Bool]
+  /// The nodes a recurrent edge of a NIR graph reads in the next step: their buffers are their
+  /// own, and a batch starts them at 0 (none in a converted network).
+  let delayed: Set<Int>
 
   init(_ network: SpikingNetwork, capacity: Int, update: AffineUpdate, encoding: InputEncoding) {
     let graph = network.graph
@@ -73,6 +76,7 @@ struct LoweringPlan {
     let encoderSendsSpikes = LoweredNetwork.encoderDynamics(encoding, network: network).sendsSpikes
     let networkSendsSpikes = network.populations.contains { $0.dynamics.sendsSpikes }
     let readout = readout
+    delayed = []
     summed = kinds.indices.map { position in
       switch kinds[position] {
       case .population(let spec, _): return spec.dynamics.sendsSpikes
@@ -172,7 +176,8 @@ struct LoweringPlan {
   /// buffers. Aliases share their input's; the readout is read after the step, and everything
   /// else (populations, constants, event-updated maps) keeps its own.
   static func buffers(
-    _ kinds: [LoweredNode.Kind], inputs: [[Int]], sizes: [Int], update: AffineUpdate, readoutOwner: Int
+    _ kinds: [LoweredNode.Kind], inputs: [[Int]], sizes: [Int], update: AffineUpdate, readoutOwner: Int,
+    persistent: Set<Int> = []
   ) -> (bufferOf: [Int], sizes: [Int]) {
     var lastRead = Array(0..<kinds.count)
     for (position, inputs) in inputs.enumerated() {
@@ -190,7 +195,7 @@ struct LoweringPlan {
       switch kinds[position] {
       case .alias:
         bufferOf.append(bufferOf[inputs[position][0]])
-      case .affine where update == .dense && position != readoutOwner:
+      case .affine where update == .dense && position != readoutOwner && !persistent.contains(position):
         let free = pool.indices.filter { pool[$0].freeAfter < position }
         let fitting = free.filter { bufferSizes[pool[$0].buffer] >= sizes[position] }
         if let slot = fitting.min(by: { bufferSizes[pool[$0].buffer] < bufferSizes[pool[$1].buffer] })

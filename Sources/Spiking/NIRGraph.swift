@@ -141,6 +141,8 @@ public struct NIRGraph: Sendable {
     /// The node's output shape, channel-first, without a batch dimension.
     public let shape: [Int]
     /// Positions in ``NIRGraph/nodes`` of the nodes whose outputs add up to this node's input.
+    /// A source at or after the node's own position closes a cycle (a recurrent edge): it
+    /// brings that node's output of the previous step, 0 at the first (docs/nir.md).
     public let sources: [Int]
 
     public var count: Int { shape.reduce(1, *) }
@@ -174,7 +176,7 @@ public struct NIRGraph: Sendable {
   ///   - dt: the step, in the unit of the graph's time constants (positive and finite).
   /// - Throws: ``NIRGraphError`` naming the node (and parameter) at fault: an unknown type or
   ///   parameter, a missing or non-finite parameter, shapes that do not fit, not exactly one
-  ///   Input and one Output, a cycle, a node without input.
+  ///   Input and one Output, a node without input or fed only by a cycle nothing else feeds.
   public init(nodes raw: [RawNode], edges: [(String, String)], dt: Double = 1) throws {
     guard dt.isFinite, dt > 0 else {
       throw NIRGraphError(node: nil, "the step dt must be positive and finite, got \(dt)")
@@ -205,73 +207,16 @@ public struct NIRGraph: Sendable {
       throw NIRGraphError(
         node: nil, "the graph has \(outputs.count) Output nodes; this toolkit runs graphs with exactly one")
     }
-    let order = try Self.topologicalOrder(raw, incoming: incoming)
+    let order = Self.executionOrder(raw, incoming: incoming)
     var newPosition = [Int](repeating: 0, count: raw.count)
     for (k, old) in order.enumerated() { newPosition[old] = k }
-    var built = [Node]()
-    for old in order {
-      let node = raw[old]
-      let sources = incoming[old].map { newPosition[$0] }
-      if node.type == "Input" {
-        guard sources.isEmpty else {
-          throw NIRGraphError(node: node.name, "an Input node cannot have incoming edges")
-        }
-      } else if sources.isEmpty {
-        throw NIRGraphError(node: node.name, "no edge leads into this \(node.type) node")
-      }
-      let sourceShapes = sources.map { built[$0].shape }
-      if let first = sourceShapes.first,
-        let other = sourceShapes.first(where: { $0.reduce(1, *) != first.reduce(1, *) })
-      {
-        throw NIRGraphError(
-          node: node.name,
-          "its inputs differ in size (\(Self.text(first)) and \(Self.text(other))); edges into one node are added"
-        )
-      }
-      let (operation, shape) = try Self.prepare(node, input: sourceShapes.first, dt: dt)
-      built.append(
-        Node(name: node.name, type: node.type, operation: operation, shape: shape, sources: sources))
-    }
+    let built = try Self.built(
+      raw, order: order, sources: order.map { incoming[$0].map { newPosition[$0] } }, dt: dt)
     self.nodes = built
     self.dt = dt
     self.warnings = built.compactMap { Self.stepWarning($0, dt: dt) }
     self.input = newPosition[inputs[0]]
     self.output = newPosition[outputs[0]]
-  }
-
-  /// Node positions in an order where every edge goes forward.
-  private static func topologicalOrder(_ nodes: [RawNode], incoming: [[Int]]) throws -> [Int] {
-    var state = [UInt8](repeating: 0, count: nodes.count)  // 0 new, 1 on the path, 2 done
-    var order = [Int]()
-    // Iterative depth-first search: a deep chain must not exhaust the stack.
-    for root in nodes.indices where state[root] == 0 {
-      var stack: [(node: Int, next: Int)] = [(root, 0)]
-      state[root] = 1
-      while let top = stack.last {
-        if top.next < incoming[top.node].count {
-          stack[stack.count - 1].next += 1
-          let source = incoming[top.node][top.next]
-          switch state[source] {
-          case 0:
-            state[source] = 1
-            stack.append((source, 0))
-          case 1:
-            let path = stack.map { nodes[$0.node].name }
-            let cycle = path[(path.firstIndex(of: nodes[source].name) ?? 0)...].reversed()
-            throw NIRGraphError(
-              node: nodes[source].name,
-              "the edges form a cycle (\((cycle + [nodes[source].name]).joined(separator: " → "))); recurrent graphs are not supported"
-            )
-          default: break
-          }
-        } else {
-          state[top.node] = 2
-          order.append(top.node)
-          stack.removeLast()
-        }
-      }
-    }
-    return order
   }
 
   static func text(_ shape: [Int]) -> String {
@@ -301,7 +246,7 @@ public struct NIRGraph: Sendable {
     "Threshold": (["threshold"], []),
   ]
 
-  private static func prepare(_ node: RawNode, input: [Int]?, dt: Double) throws -> (Operation, [Int]) {
+  static func prepare(_ node: RawNode, input: [Int]?, dt: Double) throws -> (Operation, [Int]) {
     guard let names = parameterNames[node.type] else {
       throw NIRGraphError(
         node: node.name,

@@ -175,6 +175,22 @@ struct NIRGraphTests {
     #expect(result.readout == [18])
   }
 
+  /// An edge that closes a cycle brings its source's output of the previous step (0 at the
+  /// first): an integrator fed the input 1 and, through a Scale of 1/2, its own last output.
+  /// `s` runs before `i` (the walk back from `i` meets `i` again), so `i` gets 1 + 0, 1 + 1/2,
+  /// 1 + 5/4 and holds 1, 5/2, 19/4; the readout sums them: 33/4.
+  @Test func aRecurrentEdgeBringsThePreviousStep() throws {
+    let integrator = Raw(name: "i", type: "I", parameters: ["r": numbers([1])])
+    let feedback = Raw(name: "s", type: "Scale", parameters: ["scale": numbers([0.5])])
+    let graph = try NIRGraph(
+      nodes: [input([1]), integrator, feedback, output],
+      edges: [("in", "i"), ("i", "s"), ("s", "i"), ("i", "out")])
+    #expect(graph.nodes.map(\.name) == ["in", "s", "i", "out"])
+    let result = try Simulator.run(
+      graph, images: [1], labels: [0], timesteps: [3], batchSize: 1, keepReadout: true)
+    #expect(result.readout == [8.25])
+  }
+
   @Test(
     arguments: [
       (
