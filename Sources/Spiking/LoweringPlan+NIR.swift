@@ -10,7 +10,9 @@ extension LoweringPlan {
   /// per element hold theirs in their input's order (their parameters reordered to match), and
   /// a selection (zero padding, or a change of order) goes in where a node needs another — a
   /// padded or channels-last image before a convolution or pooling, the graph's own order
-  /// before the readout. The readout is the Output's input, summed over the steps.
+  /// before the readout. A recurrent edge is a selection placed before the node it feeds, so
+  /// that it reads its source before the source runs in the step: the previous step's output.
+  /// The readout is the Output's input, summed over the steps.
   init(nir graph: NIRGraph, capacity: Int) {
     var lowering = NIRLowering(graph: graph, capacity: capacity)
     lowering.lower()
@@ -42,7 +44,8 @@ extension LoweringPlan {
   }
 }
 
-/// The lowering of one NIR graph, node by node in its topological order (``LoweringPlan/init(nir:capacity:)``).
+/// The lowering of one NIR graph, node by node in the order a step runs them
+/// (``LoweringPlan/init(nir:capacity:)``).
 struct NIRLowering {
   let graph: NIRGraph
   let capacity: Int
