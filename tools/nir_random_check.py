@@ -10,8 +10,8 @@ SNNSIM is the `snnsim` binary (e.g. .build/release/snnsim). Each graph: a C×H×
 three blocks of a Conv2d (kernel 1–3, stride 1–2, padding a number or 'same', dilation 1–2,
 groups dividing the channels) and a neuron node (IF, LIF, CubaLIF, Threshold), each block
 sometimes followed by a SumPool2d or AvgPool2d (padding 0 or 1) or a Scale per element,
-sometimes a skip edge from the block before added in; then Flatten, Affine and an LI or I into
-the Output. Prints one line per graph and exits non-zero when one disagrees.
+sometimes a skip edge from the block before added in, sometimes the neurons' output fed back to
+them through a Scale (a recurrent edge); then Flatten, Affine and an LI or I into the Output. Prints one line per graph and exits non-zero when one disagrees.
 """
 import json
 import os
@@ -77,6 +77,11 @@ def graph(rng):
         edges.append((name, cell))
         if previous is not None and previous[1] == shape and rng.random() < 0.5:
             edges.append((previous[0], cell))  # a skip edge added into the neurons
+        if rng.random() < 0.4:
+            # A recurrent edge: the neurons' output of the previous step, scaled, fed back.
+            back = f"back{b}"
+            nodes[back] = nir.Scale(scale=rng.uniform(-0.6, 0.6, shape).astype(F))
+            edges += [(cell, back), (back, cell)]
         last = cell
         previous = (cell, shape)
         extra = rng.random()
