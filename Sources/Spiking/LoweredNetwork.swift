@@ -108,9 +108,6 @@ final class LoweredNetwork {
     delayed = plan.delayed.sorted()
   }
 
-  /// The nodes as lowered, in graph order.
-  var nodes: [LoweredNode] { stages.map(\.node) }
-
   /// The neurons of the population (or encoder) at `position`, once a batch is loaded.
   func population(at position: Int) -> Population<Float>? { stages[position].population }
 
@@ -161,14 +158,13 @@ final class LoweredNetwork {
   /// The current estimate of the node at `position` for the loaded images: its value, or for a
   /// node whose value is one step's spikes or current, their mean over the steps so far.
   func estimate(at position: Int) -> UnsafeBufferPointer<Float> {
-    let stage = stages[position]
-    let count = images * stage.node.size
-    guard let sum = stage.sum, let mean = stage.mean else {
-      return UnsafeBufferPointer(stage.output.prefix(count))
+    let count = images * stages[position].node.size
+    guard let sum = stages[position].sum?.values, let mean = stages[position].mean?.values else {
+      return UnsafeBufferPointer(stages[position].output.prefix(count))
     }
     let scale = 1 / Float(max(stepsTaken, 1))
-    for i in 0..<count { mean.values[i] = sum.values[i] * scale }
-    return UnsafeBufferPointer(mean.prefix(count))
+    for i in 0..<count { mean[i] = sum[i] * scale }
+    return UnsafeBufferPointer(rebasing: mean[0..<count])
   }
 
   /// What the node at `position` has sent over all steps so far — spikes times λ, or the
@@ -293,9 +289,8 @@ final class LoweredNetwork {
 
   /// The current estimate of the node at `position`, or (`changes`) its change in this step.
   func value(_ position: Int, changes useChanges: Bool = false) -> UnsafeBufferPointer<Float> {
-    let stage = stages[position]
-    let storage = useChanges ? stage.tracked!.change : stage.output
-    return UnsafeBufferPointer(storage.prefix(images * stage.node.size))
+    let storage = useChanges ? stages[position].tracked!.change : stages[position].output
+    return UnsafeBufferPointer(storage.prefix(images * stages[position].node.size))
   }
 
   /// The spike buffer of the node at `position` for the loaded images, if an affine node reads

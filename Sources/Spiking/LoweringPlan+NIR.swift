@@ -18,8 +18,7 @@ extension LoweringPlan {
     lowering.lower()
     let count = lowering.kinds.count
     let readout = lowering.readout
-    var owner = readout
-    while case .alias = lowering.kinds[owner] { owner = lowering.inputs[owner][0] }
+    let owner = Self.owner(of: readout, kinds: lowering.kinds, inputs: lowering.inputs)
     let (bufferOf, bufferSizes) = Self.buffers(
       lowering.kinds, inputs: lowering.inputs, sizes: lowering.sizes, update: .dense, readoutOwner: owner,
       persistent: lowering.delayed)
@@ -29,7 +28,6 @@ extension LoweringPlan {
         inputs: lowering.inputs[position], kind: lowering.kinds[position])
     }
     self.readout = readout
-    readoutOwner = owner
     spikeDrives = [SpikeDrive?](repeating: nil, count: count)
     spikeSources = []
     readsEstimate = [Bool](repeating: true, count: count)
@@ -97,9 +95,7 @@ struct NIRLowering {
       let stored = inverse(orders[source], sizes[source])
       inputs[stage] = [source]
       kinds[stage] = .affine(.gather(indices: stored.map { Int32($0) }, inputSize: sizes[source]))
-      var owner = source
-      while case .alias = kinds[owner] { owner = inputs[owner][0] }
-      delayed.insert(owner)
+      delayed.insert(LoweringPlan.owner(of: source, kinds: kinds, inputs: inputs))
     }
   }
 
@@ -169,7 +165,7 @@ struct NIRLowering {
     let source = input(of: node)
     let order = orders[source]
     return append(
-      node.name, size: node.count, kind: .nir(neurons.reordered(order, shape: node.shape)), inputs: [source],
+      node.name, size: node.count, kind: .nir(neurons.reordered(order)), inputs: [source],
       order: order)
   }
 

@@ -7,9 +7,8 @@ import Tensor
 /// must be. Every array is indexed by the node's position in the graph.
 struct LoweringPlan {
   let nodes: [LoweredNode]
-  /// The position of the readout, and of the node whose buffer it is (through aliases).
+  /// The position of the readout.
   let readout: Int
-  let readoutOwner: Int
   /// Event update: how each affine node fed by spikes follows them.
   let spikeDrives: [SpikeDrive?]
   /// Event update: the nodes whose spike source (``Stage/spikeSource``) an affine node reads.
@@ -46,9 +45,7 @@ struct LoweringPlan {
       } ?? 1
     self.columnsSize = columnsSize
     readout = index[network.readout]!
-    var owner = readout
-    while case .alias = kinds[owner] { owner = inputs[owner][0] }
-    readoutOwner = owner
+    let owner = Self.owner(of: readout, kinds: kinds, inputs: inputs)
     let spikeDrives =
       update == .event
       ? Self.spikeDrives(kinds, inputs: inputs, encoding: encoding)
@@ -84,6 +81,14 @@ struct LoweringPlan {
       case .constant, .alias, .affine, .nir: return position == readout && networkSendsSpikes
       }
     }
+  }
+
+  /// The node whose buffer `position`'s values are in: itself, or through aliases the node
+  /// they alias.
+  static func owner(of position: Int, kinds: [LoweredNode.Kind], inputs: [[Int]]) -> Int {
+    var owner = position
+    while case .alias = kinds[owner] { owner = inputs[owner][0] }
+    return owner
   }
 
   /// The kind of every node, and the im2col columns the largest ordinary convolution needs.

@@ -117,7 +117,7 @@ extension Simulator {
     lowered.load(input: image, chunkRows: 1) { _ in
       network.graph.activations([image], keeping: Set(lowered.constantNodes))
     }
-    let shown = positions.map { SpikeRaster.sample(neurons: lowered.nodes[$0].size, seed: UInt64($0)) }
+    let shown = positions.map { SpikeRaster.sample(neurons: lowered.stages[$0].node.size, seed: UInt64($0)) }
     var rows = shown.map { $0.map { _ in [UInt8]() } }
     let count = min(steps, SpikeRaster.maximumSteps)
     for _ in 0..<count {
@@ -134,7 +134,7 @@ extension Simulator {
       let population = reported[entry.representative]
       return SpikeRaster.Band(
         population: population.node, label: entry.label, dynamics: population.dynamics,
-        neurons: lowered.nodes[positions[k]].size, shown: shown[k],
+        neurons: lowered.stages[positions[k]].node.size, shown: shown[k],
         spikes: rows[k].map { String(decoding: $0, as: UTF8.self) })
     }
     return SpikeRaster(image: index, label: labels[index], steps: count, bands: bands)

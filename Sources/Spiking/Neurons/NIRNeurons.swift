@@ -42,7 +42,7 @@ struct NIRNeurons {
 
   /// The same node with its per-neuron values in stored order: stored value `k` is the node's
   /// value `order[k]` in NIR's (channel-first) order.
-  func reordered(_ order: [Int]?, shape: [Int]) -> NIRNeurons {
+  func reordered(_ order: [Int]?) -> NIRNeurons {
     guard let order else { return self }
     func permuted(_ values: [Float]) -> [Float] { order.map { values[$0] } }
     switch kind {
@@ -68,7 +68,7 @@ struct NIRNeurons {
   }
 
   /// Sets the membranes of `images` images of `count` neurons where they start: 0, or the
-  /// graph's `initial_membrane` (one value, or one per neuron once ``reordered(_:shape:)``).
+  /// graph's `initial_membrane` (one value, or one per neuron once ``reordered(_:)``).
   func start(_ membrane: UnsafeMutableBufferPointer<Float>, count: Int) {
     guard case .neurons(let neurons) = kind, let initial = neurons.initialMembrane else {
       return membrane.update(repeating: 0)
